@@ -1,0 +1,25 @@
+# Two commands for a newcomer on a fresh Linux machine:
+#   make demo   install LeadQ in .venv and build + refresh the sample workbook (out/demo.xlsm)
+#   make test   install LeadQ with its test tools and run the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install bench
+
+$(BIN)/leadq: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(BIN)/leadq
+
+install: $(BIN)/leadq
+
+demo: install
+	$(BIN)/leadq demo out/demo.xlsm
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench.py all

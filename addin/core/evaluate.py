@@ -1,0 +1,525 @@
+"""evaluate(): leads + activities + qualification answers + rules -> scores, stages, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Problem, ProblemLog
+from .headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, near_miss
+from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues
+from .parse import blank_mask, to_answer, to_date, to_number
+from .qualification import assess
+from .rules import Rules, load_rules
+from .scoring import LEDGER_COLUMNS, RuleTable, engagement_hits, finish_ledger, fit_hits
+from .text import did_you_mean, fold_series, key, map_unique
+
+STAGES = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
+FUNNEL = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer"]
+ACTION_STATUSES = ["Overdue", "Due soon", "Missing", "No date", "Planned"]
+
+
+def column_letter(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    s = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+class Origin:
+    """Where each DataFrame row and column came from, so problems name real cells.
+
+    A reader sets `frame.attrs["leadq_origin"] = {"sheet": ..., "rows": [...], "letters": {...}}`;
+    without it, the frame is taken to start at A1 with its header on row 1.
+    """
+
+    def __init__(self, frame: pd.DataFrame, sheet: str):
+        o = frame.attrs.get("leadq_origin") or {}
+        self.sheet = o.get("sheet", sheet)
+        rows = o.get("rows")
+        self.rows = np.asarray(rows if rows is not None else np.arange(len(frame)) + 2, dtype=np.int64)
+        self.letters = o.get("letters") or {h: column_letter(i) for i, h in enumerate(frame.columns)}
+
+    def problem(self, code: str, pos: int, header: str | None, message: str, severity="warning") -> Problem:
+        row = int(self.rows[pos]) if 0 <= pos < len(self.rows) else None
+        if header is None:
+            return Problem(code, f"{self.sheet}!{row}:{row}", message, severity, sheet=self.sheet, row=row)
+        cell = f"{self.letters.get(header, '?')}{row}"
+        return Problem(code, f'{self.sheet}!{cell} (column "{header}")', message, severity,
+                       sheet=self.sheet, row=row, column=str(header), cell=cell)
+
+    def report(self, log: ProblemLog, code: str, mask, header, message_of) -> None:
+        """Add one problem per True position of mask (the log caps how many are kept)."""
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for pos in positions[: log.limit_per_code + 1]:
+            log.add(self.problem(code, int(pos), header, message_of(int(pos))))
+        for _ in range(max(0, len(positions) - log.limit_per_code - 1)):
+            log.add(Problem(code, "", ""))   # counted, not kept
+
+
+@dataclass
+class Evaluation:
+    """What evaluate() returns.
+
+    leads: `Lead ID` plus the output columns of SPEC §6, indexed by the input row position;
+    details: the why-ledger; problems: data problems (never raised);
+    context: everything the Summary needs per lead (stage key, owner, amount, probability …).
+    """
+
+    leads: pd.DataFrame
+    details: pd.DataFrame
+    problems: list[Problem]
+    context: pd.DataFrame
+    rules: Rules
+    as_of: pd.Timestamp
+    headers: dict = field(default_factory=dict)
+
+
+def _lead_key(values: pd.Series) -> pd.Series:
+    """Lead IDs as trimmed text; 101.0 read from a number cell becomes '101'."""
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        return pd.Series(values.str.strip().fillna("").to_numpy(object), index=values.index, dtype=object)
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+    return map_unique(values, one)
+
+
+def _as_of(as_of) -> pd.Timestamp:
+    if as_of is None:
+        return pd.Timestamp(dt.date.today())
+    ts = pd.Timestamp(as_of)
+    return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame.columns else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
+             qualification: pd.DataFrame | None = None, as_of=None) -> Evaluation:
+    """Score, qualify and stage every lead.
+
+    leads / activities / qualification: DataFrames with the sheets' headers (any alias);
+    rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
+    at (default today).
+    """
+    rules = load_rules(rules)
+    as_of = _as_of(as_of)
+    log = ProblemLog()
+    origin = Origin(leads, "Leads")
+    frame, hmap = canonicalize(leads.reset_index(drop=True), "Leads")
+    real = {**{c: c for c in frame.columns}, **hmap.columns}   # canonical -> header the user sees
+
+    if LEAD_ID not in frame.columns:
+        hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Leads") == LEAD_ID), "")
+        raise_missing = Problem("missing-column", f"{origin.sheet}!1:1",
+                                f'no "Lead ID" column{hint}; add one with a unique id per lead', "error",
+                                sheet=origin.sheet)
+        from ..errors import WorkbookError
+        raise WorkbookError(str(raise_missing), [raise_missing])
+
+    ids = _lead_key(frame[LEAD_ID])
+    missing_id = (ids == "").to_numpy()
+    dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
+    origin.report(log, "missing-lead-id", missing_id & ~blank_row(frame), real[LEAD_ID],
+                  lambda p: "row has no Lead ID; it is skipped — give it a unique id")
+    first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1]))
+    origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
+                  lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
+    keep = ~missing_id & ~dup
+    frame = frame[keep]
+    ids = ids[keep]
+    pos = np.flatnonzero(keep)   # input positions of the kept rows
+
+    # ---- fit
+    fields: dict[str, str] = {}
+    by_key = {key(c): c for c in frame.columns}
+    from .headers import canonical_field
+    for rule in [*rules.fit, *rules.disqualify]:
+        col = canonical_field(rule["field"])
+        col = col if col in frame.columns else by_key.get(key(rule["field"]))
+        if col is None:
+            cols = [real.get(c, c) for c in frame.columns]
+            log.add(Problem("rule-column-missing", f"{origin.sheet}!1:1",
+                            f'rule "{rule["id"]}" reads column "{rule["field"]}", which the sheet does not have'
+                            f'{did_you_mean(rule["field"], cols)}; the rule never matches', "warning",
+                            sheet=origin.sheet, column=rule["field"]))
+            continue
+        fields[rule["id"]] = col
+        if rule["op"] in NUMERIC_OPERATORS and not pd.api.types.is_numeric_dtype(frame[col].dtype):
+            bad = to_number(frame[col])[1].to_numpy()
+            if bad.any():
+                vals = frame[col].to_numpy(object)
+                origin.report(log, "not-a-number", _spread(bad, pos, len(origin.rows)), real.get(col, col),
+                              lambda p, v=vals, k=pos: f'"{v[np.searchsorted(k, p)]}" is not a number; '
+                                                      f'rule "{rule["id"]}" ignores it')
+    table = RuleTable.of(rules)
+    ledger_fit = fit_hits(frame, rules, fields)
+
+    # ---- engagement
+    acts, last_day = _activities(activities, frame, ids, rules, log)
+    if acts is not None:
+        ledger_eng, tags = engagement_hits(*acts, rules=rules, table=table, as_of_day=_day(as_of))
+    else:
+        ledger_eng, tags = fit_hits(frame.iloc[:0], rules, {}), None
+    ledger = pd.concat([x for x in (ledger_fit, ledger_eng) if len(x)] or [ledger_fit], ignore_index=True)
+
+    n = len(ids)
+    lead_pos = ledger["lead"].to_numpy()
+    is_fit = ledger["rule"].to_numpy() < table.fit
+    pts = ledger["points_c"].to_numpy()
+    fit_c = np.bincount(lead_pos[is_fit], weights=pts[is_fit], minlength=n).round().astype(np.int64)
+    eng_c = np.bincount(lead_pos[~is_fit], weights=pts[~is_fit], minlength=n).round().astype(np.int64)
+    lo, hi = rules.score_range
+    lo = -np.inf if lo is None else lo * 100
+    hi = np.inf if hi is None else hi * 100
+    total_c = fit_c + eng_c
+    score_c = np.clip(total_c, lo, hi).astype(np.int64)
+    clip = score_c - total_c
+    if (clip != 0).any():
+        m = np.flatnonzero(clip != 0)
+        ledger = pd.concat([ledger, pd.DataFrame({
+            "lead": m, "rule": table.clip, "count": 1, "raw_c": 0, "cap_c": clip[m], "points_c": clip[m], "factor": 1.0,
+            "matched": pd.Series(np.where(clip[m] < 0, f"max {rules.score_range[1]:g}", f"min {rules.score_range[0]:g}"),
+                                 dtype=object)})], ignore_index=True)
+
+    score = score_c / 100
+    fit = fit_c / 100
+    grade = np.full(len(ids), rules.grade_else, dtype=object)
+    for letter, minimum in reversed(rules.grades):
+        grade[fit >= minimum] = letter
+
+    # ---- qualification
+    checklist = rules.checklist
+    answers = _answers(qualification, frame, ids, checklist, log)
+    verdict = assess(answers, checklist)
+    has_answers = answers.notna().any(axis=1).to_numpy()
+
+    # ---- disqualification
+    reason = _col(frame, "Disqualified").astype(object)
+    reason = reason.where(~blank_mask(reason), None).to_numpy(object)
+    for rule in rules.disqualify:
+        col = fields.get(rule["id"])
+        if col is None:
+            continue
+        m = OPERATORS[rule["op"]](FieldValues(frame[col]), rule.get("value")).to_numpy(bool)
+        reason = np.where(m & pd.isna(reason), rule["reason"], reason)
+    disq = ~pd.isna(reason)
+
+    # ---- pipeline
+    deal = _deal_stages(_col(frame, "Deal stage"), rules, origin, pos, real.get("Deal stage", "Deal stage"), log)
+    outcome, probability, deal_name = deal
+    email = _col(frame, "Email")
+    has_email = (~blank_mask(email)).to_numpy() & email.astype(str).str.contains("@", regex=False).to_numpy()
+    is_mql = has_email & (score >= rules.mql)
+    stage = np.select(
+        [outcome == "won", outcome == "lost", disq, outcome == "open",
+         is_mql & verdict["passed"].to_numpy(), is_mql, has_email],
+        ["Customer", "Lost", "Disqualified", "Opportunity", "SQL", "MQL", "Lead"], default="Visitor")
+
+    amount, bad_amount = to_number(_col(frame, "Amount"))
+    if bad_amount.any():
+        vals = _col(frame, "Amount").to_numpy(object)
+        origin.report(log, "not-a-number", _spread(bad_amount.to_numpy(), pos, len(origin.rows)), real.get("Amount", "Amount"),
+                      lambda p: f'amount "{vals[np.searchsorted(pos, p)]}" is not a number; it counts as 0')
+    weighted = amount.fillna(0).to_numpy() * probability
+
+    # ---- next actions
+    action = _col(frame, "Next action")
+    action_date, bad_date = to_date(_col(frame, "Next action date"))
+    if bad_date.any():
+        vals = _col(frame, "Next action date").to_numpy(object)
+        origin.report(log, "not-a-date", _spread(bad_date.to_numpy(), pos, len(origin.rows)),
+                      real.get("Next action date", "Next action date"),
+                      lambda p: f'"{vals[np.searchsorted(pos, p)]}" is not a date (use 22/11/2026 or 2026-11-22)')
+    needs_action = np.isin(stage, ["MQL", "SQL", "Opportunity"])
+    no_action = blank_mask(action).to_numpy()
+    days_left = ((action_date - as_of).dt.days).to_numpy(dtype=float)
+    status = np.select(
+        [~needs_action, no_action, np.isnan(days_left), days_left < 0, days_left <= rules.due_soon_days],
+        ["", "Missing", "No date", "Overdue", "Due soon"], default="Planned")
+
+    # ---- text columns
+    labels = np.array([rules.stage_label(s) for s in STAGES], dtype=object)
+    stage_label = labels[pd.Categorical(stage, categories=STAGES).codes]
+    check_text = np.where(disq, "Disqualified – " + pd.Series(reason, dtype=object).fillna("").astype(str).to_numpy(),
+                          np.where(has_answers | np.isin(stage, ["MQL", "SQL", "Opportunity", "Customer"]),
+                                   verdict["checklist"].to_numpy(object), ""))
+    interests = _interests(tags, table, n)
+    why = _why(ledger, table, n)
+
+    out = pd.DataFrame({
+        "Lead ID": ids.to_numpy(),
+        "Fit score": fit,
+        "Engagement score": eng_c / 100,
+        "Score": score,
+        "Grade": grade,
+        "Stage": stage_label,
+        "Checklist": check_text,
+        "Interests": interests,
+        "Next action status": status,
+        "Why": why,
+    }, index=pos)
+    assert list(out.columns[1:]) == LEADS_OUTPUTS
+
+    last = (last_day.astype("datetime64[D]").astype("datetime64[ns]") if last_day is not None
+            else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+    first, last_name = _col(frame, "First name"), _col(frame, "Last name")
+    name = (first.fillna("").astype(str).str.strip() + " " + last_name.fillna("").astype(str).str.strip()).str.strip()
+    context = pd.DataFrame({
+        "Lead ID": ids.to_numpy(), "Name": name.to_numpy(object),
+        "Company": _col(frame, "Company").to_numpy(object), "Owner": _col(frame, "Owner").to_numpy(object),
+        "Source": _col(frame, "Source").to_numpy(object), "Email": email.to_numpy(object),
+        "Stage": stage, "Stage label": stage_label, "Score": score, "Fit score": fit,
+        "Engagement score": eng_c / 100, "Grade": grade,
+        "Passed": verdict["passed"].to_numpy(), "Gaps": verdict["gaps"].to_numpy(object),
+        "Checklist": check_text, "Reason": reason,
+        "Deal stage": deal_name, "Outcome": outcome, "Probability": probability,
+        "Amount": amount.to_numpy(), "Weighted": weighted,
+        "Next action": action.to_numpy(object), "Next action date": action_date.to_numpy(),
+        "Next action status": status, "Days left": days_left,
+        "Last activity": last, "Row": origin.rows[pos] if len(origin.rows) else pos + 2,
+    }, index=pos)
+    details = finish_ledger(ledger, ids.to_numpy(object), table)[LEDGER_COLUMNS]
+    return Evaluation(out, details, log.finish(), context, rules, as_of, headers=real)
+
+
+def blank_row(frame: pd.DataFrame) -> np.ndarray:
+    """True for rows with no value at all (trailing empty table rows are not problems)."""
+    if frame.empty:
+        return np.zeros(len(frame), dtype=bool)
+    return np.logical_and.reduce([blank_mask(frame[c]).to_numpy() for c in frame.columns])
+
+
+def _spread(mask_kept: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    full = np.zeros(n, dtype=bool)
+    full[pos[mask_kept]] = True
+    return full
+
+
+def _day(ts) -> int:
+    return int(pd.Timestamp(ts).normalize().value // 86_400_000_000_000)
+
+
+def _activities(activities, leads, ids, rules: Rules, log: ProblemLog):
+    """Clean the Activities table into integer codes for the kernel; report what is skipped.
+
+    Returns ((lead, type_code, day, detail_code, detail_text), last activity day per lead) or
+    (None, None). Each distinct Lead ID, type and Detail is handled once.
+    """
+    if activities is None or len(activities) == 0:
+        return None, None
+    origin = Origin(activities, "Activities")
+    frame, hmap = canonicalize(activities.reset_index(drop=True), "Activities")
+    real = {**{c: c for c in frame.columns}, **hmap.columns}
+    for needed in ("Date", "Activity"):
+        if needed not in frame.columns:
+            from ..errors import WorkbookError
+            hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Activities") == needed), "")
+            p = Problem("missing-column", f"{origin.sheet}!1:1", f'no "{needed}" column{hint}', "error", sheet=origin.sheet)
+            raise WorkbookError(str(p), [p])
+    id_index = pd.Index(ids.to_numpy(object))
+    if LEAD_ID in frame.columns:
+        codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
+        keys = _lead_key(pd.Series(uniques)).to_numpy(object)
+        pos_u = np.append(id_index.get_indexer(keys), -1)
+        lead = pos_u[codes]
+        given = np.append(keys != "", False)[codes]
+    else:
+        lead = np.full(len(frame), -1, dtype=np.int64)
+        given = np.zeros(len(frame), dtype=bool)
+    if "Email" in frame.columns:
+        emails = fold_series(_col(leads, "Email")).to_numpy(object)
+        by_email = pd.Index(emails)
+        codes, uniques = pd.factorize(frame["Email"], use_na_sentinel=True)
+        folded = fold_series(pd.Series(uniques, dtype=object)).to_numpy(object)
+        pos_u = np.append(np.where(folded != "", by_email.get_indexer_for(folded)
+                                   if by_email.is_unique else _first_indexer(by_email, folded), -1), -1)
+        from_email = pos_u[codes]
+        lead = np.where((lead < 0) & ~given, from_email, lead)
+        given |= np.append(folded != "", False)[codes]
+    empty = blank_row(frame)
+    id_header = real.get(LEAD_ID, real.get("Email", LEAD_ID))
+    origin.report(log, "activity-without-lead", ~given & ~empty, id_header,
+                  lambda p: "activity has no Lead ID (or known Email); it is skipped")
+    raw_ids = frame[LEAD_ID] if LEAD_ID in frame.columns else frame.get("Email")
+    origin.report(log, "unknown-lead", given & (lead < 0), id_header,
+                  lambda p: f'no lead "{raw_ids.iat[p]}" on the Leads sheet; the activity is skipped')
+    known = lead >= 0
+
+    lookup = {}
+    for t, spec in rules.activities.items():
+        lookup.setdefault(key(t), t)
+        if spec.get("label"):
+            lookup.setdefault(key(spec["label"]), t)
+    types = list(rules.activities)
+    codes, uniques = pd.factorize(frame["Activity"], use_na_sentinel=True)
+    resolved_u = [lookup.get(key(u)) for u in uniques]
+    type_u = np.array([types.index(t) if t else -1 for t in resolved_u] + [-1], dtype=np.int64)
+    blank_u = np.array([key(u) == "" for u in uniques] + [True], dtype=bool)
+    type_code = type_u[codes]
+    act_text = frame["Activity"]
+    origin.report(log, "unknown-activity", (type_code < 0) & ~blank_u[codes] & known, real["Activity"],
+                  lambda p: f'unknown activity type "{act_text.iat[p]}"{did_you_mean(str(act_text.iat[p]), types)}; '
+                            "it is skipped — add it to rules.json or fix the spelling")
+    origin.report(log, "missing-activity", blank_u[codes] & known & ~empty, real["Activity"],
+                  lambda p: "activity type is empty; skipped")
+
+    dates, bad = to_date(frame["Date"])
+    ok_so_far = known & (type_code >= 0)
+    dv = frame["Date"]
+    origin.report(log, "not-a-date", bad.to_numpy() & ok_so_far, real["Date"],
+                  lambda p: f'"{dv.iat[p]}" is not a date (use 22/11/2026 or 2026-11-22); the activity is skipped')
+    origin.report(log, "missing-date", dates.isna().to_numpy() & ~bad.to_numpy() & ok_so_far, real["Date"],
+                  lambda p: "activity has no date; it is skipped")
+    use = ok_so_far & dates.notna().to_numpy()
+    day = dates.to_numpy("datetime64[D]").astype(np.int64)
+    if "Detail" in frame.columns:
+        detail_code, uniques = pd.factorize(frame["Detail"], use_na_sentinel=True)
+        detail_text = fold_series(pd.Series(uniques, dtype=object)).to_numpy(object)
+    else:
+        detail_code, detail_text = np.full(len(frame), -1, dtype=np.int64), np.zeros(0, dtype=object)
+    lead_u, day_u = lead[use].astype(np.int64), day[use]
+    last = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, lead_u, day_u)
+    last_day = np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"), last.astype("datetime64[D]"))
+    return (lead_u, type_code[use], day_u, detail_code[use].astype(np.int64), detail_text), last_day
+
+
+def _first_indexer(index: pd.Index, values) -> np.ndarray:
+    first = pd.Series(np.arange(len(index)), index=index)
+    first = first[~first.index.duplicated()]
+    return first.reindex(values).fillna(-1).to_numpy(np.int64)
+
+
+def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFrame:
+    """One column per criterion id: 1 yes, 0 no, NaN unknown, aligned to ids."""
+    ids_index = pd.Index(ids.to_numpy())
+    out = pd.DataFrame(np.nan, index=range(len(ids)), columns=[c.id for c in checklist.criteria])
+    source, sheet = qualification, "Qualification"
+    if source is None or len(source) == 0:
+        source, sheet = leads.assign(**{LEAD_ID: ids.to_numpy()}), "Leads"   # criteria typed on Leads
+    origin = Origin(source, sheet)
+    frame, hmap = canonicalize(source.reset_index(drop=True), "Qualification") if sheet == "Qualification" else (source.reset_index(drop=True), None)
+    if LEAD_ID not in frame.columns:
+        return out
+    qids = _lead_key(frame[LEAD_ID])
+    by_key = {}
+    for col in frame.columns:
+        by_key.setdefault(key(col), col)
+    if sheet == "Qualification":
+        for c in checklist.criteria:
+            if not any(k in by_key for k in c.keys()):
+                log.add(Problem("missing-criterion-column", f"{origin.sheet}!1:1",
+                                f'no column for criterion "{c.label}" of {checklist.name}; it counts as unknown — '
+                                f'add a "{c.id}" column', "warning", sheet=origin.sheet))
+        dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
+        origin.report(log, "duplicate-lead-id", dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
+                      lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
+        unknown = (~qids.isin(set(ids_index)) & (qids != "")).to_numpy()
+        qv = qids.to_numpy(object)
+        origin.report(log, "unknown-lead", unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
+                      lambda p: f'no lead "{qv[p]}" on the Leads sheet; its answers are ignored')
+    target = ids_index.get_indexer(qids.to_numpy())
+    last = ~qids.duplicated(keep="last").to_numpy()
+    take = (target >= 0) & last
+    for c in checklist.criteria:
+        col = next((by_key[k] for k in c.keys() if k in by_key), None)
+        if col is None:
+            continue
+        values, bad = to_answer(frame[col])
+        raw = frame[col].to_numpy(object)
+        origin.report(log, "answer-not-understood", bad.to_numpy() & (target >= 0), col,
+                      lambda p: f'answer "{raw[p]}" is not understood; write Yes/No (Oui/Non, x, 1/0) or leave blank')
+        out.loc[target[take], c.id] = values.to_numpy()[take]
+    return out
+
+
+def _deal_stages(values: pd.Series, rules: Rules, origin: Origin, pos, header, log):
+    lookup = {}
+    for st in rules.pipeline:
+        for name in [st["stage"], *st.get("aliases", [])]:
+            lookup[key(name)] = st
+    codes, uniques = pd.factorize(values.astype(object))
+    found = [lookup.get(key(u)) for u in uniques]
+    outcome_u = np.array([("open" if f and "outcome" not in f else f["outcome"]) if f else "" for f in found] + [""], dtype=object)
+    prob_u = np.array([(f.get("probability", 1.0 if f.get("outcome") == "won" else 0.0)) if f else 0.0 for f in found] + [0.0])
+    name_u = np.array([f["stage"] if f else "" for f in found] + [""], dtype=object)
+    bad_u = np.array([f is None and str(u).strip() != "" for f, u in zip(found, uniques)] + [False], dtype=bool)
+    bad = bad_u[codes]
+    if bad.any():
+        raw = values.to_numpy(object)
+        names = [st["stage"] for st in rules.pipeline]
+        origin.report(log, "unknown-deal-stage", _spread(bad, pos, len(origin.rows)), header,
+                      lambda p: f'deal stage "{raw[np.searchsorted(pos, p)]}" is not in the pipeline'
+                                f'{did_you_mean(str(raw[np.searchsorted(pos, p)]), names)}; it is ignored')
+    return outcome_u[codes], prob_u[codes], name_u[codes]
+
+
+def _join_ranked(lead: np.ndarray, text: np.ndarray, n: int, sep: str, limit: int | None = None) -> np.ndarray:
+    """Join each lead's texts (lead positions sorted, texts in the wanted order), rank by rank.
+
+    The loop runs over ranks (a handful), never over rows.
+    """
+    out = np.full(n, "", dtype=object)
+    if len(lead) == 0:
+        return out
+    start = np.ones(len(lead), dtype=bool)
+    start[1:] = lead[1:] != lead[:-1]
+    idx = np.arange(len(lead))
+    rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
+    top = int(rank.max()) + 1 if limit is None else min(limit, int(rank.max()) + 1)
+    for r in range(top):
+        m = rank == r
+        where = lead[m]
+        out[where] = (out[where] + (sep if r else "")) + text[m]
+    return out
+
+
+def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int) -> np.ndarray:
+    """Tags of the page rules each lead matched, most frequent first."""
+    if tags is None or tags.empty:
+        return np.full(n, "", dtype=object)
+    k = len(table.tags)
+    counts = np.bincount(tags["lead"].to_numpy() * k + tags["tag"].to_numpy(), minlength=n * k).reshape(n, k)
+    lead, tag = np.nonzero(counts)
+    alpha = np.argsort(np.argsort(table.tags))
+    order = np.lexsort((alpha[tag], -counts[lead, tag], lead))
+    return _join_ranked(lead[order], np.array(table.tags, dtype=object)[tag[order]], n, ", ")
+
+
+def _why(ledger: pd.DataFrame, table: RuleTable, n: int) -> np.ndarray:
+    """Short text: the three rule hits that weigh most, e.g. 'webinar ×2 +40; decision-maker +15; …'."""
+    pts = ledger["points_c"].to_numpy()
+    nz = pts != 0
+    if not nz.any():
+        return np.full(n, "", dtype=object)
+    lead, rule, count, pts = ledger["lead"].to_numpy()[nz], ledger["rule"].to_numpy()[nz], ledger["count"].to_numpy()[nz], pts[nz]
+    name_rank = np.argsort(np.argsort(table.names.astype(str)))
+    order = np.lexsort((name_rank[rule], -np.abs(pts), lead))
+    lead, rule, count, pts = lead[order], rule[order], count[order], pts[order]
+    start = np.ones(len(lead), dtype=bool)
+    start[1:] = lead[1:] != lead[:-1]
+    idx = np.arange(len(lead))
+    rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
+    top = rank < 3
+    short = np.array([str(x).replace("activity:", "", 1) for x in table.names], dtype=object)
+    # Format each distinct (rule, count, points) once.
+    combo = pd.MultiIndex.from_arrays([rule[top], count[top], pts[top]])
+    codes, uniq = pd.factorize(combo)
+    texts = np.array([f"{short[r]}{f' ×{c}' if c > 1 else ''} {'+' if p >= 0 else '−'}{abs(p) / 100:g}"
+                      for r, c, p in uniq], dtype=object)
+    text = texts[codes]
+    joined = _join_ranked(lead[top], text, n, "; ")
+    hits_per_lead = np.bincount(lead, minlength=n)
+    return np.where(hits_per_lead > 3, joined + "; …", joined)

@@ -1,0 +1,492 @@
+"""Load rules.json and check it in two passes (shape by JSON Schema, then meaning).
+
+Every problem is collected before anything is reported; each names the file, line and JSON
+path and, where it can, suggests the fix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..errors import Problem, RulesError
+from .headers import canonical_field, known_fields
+from .operators import value_shape_error
+from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
+from .text import did_you_mean, key, suggest
+
+MAX_RULES_BYTES = 5_000_000
+STAGE_KEYS = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
+_MERGED_OBJECTS = ("score", "thresholds", "next_actions")
+
+
+def schema() -> dict:
+    """The JSON Schema of rules.json shipped in the package."""
+    return json.loads(resources.files("addin").joinpath("rules.schema.json").read_text("utf-8"))
+
+
+def default_rules_text() -> str:
+    return resources.files("addin").joinpath("default_rules.json").read_text("utf-8")
+
+
+def json_path(parts) -> str:
+    out = "$"
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif str(p).replace("_", "").replace("-", "").isalnum() and "-" not in str(p):
+            out += f".{p}"
+        else:
+            out += "[" + json.dumps(str(p), ensure_ascii=False) + "]"
+    return out
+
+
+# ---------------------------------------------------------------------------- line numbers
+def _line_map(text: str) -> dict[tuple, int]:
+    """Map each JSON path (as a tuple) to the line where its key or value starts."""
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    lines: dict[tuple, int] = {}
+
+    def line_of(i: int) -> int:
+        return bisect.bisect_left(newlines, i) + 1
+
+    def ws(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def string(i: int) -> tuple[str, int]:
+        j = i + 1
+        while text[j] != '"':
+            j += 2 if text[j] == "\\" else 1
+        return json.loads(text[i:j + 1]), j + 1
+
+    def value(i: int, path: tuple) -> int:
+        i = ws(i)
+        lines.setdefault(path, line_of(i))
+        ch = text[i]
+        if ch == "{":
+            i = ws(i + 1)
+            if text[i] == "}":
+                return i + 1
+            while True:
+                i = ws(i)
+                k, j = string(i)
+                lines[path + (k,)] = line_of(i)
+                i = ws(j) + 1           # the colon
+                i = ws(value(i, path + (k,)))
+                if text[i] == ",":
+                    i += 1
+                    continue
+                return i + 1
+        if ch == "[":
+            i = ws(i + 1)
+            if text[i] == "]":
+                return i + 1
+            n = 0
+            while True:
+                i = ws(value(i, path + (n,)))
+                n += 1
+                if text[i] == ",":
+                    i += 1
+                    continue
+                return i + 1
+        if ch == '"':
+            return string(i)[1]
+        while i < len(text) and text[i] not in ",]} \t\r\n":
+            i += 1
+        return i
+
+    try:
+        value(0, ())
+    except (IndexError, ValueError, RecursionError):
+        pass
+    return lines
+
+
+# ---------------------------------------------------------------------------- the Rules object
+@dataclass(frozen=True)
+class Rules:
+    """A validated rule set, merged over the defaults. `data` is the merged JSON."""
+
+    data: dict
+    source: str = "<rules>"
+    warnings: tuple[Problem, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.data.get("name", "")
+
+    @property
+    def version(self) -> str:
+        return self.data.get("version", "")
+
+    @property
+    def currency(self) -> str:
+        return self.data.get("currency", "EUR")
+
+    @property
+    def score_range(self) -> tuple[float | None, float | None]:
+        s = self.data.get("score", {})
+        return s.get("min"), s.get("max")
+
+    @property
+    def fit(self) -> list[dict]:
+        return self.data.get("fit", [])
+
+    @property
+    def activities(self) -> dict[str, dict]:
+        return self.data.get("activities", {})
+
+    @property
+    def pages(self) -> list[dict]:
+        return self.data.get("pages", [])
+
+    @property
+    def decay(self) -> dict | None:
+        return self.data.get("decay") or None
+
+    @property
+    def grades(self) -> list[tuple[str, float]]:
+        return [(g, v) for g, v in self.data.get("grades", {}).items() if g != "else"]
+
+    @property
+    def grade_else(self) -> str:
+        return self.data.get("grades", {}).get("else", "D")
+
+    @property
+    def mql(self) -> float:
+        return self.data.get("thresholds", {}).get("mql", 25)
+
+    @property
+    def hot(self) -> float:
+        return self.data.get("thresholds", {}).get("hot", max(60, self.mql))
+
+    @property
+    def checklist(self) -> Checklist:
+        return build_checklist(self.data.get("qualification", {}))
+
+    @property
+    def disqualify(self) -> list[dict]:
+        return self.data.get("disqualify", [])
+
+    @property
+    def pipeline(self) -> list[dict]:
+        return self.data.get("pipeline", [])
+
+    def stage_label(self, stage: str) -> str:
+        return self.data.get("stages", {}).get(stage, {}).get("label", stage)
+
+    def stage_color(self, stage: str) -> str:
+        return self.data.get("stages", {}).get(stage, {}).get("color", "#FFFFFF")
+
+    @property
+    def due_soon_days(self) -> int:
+        return int(self.data.get("next_actions", {}).get("due_soon_days", 7))
+
+    def activity_points(self, activity_type: str) -> float:
+        """Points of one activity type, found by key or label, ignoring case and accents."""
+        t = self.resolve_activity(activity_type)
+        if t is None:
+            raise KeyError(f'unknown activity type "{activity_type}"{did_you_mean(activity_type, self.activities)}')
+        return self.activities[t]["points"]
+
+    def resolve_activity(self, name: str) -> str | None:
+        k = key(name)
+        for t, spec in self.activities.items():
+            if key(t) == k or key(spec.get("label", "")) == k:
+                return t
+        return None
+
+
+# ---------------------------------------------------------------------------- loading
+def _read_source(source) -> tuple[str | None, dict | None, str]:
+    """Return (text, data, display name) for a path, JSON text or dict."""
+    if isinstance(source, dict):
+        return None, copy.deepcopy(source), "<rules>"
+    if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise RulesError(f"{path}: rules file not found", [
+                Problem("file-not-found", str(path), "rules file not found; pass the path of your rules.json")]) from None
+        if size > MAX_RULES_BYTES:
+            raise RulesError(f"{path}: rules file is too large", [
+                Problem("file-too-large", str(path), f"rules file is {size:,} bytes; the limit is {MAX_RULES_BYTES:,}")])
+        try:
+            return path.read_text("utf-8-sig"), None, path.name
+        except UnicodeDecodeError as e:
+            raise RulesError(f"{path}: not UTF-8 text", [
+                Problem("not-utf8", str(path), f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]) from None
+    return str(source), None, "<rules>"
+
+
+def _parse(text: str, name: str) -> tuple[dict | None, list[Problem]]:
+    problems: list[Problem] = []
+
+    def no_duplicates(pairs):
+        seen = {}
+        for k, v in pairs:
+            if k in seen:
+                problems.append(Problem("duplicate-key", name, f'key "{k}" appears twice in the same object; '
+                                        "the second would silently win — keep one"))
+            seen[k] = v
+        return seen
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as e:
+        hint = ""
+        if "Expecting property name" in e.msg or "Expecting value" in e.msg:
+            hint = " (a trailing comma, or a missing quote?)"
+        elif "Expecting ',' delimiter" in e.msg:
+            hint = " (a missing comma between two items?)"
+        return None, [Problem("json-syntax", f"{name}:{e.lineno}", f"{e.msg} at line {e.lineno} column {e.colno}{hint}",
+                              line=e.lineno)]
+    except RecursionError:
+        return None, [Problem("json-syntax", name, "the JSON is nested too deeply")]
+    if not isinstance(data, dict):
+        return None, [Problem("not-an-object", f"{name}:1", "rules.json must hold one JSON object { … }", line=1)]
+    return data, problems
+
+
+def _schema_problem(err, lines: dict, name: str) -> Problem:
+    if err.validator in ("anyOf", "oneOf") and err.context:
+        deeper = [e for e in err.context if e.validator != "type" or e.validator_value != "null"]
+        return _schema_problem(best_match(deeper or err.context), lines, name)
+    parts = list(err.absolute_path)
+    inst = err.instance
+    example = (err.schema.get("examples") or [None])[0] if isinstance(err.schema, dict) else None
+    eg = f" (e.g. {json.dumps(example, ensure_ascii=False)})" if example is not None and not isinstance(example, (dict, list)) else ""
+    v = err.validator
+    if v == "required":
+        missing = [r for r in err.validator_value if isinstance(inst, dict) and r not in inst]
+        msg = "missing " + ", ".join(f'"{m}"' for m in missing)
+    elif v == "additionalProperties" and isinstance(inst, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in inst if k not in allowed]
+        parts = parts + [extra[0]] if extra else parts
+        msg = "; ".join(f'unknown key "{k}"{did_you_mean(k, allowed) or " (allowed: " + ", ".join(allowed) + ")"}'
+                        for k in extra)
+    elif v == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        word = {"number": "a number", "integer": "a whole number", "string": "a text in quotes",
+                "object": "an object { … }", "array": "a list [ … ]", "boolean": "true or false"}.get(want, want)
+        msg = f"must be {word}, not {json.dumps(inst, ensure_ascii=False)[:60]}"
+        if want in ("number", "integer") and isinstance(inst, str):
+            msg += " — remove the quotes"
+    elif v == "enum":
+        msg = f'"{inst}" is not one of: {", ".join(map(str, err.validator_value))}{did_you_mean(str(inst), err.validator_value)}'
+    elif v == "const":
+        msg = f'must be "{err.validator_value}"'
+    elif v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        word = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
+                "exclusiveMaximum": "less than"}[v]
+        msg = f"must be {word} {err.validator_value}, not {inst}"
+    elif v in ("minLength", "minItems"):
+        msg = "must not be empty"
+    elif v == "pattern":
+        msg = f"{json.dumps(inst, ensure_ascii=False)} is not in the expected form{eg}"
+    elif v == "propertyNames":
+        msg = f'"{inst}" is not a valid name here: use letters, digits, "_", "-" or "."'
+    else:
+        msg = err.message
+    line = lines.get(tuple(parts))
+    p = list(parts)
+    while line is None and p:
+        p.pop()
+        line = lines.get(tuple(p))
+    path = json_path(parts)
+    return Problem(f"schema-{v}", f"{name}:{line}: {path}" if line else f"{name}: {path}", msg, line=line, path=path)
+
+
+def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
+    """Checks of meaning. Returns (path parts, code, message, severity); defensive about shapes."""
+    out: list[tuple[list, str, str, str]] = []
+
+    def items(section):
+        v = user.get(section)
+        return [(i, r) for i, r in enumerate(v) if isinstance(r, dict)] if isinstance(v, list) else []
+
+    seen: dict[str, str] = {}
+    for section in ("fit", "pages", "disqualify"):
+        for i, r in items(section):
+            rid = r.get("id")
+            if isinstance(rid, str):
+                if rid in seen:
+                    out.append(([section, i, "id"], "duplicate-id",
+                                f'id "{rid}" is already used at {seen[rid]}; ids must be unique', "error"))
+                else:
+                    seen[rid] = json_path([section, i, "id"])
+    for section in ("fit", "disqualify"):
+        for i, r in items(section):
+            op = r.get("op")
+            if isinstance(op, str):
+                err = value_shape_error(op, r.get("value"), "value" in r)
+                if err:
+                    out.append(([section, i, "value"] if "value" in r else [section, i], "operator-value", err, "error"))
+            fld = r.get("field")
+            if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
+                hit = suggest(fld, known_fields(), cutoff=0.8)
+                if hit:
+                    out.append(([section, i, "field"], "unknown-field",
+                                f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
+                                "a custom column of that exact name also works", "warning"))
+    types = merged.get("activities") if isinstance(merged.get("activities"), dict) else {}
+    for i, r in items("pages"):
+        acts = r.get("activity")
+        for a in ([acts] if isinstance(acts, str) else acts if isinstance(acts, list) else []):
+            if isinstance(a, str) and a not in types:
+                out.append((["pages", i, "activity"], "unknown-activity",
+                            f'activity type "{a}" is not defined in "activities"{did_you_mean(a, types)}', "error"))
+    th = user.get("thresholds")
+    if isinstance(th, dict) and isinstance(merged.get("thresholds"), dict):
+        mt = merged["thresholds"]
+        mql, hot = mt.get("mql"), mt.get("hot")
+        if isinstance(mql, (int, float)) and isinstance(hot, (int, float)) and hot < mql:
+            out.append((["thresholds", "hot" if "hot" in th else "mql"], "thresholds-order",
+                        f"hot ({hot}) must not be below mql ({mql})", "error"))
+    sc = merged.get("score")
+    if isinstance(sc, dict):
+        lo, hi = sc.get("min"), sc.get("max")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo >= hi:
+            out.append((["score"], "score-range", f"min ({lo}) must be below max ({hi})", "error"))
+        mql = merged.get("thresholds", {}).get("mql") if isinstance(merged.get("thresholds"), dict) else None
+        if isinstance(mql, (int, float)) and isinstance(hi, (int, float)) and mql > hi:
+            out.append((["thresholds", "mql"], "threshold-unreachable",
+                        f"mql ({mql}) is above the highest score ({hi}): no lead could ever be an MQL", "error"))
+    gr = user.get("grades")
+    if isinstance(gr, dict):
+        prev = None
+        for g, v in gr.items():
+            if g == "else" or not isinstance(v, (int, float)):
+                continue
+            if prev is not None and v >= prev[1]:
+                out.append((["grades", g], "grades-order",
+                            f'grade "{g}" ({v}) must need less than grade "{prev[0]}" ({prev[1]}); list grades from best to worst', "error"))
+            prev = (g, v)
+    dec = user.get("decay")
+    if isinstance(dec, dict) and len(dec) > 1:
+        out.append((["decay"], "decay-kinds", f"choose one decay kind, not {len(dec)}: {', '.join(dec)}", "error"))
+    pipe = user.get("pipeline")
+    if isinstance(pipe, list):
+        outcomes = set()
+        names: dict[str, str] = {}
+        for i, st in enumerate(pipe):
+            if not isinstance(st, dict):
+                continue
+            p, oc = st.get("probability"), st.get("outcome")
+            if isinstance(oc, str):
+                outcomes.add(oc)
+            if isinstance(p, (int, float)) and not isinstance(p, bool):
+                if oc:
+                    out.append((["pipeline", i, "probability"], "outcome-probability",
+                                f'a "{oc}" stage takes no probability (it is {1 if oc == "won" else 0} by definition); remove it', "error"))
+                elif not 0 <= p <= 1:
+                    hint = f"; write {p / 100:g} for {p:g} %" if 1 < p <= 100 else ""
+                    out.append((["pipeline", i, "probability"], "probability-range",
+                                f"probability must be between 0 and 1, not {p:g}{hint}", "error"))
+            elif oc is None:
+                out.append((["pipeline", i], "probability-missing",
+                            'an open stage needs a "probability" between 0 and 1 (or an "outcome": "won"/"lost")', "error"))
+            for nm in [st.get("stage"), *(st.get("aliases") or [])]:
+                if isinstance(nm, str):
+                    if key(nm) in names and names[key(nm)] != json_path(["pipeline", i]):
+                        out.append((["pipeline", i], "duplicate-stage",
+                                    f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
+                    names[key(nm)] = json_path(["pipeline", i])
+        for oc in ("won", "lost"):
+            if oc not in outcomes:
+                out.append((["pipeline"], f"pipeline-no-{oc}",
+                            f'the pipeline has no {oc} outcome; add e.g. {{"stage": "{oc.title()}", "outcome": "{oc}"}}', "error"))
+    q = user.get("qualification")
+    if isinstance(q, dict):
+        fw = q.get("framework", "BANT")
+        crit = q.get("criteria")
+        if fw == "custom" and not crit:
+            out.append((["qualification"], "criteria-missing",
+                        'a custom framework needs "criteria": [{"id": "Budget", "question": "…"}, …]', "error"))
+        if fw in FRAMEWORKS and crit:
+            out.append((["qualification", "criteria"], "criteria-ignored",
+                        f'"criteria" is only used with "framework": "custom"; {fw} has its own', "warning"))
+        if fw in FRAMEWORKS or (fw == "custom" and isinstance(crit, list)):
+            names = criterion_names(q) if fw in FRAMEWORKS or all(isinstance(c, dict) and "id" in c for c in crit) else []
+            n = len(FRAMEWORKS[fw]) if fw in FRAMEWORKS else len(crit)
+            req = q.get("require")
+            if isinstance(req, list):
+                for j, r in enumerate(req):
+                    if isinstance(r, str) and names and key(r) not in {key(x) for x in names}:
+                        out.append((["qualification", "require", j], "unknown-criterion",
+                                    f'"{r}" is not a criterion of {fw}{did_you_mean(r, names)}', "error"))
+            elif isinstance(req, dict) and isinstance(req.get("min"), int) and req["min"] > n:
+                out.append((["qualification", "require", "min"], "require-min",
+                            f"min {req['min']} is more than the {n} criteria of {fw}", "error"))
+    return out
+
+
+def _merge(defaults: dict, user: dict) -> dict:
+    merged = copy.deepcopy(defaults)
+    for k, v in user.items():
+        if k in _MERGED_OBJECTS and isinstance(v, dict) and isinstance(merged.get(k), dict):
+            merged[k] = {**merged[k], **v}
+        elif k == "stages" and isinstance(v, dict):
+            merged[k] = {s: {**merged.get(k, {}).get(s, {}), **(v.get(s) or {})} for s in STAGE_KEYS
+                         if s in merged.get(k, {}) or s in v}
+        else:
+            merged[k] = copy.deepcopy(v)
+    merged.pop("$schema", None)
+    return merged
+
+
+def check_rules(source) -> tuple[Rules | None, list[Problem]]:
+    """Validate a rules source; return (rules or None, every problem and warning found)."""
+    text, data, name = _read_source(source)
+    problems: list[Problem] = []
+    lines: dict[tuple, int] = {}
+    if data is None:
+        data, problems = _parse(text, name)
+        if data is None:
+            return None, problems
+        lines = _line_map(text)
+    for err in sorted(Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append(_schema_problem(err, lines, name))
+    defaults = json.loads(default_rules_text())
+    merged = _merge(defaults, data)
+    for parts, code, msg, severity in _semantic(data, merged):
+        line = lines.get(tuple(parts))
+        p = list(parts)
+        while line is None and p:
+            p.pop()
+            line = lines.get(tuple(p))
+        path = json_path(parts)
+        problems.append(Problem(code, f"{name}:{line}: {path}" if line else f"{name}: {path}", msg,
+                                severity=severity, line=line, path=path))
+    problems.sort(key=lambda p: (p.line or 0))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Rules(merged, source=name, warnings=tuple(problems)), problems
+
+
+def load_rules(source=None) -> Rules:
+    """Load and validate rules from a path, JSON text or dict (None: the bundled defaults).
+
+    Raises RulesError whose `.problems` lists every problem found.
+    """
+    if source is None:
+        source = default_rules_text()
+    if isinstance(source, Rules):
+        return source
+    rules, problems = check_rules(source)
+    if rules is None:
+        errors = [p for p in problems if p.severity == "error"]
+        raise RulesError(f"{len(errors)} problem(s) in the rules:\n" + "\n".join(str(p) for p in errors), problems)
+    return rules

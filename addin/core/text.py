@@ -1,0 +1,65 @@
+"""Text normalisation shared by header matching, operators and answer parsing."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def fold(text: object) -> str:
+    """Casefold, strip accents and trim: 'Étudiant ' -> 'etudiant'."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    if isinstance(text, str) and text.isascii():
+        return " ".join(text.lower().split())
+    s = unicodedata.normalize("NFKD", str(text).lower())
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    return " ".join(s.split())
+
+
+def key(text: object) -> str:
+    """Fold and drop everything but letters and digits: 'No. of Employees' -> 'noofemployees'."""
+    return _NON_ALNUM.sub("", fold(text))
+
+
+def map_unique(values: pd.Series, fn, missing="", dtype=object) -> pd.Series:
+    """Apply fn to each distinct value once (columns repeat a lot), then spread the results."""
+    codes, uniques = pd.factorize(values.astype(object) if values.dtype != object else values, use_na_sentinel=True)
+    table = np.array([fn(u) for u in uniques] + [missing], dtype=dtype)
+    return pd.Series(table[codes], index=values.index, dtype=dtype)
+
+
+def fold_series(values: pd.Series) -> pd.Series:
+    """Fold a whole column like fold(), in Arrow's C kernels when the column holds text."""
+    if len(values) < 1000 or not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
+        return map_unique(values, fold)
+    try:
+        arr = pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):      # numbers or dates mixed into text
+        return map_unique(values, fold)
+    arr = pc.utf8_normalize(pc.utf8_lower(arr), "NFKD")
+    arr = pc.replace_substring_regex(arr, r"\p{Mn}", "")
+    arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"\s+", " ")
+    return pd.Series(pd.array(arr.fill_null(""), dtype="str"), index=values.index)
+
+
+def suggest(word: str, choices, cutoff: float = 0.75) -> str | None:
+    """Return the closest choice to a misspelt word, or None."""
+    choices = [c for c in choices if isinstance(c, str)]
+    by_key = {key(c): c for c in choices}
+    hit = difflib.get_close_matches(key(word), list(by_key), n=1, cutoff=cutoff)
+    return by_key[hit[0]] if hit else None
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' (did you mean "x"?)' or ''."""
+    hit = suggest(word, choices)
+    return f' (did you mean "{hit}"?)' if hit else ""

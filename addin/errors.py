@@ -1,0 +1,67 @@
+"""Problems as data, and the small exception hierarchy raised at the API boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with a stable code, a place the user can find and a plain message."""
+
+    code: str
+    where: str
+    message: str
+    severity: str = "error"
+    line: int | None = None
+    path: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    cell: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class LeadQError(Exception):
+    """Base of every error LeadQ raises on purpose; its message is meant for the user."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems: list[Problem] = list(problems or [])
+
+
+class RulesError(LeadQError):
+    """The rules file cannot be used: `.problems` lists every problem found."""
+
+
+class WorkbookError(LeadQError):
+    """The workbook cannot be read or written safely."""
+
+
+@dataclass
+class ProblemLog:
+    """Collect data problems without letting a bad sheet produce millions of objects."""
+
+    limit_per_code: int = 200
+    problems: list[Problem] = field(default_factory=list)
+    _counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, problem: Problem) -> None:
+        n = self._counts.get(problem.code, 0) + 1
+        self._counts[problem.code] = n
+        if n <= self.limit_per_code:
+            self.problems.append(problem)
+
+    def finish(self) -> list[Problem]:
+        """Return the problems, with one line per code that was cut short."""
+        out = list(self.problems)
+        for code, n in self._counts.items():
+            if n > self.limit_per_code:
+                out.append(Problem(code, "", f"... and {n - self.limit_per_code} more problems of this kind ({code})",
+                                   severity="warning"))
+        return out
