@@ -27,7 +27,137 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-rules", help="validate a rules.json file")
     c.add_argument("rules", nargs="?", default="rules.json", help="path of the rules file (default ./rules.json)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    n = sub.add_parser("new", help="create a workbook from the template")
+    n.add_argument("out", help="path of the new .xlsm workbook")
+    n.add_argument("--sample", action="store_true", help="fill it with realistic sample data")
+    n.add_argument("--rules", help="rules file to build drop-downs from (default: bundled rules)")
+
+    d = sub.add_parser("demo", help="new workbook with sample data, refreshed: the main job on bundled data")
+    d.add_argument("out", nargs="?", default="out/demo.xlsm", help="where to write it (default out/demo.xlsm)")
+    d.add_argument("--as-of", type=_date, help="date ages are measured at (default today)")
+
+    r = sub.add_parser("refresh", help="score, qualify and stage every lead of a workbook")
+    r.add_argument("workbook")
+    r.add_argument("--rules", help="rules file (default: Settings sheet, then rules.json beside the workbook)")
+    r.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
+    r.add_argument("--output", help="write the refreshed workbook here instead of in place")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    e = sub.add_parser("explain", help="print the rule-by-rule ledger of one lead")
+    e.add_argument("workbook")
+    e.add_argument("lead_id")
+    e.add_argument("--rules")
+    e.add_argument("--as-of", type=_date)
+    e.add_argument("--json", action="store_true", help="print the ledger as JSON")
     return p
+
+
+def _date(text: str):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _progress(err):
+    """Stage messages on a terminal; silent when piped (schedulers, CI)."""
+    if not getattr(err, "isatty", lambda: False)():
+        return None
+    import time
+    start = time.perf_counter()
+
+    def step(message: str) -> None:
+        err.write(f"\r\033[K[{time.perf_counter() - start:5.1f}s] {message}…")
+        err.flush()
+    return step
+
+
+def _stage_line(ev) -> str:
+    from .core.present import stage_counts
+    counts = stage_counts(ev)
+    return ", ".join(f"{ev.rules.stage_label(s)} {n}" for s, n in counts.items() if n)
+
+
+def cmd_refresh(args, out, err) -> int:
+    from .refresh import refresh
+    step = _progress(err)
+    result = refresh(args.workbook, rules=args.rules, as_of=args.as_of, output=args.output, progress=step)
+    if step:
+        err.write("\r\033[K")
+    ev = result.evaluation
+    if args.json:
+        out.write(json.dumps({"workbook": str(result.report.target), "leads": len(ev.leads),
+                              "as_of": ev.as_of.date().isoformat(), "rules": result.rules_source,
+                              "stages": {k: v for k, v in __import__("addin.core.present", fromlist=["x"]).stage_counts(ev).items()},
+                              "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
+              f"with {result.rules_source} — {_stage_line(ev)}\n")
+    if result.report.details_cut:
+        out.write(f"Score details holds the first {result.report.details_rows:,} ledger rows of "
+                  f"{result.report.details_rows + result.report.details_cut:,} (a sheet's limit); use `leadq explain`\n")
+    shown = [p for p in result.problems if p.where or p.message]
+    if shown:
+        out.write(f"{len(shown)} data problem(s), listed on the Summary sheet; the first ones:\n")
+        for p in shown[:10]:
+            out.write(f"  {p}\n")
+    return 0
+
+
+def cmd_new(args, out, err) -> int:
+    from .refresh import new_workbook
+    for path in new_workbook(args.out, sample=args.sample, rules=args.rules):
+        out.write(f"wrote {path}\n")
+    return 0
+
+
+def cmd_demo(args, out, err) -> int:
+    from .refresh import new_workbook, refresh
+    for path in new_workbook(args.out, sample=True, as_of=args.as_of):
+        out.write(f"wrote {path}\n")
+    step = _progress(err)
+    result = refresh(args.out, as_of=args.as_of, progress=step)
+    if step:
+        err.write("\r\033[K")
+    ev = result.evaluation
+    out.write(f"refreshed {args.out}: {len(ev.leads)} leads — {_stage_line(ev)}; {len(result.problems)} data problems\n")
+    out.write(f"open it in Excel or LibreOffice, or run: leadq explain {args.out} {ev.leads['Lead ID'].iloc[0]}\n")
+    return 0
+
+
+def cmd_explain(args, out, err) -> int:
+    from pathlib import Path
+
+    from .io.reader import read_workbook
+    from .refresh import compute
+    path = Path(args.workbook)
+    data = read_workbook(path)
+    ev, _ = compute(data, path, args.rules, args.as_of)
+    lead = ev.leads[ev.leads["Lead ID"] == str(args.lead_id).strip()]
+    if lead.empty:
+        from .core.text import did_you_mean
+        err.write(f'{path.name}: no lead "{args.lead_id}"{did_you_mean(args.lead_id, ev.leads["Lead ID"].tolist())}\n')
+        return 1
+    row = lead.iloc[0]
+    ledger = ev.details[ev.details["Lead ID"] == row["Lead ID"]]
+    if args.json:
+        out.write(json.dumps({"lead": {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
+                              "ledger": json.loads(ledger.astype({"Rule": str, "Kind": str}).to_json(orient="records", force_ascii=False))},
+                             ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{row['Lead ID']}: score {row['Score']:g} (fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
+              f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}\n")
+    if row["Checklist"]:
+        out.write(f"checklist: {row['Checklist']}\n")
+    header = f"{'rule':<28} {'kind':<9} {'count':>5} {'raw':>8} {'decay':>7} {'cap':>8} {'points':>8}  matched"
+    out.write(header + "\n" + "-" * len(header) + "\n")
+    for r in ledger.itertuples(index=False):   # one lead's ledger: a handful of rows
+        out.write(f"{str(r.Rule):<28} {str(r.Kind):<9} {r.Count:>5} {r._5:>8.2f} {r._6:>7.3f} {r.Cap:>8.2f} "
+                  f"{r.Points:>8.2f}  {str(r.Matched)[:50]}\n")
+    out.write(f"{'total':<28} {'':<9} {'':>5} {'':>8} {'':>7} {'':>8} {ledger['Points'].sum():>8.2f}\n")
+    return 0
 
 
 def cmd_check_rules(args, out, err) -> int:
@@ -52,7 +182,8 @@ def cmd_check_rules(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules}
+COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "refresh": cmd_refresh,
+            "explain": cmd_explain}
 
 
 def run(argv=None, out=None, err=None) -> int:

@@ -1,0 +1,92 @@
+"""What LeadQ writes where, decided once for every writer (the headless zip writer and xlwings).
+
+Pure: turns an Evaluation into the values of the owned Leads columns, the Score details table and
+the colour rules; the writers only put these into cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .evaluate import STAGES, Evaluation
+from .headers import LEADS_OUTPUTS
+from .scoring import LEDGER_COLUMNS
+
+EXCEL_MAX_ROWS = 1_048_576
+OWNED_NAME = "_LeadQ_Outputs"        # hidden defined name recording the Leads columns LeadQ owns
+SCORE_DETAILS = "Score details"
+SUMMARY = "Summary"
+
+NUMBER_FORMATS = {"Fit score": "0.0", "Engagement score": "0.0", "Score": "0.0"}
+WIDTHS = {"Fit score": 9, "Engagement score": 12, "Score": 8, "Grade": 7, "Stage": 14, "Checklist": 40,
+          "Interests": 24, "Next action status": 14, "Why": 60}
+DETAIL_FORMATS = {"Raw points": "0.00", "Decay factor": "0.0000", "Cap": "0.00", "Points": "0.00"}
+DETAIL_WIDTHS = {"Lead ID": 12, "Rule": 26, "Kind": 9, "Matched": 40, "Count": 8, "Raw points": 11,
+                 "Decay factor": 12, "Cap": 9, "Points": 9}
+HEADER_FILL = "#1F3864"          # computed-column headers: dark blue, white bold text
+HEADER_FONT = "#FFFFFF"
+INPUT_HEADER_FILL = "#D9E1F2"
+ACTION_COLORS = {"Overdue": ("#C00000", "#FFFFFF"), "Due soon": ("#FFEB9C", "#7F6000"),
+                 "Missing": ("#F8CBAD", "#833C0B"), "No date": ("#F8CBAD", "#833C0B")}
+
+
+@dataclass(frozen=True)
+class ColorRule:
+    """Cells of `column` whose text equals `text` get this fill and font colour."""
+
+    column: str
+    text: str
+    fill: str
+    font: str
+
+
+def contrast(fill: str) -> str:
+    """Black or white text, whichever reads better on the fill."""
+    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if (0.299 * r + 0.587 * g + 0.114 * b) > 140 else "#FFFFFF"
+
+
+def color_rules(ev: Evaluation) -> list[ColorRule]:
+    rules = ev.rules
+    out = [ColorRule("Stage", rules.stage_label(s), rules.stage_color(s), contrast(rules.stage_color(s))) for s in STAGES]
+    out += [ColorRule("Next action status", t, f, c) for t, (f, c) in ACTION_COLORS.items()]
+    return out
+
+
+def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
+    """The output columns for every input row (rows the engine skipped stay blank)."""
+    out = ev.leads.reindex(range(n_rows))[LEADS_OUTPUTS]
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), "")
+    return out
+
+
+def details_values(ev: Evaluation) -> tuple[pd.DataFrame, int]:
+    """The Score details table, cut to what a sheet can hold; returns (rows, rows left out)."""
+    d = ev.details[LEDGER_COLUMNS]
+    room = EXCEL_MAX_ROWS - 1
+    if len(d) > room:
+        return d.iloc[:room], len(d) - room
+    return d, 0
+
+
+def settings_status(ev: Evaluation | None, refreshed_at: str, error: str | None = None) -> dict[str, str]:
+    """Values LeadQ writes on the Settings sheet, by row label."""
+    if error:
+        return {"Last refresh": refreshed_at, "Status": f"Failed: {error}"}
+    n_prob = sum(p.severity != "info" for p in ev.problems)
+    return {"Last refresh": refreshed_at,
+            "Status": f"OK — {len(ev.leads)} leads scored, {n_prob} data problem{'s' * (n_prob != 1)} (see Summary)"}
+
+
+def stage_counts(ev: Evaluation) -> dict[str, int]:
+    counts = pd.Series(ev.context["Stage"]).value_counts()
+    return {s: int(counts.get(s, 0)) for s in STAGES}
+
+
+__all__ = ["ColorRule", "color_rules", "owned_values", "details_values", "settings_status", "contrast",
+           "NUMBER_FORMATS", "WIDTHS", "OWNED_NAME", "SCORE_DETAILS", "SUMMARY", "np"]

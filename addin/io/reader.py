@@ -1,0 +1,182 @@
+"""Read the Leads, Activities, Qualification and Settings sheets into DataFrames.
+
+Positions (which Excel row and column each value came from) come from the package's own XML
+(table ranges, first cells); the values come from fastexcel, the fastest reader available.
+Each DataFrame carries `attrs["leadq_origin"]` so the engine's problems name real cells.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import numpy as np
+import pandas as pd
+
+from ..core.headers import LEADS_OUTPUTS
+from ..core.text import did_you_mean, key
+from ..errors import Problem, WorkbookError
+from .package import Package, col_letter, parse_range, parse_ref
+
+SHEETS = ("Leads", "Activities", "Qualification")
+
+
+@dataclass
+class TableLayout:
+    """Where a sheet's table sits: header row, first column and its headers (Excel numbering)."""
+
+    sheet: str
+    part: str
+    header_row: int
+    first_col: int                   # 0-based column index
+    headers: list[str]
+    last_row: int                    # last data row (== header_row when empty)
+    table_name: str | None = None
+    table_part: str | None = None
+    relative_header: int = 0         # plain sheets: header index within the reader's used range
+
+    @property
+    def first_data_row(self) -> int:
+        return self.header_row + 1
+
+
+@dataclass
+class WorkbookData:
+    leads: pd.DataFrame
+    activities: pd.DataFrame | None
+    qualification: pd.DataFrame | None
+    settings: dict[str, object]
+    layouts: dict[str, TableLayout]
+    problems: list[Problem] = field(default_factory=list)
+    settings_rows: dict[str, int] = field(default_factory=dict)   # Settings label key -> Excel row
+
+
+def _first_cells(package: Package, part: str, limit_rows: int = 60) -> list[tuple[int, int]]:
+    """(row, col) of the valued cells of the first rows, decompressing only the sheet's start."""
+    info = package.zip.getinfo(part)
+    out: list[tuple[int, int]] = []
+    with package.zip.open(info) as f:
+        buf = b""
+        while len(buf) < 4_000_000:
+            chunk = f.read(256 * 1024)
+            if not chunk:
+                break
+            buf += chunk
+            if buf.count(b"</row>") > limit_rows:
+                break
+    for m in re.finditer(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', buf, re.S):
+        if m.group(2) and (b"<v" in m.group(2) or b"<is" in m.group(2)):
+            out.append(parse_ref(m.group(1).decode()))
+    return out
+
+
+def _table_for(package: Package, tables: dict, sheet: str):
+    """The Excel table named like the sheet, else the first table on that sheet."""
+    for name, (sheet_name, part, root) in tables.items():
+        if key(name) == key(sheet) and key(sheet_name) == key(sheet):
+            return name, part, root
+    for name, (sheet_name, part, root) in tables.items():
+        if key(sheet_name) == key(sheet):
+            return name, part, root
+    return None
+
+
+def _layout(package: Package, reader, tables: dict, sheet: str) -> TableLayout | None:
+    real = package.real_sheet_name(sheet)
+    if real is None:
+        return None
+    part = package.sheets[real]
+    found = _table_for(package, tables, real)
+    if found:
+        name, tpart, root = found
+        r1, c1, r2, c2 = parse_range(root.get("ref"))
+        headers = [tc.get("name") for tc in root.iterfind("{*}tableColumns/{*}tableColumn")]
+        totals = int(root.get("totalsRowCount", "0") or 0)
+        return TableLayout(real, part, r1, c1, headers, r2 - totals, name, tpart)
+    cells = _first_cells(package, part)
+    if not cells:
+        return TableLayout(real, part, 1, 0, [], 1)
+    # The header is the first row with at least two values (a title row above it is skipped).
+    rows: dict[int, list[int]] = {}
+    for r, c in cells:
+        rows.setdefault(r, []).append(c)
+    header_row = next((r for r in sorted(rows) if len(rows[r]) >= 2), min(rows))
+    first_col = min(c for _, c in cells)        # the reader's used range starts at the leftmost value
+    sheet_obj = reader.load_sheet(real, header_row=header_row - min(rows), n_rows=0)
+    headers = [c.name for c in sheet_obj.available_columns()]
+    return TableLayout(real, part, header_row, first_col, headers, header_row + sheet_obj.total_height,
+                       relative_header=header_row - min(rows))
+
+
+def _load(reader, layout: TableLayout) -> pd.DataFrame:
+    if layout.table_name:
+        # LeadQ's own output columns are never inputs: skip them (faster, and no type guessing on blanks).
+        outputs = {key(n) for n in LEADS_OUTPUTS} if layout.sheet.casefold() == "leads" else set()
+        keep = [i for i, h in enumerate(layout.headers) if key(h) not in outputs]
+        frame = reader.load_table(layout.table_name, use_columns=keep).to_pandas()
+        frame.columns = [layout.headers[i] for i in keep][: len(frame.columns)]
+        frame = frame.iloc[: max(layout.last_row - layout.header_row, 0)]
+    else:
+        frame = reader.load_sheet(layout.sheet, header_row=layout.relative_header).to_pandas()
+        layout.headers = [str(c) for c in frame.columns]
+        layout.last_row = layout.header_row + len(frame)
+    letters = {h: col_letter(layout.first_col + i) for i, h in enumerate(frame.columns)}
+    frame.attrs["leadq_origin"] = {"sheet": layout.sheet, "rows": np.arange(len(frame)) + layout.first_data_row,
+                                   "letters": letters}
+    return frame
+
+
+def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str, int]]:
+    """Settings as {label key: value} from columns A and B, and the Excel row of each label."""
+    real = package.real_sheet_name("Settings")
+    if real is None:
+        return {}, {}
+    cells = _first_cells(package, package.sheets[real])
+    if not cells:
+        return {}, {}
+    top = min(r for r, _ in cells)
+    frame = reader.load_sheet(real, header_row=None, n_rows=40, use_columns=[0, 1]).to_pandas()
+    values, rows = {}, {}
+    for i, (label, value) in enumerate(zip(frame.iloc[:, 0].tolist(), frame.iloc[:, 1].tolist() if frame.shape[1] > 1
+                                           else [None] * len(frame))):   # a few dozen rows at most
+        if isinstance(label, str) and label.strip():
+            values[key(label)] = None if (isinstance(value, float) and np.isnan(value)) else value
+            rows[key(label)] = top + i
+    return values, rows
+
+
+def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
+    """Read the input sheets of a LeadQ workbook (any header spelling; tables or plain sheets)."""
+    path = Path(path)
+    own = package is None
+    package = package or Package(path)
+    try:
+        try:
+            reader = fastexcel.read_excel(str(path))
+        except Exception as e:   # fastexcel raises its own hierarchy for damaged files
+            raise WorkbookError(f"{path}: the workbook cannot be read ({e})") from None
+        tables = package.tables()
+        layouts = {}
+        for sheet in SHEETS:
+            lay = _layout(package, reader, tables, sheet)
+            if lay is not None:
+                layouts[sheet] = lay
+        if "Leads" not in layouts:
+            hint = did_you_mean("Leads", list(package.sheets))
+            p = Problem("missing-sheet", str(path.name), f'no "Leads" sheet{hint}; LeadQ reads leads from a sheet named Leads',
+                        "error")
+            raise WorkbookError(f"{path.name}: {p.message}", [p])
+        problems = []
+        frames = {}
+        for sheet, lay in layouts.items():
+            frames[sheet] = _load(reader, lay)
+        if "Activities" not in layouts:
+            problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
+        settings, settings_rows = read_settings(reader, package)
+        return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
+                            settings, layouts, problems, settings_rows)
+    finally:
+        if own:
+            package.close()

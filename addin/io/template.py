@@ -1,0 +1,279 @@
+"""Build workbook_template.xlsm (and `leadq new` workbooks) with XlsxWriter, reproducibly.
+
+`python -m addin.io.template [OUT]` rebuilds the repository's template. The VBA project is the
+one Excel itself saved in the pinned xlwings package's quickstart_standalone.xlsm (read from the
+installed package, never committed): its Module1.SampleCall runs
+`import <workbook name>; <workbook name>.main()`, hence the NAME.py shim written beside each
+workbook. The buttons call SampleCall.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sys
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
+from ..core.present import (DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS,
+                            WIDTHS, contrast)
+from ..core.rules import Rules, load_rules
+from ..core.scoring import LEDGER_COLUMNS
+
+FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
+REFRESH_MACRO = "SampleCall"
+INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
+                "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
+                "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
+                "Next action date": 12, "Disqualified": 16}
+ANSWERS = ["Yes", "No", "Unknown", "Oui", "Non"]
+XLWINGS_CONF = [("Interpreter_Win", ""), ("Interpreter_Mac", ""), ("PYTHONPATH", ""), ("Conda Path", ""),
+                ("Conda Env", ""), ("UDF Modules", "addin.udfs"), ("Debug UDFs", False), ("Use UDF Server", False),
+                ("Show Console", False)]
+
+
+def vba_project() -> bytes:
+    """The VBA project of the installed xlwings' quickstart_standalone.xlsm."""
+    with resources.as_file(resources.files("xlwings").joinpath("quickstart_standalone.xlsm")) as path:
+        with zipfile.ZipFile(path) as z:
+            return z.read("xl/vbaProject.bin")
+
+
+def _currency_format(currency: str) -> str:
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "CAD": "$"}.get(currency, currency)
+    return f'#,##0 "{symbol}"' if currency in ("EUR", "CHF") else f'"{symbol}"#,##0'
+
+
+def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write a LeadQ workbook: the template, optionally filled with sample data."""
+    rules = rules or load_rules()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(out), {"strings_to_urls": False, "strings_to_formulas": False,
+                                        "strings_to_numbers": False})
+    wb.set_properties({"title": "LeadQ workbook", "subject": "Lead scoring and qualification", "author": "LeadQ",
+                       "created": FIXED_TIME, "comments": "Built by LeadQ. Run Refresh or `leadq refresh` to score."})
+    wb.set_custom_property("LeadQ template", "1")
+    wb.add_vba_project(io.BytesIO(vba_project()), is_stream=True)
+    wb.set_vba_name("ThisWorkbook")
+    f = _Formats(wb, rules)
+
+    leads = wb.add_worksheet("Leads")
+    activities = wb.add_worksheet("Activities")
+    qualification = wb.add_worksheet("Qualification")
+    summary = wb.add_worksheet("Summary")
+    details = wb.add_worksheet(SCORE_DETAILS)
+    settings = wb.add_worksheet("Settings")
+    conf = wb.add_worksheet("xlwings.conf")
+    for i, ws in enumerate(wb.worksheets(), start=1):
+        ws.set_vba_name(f"Sheet{i}")
+
+    lists = _settings_sheet(wb, settings, rules, f)
+    _leads_sheet(wb, leads, rules, f, sample.get("Leads") if sample else None, lists)
+    _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
+    _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
+    _summary_placeholder(summary, f)
+    _details_sheet(details, f)
+    for r, (k, v) in enumerate(XLWINGS_CONF):
+        conf.write_string(r, 0, k, f.text)
+        if isinstance(v, bool):
+            conf.write_boolean(r, 1, v, f.text)
+        else:
+            conf.write_string(r, 1, v, f.text)
+    conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
+                      "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
+                      f.note)
+    conf.set_column(0, 0, 18)
+    conf.set_column(1, 1, 40)
+    leads.activate()
+    wb.close()
+    return out
+
+
+class _Formats:
+    def __init__(self, wb, rules: Rules):
+        self.title = wb.add_format({"bold": True, "font_size": 16, "font_color": HEADER_FILL})
+        self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        self.input_header = wb.add_format({"bold": True, "bg_color": INPUT_HEADER_FILL, "text_wrap": True,
+                                           "valign": "vcenter", "bottom": 1})
+        self.computed_header = wb.add_format({"bold": True, "bg_color": HEADER_FILL, "font_color": HEADER_FONT,
+                                              "text_wrap": True, "valign": "vcenter", "bottom": 1})
+        self.text = wb.add_format({})
+        self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
+        self.int = wb.add_format({"num_format": "#,##0"})
+        self.money = wb.add_format({"num_format": _currency_format(rules.currency)})
+        self.score = wb.add_format({"num_format": NUMBER_FORMATS["Score"]})
+        self.center = wb.add_format({"align": "center"})
+        self.stage = {s: wb.add_format({"bg_color": rules.stage_color(s), "font_color": contrast(rules.stage_color(s))})
+                      for s in rules.data.get("stages", {})}
+        self.red = wb.add_format({"bg_color": "#C00000", "font_color": "#FFFFFF"})
+
+
+def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | None, formats: dict) -> int:
+    """Write values cell by cell as their type (text always as text). Returns the number of rows."""
+    if frame is None or frame.empty:
+        return 0
+    for r, row in enumerate(frame.reindex(columns=columns).itertuples(index=False), start=first_row):
+        for c, (name, v) in enumerate(zip(columns, row)):
+            fmt = formats.get(name)
+            if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or (isinstance(v, str) and v == ""):
+                continue
+            if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
+                ws.write_datetime(r, c, pd.Timestamp(v).to_pydatetime(), fmt)
+            elif isinstance(v, bool):
+                ws.write_boolean(r, c, v, fmt)
+            elif isinstance(v, (int, float)):
+                ws.write_number(r, c, float(v), fmt)
+            else:
+                ws.write_string(r, c, str(v), fmt)
+    return len(frame)
+
+
+def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]) -> None:
+    inputs = list(LEADS_INPUTS)
+    columns = inputs + LEADS_OUTPUTS
+    ws.write_string(0, 0, "LeadQ — Leads", f.title)
+    ws.write_string(1, 0, "Type or paste your leads in the table. Dark blue columns are computed by LeadQ: "
+                    "press Refresh (or run `leadq refresh`); they are overwritten on every refresh.", f.note)
+    ws.set_row(0, 30)
+    ws.insert_button(0, 5, {"macro": REFRESH_MACRO, "caption": "Refresh", "width": 120, "height": 32})
+    header = 2
+    formats = {"Created": f.date, "Next action date": f.date, "Company size": f.int, "Annual revenue": f.money,
+               "Amount": f.money, "Fit score": f.score, "Engagement score": f.score, "Score": f.score, "Grade": f.center}
+    n = _write_frame(ws, header + 1, columns, frame, formats)
+    last = header + max(n, 1)
+    ws.add_table(header, 0, last, len(columns) - 1, {
+        "name": "Leads", "style": "Table Style Light 9",
+        "columns": [{"header": c, "header_format": f.computed_header if c in LEADS_OUTPUTS else f.input_header}
+                    for c in columns]})
+    ws.set_row(header, 32)
+    for i, c in enumerate(columns):
+        ws.set_column(i, i, WIDTHS.get(c, INPUT_WIDTHS.get(c, 12)), formats.get(c))
+    ws.freeze_panes(header + 1, 1)
+    stage_col = columns.index("Deal stage")
+    ws.data_validation(header + 1, stage_col, 1_048_575, stage_col, {
+        "validate": "list", "source": lists["stages"], "error_type": "warning",
+        "error_title": "Deal stage", "error_message": "Not a stage of the pipeline in rules.json."})
+    consent = columns.index("Consent")
+    ws.data_validation(header + 1, consent, 1_048_575, consent, {"validate": "list", "source": ["Oui", "Non", "Yes", "No"],
+                                                                  "error_type": "warning"})
+    out = columns.index("Stage")
+    for s, fmt in f.stage.items():
+        ws.conditional_format(header + 1, out, last, out, {"type": "cell", "criteria": "==",
+                                                           "value": '"' + rules.stage_label(s).replace('"', '""') + '"',
+                                                           "format": fmt})
+    status = columns.index("Next action status")
+    ws.conditional_format(header + 1, status, last, status, {"type": "cell", "criteria": "==", "value": '"Overdue"',
+                                                             "format": f.red})
+
+
+def _activities_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
+    columns = ["Lead ID", "Date", "Activity", "Detail"]
+    n = _write_frame(ws, 1, columns, frame, {"Date": f.date})
+    ws.add_table(0, 0, max(n, 1), 3, {"name": "Activities", "style": "Table Style Light 9",
+                                      "columns": [{"header": c, "header_format": f.input_header} for c in columns]})
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 11, f.date)
+    ws.set_column(2, 2, 20)
+    ws.set_column(3, 3, 50)
+    ws.freeze_panes(1, 0)
+    ws.data_validation(1, 2, 1_048_575, 2, {"validate": "list", "source": "=LeadQ_ActivityTypes", "error_type": "warning",
+                                            "error_title": "Activity", "error_message": "Not an activity type of rules.json."})
+
+
+def _qualification_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
+    checklist = rules.checklist
+    columns = ["Lead ID"] + [c.id for c in checklist.criteria] + ["Notes"]
+    n = _write_frame(ws, 1, columns, frame, {})
+    ws.add_table(0, 0, max(n, 1), len(columns) - 1, {
+        "name": "Qualification", "style": "Table Style Light 9",
+        "columns": [{"header": c, "header_format": f.input_header} for c in columns]})
+    for i, c in enumerate(checklist.criteria, start=1):
+        ws.write_comment(0, i, f"{checklist.name}: {c.question}", {"author": "LeadQ", "x_scale": 1.6})
+        ws.data_validation(1, i, 1_048_575, i, {"validate": "list", "source": "=LeadQ_Answers", "error_type": "warning",
+                                                "error_title": c.label,
+                                                "error_message": "Answer Yes / No (Oui / Non, x, 1/0) or leave blank."})
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, len(columns) - 2, 14)
+    ws.set_column(len(columns) - 1, len(columns) - 1, 40)
+    ws.freeze_panes(1, 1)
+
+
+def _summary_placeholder(ws, f: _Formats) -> None:
+    ws.hide_gridlines(2)
+    ws.write_string(0, 0, "LeadQ — Summary", f.title)
+    ws.write_string(2, 0, "Press Refresh (or run `leadq refresh` on this file) to build the summary.", f.note)
+    ws.insert_button(0, 6, {"macro": REFRESH_MACRO, "caption": "Refresh", "width": 120, "height": 32})
+    ws.set_row(0, 30)
+    ws.set_column(0, 0, 24)
+
+
+def _details_sheet(ws, f: _Formats) -> None:
+    ws.write_row(0, 0, LEDGER_COLUMNS, f.computed_header)
+    for i, c in enumerate(LEDGER_COLUMNS):
+        ws.set_column(i, i, DETAIL_WIDTHS[c])
+    ws.freeze_panes(1, 0)
+
+
+def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
+    ws.write_row(0, 0, ["Setting", "Value", "Help"], f.input_header)
+    rows = [("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."),
+            ("As-of date", None, "Date ages are measured at (blank: today). Same data + same date = same scores."),
+            ("Last refresh", None, "Written by LeadQ."),
+            ("Status", None, "Written by LeadQ: OK, or what went wrong.")]
+    for r, (k, v, h) in enumerate(rows, start=1):
+        ws.write_string(r, 0, k, f.text)
+        if v:
+            ws.write_string(r, 1, v, f.text)
+        ws.write_string(r, 2, h, f.note)
+    ws.set_column(1, 1, 16, f.date)
+    ws.set_column(0, 0, 14)
+    ws.set_column(2, 2, 60)
+    ws.write_row(0, 4, ["Deal stages", "Answers", "Activity types"], f.input_header)
+    stages = [s["stage"] for s in rules.pipeline]
+    for r, s in enumerate(stages, start=1):
+        ws.write_string(r, 4, s)
+    for r, a in enumerate(ANSWERS, start=1):
+        ws.write_string(r, 5, a)
+    types = list(rules.activities)
+    for r, t in enumerate(types, start=1):
+        ws.write_string(r, 6, t)
+    ws.set_column(4, 6, 20)
+    wb.define_name("LeadQ_DealStages", f"=Settings!$E$2:$E${len(stages) + 1}")
+    wb.define_name("LeadQ_Answers", f"=Settings!$F$2:$F${len(ANSWERS) + 1}")
+    wb.define_name("LeadQ_ActivityTypes", f"=Settings!$G$2:$G${len(types) + 1}")
+    return {"stages": "=LeadQ_DealStages"}
+
+
+SHIM = '''"""Called by the Refresh button of {name}.xlsm (xlwings runs `import {name}; {name}.main()`)."""
+
+from addin.macros import refresh
+
+
+def main():
+    refresh()
+'''
+
+
+def write_shim(workbook: Path) -> Path:
+    """NAME.py beside NAME.xlsm: the module the workbook's Refresh button imports."""
+    path = Path(workbook).with_suffix(".py")
+    path.write_text(SHIM.format(name=Path(workbook).stem), encoding="utf-8")
+    return path
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else Path("workbook_template.xlsm")
+    build_workbook(out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

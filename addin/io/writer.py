@@ -1,0 +1,274 @@
+"""Write LeadQ's results into the user's workbook without touching anything else.
+
+LeadQ owns: its output columns on Leads (recorded in the hidden defined name _LeadQ_Outputs),
+the conditional formats that lie inside them, the Score details and Summary sheets, and the
+"Last refresh" / "Status" values on Settings. Every other part of the file is copied byte for
+byte; in the Leads sheet only the owned cells change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.evaluate import Evaluation
+from ..core.headers import LEADS_OUTPUTS
+from ..core.present import (DETAIL_FORMATS, DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, NUMBER_FORMATS, OWNED_NAME,
+                            SCORE_DETAILS, WIDTHS, color_rules, details_values, owned_values)
+from ..core.text import key
+from ..errors import WorkbookError
+from .edit import PackageEdit
+from .package import NS, Package, col_letter, parse_range, parse_ref, to_xml
+from .reader import TableLayout, WorkbookData
+from .sheetxml import (cf_equals, ensure_widths, max_cf_priority, number_cells, patch_rows, replace_owned_cf,
+                       set_dimension, split, text_cells)
+from .styles import StyleBook
+
+NUMERIC = {"Fit score", "Engagement score", "Score"}
+
+
+@dataclass
+class WriteReport:
+    target: Path
+    owned_columns: str
+    details_rows: int
+    details_cut: int
+
+
+def lock_file(path: Path) -> Path:
+    return path.with_name("~$" + path.name)
+
+
+def check_not_open(path: Path) -> None:
+    lock = lock_file(path)
+    if lock.exists():
+        raise WorkbookError(f"{path.name} is open in Excel (lock file {lock.name} exists): close it first, "
+                            "or write elsewhere with --output")
+
+
+def _owned_columns(edit: PackageEdit, lay: TableLayout) -> tuple[list[int], bool]:
+    """Column indexes of LeadQ's outputs on Leads, and whether they are new."""
+    marker = edit.get_defined_name(OWNED_NAME)
+    if marker:
+        try:
+            ref = marker.split("!")[-1].replace("$", "")
+            r1, c1, _, c2 = parse_range(ref)
+            names = [lay.headers[c - lay.first_col] if 0 <= c - lay.first_col < len(lay.headers) else None
+                     for c in range(c1, c2 + 1)]
+            if [key(n) for n in names] == [key(n) for n in LEADS_OUTPUTS]:
+                return list(range(c1, c2 + 1)), False
+        except (ValueError, IndexError):
+            pass
+    keys = [key(h) for h in lay.headers]
+    out_keys = [key(n) for n in LEADS_OUTPUTS]
+    for start in range(len(keys) - len(out_keys) + 1):
+        if keys[start:start + len(out_keys)] == out_keys:
+            return [lay.first_col + start + i for i in range(len(out_keys))], False
+    clash = [h for h in lay.headers if key(h) in out_keys]
+    if clash:
+        raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
+                            "column (e.g. \"Old score\") so LeadQ can add its own")
+    start = lay.first_col + len(lay.headers)
+    return list(range(start, start + len(LEADS_OUTPUTS))), True
+
+
+def _check_free(rows_xml: str, cols: list[int], lay: TableLayout) -> None:
+    letters = "|".join(col_letter(c) for c in cols)
+    for m in re.finditer(r'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?>(.*?)</c>' % letters, rows_xml, re.S):
+        if "<v" in m.group(3) or "<is" in m.group(3) or "<f" in m.group(3):
+            raise WorkbookError(f'Leads!{m.group(1)} holds data where LeadQ needs to add its result columns '
+                                f'({col_letter(cols[0])}–{col_letter(cols[-1])}); move that data, or make it part of the Leads table')
+
+
+def _update_table(edit: PackageEdit, lay: TableLayout, cols: list[int]) -> None:
+    from .package import parse_xml
+    root = parse_xml(edit.read(lay.table_part))
+    r1, c1, r2, c2 = parse_range(root.get("ref"))
+    last = max(c2, cols[-1])
+    if last == c2:
+        return
+    ref = f"{col_letter(c1)}{r1}:{col_letter(last)}{r2}"
+    root.set("ref", ref)
+    af = root.find("{*}autoFilter")
+    if af is not None:
+        af.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{r2 - int(root.get('totalsRowCount', '0') or 0)}")
+    tcs = root.find("{*}tableColumns")
+    next_id = max([0] + [int(tc.get("id")) for tc in tcs]) + 1
+    for i, name in enumerate(LEADS_OUTPUTS):
+        if cols[i] > c2:
+            from lxml import etree
+            etree.SubElement(tcs, tcs.tag.replace("tableColumns", "tableColumn"), id=str(next_id), name=name)
+            next_id += 1
+    tcs.set("count", str(len(tcs)))
+    edit.put(lay.table_part, to_xml(root))
+
+
+def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
+    """Put the output values, headers, widths and colour rules on the Leads sheet."""
+    xml = edit.read(lay.part).decode("utf-8")
+    head, rows_xml, tail = split(xml)
+    cols, new = _owned_columns(edit, lay)
+    if new:
+        _check_free(rows_xml, cols, lay)
+    values = owned_values(ev, n_rows)
+    data_rows = np.arange(n_rows, dtype=np.int64) + lay.first_data_row
+    cells = np.full(n_rows, "", dtype=object)
+    header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL, wrap=True, valign="center")
+    header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{name}</t></is></c>'
+                     for c, name in zip(cols, LEADS_OUTPUTS))
+    for c, name in zip(cols, LEADS_OUTPUTS):
+        if name in NUMERIC:
+            cells = cells + number_cells(col_letter(c), data_rows, values[name].to_numpy(float),
+                                         styles.xf(num_fmt=NUMBER_FORMATS[name]))
+        else:
+            cells = cells + text_cells(col_letter(c), data_rows, values[name],
+                                       styles.xf(wrap=False) if name != "Grade" else styles.xf(halign="center"))
+    row_numbers = np.concatenate([[lay.header_row], data_rows])
+    all_cells = np.concatenate([np.array([header], dtype=object), cells])
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, all_cells, cols)
+    if had_formulas:
+        edit.drop_calc_chain()
+    last_row = max(lay.last_row, lay.first_data_row)
+    head = set_dimension(head, last_row, cols[-1])
+    head = ensure_widths(head, {c: WIDTHS[n] for c, n in zip(cols, LEADS_OUTPUTS)})
+    rng = {name: f"{col_letter(c)}{lay.first_data_row}:{col_letter(c)}{last_row}" for c, name in zip(cols, LEADS_OUTPUTS)}
+    priority = max_cf_priority(re.sub(r'<conditionalFormatting\b.*?</conditionalFormatting>', "", tail, flags=re.S))
+    blocks = []
+    for i, rule in enumerate(color_rules(ev)):
+        blocks.append(cf_equals(rng[rule.column], rule.text, styles.dxf(fill=rule.fill, font=rule.font), priority + i + 1))
+    tail = replace_owned_cf(tail, cols, blocks)
+    edit.put(lay.part, (head + rows_xml + tail).encode("utf-8"))
+    if lay.table_part:
+        _update_table(edit, lay, cols)
+    sheet_ref = "'" + lay.sheet.replace("'", "''") + "'"
+    marker = f"{sheet_ref}!${col_letter(cols[0])}${lay.header_row}:${col_letter(cols[-1])}${lay.header_row}"
+    edit.defined_name(OWNED_NAME, marker)
+    return f"{col_letter(cols[0])}:{col_letter(cols[-1])}"
+
+
+def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
+              autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
+              extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
+              show_grid: bool = True, zoom: int | None = None) -> bytes:
+    """A whole worksheet part from prepared <row> XML."""
+    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
+             f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
+    if tab_color:
+        parts.append(f'<sheetPr><tabColor rgb="FF{tab_color.lstrip("#")}"/></sheetPr>')
+    parts.append(f'<dimension ref="A1:{col_letter(max(last_col, 0))}{max(last_row, 1)}"/>')
+    grid = "" if show_grid else ' showGridLines="0"'
+    zoom_attr = f' zoomScale="{zoom}" zoomScaleNormal="{zoom}"' if zoom else ""
+    view = f'<sheetView workbookViewId="0"{grid}{zoom_attr}>'
+    if freeze_row:
+        view += (f'<pane ySplit="{freeze_row}" topLeftCell="A{freeze_row + 1}" activePane="bottomLeft" state="frozen"/>'
+                 f'<selection pane="bottomLeft" activeCell="A{freeze_row + 1}" sqref="A{freeze_row + 1}"/>')
+    parts.append(f"<sheetViews>{view}</sheetView></sheetViews>")
+    parts.append('<sheetFormatPr defaultRowHeight="15"/>')
+    parts.append("<cols>" + "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>'
+                                    for i, w in enumerate(widths)) + "</cols>")
+    parts.append(f"<sheetData>{rows}</sheetData>")
+    if autofilter:
+        parts.append(f'<autoFilter ref="{autofilter}"/>')
+    if merges:
+        parts.append(f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>")
+    parts.append(extra_before_drawing)
+    if hyperlinks:
+        parts.append("<hyperlinks>" + "".join(
+            f'<hyperlink ref="{ref}" location="{loc}" display="{disp}"/>' for ref, loc, disp in hyperlinks) + "</hyperlinks>")
+    parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
+    parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
+    if drawing_rid:
+        parts.append(f'<drawing r:id="{drawing_rid}"/>')
+    parts.append("</worksheet>")
+    return "".join(parts).encode("utf-8")
+
+
+def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple[int, int]:
+    """Rebuild the Score details sheet: one row per lead per rule hit."""
+    details, cut = details_values(ev)
+    cols = list(details.columns)
+    n = len(details)
+    rows = np.arange(n, dtype=np.int64) + 2
+    header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
+    header = "".join(f'<c r="{col_letter(i)}1" s="{header_style}" t="inlineStr"><is><t>{c}</t></is></c>'
+                     for i, c in enumerate(cols))
+    cells = np.full(n, "", dtype=object)
+    for i, c in enumerate(cols):
+        values = details[c]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            cells = cells + number_cells(col_letter(i), rows, values.to_numpy(float), styles.xf(num_fmt=DETAIL_FORMATS.get(c)))
+        else:
+            cells = cells + text_cells(col_letter(i), rows, values.astype(object).to_numpy(object), styles.xf())
+    body = ('<row r="1">' + header + "</row>"
+            + "".join(('<row r="' + rows.astype(str).astype(object) + '">' + cells + "</row>").tolist()) if n else "")
+    if not n:
+        body = '<row r="1">' + header + "</row>"
+    last = len(cols) - 1
+    ref = f"A1:{col_letter(last)}{n + 1}"
+    xml = sheet_xml(body, last, n + 1, [DETAIL_WIDTHS[c] for c in cols], freeze_row=1, autofilter=ref, tab_color="#7F7F7F")
+    part = edit.ensure_sheet(SCORE_DETAILS)
+    edit.put(part, xml)
+    edit.set_part_rels(part, [])
+    edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
+                      local_sheet=edit.sheet_index(SCORE_DETAILS))
+    return n, cut
+
+
+def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]) -> None:
+    """Put LeadQ's status values in column B of the Settings rows labelled like the keys."""
+    part = edit.pkg.sheet_part("Settings")
+    rows = data.settings_rows
+    if part is None or not rows:
+        return
+    todo = sorted((rows[key(k)], v) for k, v in values.items() if key(k) in rows)
+    if not todo:
+        return
+    xml = edit.read(part).decode("utf-8")
+    head, rows_xml, tail = split(xml)
+    style = re.search(r'<c r="B%d"[^>]*?\bs="(\d+)"' % todo[0][0], rows_xml)
+    s = f' s="{style.group(1)}"' if style else ""
+    cells = np.array([f'<c r="B{r}"{s} t="inlineStr"><is><t xml:space="preserve">{_esc(v)}</t></is></c>' for r, v in todo],
+                     dtype=object)
+    rows_xml, _ = patch_rows(rows_xml, np.array([r for r, _ in todo]), cells, [1])
+    edit.put(part, (head + rows_xml + tail).encode("utf-8"))
+
+
+def _esc(s: str) -> str:
+    from .package import xml_text
+    return xml_text(str(s))
+
+
+def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path | None = None,
+                  settings: dict[str, str] | None = None, summary=None) -> WriteReport:
+    """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place)."""
+    source = Path(source)
+    target = Path(target or source)
+    check_not_open(source)
+    if target != source:
+        check_not_open(target)
+    pkg = Package(source)
+    try:
+        edit = PackageEdit(pkg)
+        styles_part = "xl/styles.xml"
+        styles = StyleBook(pkg.read(styles_part) if styles_part in pkg.names else None)
+        lay = data.layouts["Leads"]
+        owned = write_leads(edit, styles, lay, ev, len(data.leads))
+        n, cut = write_details(edit, styles, ev)
+        if summary is not None:
+            summary(edit, styles)
+        if settings:
+            write_settings(edit, data, settings)
+        if styles.changed or styles_part not in pkg.names:
+            edit.put(styles_part, styles.to_bytes(),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml")
+        edit.save(target)
+    finally:
+        pkg.close()
+    return WriteReport(target, owned, n, cut)
+
+
+__all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml", "parse_ref"]

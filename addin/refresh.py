@@ -1,0 +1,104 @@
+"""The headless refresh: read the workbook, run the engine, write what LeadQ owns. Also `new`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .core.evaluate import Evaluation, evaluate
+from .core.present import settings_status
+from .core.rules import Rules, default_rules_text, load_rules
+from .core.text import key
+from .errors import Problem, WorkbookError
+from .io.reader import WorkbookData, read_workbook
+from .io.writer import WriteReport, check_not_open, write_results
+
+
+@dataclass
+class RefreshResult:
+    evaluation: Evaluation
+    problems: list[Problem]
+    report: WriteReport | None
+    rules_source: str
+
+
+def resolve_rules(workbook: Path, settings: dict, explicit=None) -> tuple[Rules, str]:
+    """--rules, else the Settings sheet's path (relative to the workbook), else rules.json beside it, else defaults."""
+    if explicit is not None:
+        return load_rules(Path(explicit)), str(explicit)
+    configured = settings.get(key("Rules file"))
+    if isinstance(configured, str) and configured.strip():
+        path = Path(configured.strip())
+        path = path if path.is_absolute() else workbook.parent / path
+        if path.exists():
+            return load_rules(path), str(path)
+    beside = workbook.parent / "rules.json"
+    if beside.exists():
+        return load_rules(beside), str(beside)
+    return load_rules(), "bundled default rules"
+
+
+def resolve_as_of(settings: dict, explicit=None):
+    if explicit is not None:
+        return explicit
+    value = settings.get(key("As-of date"))
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return dt.date.today()
+    from .core.parse import to_date
+    import pandas as pd
+    parsed, bad = to_date(pd.Series([value], dtype=object))
+    if bad.iloc[0]:
+        raise WorkbookError(f'Settings: As-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
+    return parsed.iloc[0]
+
+
+def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None) -> tuple[Evaluation, str]:
+    rules_obj, source = resolve_rules(workbook, data.settings, rules)
+    ev = evaluate(data.leads, data.activities, rules_obj, qualification=data.qualification,
+                  as_of=resolve_as_of(data.settings, as_of))
+    ev.problems = data.problems + ev.problems
+    return ev, source
+
+
+def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: str | None = None) -> RefreshResult:
+    """Score the workbook and write the results into it (or into `output`), atomically."""
+    workbook = Path(workbook)
+    step = progress or (lambda msg: None)
+    if not workbook.exists():
+        raise WorkbookError(f"{workbook}: no such file")
+    check_not_open(workbook)
+    step("reading the workbook")
+    data = read_workbook(workbook)
+    step("scoring")
+    ev, source = compute(data, workbook, rules, as_of)
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    step("writing results")
+    target = Path(output) if output else workbook
+    report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp))
+    return RefreshResult(ev, ev.problems, report, source)
+
+
+def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path]:
+    """A new workbook from the template (with sample data), its NAME.py shim, and rules.json beside it."""
+    from .io.sample import sample_frames
+    from .io.template import build_workbook, write_shim
+    out = Path(out)
+    if out.suffix.lower() != ".xlsm":
+        raise WorkbookError(f"{out}: the workbook must end in .xlsm (it carries the Refresh macro)")
+    check_not_open(out)
+    rules_obj = load_rules(Path(rules)) if rules else load_rules()
+    frames = sample_frames(as_of or dt.date.today()) if sample else None
+    written = [build_workbook(out, rules_obj, frames), write_shim(out)]
+    beside = out.parent / "rules.json"
+    if not beside.exists():
+        text = Path(rules).read_text("utf-8") if rules else default_rules_text()
+        data = json.loads(text)
+        data["$schema"] = "./rules.schema.json"
+        beside.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        from importlib import resources
+        (out.parent / "rules.schema.json").write_text(
+            resources.files("addin").joinpath("rules.schema.json").read_text("utf-8"), encoding="utf-8")
+        written += [beside, out.parent / "rules.schema.json"]
+    return written
