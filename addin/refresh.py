@@ -46,8 +46,9 @@ def resolve_as_of(settings: dict, explicit=None):
     value = settings.get(key("As-of date"))
     if value is None or (isinstance(value, str) and not value.strip()):
         return dt.date.today()
-    from .core.parse import to_date
     import pandas as pd
+
+    from .core.parse import to_date
     parsed, bad = to_date(pd.Series([value], dtype=object))
     if bad.iloc[0]:
         raise WorkbookError(f'Settings: As-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')

@@ -55,7 +55,60 @@ def engine(size: str) -> dict:
             "ledger_rows": len(ev.details), "peak_mb": round(_peak_mb())}
 
 
-BENCHES = {"engine": engine}
+def _workbook_path(size: str) -> Path:
+    """Build (once, cached under benchmarks/.data) a LeadQ workbook of the given size."""
+    sys.path.insert(0, str(HERE))
+    from synth import make
+
+    from addin.io.template import build_workbook
+    path = HERE / ".data" / f"bench-{size}.xlsm"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        n_leads, n_acts = SIZES[size]
+        leads, acts = make(n_leads, n_acts)
+        t = time.perf_counter()
+        build_workbook(path, sample={"Leads": leads, "Activities": acts, "Qualification": None})
+        print(f"built {path.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return path
+
+
+def workbook(size: str) -> dict:
+    """Bare read of the two big sheets vs. a full headless refresh, in one process each."""
+    path = _workbook_path(size)
+    work = path.with_name(f"work-{size}.xlsm")
+    import shutil
+    shutil.copyfile(path, work)
+    probe = ("import time, resource, fastexcel, sys\n"
+             "t = time.perf_counter(); r = fastexcel.read_excel(sys.argv[1])\n"
+             "a = r.load_table('Leads').to_pandas(); b = r.load_table('Activities').to_pandas()\n"
+             "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    read_s, read_mb = map(float, subprocess.run([sys.executable, "-c", probe, str(work)], capture_output=True, text=True,
+                                                check=True).stdout.split())
+    phases = ("import time, resource, sys\n"
+              "from addin.io.reader import read_workbook\nfrom addin.refresh import compute\n"
+              "from addin.io.writer import write_results\nfrom addin.core.present import settings_status\n"
+              "from addin.io.summary_sheet import summary_writer\nfrom pathlib import Path\n"
+              "p = Path(sys.argv[1]); t0 = time.perf_counter(); d = read_workbook(p); t1 = time.perf_counter()\n"
+              "ev, _ = compute(d, p, None, '2026-11-22'); t2 = time.perf_counter()\n"
+              "write_results(p, d, ev, settings=settings_status(ev, 'bench'), summary=summary_writer(ev, 'bench'))\n"
+              "t3 = time.perf_counter()\n"
+              "print(t1 - t0, t2 - t1, t3 - t2, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    read2, score, write, peak = map(float, subprocess.run([sys.executable, "-c", phases, str(work)], capture_output=True,
+                                                          text=True, check=True).stdout.split())
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "addin", "refresh", str(work), "--as-of", "2026-11-22"], check=True,
+                   capture_output=True)
+    cli = time.perf_counter() - t
+    cli_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"bench": "workbook", "size": size, "file_mb": round(path.stat().st_size / 1e6, 1),
+            "bare_read_seconds": round(read_s, 2), "bare_read_peak_mb": round(read_mb),
+            "refresh_read_seconds": round(read2, 2), "refresh_score_seconds": round(score, 2),
+            "refresh_write_seconds": round(write, 2), "refresh_peak_mb": round(peak),
+            "cli_refresh_seconds": round(cli, 2), "cli_peak_mb": round(cli_mb),
+            "ratio_to_read_plus_write": round(cli / (read_s + write), 2)}
+
+
+BENCHES = {"engine": engine, "workbook": workbook}
 
 
 def main() -> None:

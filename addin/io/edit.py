@@ -9,8 +9,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import WorkbookError
-from .package import (CT_WORKSHEET, NS, REL_CALC_CHAIN, REL_WORKSHEET, Package, parse_xml, rels_path,
-                      relative_target, save, to_xml)
+from .package import CT_WORKSHEET, NS, REL_CALC_CHAIN, REL_WORKSHEET, Package, parse_xml, relative_target, rels_path, save, to_xml
 
 M, R, PR, CT = NS["m"], NS["r"], NS["pr"], NS["ct"]
 _WB_ORDER = ["fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets", "functionGroups",

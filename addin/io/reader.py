@@ -7,6 +7,7 @@ Each DataFrame carries `attrs["leadq_origin"]` so the engine's problems name rea
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from ..errors import Problem, WorkbookError
 from .package import Package, col_letter, parse_range, parse_ref
 
 SHEETS = ("Leads", "Activities", "Qualification")
+# fastexcel logs a warning for every blank column it reads as text; the columns are fine.
+logging.getLogger("fastexcel").setLevel(logging.ERROR)
+logging.getLogger("fastexcel.types.dtype").setLevel(logging.ERROR)
 
 
 @dataclass

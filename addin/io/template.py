@@ -20,8 +20,7 @@ import pandas as pd
 import xlsxwriter
 
 from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
-from ..core.present import (DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS,
-                            WIDTHS, contrast)
+from ..core.present import DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS, WIDTHS, contrast
 from ..core.rules import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
 

@@ -17,15 +17,25 @@ import pandas as pd
 
 from ..core.evaluate import Evaluation
 from ..core.headers import LEADS_OUTPUTS
-from ..core.present import (DETAIL_FORMATS, DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, NUMBER_FORMATS, OWNED_NAME,
-                            SCORE_DETAILS, WIDTHS, color_rules, details_values, owned_values)
+from ..core.present import (
+    DETAIL_FORMATS,
+    DETAIL_WIDTHS,
+    HEADER_FILL,
+    HEADER_FONT,
+    NUMBER_FORMATS,
+    OWNED_NAME,
+    SCORE_DETAILS,
+    WIDTHS,
+    color_rules,
+    details_values,
+    owned_values,
+)
 from ..core.text import key
 from ..errors import WorkbookError
 from .edit import PackageEdit
 from .package import NS, Package, col_letter, parse_range, parse_ref, to_xml
 from .reader import TableLayout, WorkbookData
-from .sheetxml import (cf_equals, ensure_widths, max_cf_priority, number_cells, patch_rows, replace_owned_cf,
-                       set_dimension, split, text_cells)
+from .sheetxml import cf_equals, ensure_widths, max_cf_priority, number_cells, patch_rows, replace_owned_cf, set_dimension, split, text_cells
 from .styles import StyleBook
 
 NUMERIC = {"Fit score", "Engagement score", "Score"}
