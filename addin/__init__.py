@@ -5,8 +5,15 @@ The public API works on pandas DataFrames, so a notebook can use the engine with
 
 from .core.evaluate import Evaluation, evaluate
 from .core.rules import Rules, check_rules, load_rules, schema
+from .core.summary import Summary, summarise
 from .errors import LeadQError, Problem, RulesError, WorkbookError
 
-__all__ = ["Evaluation", "LeadQError", "Problem", "Rules", "RulesError", "WorkbookError",
-           "check_rules", "evaluate", "load_rules", "schema"]
+__all__ = ["Evaluation", "LeadQError", "Problem", "Rules", "RulesError", "Summary", "WorkbookError",
+           "check_rules", "evaluate", "load_rules", "refresh", "schema", "summarise"]
+
+
+def refresh(workbook, rules=None, as_of=None, output=None):
+    """Score a workbook file headlessly and write the results into it (or into `output`)."""
+    from .refresh import refresh as _refresh
+    return _refresh(workbook, rules=rules, as_of=as_of, output=output)
 __version__ = "0.1.0"

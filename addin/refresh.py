@@ -13,6 +13,7 @@ from .core.rules import Rules, default_rules_text, load_rules
 from .core.text import key
 from .errors import Problem, WorkbookError
 from .io.reader import WorkbookData, read_workbook
+from .io.summary_sheet import summary_writer
 from .io.writer import WriteReport, check_not_open, write_results
 
 
@@ -77,7 +78,8 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     step("writing results")
     target = Path(output) if output else workbook
-    report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp))
+    report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp),
+                           summary=summary_writer(ev, stamp))
     return RefreshResult(ev, ev.problems, report, source)
 
 

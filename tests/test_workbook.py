@@ -351,7 +351,6 @@ def test_cli_subprocess_end_to_end(tmp_path):
 def test_libreoffice_opens_the_refreshed_workbook_and_shows_stage_colours(tmp_path):
     path = tmp_path / "small.xlsm"
     new_workbook(path, sample=True, as_of=AS_OF)
-    data = read_workbook(path)
     refresh(path, as_of=AS_OF)
     pdf = convert(path, "pdf", tmp_path / "lo")
     imgs = pages(pdf)

@@ -78,13 +78,13 @@ def sample_frames(as_of: dt.date, seed: int = 2026, n: int = 200) -> dict[str, p
                      "Created": created, "Consent": "Oui" if rng.random() > 0.2 else "Non", "Deal stage": deal,
                      "Amount": amount, "Next action": action, "Next action date": action_date,
                      "Disqualified": "Doublon" if kind == "disq" and i % 3 == 1 else ""})
-        n_acts = {"visitor": 3, "cold": 4, "warm": 9, "sql": 14, "opp": 16, "won": 14, "lost": 8, "disq": 5}[kind]
+        n_acts = {"visitor": 3, "cold": 3, "warm": 5, "sql": 7, "opp": 8, "won": 8, "lost": 5, "disq": 4}[kind]
         for _ in range(int(rng.integers(max(1, n_acts - 3), n_acts + 4))):
-            age = int(rng.integers(0, 90 if kind in ("warm", "sql", "opp") else 360))
+            age = int(rng.integers(0, 120 if kind in ("warm", "sql", "opp") else 360))
             when = today - pd.Timedelta(days=age)
             r = rng.random()
-            if kind in ("visitor", "cold") and r < 0.75:
-                t, d = "page_visit", PAGES[rng.integers(len(PAGES))]
+            if kind in ("visitor", "cold"):
+                t, d = ("page_visit", PAGES[rng.integers(len(PAGES))]) if r < 0.7 else ("newsletter_open", "Newsletter")
             elif r < 0.35:
                 t, d = "page_visit", PAGES[rng.integers(len(PAGES))]
             elif r < 0.5:

@@ -1,0 +1,160 @@
+"""summarise(): the tables a manager reads on the Summary sheet, computed from an Evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .evaluate import FUNNEL, Evaluation
+
+# A lead at a stage has reached every earlier funnel stage; a lost deal reached Opportunity.
+_REACH = {"Visitor": 0, "Lead": 1, "MQL": 2, "SQL": 3, "Opportunity": 4, "Customer": 5, "Lost": 4, "Disqualified": 0}
+
+
+@dataclass
+class Summary:
+    """Every table of the Summary sheet, plus the headline figures."""
+
+    kpis: dict[str, float]
+    funnel: pd.DataFrame
+    outcomes: pd.DataFrame
+    pipeline: pd.DataFrame
+    by_source: pd.DataFrame
+    by_owner: pd.DataFrame
+    handoff: pd.DataFrame
+    hottest: pd.DataFrame
+    actions: pd.DataFrame
+    grid: pd.DataFrame
+    quality: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+
+def _reached(stages: pd.Series) -> np.ndarray:
+    return stages.map(_REACH).to_numpy()
+
+
+def _funnel(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
+    total = len(ctx)
+    now = ctx["Stage"].value_counts()
+    reach = _reached(ctx["Stage"])
+    rows, prev = [], None
+    for i, s in enumerate(FUNNEL):
+        reached = int((reach >= i).sum()) if s != "Visitor" else total
+        rows.append({"Stage": ev.rules.stage_label(s), "Key": s, "Now": int(now.get(s, 0)),
+                     "Share": now.get(s, 0) / total if total else 0.0, "Reached": reached,
+                     "Conversion": (reached / prev if prev else np.nan) if s != "Visitor" else np.nan})
+        prev = reached
+    return pd.DataFrame(rows)
+
+
+def _group(ctx: pd.DataFrame, by: str) -> pd.DataFrame:
+    reach = _reached(ctx["Stage"])
+    key = ctx[by].fillna("").astype(str).str.strip().replace("", "(none)")
+    frame = pd.DataFrame({by: key, "Leads": 1, "MQL": reach >= 2, "SQL": reach >= 3, "Opportunities": reach >= 4,
+                          "Customers": (ctx["Stage"] == "Customer").to_numpy()})
+    out = frame.groupby(by, sort=False).sum(numeric_only=True).astype(int)
+    out["Conversion"] = out["Customers"] / out["Leads"]
+    return out.sort_values(["Leads", "Customers"], ascending=False).reset_index()
+
+
+def _pipeline(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
+    rows = []
+    for st in ev.rules.pipeline:
+        m = (ctx["Deal stage"] == st["stage"]).to_numpy()
+        amount = float(np.nansum(ctx["Amount"].to_numpy()[m]))
+        outcome = st.get("outcome", "open")
+        prob = st.get("probability", 1.0 if outcome == "won" else 0.0)
+        rows.append({"Deal stage": st["stage"], "Outcome": outcome, "Count": int(m.sum()), "Amount": amount,
+                     "Probability": prob, "Weighted": amount * prob if outcome == "open" else 0.0})
+    return pd.DataFrame(rows)
+
+
+def _lead_rows(ctx: pd.DataFrame, ev: Evaluation, mask, order, ascending, limit=None) -> pd.DataFrame:
+    sub = ctx[mask].sort_values(order, ascending=ascending, kind="stable")
+    if limit:
+        sub = sub.head(limit)
+    days = (ev.as_of - pd.to_datetime(sub["Last activity"])).dt.days
+    return pd.DataFrame({"Lead ID": sub["Lead ID"], "Name": sub["Name"], "Company": sub["Company"],
+                         "Owner": sub["Owner"], "Stage": sub["Stage label"], "Score": sub["Score"],
+                         "Grade": sub["Grade"], "Missing": sub["Gaps"], "Days since activity": days.to_numpy(),
+                         "Row": sub["Row"]}).reset_index(drop=True)
+
+
+def _actions(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
+    status = ctx["Next action status"]
+    m = status.isin(["Overdue", "Due soon", "Missing", "No date"]).to_numpy()
+    sub = ctx[m].copy()
+    order = sub["Next action status"].map({"Overdue": 0, "Due soon": 1, "Missing": 2, "No date": 2})
+    sub = sub.assign(_o=order.to_numpy()).sort_values(["_o", "Days left", "Score"], ascending=[True, True, False],
+                                                      kind="stable")
+    return pd.DataFrame({"Status": sub["Next action status"], "Lead ID": sub["Lead ID"], "Name": sub["Name"],
+                         "Owner": sub["Owner"], "Stage": sub["Stage label"], "Next action": sub["Next action"],
+                         "Due": pd.to_datetime(sub["Next action date"]), "Days late": (-sub["Days left"]).clip(lower=0),
+                         "Row": sub["Row"]}).reset_index(drop=True)
+
+
+def score_bands(ev: Evaluation) -> list[tuple[str, float, float]]:
+    lo, hi = ev.rules.score_range
+    mql, hot = ev.rules.mql, ev.rules.hot
+    return [(f"Cold (< {mql:g})", -np.inf, mql), (f"Warm ({mql:g}–{hot:g})", mql, hot), (f"Hot (≥ {hot:g})", hot, np.inf)]
+
+
+def _grid(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
+    grades = [g for g, _ in ev.rules.grades] + [ev.rules.grade_else]
+    bands = score_bands(ev)
+    score = ctx["Score"].to_numpy()
+    data = {name: [int(((ctx["Grade"] == g).to_numpy() & (score >= lo) & (score < hi)).sum()) for g in grades]
+            for name, lo, hi in bands}
+    out = pd.DataFrame(data, index=pd.Index(grades, name="Grade"))
+    out["Total"] = out.sum(axis=1)
+    return out.reset_index()
+
+
+def _quality(ev: Evaluation) -> pd.DataFrame:
+    rows = [{"Sheet": p.sheet or "", "Cell": p.cell or "", "Column": p.column or "", "Problem": p.code,
+             "Details": p.message, "Severity": p.severity} for p in ev.problems if p.message]
+    return pd.DataFrame(rows, columns=["Sheet", "Cell", "Column", "Problem", "Details", "Severity"])
+
+
+def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
+    """Funnel, pipeline, groups, queues, grid and data quality of an evaluation."""
+    ctx = ev.context
+    funnel = _funnel(ctx, ev)
+    pipeline = _pipeline(ctx, ev)
+    total = len(ctx)
+    customers = int((ctx["Stage"] == "Customer").sum())
+    lost = ctx["Stage"] == "Lost"
+    disq = ctx["Stage"] == "Disqualified"
+    reasons = ctx.loc[disq, "Reason"].fillna("").astype(str).value_counts()
+    outcomes = pd.DataFrame([
+        {"Outcome": ev.rules.stage_label("Lost"), "Key": "Lost", "Leads": int(lost.sum()),
+         "Amount": float(np.nansum(ctx.loc[lost, "Amount"])), "Details": ""},
+        {"Outcome": ev.rules.stage_label("Disqualified"), "Key": "Disqualified", "Leads": int(disq.sum()),
+         "Amount": np.nan, "Details": ", ".join(f"{r} ({n})" for r, n in reasons.items())},
+    ])
+    open_stage = ~ctx["Stage"].isin(["Customer", "Lost", "Disqualified"]).to_numpy()
+    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == "MQL").to_numpy(), ["Score", "Lead ID"], [False, True])
+    hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), ["Score", "Lead ID"],
+                         [False, True], limit=hot_limit)
+    actions = _actions(ctx, ev)
+    won = pipeline[pipeline["Outcome"] == "won"]
+    lost_p = pipeline[pipeline["Outcome"] == "lost"]
+    kpis = {
+        "Leads": total,
+        "MQL": int(funnel.loc[funnel["Key"] == "MQL", "Reached"].iloc[0]),
+        "SQL": int(funnel.loc[funnel["Key"] == "SQL", "Reached"].iloc[0]),
+        "Customers": customers,
+        "Overall conversion": customers / total if total else 0.0,
+        "Weighted pipeline": float(pipeline["Weighted"].sum()),
+        "Open pipeline": float(pipeline.loc[pipeline["Outcome"] == "open", "Amount"].sum()),
+        "Won": float(won["Amount"].sum()),
+        "Lost": float(lost_p["Amount"].sum()),
+        "Overdue actions": int((actions["Status"] == "Overdue").sum()),
+        "Data problems": int(sum(1 for p in ev.problems if p.message)),
+    }
+    return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
+                   actions, _grid(ctx, ev), _quality(ev),
+                   {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
+                    "currency": ev.rules.currency})
