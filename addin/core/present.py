@@ -56,6 +56,41 @@ def color_rules(ev: Evaluation) -> list[ColorRule]:
     return out
 
 
+def owned_positions(headers: list[str], first_col: int, marked: list[int] | None = None) -> tuple[list[int], bool]:
+    """Columns (0-based) where LeadQ's outputs go on Leads, and whether they are new.
+
+    `marked` are the columns recorded as LeadQ's on the last refresh; they are reused when
+    their headers still read as the outputs, else an existing block of output headers is,
+    else the outputs go right after the last header. A user column with an output's name is
+    an error, never overwritten.
+    """
+    from ..errors import WorkbookError
+    from .text import key
+    want = [key(n) for n in LEADS_OUTPUTS]
+    if marked:
+        names = [headers[c - first_col] if 0 <= c - first_col < len(headers) else None for c in marked]
+        if [key(n) for n in names] == want:
+            return list(marked), False
+    keys = [key(h) for h in headers]
+    for start in range(len(keys) - len(want) + 1):
+        if keys[start:start + len(want)] == want:
+            return [first_col + start + i for i in range(len(want))], False
+    clash = [h for h in headers if key(h) in want]
+    if clash:
+        raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
+                            'column (e.g. "Old score") so LeadQ can add its own')
+    start = first_col + len(headers)
+    return list(range(start, start + len(want))), True
+
+
+def excel_text(value):
+    """Text as Excel must store it when typed through its object model: a leading = + - @ would
+    start a formula, so such text gets Excel's text prefix (an apostrophe, not shown)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
 def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
     """The output columns for every input row (rows the engine skipped stay blank)."""
     out = ev.leads.reindex(range(n_rows))[LEADS_OUTPUTS]

@@ -62,41 +62,44 @@ class Grid:
 
 
 class _Styles:
-    def __init__(self, sb: StyleBook, currency: str):
-        money = _currency_format(currency)
-        self.title = sb.xf(bold=True, size=18, color=HEADER_FILL)
-        self.subtitle = sb.xf(italic=True, color="#595959")
-        self.section = sb.xf(bold=True, size=13, color=HEADER_FILL, border_bottom=HEADER_FILL)
-        self.section_line = sb.xf(border_bottom=HEADER_FILL)
-        self.head = sb.xf(bold=True, fill=SOFT, border_bottom=ACCENT)
-        self.head_num = sb.xf(bold=True, fill=SOFT, border_bottom=ACCENT, halign="right")
-        self.text = sb.xf()
-        self.note = sb.xf(italic=True, color="#595959")
-        self.int = sb.xf(num_fmt="#,##0")
-        self.num = sb.xf(num_fmt="0.0")
-        self.pct = sb.xf(num_fmt="0%")
-        self.pct1 = sb.xf(num_fmt="0.0%")
-        self.money = sb.xf(num_fmt=money)
-        self.date = sb.xf(num_fmt="yyyy-mm-dd")
-        self.bold = sb.xf(bold=True)
-        self.bold_int = sb.xf(bold=True, num_fmt="#,##0", border_bottom=ACCENT)
-        self.bold_money = sb.xf(bold=True, num_fmt=money)
-        self.kpi_label = sb.xf(color="#595959", size=9)
-        self.kpi = sb.xf(bold=True, size=16, color=HEADER_FILL, num_fmt="#,##0", halign="left")
-        self.kpi_pct = sb.xf(bold=True, size=16, color=HEADER_FILL, num_fmt="0.0%", halign="left")
-        self.kpi_money = sb.xf(bold=True, size=16, color=HEADER_FILL, num_fmt=money, halign="left")
-        self.kpi_alert = sb.xf(bold=True, size=16, color="#C00000", num_fmt="#,##0", halign="left")
-        self.link = sb.xf(color="#0563C1", underline=True)
-        self.red = sb.xf(color="#C00000")
-        self.red_bold = sb.xf(bold=True, color="#FFFFFF", fill="#C00000")
-        self.red_date = sb.xf(color="#C00000", num_fmt="yyyy-mm-dd")
-        self.amber = sb.xf(bold=True, fill="#FFEB9C", color="#7F6000")
-        self.grey = sb.xf(bold=True, fill="#F8CBAD", color="#833C0B")
-        self.grid_cell = sb.xf(num_fmt="#,##0", halign="center")
-        self.sb = sb
+    """The Summary's styles as tokens from `make(**format)`: xf indexes for the file writer,
+    format descriptions for xlwings."""
 
-    def stage(self, color: str) -> int:
-        return self.sb.xf(bold=True, fill=color, color=contrast(color))
+    def __init__(self, make, currency: str):
+        money = _currency_format(currency)
+        self.make = make
+        self.title = make(bold=True, size=18, color=HEADER_FILL)
+        self.subtitle = make(italic=True, color="#595959")
+        self.section = make(bold=True, size=13, color=HEADER_FILL, border_bottom=HEADER_FILL)
+        self.section_line = make(border_bottom=HEADER_FILL)
+        self.head = make(bold=True, fill=SOFT, border_bottom=ACCENT)
+        self.head_num = make(bold=True, fill=SOFT, border_bottom=ACCENT, halign="right")
+        self.text = make()
+        self.note = make(italic=True, color="#595959")
+        self.int = make(num_fmt="#,##0")
+        self.num = make(num_fmt="0.0")
+        self.pct = make(num_fmt="0%")
+        self.pct1 = make(num_fmt="0.0%")
+        self.money = make(num_fmt=money)
+        self.date = make(num_fmt="yyyy-mm-dd")
+        self.bold = make(bold=True)
+        self.bold_int = make(bold=True, num_fmt="#,##0", border_bottom=ACCENT)
+        self.bold_money = make(bold=True, num_fmt=money)
+        self.kpi_label = make(color="#595959", size=9)
+        self.kpi = make(bold=True, size=16, color=HEADER_FILL, num_fmt="#,##0", halign="left")
+        self.kpi_pct = make(bold=True, size=16, color=HEADER_FILL, num_fmt="0.0%", halign="left")
+        self.kpi_money = make(bold=True, size=16, color=HEADER_FILL, num_fmt=money, halign="left")
+        self.kpi_alert = make(bold=True, size=16, color="#C00000", num_fmt="#,##0", halign="left")
+        self.link = make(color="#0563C1", underline=True)
+        self.red = make(color="#C00000")
+        self.red_bold = make(bold=True, color="#FFFFFF", fill="#C00000")
+        self.red_date = make(color="#C00000", num_fmt="yyyy-mm-dd")
+        self.amber = make(bold=True, fill="#FFEB9C", color="#7F6000")
+        self.grey = make(bold=True, fill="#F8CBAD", color="#833C0B")
+        self.grid_cell = make(num_fmt="#,##0", halign="center")
+
+    def stage(self, color: str):
+        return self.make(bold=True, fill=color, color=contrast(color))
 
 
 def _section(g: Grid, st: _Styles, row: int, title: str, note: str = "") -> int:
@@ -348,7 +351,7 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
 
     def write(edit: PackageEdit, styles: StyleBook) -> None:
         from .writer import sheet_xml
-        st = _Styles(styles, s.meta["currency"])
+        st = _Styles(styles.xf, s.meta["currency"])
         grid, charts = layout(s, ev, refreshed_at, st)
         part = edit.ensure_sheet(SUMMARY)
         # Keep what the sheet had that is not ours (the Refresh button's VML, comments); charts are ours.

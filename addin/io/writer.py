@@ -28,6 +28,7 @@ from ..core.present import (
     WIDTHS,
     color_rules,
     details_values,
+    owned_positions,
     owned_values,
 )
 from ..core.text import key
@@ -62,28 +63,15 @@ def check_not_open(path: Path) -> None:
 
 def _owned_columns(edit: PackageEdit, lay: TableLayout) -> tuple[list[int], bool]:
     """Column indexes of LeadQ's outputs on Leads, and whether they are new."""
+    marked = None
     marker = edit.get_defined_name(OWNED_NAME)
     if marker:
         try:
-            ref = marker.split("!")[-1].replace("$", "")
-            r1, c1, _, c2 = parse_range(ref)
-            names = [lay.headers[c - lay.first_col] if 0 <= c - lay.first_col < len(lay.headers) else None
-                     for c in range(c1, c2 + 1)]
-            if [key(n) for n in names] == [key(n) for n in LEADS_OUTPUTS]:
-                return list(range(c1, c2 + 1)), False
-        except (ValueError, IndexError):
-            pass
-    keys = [key(h) for h in lay.headers]
-    out_keys = [key(n) for n in LEADS_OUTPUTS]
-    for start in range(len(keys) - len(out_keys) + 1):
-        if keys[start:start + len(out_keys)] == out_keys:
-            return [lay.first_col + start + i for i in range(len(out_keys))], False
-    clash = [h for h in lay.headers if key(h) in out_keys]
-    if clash:
-        raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
-                            "column (e.g. \"Old score\") so LeadQ can add its own")
-    start = lay.first_col + len(lay.headers)
-    return list(range(start, start + len(LEADS_OUTPUTS))), True
+            _, c1, _, c2 = parse_range(marker.split("!")[-1].replace("$", ""))
+            marked = list(range(c1, c2 + 1))
+        except ValueError:
+            marked = None
+    return owned_positions(lay.headers, lay.first_col, marked)
 
 
 def _check_free(rows_xml: str, cols: list[int], lay: TableLayout) -> None:
