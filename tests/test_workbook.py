@@ -372,6 +372,9 @@ def test_without_conditional_formats_no_stage_colours_render(tmp_path):
     z.close()
     parts["xl/worksheets/sheet1.xml"] = re.sub(rb"<conditionalFormatting\b.*?</conditionalFormatting>", b"",
                                                parts["xl/worksheets/sheet1.xml"], flags=re.S)
+    # The Summary shows stage colours of its own (funnel cells, chart): blank it for this control.
+    parts["xl/worksheets/sheet4.xml"] = re.sub(rb"<sheetData>.*</sheetData>", b"<sheetData/>",
+                                               parts["xl/worksheets/sheet4.xml"], flags=re.S).replace(b'<drawing r:id="rId2"/>', b"")
     stripped = tmp_path / "stripped.xlsm"
     with zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as out:
         for n, d in parts.items():

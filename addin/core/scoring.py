@@ -96,11 +96,22 @@ def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, str]) -> pd.Da
         if not n:
             continue
         vals = leads[col].to_numpy(object)[mask]
-        matched = np.array(["" if v is None or v != v else str(v) for v in vals], dtype=object)
+        matched = np.array([_shown(v) for v in vals], dtype=object)
         p = cents(rule["points"]).item()
         parts.append(pd.DataFrame({"lead": np.flatnonzero(mask), "rule": code, "count": 1, "raw_c": p, "cap_c": 0,
                                    "points_c": p, "factor": 1.0, "matched": pd.Series(matched, dtype=object)}))
     return pd.concat(parts, ignore_index=True) if parts else empty_ledger()
+
+
+def _shown(value) -> str:
+    """A matched cell value as text; 700.0 and 700 read the same, whatever reader produced them."""
+    if value is None or value != value:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 and getattr(value, "minute", 0) == 0 else value.isoformat()
+    return str(value)
 
 
 def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, detail_code: np.ndarray,

@@ -1,0 +1,235 @@
+"""Macros for Excel's Refresh button (RunPython) — the xlwings twin of `leadq refresh`.
+
+Only the cell I/O is here: what goes where (owned columns, values, Score details, Summary cells
+and styles, Settings status) comes from the same core code the headless writer uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from .core.evaluate import column_letter, evaluate
+from .core.headers import LEADS_OUTPUTS
+from .core.present import (
+    NUMBER_FORMATS,
+    SCORE_DETAILS,
+    SUMMARY,
+    color_rules,
+    details_values,
+    excel_text,
+    owned_positions,
+    owned_values,
+    settings_status,
+)
+from .core.rules import check_rules as _check_rules
+from .core.summary import summarise
+from .core.text import key
+from .errors import LeadQError
+from .refresh import resolve_as_of
+from .udfs import cached_rules, rules_path
+
+
+def _sheet(book, name: str):
+    return next((s for s in book.sheets if s.name.casefold() == name.casefold()), None)
+
+
+def read_sheet(book, name: str):
+    """A sheet's table as a DataFrame tagged with its cells, plus (header row, first column, headers)."""
+    sheet = _sheet(book, name)
+    if sheet is None:
+        return None, None
+    used = sheet.used_range
+    values = used.options(ndim=2).value
+    top, left = used.row, used.column - 1
+    h = next((i for i, r in enumerate(values) if sum(v not in (None, "") for v in r) >= 2), 0)
+    headers = [str(v).strip() if v not in (None, "") else f"Column {j + 1}" for j, v in enumerate(values[h])]
+    while headers and headers[-1].startswith("Column ") and all(r[len(headers) - 1] in (None, "") for r in values):
+        headers.pop()
+    body = [r[: len(headers)] for r in values[h + 1:]]
+    while body and all(v in (None, "") for v in body[-1]):
+        body.pop()
+    df = pd.DataFrame(body, columns=headers, dtype=object)
+    df.attrs["leadq_origin"] = {"sheet": sheet.name, "rows": np.arange(len(df)) + top + h + 1,
+                                "letters": {c: column_letter(left + j) for j, c in enumerate(headers)}}
+    return df, (top + h, left, headers)
+
+
+def _settings(book) -> tuple[dict, dict]:
+    sheet = _sheet(book, "Settings")
+    if sheet is None:
+        return {}, {}
+    used = sheet.used_range
+    values, rows = {}, {}
+    for i, r in enumerate(used.options(ndim=2).value):
+        if r and isinstance(r[0], str) and r[0].strip():
+            values[key(r[0])] = r[1] if len(r) > 1 else None
+            rows[key(r[0])] = used.row + i
+    return values, rows
+
+
+def _status(book, rows: dict, values: dict[str, str]) -> None:
+    sheet = _sheet(book, "Settings")
+    for label, value in values.items():
+        if sheet is not None and key(label) in rows:
+            sheet.range((rows[key(label)], 2)).value = excel_text(value)
+    try:
+        book.app.status_bar = f"LeadQ: {values.get('Status', '')}"[:250]
+    except Exception:  # not every engine has a status bar
+        pass
+
+
+def _matrix(df: pd.DataFrame) -> list[list]:
+    """Cell values for Excel: NaN as blank, text that could start a formula made text."""
+    rows = df.astype(object).where(df.notna(), None).to_numpy().tolist()
+    return [[excel_text(v) for v in r] for r in rows]
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def _apply(rng, fmt: dict) -> None:
+    """Put a format token (the kwargs of the file writer's StyleBook.xf) on a range."""
+    if fmt.get("bold"):
+        rng.font.bold = True
+    if fmt.get("italic"):
+        rng.font.italic = True
+    if fmt.get("color"):
+        rng.font.color = _rgb(fmt["color"])
+    if fmt.get("size"):
+        rng.font.size = fmt["size"]
+    if fmt.get("fill"):
+        rng.color = _rgb(fmt["fill"])
+    if fmt.get("num_fmt"):
+        rng.number_format = fmt["num_fmt"]
+
+
+def _conditional_colors(rng, ev, column: str) -> None:
+    """Windows Excel: replace the column's conditional formats with LeadQ's (elsewhere the
+    template's and the last headless refresh's stay)."""
+    try:
+        conditions = rng.api.FormatConditions
+    except Exception:
+        return
+    conditions.Delete()
+    for rule in color_rules(ev):
+        if rule.column == column:
+            c = conditions.Add(1, 3, '="' + rule.text.replace('"', '""') + '"')   # xlCellValue, xlEqual
+            r, g, b = _rgb(rule.fill)
+            c.Interior.Color = r + g * 256 + b * 65536
+            r, g, b = _rgb(rule.font)
+            c.Font.Color = r + g * 256 + b * 65536
+
+
+def write_leads(book, ev, layout, n_rows: int) -> None:
+    header_row, first_col, headers = layout
+    cols, _ = owned_positions(headers, first_col)
+    sheet = _sheet(book, "Leads")
+    start = cols[0] + 1
+    sheet.range((header_row, start)).value = [LEADS_OUTPUTS]
+    _apply(sheet.range((header_row, start), (header_row, start + len(cols) - 1)),
+           {"bold": True, "color": "#FFFFFF", "fill": "#1F3864"})
+    if n_rows:
+        body = sheet.range((header_row + 1, start), (header_row + n_rows, start + len(cols) - 1))
+        body.value = _matrix(owned_values(ev, n_rows))
+        for i, name in enumerate(LEADS_OUTPUTS):
+            col = sheet.range((header_row + 1, start + i), (header_row + n_rows, start + i))
+            if name in NUMBER_FORMATS:
+                col.number_format = NUMBER_FORMATS[name]
+            if name in ("Stage", "Next action status"):
+                _conditional_colors(col, ev, name)
+
+
+def _fresh_sheet(book, name: str, after=None):
+    sheet = _sheet(book, name)
+    if sheet is None:
+        sheet = book.sheets.add(after=after or book.sheets[len(book.sheets) - 1])
+        sheet.name = name
+    else:
+        for chart in list(sheet.charts):
+            chart.delete()
+        sheet.clear()
+    return sheet
+
+
+def write_details(book, ev) -> None:
+    details, _ = details_values(ev)
+    sheet = _fresh_sheet(book, SCORE_DETAILS)
+    frame = details.astype({"Rule": object, "Kind": object})
+    sheet.range((1, 1)).value = [list(frame.columns)] + _matrix(frame)
+    _apply(sheet.range((1, 1), (1, len(frame.columns))), {"bold": True, "color": "#FFFFFF", "fill": "#1F3864"})
+
+
+def write_summary(book, ev, stamp: str) -> None:
+    from .io.summary_sheet import WIDTHS, _Styles, layout
+    s = summarise(ev)
+    st = _Styles(lambda **fmt: tuple(sorted(fmt.items())), s.meta["currency"])
+    grid, charts = layout(s, ev, stamp, st)
+    sheet = _fresh_sheet(book, SUMMARY)
+    for (r, c), (value, fmt) in sorted(grid.cells.items()):
+        cell = sheet.range((r, c + 1))
+        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            cell.value = excel_text(value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
+        _apply(cell, dict(fmt))
+    for ref, location, display in grid.links:
+        sheet.range(ref).add_hyperlink("#" + location, display)
+    for i, w in enumerate(WIDTHS):
+        sheet.range((1, i + 1)).column_width = w
+    # Charts read a small data block beside the page (xlwings charts take one contiguous range).
+    for k, spec in enumerate(charts):
+        col = 16 + 3 * k
+        sheet.range((1, col)).value = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec["labels"], spec["values"])]
+        c1, r1, c2, r2 = spec["anchor"]
+        top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
+        chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
+                                 height=bottom_right.top - top_left.top)
+        chart.set_source_data(sheet.range((1, col), (len(spec["labels"]) + 1, col + 1)))
+        chart.chart_type = "bar_clustered" if spec["horizontal"] else "column_clustered"
+        chart.name = spec["title"]
+
+
+def _run(book, stamp: str):
+    settings, rows = _settings(book)
+    leads, layout = read_sheet(book, "Leads")
+    if leads is None:
+        raise LeadQError('no "Leads" sheet')
+    activities, _ = read_sheet(book, "Activities")
+    qualification, _ = read_sheet(book, "Qualification")
+    rules = cached_rules(rules_path(book))
+    ev = evaluate(leads, activities, rules, qualification=qualification, as_of=resolve_as_of(settings))
+    write_leads(book, ev, layout, len(leads))
+    write_details(book, ev)
+    write_summary(book, ev, stamp)
+    return ev, rows
+
+
+def refresh(now: str | None = None) -> None:
+    """Refresh button: score the calling workbook and write LeadQ's columns, Score details and Summary."""
+    book = xw.Book.caller()
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    try:
+        ev, rows = _run(book, stamp)
+    except LeadQError as e:
+        _, rows = _settings(book)
+        _status(book, rows, settings_status(None, stamp, error=str(e).splitlines()[0] if str(e) else repr(e)))
+        return
+    _status(book, rows, settings_status(ev, stamp))
+
+
+def check_rules() -> None:
+    """Check the rules file named on the Settings sheet; write the verdict in Settings' Status."""
+    book = xw.Book.caller()
+    path = rules_path(book) or Path("rules.json")
+    _, rows = _settings(book)
+    rules, problems = _check_rules(path)
+    if rules is not None:
+        text = f"{path.name} is valid: {len(rules.fit)} fit rules, {len(rules.activities)} activity types"
+    else:
+        errors = [str(p) for p in problems if p.severity == "error"]
+        text = f"{len(errors)} problem(s) in {path.name}: " + " | ".join(errors)
+    _status(book, rows, {"Status": text})

@@ -1,0 +1,139 @@
+"""Worksheet functions for Excel (xlwings UDFs). Thin: cells in, engine, cells out.
+
+Arguments arrive as 2-D lists (header row first) exactly as Excel passes ranges; results go back
+as 2-D lists that spill. Errors come back as one readable string, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlwings as xw
+
+from .core.evaluate import evaluate
+from .core.headers import LEADS_OUTPUTS
+from .core.rules import Rules, load_rules
+from .core.scoring import LEDGER_COLUMNS
+from .errors import LeadQError
+
+_CACHE: dict[str, tuple[float, Rules]] = {}
+
+
+def rules_path(book=None) -> Path | None:
+    """The rules file, as `leadq refresh` finds it: the Settings sheet's path (relative to the
+    workbook), else rules.json beside the workbook, else $LEADQ_RULES, else ./rules.json; None
+    means the bundled defaults."""
+    if book is not None:
+        folder = Path(book.fullname).parent
+        try:
+            values = book.sheets["Settings"].used_range.options(ndim=2).value
+        except Exception:   # no Settings sheet: fall through to the defaults
+            values = []
+        for row in values:
+            if row and isinstance(row[0], str) and row[0].strip().casefold() == "rules file" and row[1]:
+                p = Path(str(row[1]).strip())
+                p = p if p.is_absolute() else folder / p
+                if p.exists():
+                    return p
+        if (folder / "rules.json").exists():
+            return folder / "rules.json"
+    env = os.environ.get("LEADQ_RULES")
+    if env:
+        return Path(env)
+    here = Path("rules.json")
+    return here if here.exists() else None
+
+
+def cached_rules(path: Path | None) -> Rules:
+    """Rules loaded once per file version: reloaded when the file's modification time changes."""
+    if path is None:
+        return _CACHE.setdefault("<default>", (0.0, load_rules()))[1]
+    mtime = path.stat().st_mtime if path.exists() else -1.0
+    hit = _CACHE.get(str(path))
+    if hit and hit[0] == mtime:
+        return hit[1]
+    rules = load_rules(path)
+    _CACHE[str(path)] = (mtime, rules)
+    return rules
+
+
+def frame(rows) -> pd.DataFrame | None:
+    """A 2-D list with a header row (as Excel passes a range) as a DataFrame; blank rows dropped."""
+    if rows is None:
+        return None
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
+        raise LeadQError("pass a whole table, header row included (e.g. Leads[#All])")
+    header = [str(h).strip() if h is not None else f"Column {i + 1}" for i, h in enumerate(rows[0])]
+    body = [r for r in rows[1:] if any(v not in (None, "") for v in r)]
+    return pd.DataFrame(body, columns=header, dtype=object)
+
+
+def _cells(df: pd.DataFrame) -> list[list]:
+    out = df.astype(object).where(df.notna(), None).to_numpy().tolist()
+    return [list(df.columns)] + [[None if isinstance(v, float) and np.isnan(v) else v for v in r] for r in out]
+
+
+def _error(e: Exception) -> list[list[str]]:
+    problems = getattr(e, "problems", None)
+    text = "; ".join(str(p) for p in problems if p.severity == "error") if problems else str(e)
+    return [[f"LeadQ: {text}"]]
+
+
+def _as_of(value):
+    return None if value in (None, "") else value
+
+
+@xw.func
+@xw.arg("leads", ndim=2)
+@xw.arg("activities", ndim=2)
+@xw.arg("qualification", ndim=2)
+@xw.arg("caller", vba="Application.Caller")
+@xw.ret(expand="table")
+def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=None):
+    """LeadQ's computed columns for the whole Leads table (header row included), in one spilling array."""
+    try:
+        book = caller.sheet.book if caller is not None else None
+        ev = evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
+                      qualification=frame(qualification), as_of=_as_of(as_of))
+        n = len(frame(leads))
+        out = ev.leads.reindex(range(n))[LEADS_OUTPUTS]
+        return _cells(out)
+    except (LeadQError, OSError) as e:
+        return _error(e)
+
+
+@xw.func
+@xw.arg("leads", ndim=2)
+@xw.arg("activities", ndim=2)
+@xw.arg("qualification", ndim=2)
+@xw.arg("caller", vba="Application.Caller")
+@xw.ret(expand="table")
+def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=None, caller=None):
+    """One lead's score, rule by rule: the why-ledger, whose points add up to the score."""
+    try:
+        book = caller.sheet.book if caller is not None else None
+        ev = evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
+                      qualification=frame(qualification), as_of=_as_of(as_of))
+        key = str(int(lead_id)) if isinstance(lead_id, float) and lead_id.is_integer() else str(lead_id).strip()
+        ledger = ev.details[ev.details["Lead ID"] == key]
+        if key not in set(ev.leads["Lead ID"]):
+            return [[f'LeadQ: no lead "{key}" in the table']]
+        return _cells(ledger[LEDGER_COLUMNS].astype({"Rule": object, "Kind": object}))
+    except (LeadQError, OSError) as e:
+        return _error(e)
+
+
+@xw.func
+@xw.arg("caller", vba="Application.Caller")
+def LEADQ_POINTS(activity_type, caller=None):
+    """Points of one activity of this type in the current rules."""
+    try:
+        book = caller.sheet.book if caller is not None else None
+        return cached_rules(rules_path(book)).activity_points(str(activity_type))
+    except KeyError as e:
+        return f"LeadQ: {e.args[0]}"
+    except (LeadQError, OSError) as e:
+        return _error(e)[0][0]
