@@ -75,6 +75,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data = read_workbook(workbook)
     step("scoring")
     ev, source = compute(data, workbook, rules, as_of)
+    data.activities = data.qualification = None     # the writer needs neither: free the biggest frames
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     step("writing results")
     target = Path(output) if output else workbook

@@ -208,7 +208,13 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                     zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     zi.compress_type = zipfile.ZIP_DEFLATED
                     zi.external_attr = 0o600 << 16
-                    out.writestr(zi, data, compresslevel=1 if len(data) > 8_000_000 else 6)
+                    if callable(data):      # a large part produced chunk by chunk: never whole in memory
+                        zi._compresslevel = 1
+                        with out.open(zi, "w", force_zip64=True) as w:
+                            for chunk in data():
+                                w.write(chunk)
+                    else:
+                        out.writestr(zi, data, compresslevel=1 if len(data) > 8_000_000 else 6)
                 else:
                     _copy_raw(package.zip, out, package.zip.getinfo(name))
         with open(tmp, "rb") as f:

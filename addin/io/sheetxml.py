@@ -11,14 +11,16 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import WorkbookError
 from .package import col_index, col_letter, parse_range
 
-ROW_RE = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
-ROW_NUM = re.compile(r'\br="(\d+)"')
-CELL_RE = re.compile(r"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
-CELL_REF = re.compile(r'\br="([A-Z]+)(\d+)"')
+ROW_RE = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+ROW_NUM = re.compile(rb'\br="(\d+)"')
+CELL_RE = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
+CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 # Elements that must come after <conditionalFormatting> in a worksheet, in schema order.
 AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter", "rowBreaks",
@@ -26,65 +28,94 @@ AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pag
             "legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems", "tableParts", "extLst")
 
 
-def split(xml: str) -> tuple[str, str, str]:
-    """(everything up to <sheetData>, the rows, everything from </sheetData>)."""
-    if re.search(r"<\w+:worksheet\b", xml[:2000]):
+def split(xml: bytes) -> tuple[str, bytes, str]:
+    """(everything up to <sheetData> as text, the rows as UTF-8 bytes, everything from </sheetData> as text).
+
+    The rows stay bytes: a big sheet is never decoded whole."""
+    if re.search(rb"<\w+:worksheet\b", xml[:2000]):
         raise WorkbookError("this sheet's XML uses prefixed element names, which LeadQ cannot edit safely; "
                             "open and save the workbook in Excel first")
-    m = re.search(r"<sheetData\s*/>", xml)
+    m = re.search(rb"<sheetData\s*/>", xml)
     if m:
-        return xml[:m.start()] + "<sheetData>", "", "</sheetData>" + xml[m.end():]
-    a = xml.index("<sheetData")
-    a = xml.index(">", a) + 1
-    b = xml.rindex("</sheetData>")
-    return xml[:a], xml[a:b], xml[b:]
+        return (xml[:m.start()] + b"<sheetData>").decode("utf-8"), b"", (b"</sheetData>" + xml[m.end():]).decode("utf-8")
+    a = xml.index(b"<sheetData")
+    a = xml.index(b">", a) + 1
+    b = xml.rindex(b"</sheetData>")
+    return xml[:a].decode("utf-8"), xml[a:b], xml[b:].decode("utf-8")
 
 
-def esc(values: pd.Series) -> pd.Series:
-    """XML-escape a text column in Arrow's C kernels; drop characters XML cannot hold."""
-    s = values.astype("str")
-    s = s.str.replace(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", "", regex=True)
-    return s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False)
+def _join(*parts) -> pa.Array:
+    """Element-wise concatenation in Arrow's C kernels (texts are broadcast); null stays null."""
+    return pc.binary_join_element_wise(*[p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p)
+                                         for p in parts], "")
 
 
-def number_cells(letter: str, rows: np.ndarray, values: np.ndarray, style: int) -> np.ndarray:
+def _row_strings(rows: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(np.asarray(rows, dtype=np.int64)), pa.string())
+
+
+def _arrow_text(values) -> pa.Array:
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return pc.cast(pa.array(values), pa.string())
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):     # numbers or dates mixed in: text them one by one
+        ser = pd.Series(values, dtype=object)
+        return pa.array(ser.where(ser.notna(), None).map(lambda v: v if v is None or isinstance(v, str) else str(v)),
+                        type=pa.string())
+
+
+def esc(values) -> pa.Array:
+    """Text as Arrow strings, XML-escaped, without characters XML cannot hold; blanks as null."""
+    arr = _arrow_text(values)
+    arr = pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]", "")
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        arr = pc.replace_substring(arr, a, b)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def number_cells(letter: str, rows: np.ndarray, values, style: int) -> pa.Array:
     """'<c r="T7" s="5"><v>40.5</v></c>' per row; '' where the value is missing."""
-    vals = np.asarray(values, dtype=float)
-    ok = ~np.isnan(vals)
-    out = np.full(len(vals), "", dtype=object)
-    if ok.any():
-        refs = np.char.add(letter, rows[ok].astype(str)).astype(object)
-        out[ok] = '<c r="' + refs + f'" s="{style}"><v>' + vals[ok].astype(str).astype(object) + "</v></c>"
-    return out
+    vals = pc.cast(pa.array(np.asarray(values, dtype=float), from_pandas=True), pa.string())
+    return _join('<c r="', letter, _row_strings(rows), f'" s="{style}"><v>', vals, "</v></c>").fill_null("")
 
 
-def text_cells(letter: str, rows: np.ndarray, values, style: int) -> np.ndarray:
-    """Inline-string cells: text is always stored as text, never as a formula."""
-    ser = pd.Series(values, dtype=object).fillna("").astype(str)
-    ok = (ser != "").to_numpy()
-    out = np.full(len(ser), "", dtype=object)
-    if ok.any():
-        refs = np.char.add(letter, rows[ok].astype(str)).astype(object)
-        text = esc(ser[ok]).to_numpy(object)
-        out[ok] = ('<c r="' + refs + f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">' + text
-                   + "</t></is></c>")
-    return out
+def text_cells(letter: str, rows: np.ndarray, values, style: int) -> pa.Array:
+    """Inline-string cells: text is always stored as text, never as a formula; '' when blank."""
+    return _join('<c r="', letter, _row_strings(rows), f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">',
+                 esc(values), "</t></is></c>").fill_null("")
 
 
-def _col_of(cell: str) -> int:
-    m = CELL_REF.search(cell[: cell.index(">") + 1] if ">" in cell else cell)
-    return col_index(m.group(1)) if m else -1
+def row_xml(rows: np.ndarray, cell_columns: list[pa.Array]) -> pa.Array:
+    """'<row r="N">…cells…</row>' for each row, from per-column cell strings."""
+    return _join('<row r="', _row_strings(rows), '">', *cell_columns, "</row>")
 
 
-def patch_rows(rows_xml: str, row_numbers: np.ndarray, new_cells: np.ndarray, owned: list[int]) -> tuple[str, bool]:
+def concat(strings: pa.Array) -> bytes:
+    """All strings of an Arrow array as one UTF-8 byte string, joined in C."""
+    if len(strings) == 0:
+        return b""
+    big = pc.cast(strings, pa.large_string())
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(pa.array([0, len(big)], pa.int64()), big),
+                            pa.scalar("", pa.large_string()))
+    return joined[0].as_buffer().to_pybytes()
+
+
+def _col_of(cell: bytes) -> int:
+    m = CELL_REF.search(cell[: cell.index(b">") + 1] if b">" in cell else cell)
+    return col_index(m.group(1).decode()) if m else -1
+
+
+def patch_rows(rows_xml: bytes, row_numbers: np.ndarray, new_cells: list[bytes], owned: list[int]) -> tuple[bytes, bool]:
     """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
 
     Returns the new rows XML and whether a formula was removed from an owned cell.
     """
-    letters = "|".join(col_letter(c) for c in owned)
-    owned_re = re.compile(r'<c\b[^>]*?\br="(?:%s)\d+"[^>]*?(?:/>|>.*?</c>)' % letters, re.S)
+    letters = "|".join(col_letter(c) for c in owned).encode()
+    owned_re = re.compile(rb'<c\b[^>]*?\br="(?:%s)\d+"[^>]*?(?:/>|>.*?</c>)' % letters, re.S)
+    has_owned = re.compile(rb'r="(?:%s)\d+"' % letters)
     first_owned = min(owned)
-    out: list[str] = []
+    out: list[bytes] = []
     k, n = 0, len(row_numbers)
     formulas = False
     for m in ROW_RE.finditer(rows_xml):
@@ -94,29 +125,29 @@ def patch_rows(rows_xml: str, row_numbers: np.ndarray, new_cells: np.ndarray, ow
         r = int(num.group(1))
         while k < n and row_numbers[k] < r:
             if new_cells[k]:
-                out.append(f'<row r="{row_numbers[k]}">{new_cells[k]}</row>')
+                out.append(b'<row r="%d">%s</row>' % (row_numbers[k], new_cells[k]))
             k += 1
         if k < n and row_numbers[k] == r:
-            attrs, inner = m.group(1), m.group(2) or ""
-            attrs = re.sub(r'\sspans="[^"]*"', "", attrs)
-            if letters and re.search(r'r="(?:%s)\d+"' % letters, inner):
-                formulas |= any("<f" in c for c in owned_re.findall(inner))
-                inner = owned_re.sub("", inner)
-            last = inner.rfind("<c ")
+            attrs, inner = m.group(1), m.group(2) or b""
+            attrs = re.sub(rb'\sspans="[^"]*"', b"", attrs)
+            if has_owned.search(inner):
+                formulas |= any(b"<f" in c for c in owned_re.findall(inner))
+                inner = owned_re.sub(b"", inner)
+            last = inner.rfind(b"<c ")
             if last == -1 or _col_of(inner[last:]) < first_owned:
                 inner = inner + new_cells[k]
             else:
                 cells = CELL_RE.findall(inner) + CELL_RE.findall(new_cells[k])
-                inner = "".join(sorted(cells, key=_col_of))
-            out.append(f"<row{attrs}>{inner}</row>" if inner else f"<row{attrs}/>")
+                inner = b"".join(sorted(cells, key=_col_of))
+            out.append(b"<row%s>%s</row>" % (attrs, inner) if inner else b"<row%s/>" % attrs)
             k += 1
         else:
             out.append(m.group(0))
     while k < n:
         if new_cells[k]:
-            out.append(f'<row r="{row_numbers[k]}">{new_cells[k]}</row>')
+            out.append(b'<row r="%d">%s</row>' % (row_numbers[k], new_cells[k]))
         k += 1
-    return "".join(out), formulas
+    return b"".join(out), formulas
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core.evaluate import Evaluation
 from ..core.headers import LEADS_OUTPUTS
@@ -36,7 +38,20 @@ from ..errors import WorkbookError
 from .edit import PackageEdit
 from .package import NS, Package, col_letter, parse_range, parse_ref, to_xml
 from .reader import TableLayout, WorkbookData
-from .sheetxml import cf_equals, ensure_widths, max_cf_priority, number_cells, patch_rows, replace_owned_cf, set_dimension, split, text_cells
+from .sheetxml import (
+    _join,
+    cf_equals,
+    concat,
+    ensure_widths,
+    max_cf_priority,
+    number_cells,
+    patch_rows,
+    replace_owned_cf,
+    row_xml,
+    set_dimension,
+    split,
+    text_cells,
+)
 from .styles import StyleBook
 
 NUMERIC = {"Fit score", "Engagement score", "Score"}
@@ -74,11 +89,11 @@ def _owned_columns(edit: PackageEdit, lay: TableLayout) -> tuple[list[int], bool
     return owned_positions(lay.headers, lay.first_col, marked)
 
 
-def _check_free(rows_xml: str, cols: list[int], lay: TableLayout) -> None:
-    letters = "|".join(col_letter(c) for c in cols)
-    for m in re.finditer(r'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?>(.*?)</c>' % letters, rows_xml, re.S):
-        if "<v" in m.group(3) or "<is" in m.group(3) or "<f" in m.group(3):
-            raise WorkbookError(f'Leads!{m.group(1)} holds data where LeadQ needs to add its result columns '
+def _check_free(rows_xml: bytes, cols: list[int], lay: TableLayout) -> None:
+    letters = "|".join(col_letter(c) for c in cols).encode()
+    for m in re.finditer(rb'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?>(.*?)</c>' % letters, rows_xml, re.S):
+        if b"<v" in m.group(3) or b"<is" in m.group(3) or b"<f" in m.group(3):
+            raise WorkbookError(f'Leads!{m.group(1).decode()} holds data where LeadQ needs to add its result columns '
                                 f'({col_letter(cols[0])}–{col_letter(cols[-1])}); move that data, or make it part of the Leads table')
 
 
@@ -107,26 +122,26 @@ def _update_table(edit: PackageEdit, lay: TableLayout, cols: list[int]) -> None:
 
 def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
     """Put the output values, headers, widths and colour rules on the Leads sheet."""
-    xml = edit.read(lay.part).decode("utf-8")
-    head, rows_xml, tail = split(xml)
+    head, rows_xml, tail = split(edit.read(lay.part))
     cols, new = _owned_columns(edit, lay)
     if new:
         _check_free(rows_xml, cols, lay)
     values = owned_values(ev, n_rows)
     data_rows = np.arange(n_rows, dtype=np.int64) + lay.first_data_row
-    cells = np.full(n_rows, "", dtype=object)
+    columns = []
     header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL, wrap=True, valign="center")
     header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{name}</t></is></c>'
                      for c, name in zip(cols, LEADS_OUTPUTS))
     for c, name in zip(cols, LEADS_OUTPUTS):
         if name in NUMERIC:
-            cells = cells + number_cells(col_letter(c), data_rows, values[name].to_numpy(float),
-                                         styles.xf(num_fmt=NUMBER_FORMATS[name]))
+            columns.append(number_cells(col_letter(c), data_rows, values[name].to_numpy(float),
+                                        styles.xf(num_fmt=NUMBER_FORMATS[name])))
         else:
-            cells = cells + text_cells(col_letter(c), data_rows, values[name],
-                                       styles.xf(wrap=False) if name != "Grade" else styles.xf(halign="center"))
+            columns.append(text_cells(col_letter(c), data_rows, values[name],
+                                      styles.xf(wrap=False) if name != "Grade" else styles.xf(halign="center")))
+    cells = pc.cast(_join(*columns), pa.binary()).to_pylist() if n_rows else []
     row_numbers = np.concatenate([[lay.header_row], data_rows])
-    all_cells = np.concatenate([np.array([header], dtype=object), cells])
+    all_cells = [header.encode("utf-8")] + cells
     rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, all_cells, cols)
     if had_formulas:
         edit.drop_calc_chain()
@@ -139,7 +154,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     for i, rule in enumerate(color_rules(ev)):
         blocks.append(cf_equals(rng[rule.column], rule.text, styles.dxf(fill=rule.fill, font=rule.font), priority + i + 1))
     tail = replace_owned_cf(tail, cols, blocks)
-    edit.put(lay.part, (head + rows_xml + tail).encode("utf-8"))
+    edit.put(lay.part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
     if lay.table_part:
         _update_table(edit, lay, cols)
     sheet_ref = "'" + lay.sheet.replace("'", "''") + "'"
@@ -185,31 +200,41 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
     return "".join(parts).encode("utf-8")
 
 
+DETAILS_CHUNK = 100_000
+
+
 def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple[int, int]:
-    """Rebuild the Score details sheet: one row per lead per rule hit."""
+    """Rebuild the Score details sheet: one row per lead per rule hit, streamed in chunks."""
     details, cut = details_values(ev)
     cols = list(details.columns)
     n = len(details)
-    rows = np.arange(n, dtype=np.int64) + 2
     header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
+    text_style = styles.xf()
+    num_styles = {c: styles.xf(num_fmt=DETAIL_FORMATS.get(c)) for c in cols}
     header = "".join(f'<c r="{col_letter(i)}1" s="{header_style}" t="inlineStr"><is><t>{c}</t></is></c>'
                      for i, c in enumerate(cols))
-    cells = np.full(n, "", dtype=object)
-    for i, c in enumerate(cols):
-        values = details[c]
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            cells = cells + number_cells(col_letter(i), rows, values.to_numpy(float), styles.xf(num_fmt=DETAIL_FORMATS.get(c)))
-        else:
-            cells = cells + text_cells(col_letter(i), rows, values.astype(object).to_numpy(object), styles.xf())
-    body = ('<row r="1">' + header + "</row>"
-            + "".join(('<row r="' + rows.astype(str).astype(object) + '">' + cells + "</row>").tolist()) if n else "")
-    if not n:
-        body = '<row r="1">' + header + "</row>"
     last = len(cols) - 1
     ref = f"A1:{col_letter(last)}{n + 1}"
-    xml = sheet_xml(body, last, n + 1, [DETAIL_WIDTHS[c] for c in cols], freeze_row=1, autofilter=ref, tab_color="#7F7F7F")
+    head, _, tail = sheet_xml("\x00", last, n + 1, [DETAIL_WIDTHS[c] for c in cols], freeze_row=1, autofilter=ref,
+                              tab_color="#7F7F7F").partition(b"\x00")
+
+    def chunks():
+        yield head + f'<row r="1">{header}</row>'.encode()
+        for start in range(0, n, DETAILS_CHUNK):
+            part = details.iloc[start:start + DETAILS_CHUNK]
+            rows = np.arange(start, start + len(part), dtype=np.int64) + 2
+            cells = []
+            for i, c in enumerate(cols):
+                values = part[c]
+                if pd.api.types.is_numeric_dtype(values.dtype):
+                    cells.append(number_cells(col_letter(i), rows, values.to_numpy(float), num_styles[c]))
+                else:
+                    cells.append(text_cells(col_letter(i), rows, values, text_style))
+            yield concat(row_xml(rows, cells))
+        yield tail
+
     part = edit.ensure_sheet(SCORE_DETAILS)
-    edit.put(part, xml)
+    edit.put(part, chunks)
     edit.set_part_rels(part, [])
     edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
                       local_sheet=edit.sheet_index(SCORE_DETAILS))
@@ -225,14 +250,13 @@ def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]
     todo = sorted((rows[key(k)], v) for k, v in values.items() if key(k) in rows)
     if not todo:
         return
-    xml = edit.read(part).decode("utf-8")
-    head, rows_xml, tail = split(xml)
-    style = re.search(r'<c r="B%d"[^>]*?\bs="(\d+)"' % todo[0][0], rows_xml)
-    s = f' s="{style.group(1)}"' if style else ""
-    cells = np.array([f'<c r="B{r}"{s} t="inlineStr"><is><t xml:space="preserve">{_esc(v)}</t></is></c>' for r, v in todo],
-                     dtype=object)
+    head, rows_xml, tail = split(edit.read(part))
+    style = re.search(rb'<c r="B%d"[^>]*?\bs="(\d+)"' % todo[0][0], rows_xml)
+    s = f' s="{style.group(1).decode()}"' if style else ""
+    cells = [f'<c r="B{r}"{s} t="inlineStr"><is><t xml:space="preserve">{_esc(v)}</t></is></c>'.encode()
+             for r, v in todo]
     rows_xml, _ = patch_rows(rows_xml, np.array([r for r, _ in todo]), cells, [1])
-    edit.put(part, (head + rows_xml + tail).encode("utf-8"))
+    edit.put(part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
 
 
 def _esc(s: str) -> str:
