@@ -113,7 +113,8 @@ def patch_rows(rows_xml: bytes, row_numbers: np.ndarray, new_cells: list[bytes],
     """
     letters = "|".join(col_letter(c) for c in owned).encode()
     owned_re = re.compile(rb'<c\b[^>]*?\br="(?:%s)\d+"[^>]*?(?:/>|>.*?</c>)' % letters, re.S)
-    has_owned = re.compile(rb'r="(?:%s)\d+"' % letters)
+    first_owned_cell = re.compile(rb'<c\b[^>]*?\br="(?:%s)\d+"' % letters)
+    owned_letters = {col_letter(c).encode() for c in owned}
     first_owned = min(owned)
     out: list[bytes] = []
     k, n = 0, len(row_numbers)
@@ -130,9 +131,15 @@ def patch_rows(rows_xml: bytes, row_numbers: np.ndarray, new_cells: list[bytes],
         if k < n and row_numbers[k] == r:
             attrs, inner = m.group(1), m.group(2) or b""
             attrs = re.sub(rb'\sspans="[^"]*"', b"", attrs)
-            if has_owned.search(inner):
-                formulas |= any(b"<f" in c for c in owned_re.findall(inner))
-                inner = owned_re.sub(b"", inner)
+            hit = first_owned_cell.search(inner)
+            if hit:
+                rest = inner[hit.start():]
+                if all(ref[0] in owned_letters for ref in CELL_REF.findall(rest)):
+                    formulas |= b"<f" in rest          # the usual case: LeadQ's cells end the row
+                    inner = inner[:hit.start()]
+                else:                                 # user cells after LeadQ's: remove ours one by one
+                    formulas |= any(b"<f" in c for c in owned_re.findall(inner))
+                    inner = owned_re.sub(b"", inner)
             last = inner.rfind(b"<c ")
             if last == -1 or _col_of(inner[last:]) < first_owned:
                 inner = inner + new_cells[k]
