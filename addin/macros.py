@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from .core.evaluate import column_letter, evaluate
+from .core.evaluate import evaluate
 from .core.headers import LEADS_OUTPUTS
 from .core.present import (
     NUMBER_FORMATS,
@@ -28,7 +28,7 @@ from .core.present import (
 )
 from .core.rules import check_rules as _check_rules
 from .core.summary import summarise
-from .core.text import key
+from .core.text import column_letter, key
 from .errors import LeadQError
 from .refresh import resolve_as_of
 from .udfs import cached_rules, rules_path

@@ -82,8 +82,11 @@ def _error(e: Exception) -> list[list[str]]:
     return [[f"LeadQ: {text}"]]
 
 
-def _as_of(value):
-    return None if value in (None, "") else value
+def _evaluate(leads, activities, qualification, as_of, caller):
+    """The engine on ranges as Excel passes them, with the calling workbook's rules."""
+    book = caller.sheet.book if caller is not None else None
+    return evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
+                    qualification=frame(qualification), as_of=None if as_of in (None, "") else as_of)
 
 
 @xw.func
@@ -95,9 +98,7 @@ def _as_of(value):
 def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=None):
     """LeadQ's computed columns for the whole Leads table (header row included), in one spilling array."""
     try:
-        book = caller.sheet.book if caller is not None else None
-        ev = evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
-                      qualification=frame(qualification), as_of=_as_of(as_of))
+        ev = _evaluate(leads, activities, qualification, as_of, caller)
         n = len(frame(leads))
         out = ev.leads.reindex(range(n))[LEADS_OUTPUTS]
         return _cells(out)
@@ -114,9 +115,7 @@ def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=N
 def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=None, caller=None):
     """One lead's score, rule by rule: the why-ledger, whose points add up to the score."""
     try:
-        book = caller.sheet.book if caller is not None else None
-        ev = evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
-                      qualification=frame(qualification), as_of=_as_of(as_of))
+        ev = _evaluate(leads, activities, qualification, as_of, caller)
         key = str(int(lead_id)) if isinstance(lead_id, float) and lead_id.is_integer() else str(lead_id).strip()
         ledger = ev.details[ev.details["Lead ID"] == key]
         if key not in set(ev.leads["Lead ID"]):

@@ -15,21 +15,11 @@ from .parse import blank_mask, to_answer, to_date, to_number
 from .qualification import assess
 from .rules import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, engagement_hits, finish_ledger, fit_hits
-from .text import did_you_mean, fold_series, key, map_unique
+from .text import column_letter, did_you_mean, fold_series, key, map_unique
 
 STAGES = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
 FUNNEL = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer"]
 ACTION_STATUSES = ["Overdue", "Due soon", "Missing", "No date", "Planned"]
-
-
-def column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    s = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        s = chr(65 + rem) + s
-    return s
 
 
 class Origin:

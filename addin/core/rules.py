@@ -258,6 +258,18 @@ def _parse(text: str, name: str) -> tuple[dict | None, list[Problem]]:
     return data, problems
 
 
+def _located(code: str, name: str, lines: dict, parts, message: str, severity: str = "error") -> Problem:
+    """A problem at a JSON path, with the line of that path (or of its nearest parent)."""
+    p = list(parts)
+    line = lines.get(tuple(p))
+    while line is None and p:
+        p.pop()
+        line = lines.get(tuple(p))
+    path = json_path(parts)
+    return Problem(code, f"{name}:{line}: {path}" if line else f"{name}: {path}", message, severity=severity,
+                   line=line, path=path)
+
+
 def _schema_problem(err, lines: dict, name: str) -> Problem:
     if err.validator in ("anyOf", "oneOf") and err.context:
         deeper = [e for e in err.context if e.validator != "type" or e.validator_value != "null"]
@@ -300,13 +312,7 @@ def _schema_problem(err, lines: dict, name: str) -> Problem:
         msg = f'"{inst}" is not a valid name here: use letters, digits, "_", "-" or "."'
     else:
         msg = err.message
-    line = lines.get(tuple(parts))
-    p = list(parts)
-    while line is None and p:
-        p.pop()
-        line = lines.get(tuple(p))
-    path = json_path(parts)
-    return Problem(f"schema-{v}", f"{name}:{line}: {path}" if line else f"{name}: {path}", msg, line=line, path=path)
+    return _located(f"schema-{v}", name, lines, parts, msg)
 
 
 def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
@@ -462,14 +468,7 @@ def check_rules(source) -> tuple[Rules | None, list[Problem]]:
     defaults = json.loads(default_rules_text())
     merged = _merge(defaults, data)
     for parts, code, msg, severity in _semantic(data, merged):
-        line = lines.get(tuple(parts))
-        p = list(parts)
-        while line is None and p:
-            p.pop()
-            line = lines.get(tuple(p))
-        path = json_path(parts)
-        problems.append(Problem(code, f"{name}:{line}: {path}" if line else f"{name}: {path}", msg,
-                                severity=severity, line=line, path=path))
+        problems.append(_located(code, name, lines, parts, msg, severity))
     problems.sort(key=lambda p: (p.line or 0))
     if any(p.severity == "error" for p in problems):
         return None, problems

@@ -63,3 +63,13 @@ def did_you_mean(word: str, choices) -> str:
     """' (did you mean "x"?)' or ''."""
     hit = suggest(word, choices)
     return f' (did you mean "{hit}"?)' if hit else ""
+
+
+def column_letter(index: int) -> str:
+    """Excel's column name of a 0-based index: 0 -> A, 25 -> Z, 26 -> AA."""
+    s = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        s = chr(65 + rem) + s
+    return s

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..core.text import column_letter as col_letter  # noqa: F401  (re-exported for the io modules)
 from ..errors import WorkbookError
 
 NS = {
@@ -54,15 +55,6 @@ def col_index(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n - 1
-
-
-def col_letter(index: int) -> str:
-    s = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        s = chr(65 + rem) + s
-    return s
 
 
 _REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
