@@ -381,3 +381,22 @@ def test_without_conditional_formats_no_stage_colours_render(tmp_path):
             out.writestr(n, d)
     imgs = pages(convert(stripped, "pdf", tmp_path / "lo2"))
     assert count_color(imgs, DEFAULT.stage_color("MQL")) < 50
+
+
+def test_a_user_cell_right_of_leadq_columns_survives_refreshes(tmp_path):
+    path = tmp_path / "right.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Leads"
+    ws.append(["Lead ID", "Email"])
+    ws.append(["A", "a@b.fr"])
+    wb.save(path)
+    assert call("refresh", path, "--as-of", AS_OF)[0] == 0
+    wb = openpyxl.load_workbook(path)
+    wb["Leads"]["M2"] = "note beside LeadQ's columns"     # LeadQ owns C:K
+    wb.save(path)
+    code, _, err = call("refresh", path, "--as-of", AS_OF)
+    assert code == 0, err
+    ws = openpyxl.load_workbook(path)["Leads"]
+    assert ws["M2"].value == "note beside LeadQ's columns"
+    assert ws["G2"].value == "Lead" and ws["C1"].value == "Fit score"
