@@ -82,6 +82,16 @@ def _error(e: Exception) -> list[list[str]]:
     return [[f"LeadQ: {text}"]]
 
 
+def _table_function(fn):
+    """xlwings declarations of a function taking the three tables: each range arrives as a 2-D list,
+    the calling cell is passed as `caller`, and the result spills (xw.func stays outermost)."""
+    fn = xw.ret(expand="table")(fn)
+    fn = xw.arg("caller", vba="Application.Caller")(fn)
+    for name in ("qualification", "activities", "leads"):
+        fn = xw.arg(name, ndim=2)(fn)
+    return xw.func(fn)
+
+
 def _evaluate(leads, activities, qualification, as_of, caller):
     """The engine on ranges as Excel passes them, with the calling workbook's rules."""
     book = caller.sheet.book if caller is not None else None
@@ -89,12 +99,7 @@ def _evaluate(leads, activities, qualification, as_of, caller):
                     qualification=frame(qualification), as_of=None if as_of in (None, "") else as_of)
 
 
-@xw.func
-@xw.arg("leads", ndim=2)
-@xw.arg("activities", ndim=2)
-@xw.arg("qualification", ndim=2)
-@xw.arg("caller", vba="Application.Caller")
-@xw.ret(expand="table")
+@_table_function
 def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=None):
     """LeadQ's computed columns for the whole Leads table (header row included), in one spilling array."""
     try:
@@ -106,12 +111,7 @@ def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=N
         return _error(e)
 
 
-@xw.func
-@xw.arg("leads", ndim=2)
-@xw.arg("activities", ndim=2)
-@xw.arg("qualification", ndim=2)
-@xw.arg("caller", vba="Application.Caller")
-@xw.ret(expand="table")
+@_table_function
 def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=None, caller=None):
     """One lead's score, rule by rule: the why-ledger, whose points add up to the score."""
     try:
