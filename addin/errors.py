@@ -57,6 +57,15 @@ class ProblemLog:
         if n <= self.limit_per_code:
             self.problems.append(problem)
 
+    def room(self, code: str) -> int:
+        """How many more problems of this code would still be kept."""
+        return max(0, self.limit_per_code - self._counts.get(code, 0))
+
+    def count(self, code: str, n: int) -> None:
+        """Count n problems of a code that are not kept (no object per problem)."""
+        if n > 0:
+            self._counts[code] = self._counts.get(code, 0) + n
+
     def finish(self) -> list[Problem]:
         """Return the problems, with one line per code that was cut short."""
         out = list(self.problems)

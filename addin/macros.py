@@ -14,7 +14,7 @@ import pandas as pd
 import xlwings as xw
 
 from .core.evaluate import evaluate
-from .core.headers import LEADS_OUTPUTS
+from .core.headers import LEADS_OUTPUTS, header_row
 from .core.present import (
     NUMBER_FORMATS,
     SCORE_DETAILS,
@@ -24,6 +24,7 @@ from .core.present import (
     excel_text,
     owned_positions,
     owned_values,
+    parse_settings,
     settings_status,
 )
 from .core.rules import check_rules as _check_rules
@@ -46,7 +47,7 @@ def read_sheet(book, name: str):
     used = sheet.used_range
     values = used.options(ndim=2).value
     top, left = used.row, used.column - 1
-    h = next((i for i, r in enumerate(values) if sum(v not in (None, "") for v in r) >= 2), 0)
+    h = header_row([sum(v not in (None, "") for v in r) for r in values])
     headers = [str(v).strip() if v not in (None, "") else f"Column {j + 1}" for j, v in enumerate(values[h])]
     while headers and headers[-1].startswith("Column ") and all(r[len(headers) - 1] in (None, "") for r in values):
         headers.pop()
@@ -64,12 +65,7 @@ def _settings(book) -> tuple[dict, dict]:
     if sheet is None:
         return {}, {}
     used = sheet.used_range
-    values, rows = {}, {}
-    for i, r in enumerate(used.options(ndim=2).value):
-        if r and isinstance(r[0], str) and r[0].strip():
-            values[key(r[0])] = r[1] if len(r) > 1 else None
-            rows[key(r[0])] = used.row + i
-    return values, rows
+    return parse_settings(used.options(ndim=2).value, used.row)
 
 
 def _status(book, rows: dict, values: dict[str, str]) -> None:
@@ -200,7 +196,7 @@ def _run(book, stamp: str):
         raise LeadQError('no "Leads" sheet')
     activities, _ = read_sheet(book, "Activities")
     qualification, _ = read_sheet(book, "Qualification")
-    rules = cached_rules(rules_path(book))
+    rules = cached_rules(rules_path(book, settings))
     ev = evaluate(leads, activities, rules, qualification=qualification, as_of=resolve_as_of(settings))
     write_leads(book, ev, layout, len(leads))
     write_details(book, ev)
@@ -224,8 +220,8 @@ def refresh(now: str | None = None) -> None:
 def check_rules() -> None:
     """Check the rules file named on the Settings sheet; write the verdict in Settings' Status."""
     book = xw.Book.caller()
-    path = rules_path(book) or Path("rules.json")
-    _, rows = _settings(book)
+    settings, rows = _settings(book)
+    path = rules_path(book, settings) or Path("rules.json")
     rules, problems = _check_rules(path)
     if rules is not None:
         text = f"{path.name} is valid: {len(rules.fit)} fit rules, {len(rules.activities)} activity types"

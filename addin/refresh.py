@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .core.evaluate import Evaluation, evaluate
 from .core.present import settings_status
-from .core.rules import Rules, default_rules_text, load_rules
+from .core.rules import Rules, default_rules_text, find_rules_file, load_rules
 from .core.text import key
 from .errors import Problem, WorkbookError
 from .io.reader import WorkbookData, read_workbook
@@ -29,16 +29,8 @@ def resolve_rules(workbook: Path, settings: dict, explicit=None) -> tuple[Rules,
     """--rules, else the Settings sheet's path (relative to the workbook), else rules.json beside it, else defaults."""
     if explicit is not None:
         return load_rules(Path(explicit)), str(explicit)
-    configured = settings.get(key("Rules file"))
-    if isinstance(configured, str) and configured.strip():
-        path = Path(configured.strip())
-        path = path if path.is_absolute() else workbook.parent / path
-        if path.exists():
-            return load_rules(path), str(path)
-    beside = workbook.parent / "rules.json"
-    if beside.exists():
-        return load_rules(beside), str(beside)
-    return load_rules(), "bundled default rules"
+    path = find_rules_file(workbook.parent, settings.get(key("Rules file")))
+    return (load_rules(path), str(path)) if path else (load_rules(), "bundled default rules")
 
 
 def resolve_as_of(settings: dict, explicit=None):

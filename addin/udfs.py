@@ -15,31 +15,29 @@ import xlwings as xw
 
 from .core.evaluate import evaluate
 from .core.headers import LEADS_OUTPUTS
-from .core.rules import Rules, load_rules
+from .core.present import parse_settings
+from .core.rules import Rules, find_rules_file, load_rules
 from .core.scoring import LEDGER_COLUMNS
+from .core.text import key
 from .errors import LeadQError
 
 _CACHE: dict[str, tuple[float, Rules]] = {}
 
 
-def rules_path(book=None) -> Path | None:
-    """The rules file, as `leadq refresh` finds it: the Settings sheet's path (relative to the
-    workbook), else rules.json beside the workbook, else $LEADQ_RULES, else ./rules.json; None
-    means the bundled defaults."""
+def rules_path(book=None, settings: dict | None = None) -> Path | None:
+    """The rules file, as `leadq refresh` finds it (the Settings path, else rules.json beside the
+    workbook); without a workbook $LEADQ_RULES, else ./rules.json. None means the bundled defaults.
+    `settings` spares reading the Settings sheet again when the caller has it."""
     if book is not None:
-        folder = Path(book.fullname).parent
-        try:
-            values = book.sheets["Settings"].used_range.options(ndim=2).value
-        except Exception:   # no Settings sheet: fall through to the defaults
-            values = []
-        for row in values:
-            if row and isinstance(row[0], str) and row[0].strip().casefold() == "rules file" and row[1]:
-                p = Path(str(row[1]).strip())
-                p = p if p.is_absolute() else folder / p
-                if p.exists():
-                    return p
-        if (folder / "rules.json").exists():
-            return folder / "rules.json"
+        if settings is None:
+            try:
+                used = book.sheets["Settings"].used_range
+                settings, _ = parse_settings(used.options(ndim=2).value, used.row)
+            except Exception:   # no Settings sheet
+                settings = {}
+        found = find_rules_file(Path(book.fullname).parent, settings.get(key("Rules file")))
+        if found:
+            return found
     env = os.environ.get("LEADQ_RULES")
     if env:
         return Path(env)

@@ -280,3 +280,12 @@ def test_ledger_points_sum_exactly_to_every_score(base_rules, acts, titles, deca
     fit = ev.details[ev.details["Kind"] == "fit"].groupby("Lead ID")["Points"].sum()
     for _, row in ev.leads.iterrows():
         assert fit.get(row["Lead ID"], 0) == pytest.approx(row["Fit score"])
+
+
+def test_many_bad_rows_keep_200_located_problems_and_count_the_rest(base_rules):
+    leads = leads_frame([{"Lead ID": "A", "Email": "a@b.fr"}])
+    acts = acts_frame([("A", "2026-11-01", f"typo{i}", "") for i in range(500)])
+    problems = addin.evaluate(leads, acts, base_rules, as_of=AS_OF).problems
+    located = [p for p in problems if p.code == "unknown-activity" and p.cell]
+    assert len(located) == 200 and located[0].where == 'Activities!C2 (column "Activity")'
+    assert [p.message for p in problems if not p.cell] == ["... and 300 more problems of this kind (unknown-activity)"]

@@ -45,12 +45,12 @@ class Origin:
                        sheet=self.sheet, row=row, column=str(header), cell=cell)
 
     def report(self, log: ProblemLog, code: str, mask, header, message_of) -> None:
-        """Add one problem per True position of mask (the log caps how many are kept)."""
+        """Report every True position of mask; only the first ones the log keeps are built."""
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        for pos in positions[: log.limit_per_code + 1]:
+        keep = log.room(code)
+        for pos in positions[:keep]:
             log.add(self.problem(code, int(pos), header, message_of(int(pos))))
-        for _ in range(max(0, len(positions) - log.limit_per_code - 1)):
-            log.add(Problem(code, "", ""))   # counted, not kept
+        log.count(code, len(positions) - min(keep, len(positions)))
 
 
 @dataclass

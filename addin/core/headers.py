@@ -134,6 +134,11 @@ def match_headers(headers, sheet: str, outputs: bool = False) -> HeaderMap:
     return result
 
 
+def header_row(filled_per_row) -> int:
+    """Index of the header row: the first row with at least two values (a title row above is skipped)."""
+    return next((i for i, n in enumerate(filled_per_row) if n >= 2), 0)
+
+
 def canonical_field(name: str) -> str:
     """The LeadQ name of a Leads column named in a rule, or the name itself for custom columns."""
     return _lookup(name, _TABLES["Leads"]) or name

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.headers import LEADS_OUTPUTS
+from ..core.headers import header_row as header_row_index
+from ..core.present import parse_settings
 from ..core.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from .package import Package, col_letter, parse_range, parse_ref
@@ -106,7 +108,8 @@ def _layout(package: Package, reader, tables: dict, sheet: str) -> TableLayout |
     rows: dict[int, list[int]] = {}
     for r, c in cells:
         rows.setdefault(r, []).append(c)
-    header_row = next((r for r in sorted(rows) if len(rows[r]) >= 2), min(rows))
+    ordered = sorted(rows)
+    header_row = ordered[header_row_index([len(rows[r]) for r in ordered])]
     first_col = min(c for _, c in cells)        # the reader's used range starts at the leftmost value
     sheet_obj = reader.load_sheet(real, header_row=header_row - min(rows), n_rows=0)
     headers = [c.name for c in sheet_obj.available_columns()]
@@ -142,13 +145,7 @@ def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str
         return {}, {}
     top = min(r for r, _ in cells)
     frame = reader.load_sheet(real, header_row=None, n_rows=40, use_columns=[0, 1]).to_pandas()
-    values, rows = {}, {}
-    for i, (label, value) in enumerate(zip(frame.iloc[:, 0].tolist(), frame.iloc[:, 1].tolist() if frame.shape[1] > 1
-                                           else [None] * len(frame))):   # a few dozen rows at most
-        if isinstance(label, str) and label.strip():
-            values[key(label)] = None if (isinstance(value, float) and np.isnan(value)) else value
-            rows[key(label)] = top + i
-    return values, rows
+    return parse_settings(frame.astype(object).to_numpy().tolist(), top)
 
 
 def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
