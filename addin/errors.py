@@ -45,7 +45,11 @@ class WorkbookError(LeadQError):
 
 @dataclass
 class ProblemLog:
-    """Collect data problems without letting a bad sheet produce millions of objects."""
+    """Collect data problems without letting a bad sheet produce millions of objects.
+
+    Every problem found is counted (`totals()`); only the first `limit_per_code` of each code
+    are kept as objects, to list with their cells.
+    """
 
     limit_per_code: int = 200
     problems: list[Problem] = field(default_factory=list)
@@ -65,6 +69,10 @@ class ProblemLog:
         """Count n problems of a code that are not kept (no object per problem)."""
         if n > 0:
             self._counts[code] = self._counts.get(code, 0) + n
+
+    def totals(self) -> dict[str, int]:
+        """How many problems of each code were found (kept or not)."""
+        return dict(self._counts)
 
     def finish(self) -> list[Problem]:
         """Return the problems, with one line per code that was cut short."""

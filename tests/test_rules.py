@@ -84,7 +84,7 @@ def test_duplicate_json_key_is_reported():
 @pytest.mark.parametrize("patch, code, where", [
     ({"fit": [{"id": "a", "field": "Email", "op": "not_empty", "points": 1},
               {"id": "a", "field": "Email", "op": "is_empty", "points": 1}]}, "duplicate-id", "$.fit[1].id"),
-    ({"pages": [{"id": "p", "match": "*", "activity": "webinr"}]}, "unknown-activity", "$.pages[0].activity"),
+    ({"pages": [{"id": "p", "match": "*", "activity": "webinr"}]}, "undefined-activity-type", "$.pages[0].activity"),
     ({"thresholds": {"mql": 50, "hot": 30}}, "thresholds-order", "$.thresholds.hot"),
     ({"grades": {"A": 10, "B": 20}}, "grades-order", "$.grades.B"),
     ({"pipeline": [{"stage": "P", "probability": 1.5}, {"stage": "W", "outcome": "won"}, {"stage": "L", "outcome": "lost"}]},

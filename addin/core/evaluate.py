@@ -1,25 +1,47 @@
-"""evaluate(): leads + activities + qualification answers + rules -> scores, stages, ledger."""
+"""evaluate(): leads + activities + qualification answers + rules -> scores, stages, ledger.
+
+evaluate() runs named steps, each testable alone: read the leads, fit, engagement, totals,
+checklist, stages, amounts, next actions, texts. Steps pass plain arrays aligned on the kept
+leads (`_Leads.ids`), never per-row Python loops.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, ProblemLog
-from .headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, near_miss
+from ..errors import Problem, ProblemLog, WorkbookError
+from .headers import LEAD_ID, canonical_field, canonicalize, near_miss
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues
-from .parse import blank_mask, to_answer, to_date, to_number
+from .parse import blank_mask, date_value, to_answer, to_date, to_number
 from .qualification import assess
 from .rules import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, engagement_hits, finish_ledger, fit_hits
 from .text import column_letter, did_you_mean, fold_series, key, map_unique
-
-STAGES = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
-FUNNEL = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer"]
-ACTION_STATUSES = ["Overdue", "Due soon", "Missing", "No date", "Planned"]
+from .vocabulary import (
+    CUSTOMER,
+    DISQUALIFIED,
+    DUE_SOON,
+    LEAD,
+    LOST,
+    LOST_OUTCOME,
+    MISSING,
+    MQL,
+    NEEDS_ACTION,
+    NO_DATE,
+    OPEN,
+    OPPORTUNITY,
+    OVERDUE,
+    PLANNED,
+    SHOWS_CHECKLIST,
+    SQL,
+    STAGES,
+    VISITOR,
+    WON,
+    default_probability,
+)
 
 
 class Origin:
@@ -69,12 +91,26 @@ class Evaluation:
     rules: Rules
     as_of: pd.Timestamp
     headers: dict = field(default_factory=dict)
+    problem_counts: dict[str, int] = field(default_factory=dict)   # every problem found, by code
+    date_order: str = "auto"
+
+    @property
+    def problem_total(self) -> int:
+        """How many data problems were found (the list keeps the first ones of each kind)."""
+        return sum(self.problem_counts.values())
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        """Put problems found outside the engine (reading the workbook) first, and count them."""
+        self.problems = list(problems) + self.problems
+        for p in problems:
+            self.problem_counts[p.code] = self.problem_counts.get(p.code, 0) + 1
 
 
 def _lead_key(values: pd.Series) -> pd.Series:
     """Lead IDs as trimmed text; 101.0 read from a number cell becomes '101'."""
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         return pd.Series(values.str.strip().fillna("").to_numpy(object), index=values.index, dtype=object)
+
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return ""
@@ -84,40 +120,97 @@ def _lead_key(values: pd.Series) -> pd.Series:
     return map_unique(values, one)
 
 
-def _as_of(as_of) -> pd.Timestamp:
-    if as_of is None:
-        return pd.Timestamp(dt.date.today())
-    ts = pd.Timestamp(as_of)
-    return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
+def lead_key(value) -> str:
+    """One Lead ID as the engine keys it (what a user or a worksheet function passes)."""
+    return _lead_key(pd.Series([value], dtype=object)).iat[0]
+
+
+def _as_of(as_of, date_order: str) -> pd.Timestamp:
+    """The as-of date (default today), read like every other route reads it (core.parse.date_value)."""
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        return pd.Timestamp.today().normalize()
+    day = date_value(as_of, date_order)
+    if day is None:
+        p = Problem("settings-bad-date", "as_of", f'as-of date "{as_of}" is not a date (use 2026-11-22 or 22/11/2026)')
+        raise WorkbookError(str(p), [p])
+    return day
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame.columns else pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
+def _missing_column(origin: Origin, hmap, sheet: str, needed: str, fix: str = "") -> WorkbookError:
+    hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, sheet) == needed), "")
+    p = Problem("missing-column", f"{origin.sheet}!1:1", f'no "{needed}" column{hint}{fix}', "error", sheet=origin.sheet)
+    return WorkbookError(str(p), [p])
+
+
+@dataclass
+class _Leads:
+    """The kept Leads rows, canonically named, with where each came from."""
+
+    frame: pd.DataFrame          # kept rows, LeadQ column names
+    ids: pd.Series               # Lead IDs of the kept rows
+    pos: np.ndarray              # input positions of the kept rows
+    origin: Origin
+    real: dict                   # canonical name -> header the user sees
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def header(self, name: str) -> str:
+        return self.real.get(name, name)
+
+    def report(self, log: ProblemLog, code: str, kept_mask: np.ndarray, column: str, message_of) -> None:
+        """Report problems found on kept rows; message_of receives the kept row's index."""
+        full = np.zeros(len(self.origin.rows), dtype=bool)
+        full[self.pos[kept_mask]] = True
+        self.origin.report(log, code, full, self.header(column), lambda p: message_of(int(np.searchsorted(self.pos, p))))
+
+
 def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
-             qualification: pd.DataFrame | None = None, as_of=None) -> Evaluation:
+             qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto") -> Evaluation:
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
-    at (default today).
+    at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
+    date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD).
     """
     rules = load_rules(rules)
-    as_of = _as_of(as_of)
+    as_of = _as_of(as_of, date_order)
     log = ProblemLog()
+    lead = read_leads(leads, log)
+    table = RuleTable.of(rules)
+    fields, ledger_fit = fit_step(lead, rules, log)
+    ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log)
+    ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n)
+    grade = grade_step(fit, rules)
+    verdict, has_answers = checklist_step(qualification, lead, rules, log)
+    st = stage_step(lead, rules, fields, score, verdict, log)
+    amount, weighted = amount_step(lead, st.probability, log)
+    act = next_action_step(lead, st.stage, rules, as_of, date_order, log)
+    texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
+    out = pd.DataFrame({
+        "Lead ID": lead.ids.to_numpy(), "Fit score": fit, "Engagement score": engagement, "Score": score,
+        "Grade": grade, "Stage": texts["stage_label"], "Checklist": texts["checklist"],
+        "Interests": texts["interests"], "Next action status": act["status"], "Why": texts["why"],
+    }, index=lead.pos)
+    context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
+    details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
+    return Evaluation(out, details, log.finish(), context, rules, as_of, headers=lead.real,
+                      problem_counts=log.totals(), date_order=date_order)
+
+
+def read_leads(leads: pd.DataFrame, log: ProblemLog) -> _Leads:
+    """Canonical column names, Lead IDs, and the rows kept (rows without or with a repeated ID are reported)."""
     origin = Origin(leads, "Leads")
     frame, hmap = canonicalize(leads.reset_index(drop=True), "Leads")
-    real = {**{c: c for c in frame.columns}, **hmap.columns}   # canonical -> header the user sees
-
+    real = {**{c: c for c in frame.columns}, **hmap.columns}
     if LEAD_ID not in frame.columns:
-        hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Leads") == LEAD_ID), "")
-        raise_missing = Problem("missing-column", f"{origin.sheet}!1:1",
-                                f'no "Lead ID" column{hint}; add one with a unique id per lead', "error",
-                                sheet=origin.sheet)
-        from ..errors import WorkbookError
-        raise WorkbookError(str(raise_missing), [raise_missing])
-
+        raise _missing_column(origin, hmap, "Leads", LEAD_ID, "; add one with a unique id per lead")
     ids = _lead_key(frame[LEAD_ID])
     missing_id = (ids == "").to_numpy()
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
@@ -127,161 +220,175 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
     keep = ~missing_id & ~dup
-    frame = frame[keep]
-    ids = ids[keep]
-    pos = np.flatnonzero(keep)   # input positions of the kept rows
+    return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real)
 
-    # ---- fit
+
+def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, str], pd.DataFrame]:
+    """The column each fit and disqualify rule reads (missing ones reported), and the fit ledger rows."""
     fields: dict[str, str] = {}
+    frame = lead.frame
     by_key = {key(c): c for c in frame.columns}
-    from .headers import canonical_field
     for rule in [*rules.fit, *rules.disqualify]:
         col = canonical_field(rule["field"])
         col = col if col in frame.columns else by_key.get(key(rule["field"]))
         if col is None:
-            cols = [real.get(c, c) for c in frame.columns]
-            log.add(Problem("rule-column-missing", f"{origin.sheet}!1:1",
+            cols = [lead.header(c) for c in frame.columns]
+            log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
                             f'rule "{rule["id"]}" reads column "{rule["field"]}", which the sheet does not have'
                             f'{did_you_mean(rule["field"], cols)}; the rule never matches', "warning",
-                            sheet=origin.sheet, column=rule["field"]))
+                            sheet=lead.origin.sheet, column=rule["field"]))
             continue
         fields[rule["id"]] = col
         if rule["op"] in NUMERIC_OPERATORS and not pd.api.types.is_numeric_dtype(frame[col].dtype):
             bad = to_number(frame[col])[1].to_numpy()
-            if bad.any():
-                vals = frame[col].to_numpy(object)
-                origin.report(log, "not-a-number", _spread(bad, pos, len(origin.rows)), real.get(col, col),
-                              lambda p, v=vals, k=pos: f'"{v[np.searchsorted(k, p)]}" is not a number; '
-                                                      f'rule "{rule["id"]}" ignores it')
-    table = RuleTable.of(rules)
-    ledger_fit = fit_hits(frame, rules, fields)
+            vals = frame[col].to_numpy(object)
+            lead.report(log, "not-a-number", bad, col,
+                        lambda k, v=vals, r=rule["id"]: f'"{v[k]}" is not a number; rule "{r}" ignores it')
+    return fields, fit_hits(frame, rules, fields)
 
-    # ---- engagement
-    acts, last_day = _activities(activities, frame, ids, rules, log)
-    if acts is not None:
-        ledger_eng, tags = engagement_hits(*acts, rules=rules, table=table, as_of_day=_day(as_of))
-    else:
-        ledger_eng, tags = fit_hits(frame.iloc[:0], rules, {}), None
+
+def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
+                    log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
+    """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
+    acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order)
+    if acts is None:
+        return fit_hits(lead.frame.iloc[:0], rules, {}), None, None
+    ledger, tags = engagement_hits(*acts, rules=rules, table=table, as_of_day=_day(as_of))
+    return ledger, tags, last_day
+
+
+def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules, table: RuleTable, n: int):
+    """Fit, engagement and clipped score per lead (in points); the clip becomes a ledger row of its own."""
     ledger = pd.concat([x for x in (ledger_fit, ledger_eng) if len(x)] or [ledger_fit], ignore_index=True)
-
-    n = len(ids)
     lead_pos = ledger["lead"].to_numpy()
     is_fit = ledger["rule"].to_numpy() < table.fit
     pts = ledger["points_c"].to_numpy()
     fit_c = np.bincount(lead_pos[is_fit], weights=pts[is_fit], minlength=n).round().astype(np.int64)
     eng_c = np.bincount(lead_pos[~is_fit], weights=pts[~is_fit], minlength=n).round().astype(np.int64)
     lo, hi = rules.score_range
-    lo = -np.inf if lo is None else lo * 100
-    hi = np.inf if hi is None else hi * 100
     total_c = fit_c + eng_c
-    score_c = np.clip(total_c, lo, hi).astype(np.int64)
+    score_c = np.clip(total_c, -np.inf if lo is None else lo * 100, np.inf if hi is None else hi * 100).astype(np.int64)
     clip = score_c - total_c
     if (clip != 0).any():
         m = np.flatnonzero(clip != 0)
+        matched = np.where(clip[m] < 0, f"max {hi:g}" if hi is not None else "", f"min {lo:g}" if lo is not None else "")
         ledger = pd.concat([ledger, pd.DataFrame({
             "lead": m, "rule": table.clip, "count": 1, "raw_c": 0, "cap_c": clip[m], "points_c": clip[m], "factor": 1.0,
-            "matched": pd.Series(np.where(clip[m] < 0, f"max {rules.score_range[1]:g}", f"min {rules.score_range[0]:g}"),
-                                 dtype=object)})], ignore_index=True)
+            "matched": pd.Series(matched, dtype=object)})], ignore_index=True)
+    return ledger, fit_c / 100, eng_c / 100, score_c / 100
 
-    score = score_c / 100
-    fit = fit_c / 100
-    grade = np.full(len(ids), rules.grade_else, dtype=object)
+
+def grade_step(fit: np.ndarray, rules: Rules) -> np.ndarray:
+    """The grade letter of each fit score (best grade whose minimum is reached)."""
+    grade = np.full(len(fit), rules.grade_else, dtype=object)
     for letter, minimum in reversed(rules.grades):
         grade[fit >= minimum] = letter
+    return grade
 
-    # ---- qualification
-    checklist = rules.checklist
-    answers = _answers(qualification, frame, ids, checklist, log)
-    verdict = assess(answers, checklist)
-    has_answers = answers.notna().any(axis=1).to_numpy()
 
-    # ---- disqualification
+def checklist_step(qualification, lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[pd.DataFrame, np.ndarray]:
+    """The checklist verdict of each lead, and whether it has any answer at all."""
+    answers = _answers(qualification, lead.frame, lead.ids, rules.checklist, log)
+    return assess(answers, rules.checklist), answers.notna().any(axis=1).to_numpy()
+
+
+@dataclass
+class _Stages:
+    stage: np.ndarray             # stage keys (vocabulary.STAGES)
+    reason: np.ndarray            # disqualification reason or None
+    disqualified: np.ndarray
+    outcome: np.ndarray           # won / lost / open / ""
+    probability: np.ndarray
+    deal_stage: np.ndarray        # the pipeline's name of the deal stage, or ""
+    email: pd.Series
+
+
+def stage_step(lead: _Leads, rules: Rules, fields: dict[str, str], score: np.ndarray, verdict: pd.DataFrame,
+               log: ProblemLog) -> _Stages:
+    """Each lead's funnel stage, first match wins (SPEC §2)."""
+    frame = lead.frame
     reason = _col(frame, "Disqualified").astype(object)
     reason = reason.where(~blank_mask(reason), None).to_numpy(object)
     for rule in rules.disqualify:
         col = fields.get(rule["id"])
-        if col is None:
-            continue
-        m = OPERATORS[rule["op"]](FieldValues(frame[col]), rule.get("value")).to_numpy(bool)
-        reason = np.where(m & pd.isna(reason), rule["reason"], reason)
+        if col is not None:
+            m = OPERATORS[rule["op"]](FieldValues(frame[col]), rule.get("value")).to_numpy(bool)
+            reason = np.where(m & pd.isna(reason), rule["reason"], reason)
     disq = ~pd.isna(reason)
-
-    # ---- pipeline
-    deal = _deal_stages(_col(frame, "Deal stage"), rules, origin, pos, real.get("Deal stage", "Deal stage"), log)
-    outcome, probability, deal_name = deal
+    outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)
     email = _col(frame, "Email")
     has_email = (~blank_mask(email)).to_numpy() & email.astype(str).str.contains("@", regex=False).to_numpy()
     is_mql = has_email & (score >= rules.mql)
     stage = np.select(
-        [outcome == "won", outcome == "lost", disq, outcome == "open",
-         is_mql & verdict["passed"].to_numpy(), is_mql, has_email],
-        ["Customer", "Lost", "Disqualified", "Opportunity", "SQL", "MQL", "Lead"], default="Visitor")
+        [outcome == WON, outcome == LOST_OUTCOME, disq, outcome == OPEN, is_mql & verdict["passed"].to_numpy(),
+         is_mql, has_email],
+        [CUSTOMER, LOST, DISQUALIFIED, OPPORTUNITY, SQL, MQL, LEAD], default=VISITOR)
+    return _Stages(stage, reason, disq, outcome, probability, deal_name, email)
 
-    amount, bad_amount = to_number(_col(frame, "Amount"))
-    if bad_amount.any():
-        vals = _col(frame, "Amount").to_numpy(object)
-        origin.report(log, "not-a-number", _spread(bad_amount.to_numpy(), pos, len(origin.rows)), real.get("Amount", "Amount"),
-                      lambda p: f'amount "{vals[np.searchsorted(pos, p)]}" is not a number; it counts as 0')
-    weighted = amount.fillna(0).to_numpy() * probability
 
-    # ---- next actions
-    action = _col(frame, "Next action")
-    action_date, bad_date = to_date(_col(frame, "Next action date"))
-    if bad_date.any():
-        vals = _col(frame, "Next action date").to_numpy(object)
-        origin.report(log, "not-a-date", _spread(bad_date.to_numpy(), pos, len(origin.rows)),
-                      real.get("Next action date", "Next action date"),
-                      lambda p: f'"{vals[np.searchsorted(pos, p)]}" is not a date (use 22/11/2026 or 2026-11-22)')
-    needs_action = np.isin(stage, ["MQL", "SQL", "Opportunity"])
-    no_action = blank_mask(action).to_numpy()
+def amount_step(lead: _Leads, probability: np.ndarray, log: ProblemLog) -> tuple[pd.Series, np.ndarray]:
+    """Deal amounts (not-a-number reported, counted as 0 in the weighting) and weighted amounts."""
+    raw = _col(lead.frame, "Amount")
+    amount, bad = to_number(raw)
+    vals = raw.to_numpy(object)
+    lead.report(log, "not-a-number", bad.to_numpy(), "Amount",
+                lambda k: f'amount "{vals[k]}" is not a number; it counts as 0')
+    return amount, amount.fillna(0).to_numpy() * probability
+
+
+def next_action_step(lead: _Leads, stage: np.ndarray, rules: Rules, as_of: pd.Timestamp, date_order: str,
+                     log: ProblemLog) -> dict:
+    """Next action, its date and status (Overdue, Due soon, Missing, No date, Planned) for leads that need one."""
+    action = _col(lead.frame, "Next action")
+    raw = _col(lead.frame, "Next action date")
+    action_date, bad = to_date(raw, date_order)
+    vals = raw.to_numpy(object)
+    lead.report(log, "not-a-date", bad.to_numpy(), "Next action date",
+                lambda k: f'"{vals[k]}" is not a date (use 22/11/2026 or 2026-11-22)')
+    needs_action = np.isin(stage, NEEDS_ACTION)
     days_left = ((action_date - as_of).dt.days).to_numpy(dtype=float)
     status = np.select(
-        [~needs_action, no_action, np.isnan(days_left), days_left < 0, days_left <= rules.due_soon_days],
-        ["", "Missing", "No date", "Overdue", "Due soon"], default="Planned")
+        [~needs_action, blank_mask(action).to_numpy(), np.isnan(days_left), days_left < 0,
+         days_left <= rules.due_soon_days],
+        ["", MISSING, NO_DATE, OVERDUE, DUE_SOON], default=PLANNED)
+    return {"action": action, "date": action_date, "status": status, "days_left": days_left}
 
-    # ---- text columns
+
+def text_step(lead: _Leads, rules: Rules, st: _Stages, verdict: pd.DataFrame, has_answers: np.ndarray,
+              tags, ledger: pd.DataFrame, table: RuleTable) -> dict[str, np.ndarray]:
+    """The text columns: stage label, Checklist, Interests, Why."""
     labels = np.array([rules.stage_label(s) for s in STAGES], dtype=object)
-    stage_label = labels[pd.Categorical(stage, categories=STAGES).codes]
-    check_text = np.where(disq, "Disqualified – " + pd.Series(reason, dtype=object).fillna("").astype(str).to_numpy(),
-                          np.where(has_answers | np.isin(stage, ["MQL", "SQL", "Opportunity", "Customer"]),
-                                   verdict["checklist"].to_numpy(object), ""))
-    interests = _interests(tags, table, n)
-    why = _why(ledger, table, n)
+    stage_label = labels[pd.Categorical(st.stage, categories=STAGES).codes]
+    reasons = pd.Series(st.reason, dtype=object).fillna("").astype(str).to_numpy()
+    checklist = np.where(st.disqualified, "Disqualified – " + reasons,
+                         np.where(has_answers | np.isin(st.stage, SHOWS_CHECKLIST),
+                                  verdict["checklist"].to_numpy(object), ""))
+    return {"stage_label": stage_label, "checklist": checklist, "interests": _interests(tags, table, lead.n),
+            "why": _why(ledger, table, lead.n)}
 
-    out = pd.DataFrame({
-        "Lead ID": ids.to_numpy(),
-        "Fit score": fit,
-        "Engagement score": eng_c / 100,
-        "Score": score,
-        "Grade": grade,
-        "Stage": stage_label,
-        "Checklist": check_text,
-        "Interests": interests,
-        "Next action status": status,
-        "Why": why,
-    }, index=pos)
-    assert list(out.columns[1:]) == LEADS_OUTPUTS
 
+def _context(lead: _Leads, st: _Stages, texts: dict, verdict: pd.DataFrame, score, fit, engagement, grade, amount,
+             weighted, act: dict, last_day) -> pd.DataFrame:
+    """Everything the Summary (and explain) needs per lead."""
+    frame, n = lead.frame, lead.n
     last = (last_day.astype("datetime64[D]").astype("datetime64[ns]") if last_day is not None
             else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
     first, last_name = _col(frame, "First name"), _col(frame, "Last name")
     name = (first.fillna("").astype(str).str.strip() + " " + last_name.fillna("").astype(str).str.strip()).str.strip()
-    context = pd.DataFrame({
-        "Lead ID": ids.to_numpy(), "Name": name.to_numpy(object),
+    return pd.DataFrame({
+        "Lead ID": lead.ids.to_numpy(), "Name": name.to_numpy(object),
         "Company": _col(frame, "Company").to_numpy(object), "Owner": _col(frame, "Owner").to_numpy(object),
-        "Source": _col(frame, "Source").to_numpy(object), "Email": email.to_numpy(object),
-        "Stage": stage, "Stage label": stage_label, "Score": score, "Fit score": fit,
-        "Engagement score": eng_c / 100, "Grade": grade,
+        "Source": _col(frame, "Source").to_numpy(object), "Email": st.email.to_numpy(object),
+        "Stage": st.stage, "Stage label": texts["stage_label"], "Score": score, "Fit score": fit,
+        "Engagement score": engagement, "Grade": grade,
         "Passed": verdict["passed"].to_numpy(), "Gaps": verdict["gaps"].to_numpy(object),
-        "Checklist": check_text, "Reason": reason,
-        "Deal stage": deal_name, "Outcome": outcome, "Probability": probability,
+        "Checklist": texts["checklist"], "Reason": st.reason,
+        "Deal stage": st.deal_stage, "Outcome": st.outcome, "Probability": st.probability,
         "Amount": amount.to_numpy(), "Weighted": weighted,
-        "Next action": action.to_numpy(object), "Next action date": action_date.to_numpy(),
-        "Next action status": status, "Days left": days_left,
-        "Last activity": last, "Row": origin.rows[pos] if len(origin.rows) else pos + 2,
-    }, index=pos)
-    details = finish_ledger(ledger, ids.to_numpy(object), table)[LEDGER_COLUMNS]
-    return Evaluation(out, details, log.finish(), context, rules, as_of, headers=real)
+        "Next action": act["action"].to_numpy(object), "Next action date": act["date"].to_numpy(),
+        "Next action status": act["status"], "Days left": act["days_left"],
+        "Last activity": last, "Row": lead.origin.rows[lead.pos] if len(lead.origin.rows) else lead.pos + 2,
+    }, index=lead.pos)
 
 
 def blank_row(frame: pd.DataFrame) -> np.ndarray:
@@ -291,17 +398,11 @@ def blank_row(frame: pd.DataFrame) -> np.ndarray:
     return np.logical_and.reduce([blank_mask(frame[c]).to_numpy() for c in frame.columns])
 
 
-def _spread(mask_kept: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
-    full = np.zeros(n, dtype=bool)
-    full[pos[mask_kept]] = True
-    return full
-
-
 def _day(ts) -> int:
     return int(pd.Timestamp(ts).normalize().value // 86_400_000_000_000)
 
 
-def _activities(activities, leads, ids, rules: Rules, log: ProblemLog):
+def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_order: str = "auto"):
     """Clean the Activities table into integer codes for the kernel; report what is skipped.
 
     Returns ((lead, type_code, day, detail_code, detail_text), last activity day per lead) or
@@ -314,30 +415,8 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog):
     real = {**{c: c for c in frame.columns}, **hmap.columns}
     for needed in ("Date", "Activity"):
         if needed not in frame.columns:
-            from ..errors import WorkbookError
-            hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Activities") == needed), "")
-            p = Problem("missing-column", f"{origin.sheet}!1:1", f'no "{needed}" column{hint}', "error", sheet=origin.sheet)
-            raise WorkbookError(str(p), [p])
-    id_index = pd.Index(ids.to_numpy(object))
-    if LEAD_ID in frame.columns:
-        codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
-        keys = _lead_key(pd.Series(uniques)).to_numpy(object)
-        pos_u = np.append(id_index.get_indexer(keys), -1)
-        lead = pos_u[codes]
-        given = np.append(keys != "", False)[codes]
-    else:
-        lead = np.full(len(frame), -1, dtype=np.int64)
-        given = np.zeros(len(frame), dtype=bool)
-    if "Email" in frame.columns:
-        emails = fold_series(_col(leads, "Email")).to_numpy(object)
-        by_email = pd.Index(emails)
-        codes, uniques = pd.factorize(frame["Email"], use_na_sentinel=True)
-        folded = fold_series(pd.Series(uniques, dtype=object)).to_numpy(object)
-        pos_u = np.append(np.where(folded != "", by_email.get_indexer_for(folded)
-                                   if by_email.is_unique else _first_indexer(by_email, folded), -1), -1)
-        from_email = pos_u[codes]
-        lead = np.where((lead < 0) & ~given, from_email, lead)
-        given |= np.append(folded != "", False)[codes]
+            raise _missing_column(origin, hmap, "Activities", needed)
+    lead, given = _activity_leads(frame, leads, ids)
     empty = blank_row(frame)
     id_header = real.get(LEAD_ID, real.get("Email", LEAD_ID))
     origin.report(log, "activity-without-lead", ~given & ~empty, id_header,
@@ -346,26 +425,9 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog):
     origin.report(log, "unknown-lead", given & (lead < 0), id_header,
                   lambda p: f'no lead "{raw_ids.iat[p]}" on the Leads sheet; the activity is skipped')
     known = lead >= 0
+    type_code = _activity_types(frame["Activity"], rules, origin, real["Activity"], known & ~empty, log)
 
-    lookup = {}
-    for t, spec in rules.activities.items():
-        lookup.setdefault(key(t), t)
-        if spec.get("label"):
-            lookup.setdefault(key(spec["label"]), t)
-    types = list(rules.activities)
-    codes, uniques = pd.factorize(frame["Activity"], use_na_sentinel=True)
-    resolved_u = [lookup.get(key(u)) for u in uniques]
-    type_u = np.array([types.index(t) if t else -1 for t in resolved_u] + [-1], dtype=np.int64)
-    blank_u = np.array([key(u) == "" for u in uniques] + [True], dtype=bool)
-    type_code = type_u[codes]
-    act_text = frame["Activity"]
-    origin.report(log, "unknown-activity", (type_code < 0) & ~blank_u[codes] & known, real["Activity"],
-                  lambda p: f'unknown activity type "{act_text.iat[p]}"{did_you_mean(str(act_text.iat[p]), types)}; '
-                            "it is skipped — add it to rules.json or fix the spelling")
-    origin.report(log, "missing-activity", blank_u[codes] & known & ~empty, real["Activity"],
-                  lambda p: "activity type is empty; skipped")
-
-    dates, bad = to_date(frame["Date"])
+    dates, bad = to_date(frame["Date"], date_order)
     ok_so_far = known & (type_code >= 0)
     dv = frame["Date"]
     origin.report(log, "not-a-date", bad.to_numpy() & ok_so_far, real["Date"],
@@ -384,6 +446,49 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog):
     np.maximum.at(last, lead_u, day_u)
     last_day = np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"), last.astype("datetime64[D]"))
     return (lead_u, type_code[use], day_u, detail_code[use].astype(np.int64), detail_text), last_day
+
+
+def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each activity's lead (-1: none found), by Lead ID, else by Email; and whether one was given."""
+    id_index = pd.Index(ids.to_numpy(object))
+    if LEAD_ID in frame.columns:
+        codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
+        keys = _lead_key(pd.Series(uniques)).to_numpy(object)
+        lead = np.append(id_index.get_indexer(keys), -1)[codes]
+        given = np.append(keys != "", False)[codes]
+    else:
+        lead = np.full(len(frame), -1, dtype=np.int64)
+        given = np.zeros(len(frame), dtype=bool)
+    if "Email" in frame.columns:
+        by_email = pd.Index(fold_series(_col(leads, "Email")).to_numpy(object))
+        codes, uniques = pd.factorize(frame["Email"], use_na_sentinel=True)
+        folded = fold_series(pd.Series(uniques, dtype=object)).to_numpy(object)
+        found = by_email.get_indexer_for(folded) if by_email.is_unique else _first_indexer(by_email, folded)
+        from_email = np.append(np.where(folded != "", found, -1), -1)[codes]
+        lead = np.where((lead < 0) & ~given, from_email, lead)
+        given |= np.append(folded != "", False)[codes]
+    return lead, given
+
+
+def _activity_types(values: pd.Series, rules: Rules, origin: Origin, header: str, check: np.ndarray,
+                    log: ProblemLog) -> np.ndarray:
+    """Index of each activity's type in rules.activities (by key or label), -1 when unknown or blank."""
+    lookup = {}
+    for t, spec in rules.activities.items():
+        lookup.setdefault(key(t), t)
+        if spec.get("label"):
+            lookup.setdefault(key(spec["label"]), t)
+    types = list(rules.activities)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    resolved_u = [lookup.get(key(u)) for u in uniques]
+    type_u = np.array([types.index(t) if t else -1 for t in resolved_u] + [-1], dtype=np.int64)
+    blank_u = np.array([key(u) == "" for u in uniques] + [True], dtype=bool)
+    type_code, blank = type_u[codes], blank_u[codes]
+    origin.report(log, "unknown-activity", (type_code < 0) & ~blank & check, header,
+                  lambda p: f'unknown activity type "{values.iat[p]}"{did_you_mean(str(values.iat[p]), types)}; '
+                            "it is skipped — add it to rules.json or fix the spelling")
+    origin.report(log, "missing-activity", blank & check, header, lambda p: "activity type is empty; skipped")
+    return type_code
 
 
 def _first_indexer(index: pd.Index, values) -> np.ndarray:
@@ -435,24 +540,22 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
     return out
 
 
-def _deal_stages(values: pd.Series, rules: Rules, origin: Origin, pos, header, log):
+def _deal_stages(values: pd.Series, rules: Rules, lead: _Leads, log: ProblemLog):
+    """Outcome (won / lost / open / ""), win probability and pipeline name of each Deal stage."""
     lookup = {}
     for st in rules.pipeline:
         for name in [st["stage"], *st.get("aliases", [])]:
             lookup[key(name)] = st
     codes, uniques = pd.factorize(values.astype(object))
     found = [lookup.get(key(u)) for u in uniques]
-    outcome_u = np.array([("open" if f and "outcome" not in f else f["outcome"]) if f else "" for f in found] + [""], dtype=object)
-    prob_u = np.array([(f.get("probability", 1.0 if f.get("outcome") == "won" else 0.0)) if f else 0.0 for f in found] + [0.0])
+    outcome_u = np.array([f.get("outcome", OPEN) if f else "" for f in found] + [""], dtype=object)
+    prob_u = np.array([f.get("probability", default_probability(f.get("outcome"))) if f else 0.0 for f in found] + [0.0])
     name_u = np.array([f["stage"] if f else "" for f in found] + [""], dtype=object)
     bad_u = np.array([f is None and str(u).strip() != "" for f, u in zip(found, uniques)] + [False], dtype=bool)
-    bad = bad_u[codes]
-    if bad.any():
-        raw = values.to_numpy(object)
-        names = [st["stage"] for st in rules.pipeline]
-        origin.report(log, "unknown-deal-stage", _spread(bad, pos, len(origin.rows)), header,
-                      lambda p: f'deal stage "{raw[np.searchsorted(pos, p)]}" is not in the pipeline'
-                                f'{did_you_mean(str(raw[np.searchsorted(pos, p)]), names)}; it is ignored')
+    raw = values.to_numpy(object)
+    names = [st["stage"] for st in rules.pipeline]
+    lead.report(log, "unknown-deal-stage", bad_u[codes], "Deal stage",
+                lambda k: f'deal stage "{raw[k]}" is not in the pipeline{did_you_mean(str(raw[k]), names)}; it is ignored')
     return outcome_u[codes], prob_u[codes], name_u[codes]
 
 

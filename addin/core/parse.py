@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 
 from .text import fold
+from .vocabulary import NO_WORDS, UNKNOWN_WORDS, YES_WORDS
 
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# How a date written with numbers only (01/02/2026) is read. "auto" reads day first for now.
+DATE_ORDERS = ("auto", "DMY", "MDY", "YMD")
 _NUM_JUNK = re.compile(r"[\s\u00a0\u202f€$£%]|eur|usd|gbp|chf", re.IGNORECASE)
 _THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+$")
-_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 
 
 def blank_mask(values: pd.Series) -> pd.Series:
@@ -59,11 +62,19 @@ def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return nums, bad
 
 
-def _one_date(text: str) -> pd.Timestamp | None:
+def _one_date(text: str, order: str = "auto") -> pd.Timestamp | None:
     s = text.strip()
-    m = _DMY.match(s)
+    m = _NUMERIC_DATE.match(s)
     if m:
-        d, mth, y = (int(g) for g in m.groups())
+        a, b, c = m.groups()
+        if len(a) == 4 or (order == "YMD" and len(c) <= 2):
+            y, mth, d = int(a), int(b), int(c)
+        elif len(c) not in (2, 4):
+            return None
+        elif order == "MDY":
+            mth, d, y = int(a), int(b), int(c)
+        else:
+            d, mth, y = int(a), int(b), int(c)
         y = y + 2000 if y < 100 else y
         try:
             return pd.Timestamp(dt.date(y, mth, d))
@@ -75,8 +86,23 @@ def _one_date(text: str) -> pd.Timestamp | None:
         return None
 
 
-def to_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Read dates leniently (Excel dates and serials, ISO, 22/11/2026); return (dates, not-understood)."""
+def date_value(value, order: str = "auto") -> pd.Timestamp | None:
+    """One date as people give it — a date, an Excel serial, ISO or 01/02/2026 read in `order` —
+    at midnight; None when it is not a date. The single reading of one value, used for the as-of
+    date wherever it comes from (Settings, a worksheet function, the API)."""
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        ts = pd.Timestamp(value)
+        return (ts.tz_localize(None) if ts.tzinfo else ts).normalize()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return _EXCEL_EPOCH + pd.Timedelta(days=int(value)) if 1 <= value <= 2958465 else None
+    if isinstance(value, str) and value.strip():
+        ts = _one_date(value, order)
+        return None if ts is None or ts is pd.NaT else (ts.tz_localize(None) if ts.tzinfo else ts).normalize()
+    return None
+
+
+def to_date(values: pd.Series, order: str = "auto") -> tuple[pd.Series, pd.Series]:
+    """Read dates leniently (Excel dates and serials, ISO, 22/11/2026 in `order`); return (dates, not-understood)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         out = values
         if getattr(out.dt, "tz", None) is not None:
@@ -100,7 +126,7 @@ def to_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             elif isinstance(u, (int, float)) and not isinstance(u, bool) and 1 <= u <= 2958465:
                 parsed.append(_EXCEL_EPOCH + pd.Timedelta(days=int(u)))
             else:
-                parsed.append(_one_date(str(u)))
+                parsed.append(_one_date(str(u), order))
         arr = pd.to_datetime(pd.Series(parsed, dtype=object), errors="coerce")
         if getattr(arr.dt, "tz", None) is not None:
             arr = arr.dt.tz_localize(None)
@@ -108,11 +134,6 @@ def to_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         out.loc[todo] = arr[codes]
     bad = out.isna() & ~blank
     return out, bad
-
-
-YES = {"yes", "y", "oui", "o", "x", "✓", "✔", "☑", "true", "vrai", "1", "ok", "si"}
-NO = {"no", "n", "non", "false", "faux", "0", "✗", "✘", "☐"}
-UNKNOWN = {"", "?", "unknown", "inconnu", "inconnue", "nsp", "tbd", "n/a", "na", "-"}
 
 
 def to_answer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -127,12 +148,12 @@ def to_answer(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             word = str(int(u))
         else:
             word = fold(u)
-        if word in YES:
+        if word in YES_WORDS:
             table.append(1.0), bad_u.append(False)
-        elif word in NO:
+        elif word in NO_WORDS:
             table.append(0.0), bad_u.append(False)
         else:
-            table.append(np.nan), bad_u.append(word not in UNKNOWN)
+            table.append(np.nan), bad_u.append(word not in UNKNOWN_WORDS)
     table_arr = np.array(table + [np.nan], dtype=float)
     bad_arr = np.array(bad_u + [False], dtype=bool)
     return (pd.Series(table_arr[codes], index=values.index),

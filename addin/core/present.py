@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .evaluate import STAGES, Evaluation
+from .evaluate import Evaluation
 from .headers import LEADS_OUTPUTS
 from .scoring import LEDGER_COLUMNS
+from .vocabulary import ACTION_COLORS, STAGES
 
 EXCEL_MAX_ROWS = 1_048_576
 OWNED_NAME = "_LeadQ_Outputs"        # hidden defined name recording the Leads columns LeadQ owns
@@ -29,8 +30,6 @@ DETAIL_WIDTHS = {"Lead ID": 12, "Rule": 26, "Kind": 9, "Matched": 40, "Count": 8
 HEADER_FILL = "#1F3864"          # computed-column headers: dark blue, white bold text
 HEADER_FONT = "#FFFFFF"
 INPUT_HEADER_FILL = "#D9E1F2"
-ACTION_COLORS = {"Overdue": ("#C00000", "#FFFFFF"), "Due soon": ("#FFEB9C", "#7F6000"),
-                 "Missing": ("#F8CBAD", "#833C0B"), "No date": ("#F8CBAD", "#833C0B")}
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..errors import Problem, RulesError
+from ..problems import schema_code
 from .headers import canonical_field, known_fields
 from .operators import value_shape_error
 from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
 from .text import did_you_mean, key, suggest
+from .vocabulary import OUTCOMES, STAGES, default_probability
 
 MAX_RULES_BYTES = 5_000_000
-STAGE_KEYS = ["Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost", "Disqualified"]
 _MERGED_OBJECTS = ("score", "thresholds", "next_actions")
 
 
@@ -312,7 +313,7 @@ def _schema_problem(err, lines: dict, name: str) -> Problem:
         msg = f'"{inst}" is not a valid name here: use letters, digits, "_", "-" or "."'
     else:
         msg = err.message
-    return _located(f"schema-{v}", name, lines, parts, msg)
+    return _located(schema_code(v), name, lines, parts, msg)
 
 
 def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
@@ -352,7 +353,7 @@ def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
         acts = r.get("activity")
         for a in ([acts] if isinstance(acts, str) else acts if isinstance(acts, list) else []):
             if isinstance(a, str) and a not in types:
-                out.append((["pages", i, "activity"], "unknown-activity",
+                out.append((["pages", i, "activity"], "undefined-activity-type",
                             f'activity type "{a}" is not defined in "activities"{did_you_mean(a, types)}', "error"))
     th = user.get("thresholds")
     if isinstance(th, dict) and isinstance(merged.get("thresholds"), dict):
@@ -396,7 +397,7 @@ def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
             if isinstance(p, (int, float)) and not isinstance(p, bool):
                 if oc:
                     out.append((["pipeline", i, "probability"], "outcome-probability",
-                                f'a "{oc}" stage takes no probability (it is {1 if oc == "won" else 0} by definition); remove it', "error"))
+                                f'a "{oc}" stage takes no probability (it is {default_probability(oc):g} by definition); remove it', "error"))
                 elif not 0 <= p <= 1:
                     hint = f"; write {p / 100:g} for {p:g} %" if 1 < p <= 100 else ""
                     out.append((["pipeline", i, "probability"], "probability-range",
@@ -410,7 +411,7 @@ def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
                         out.append((["pipeline", i], "duplicate-stage",
                                     f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
                     names[key(nm)] = json_path(["pipeline", i])
-        for oc in ("won", "lost"):
+        for oc in OUTCOMES:
             if oc not in outcomes:
                 out.append((["pipeline"], f"pipeline-no-{oc}",
                             f'the pipeline has no {oc} outcome; add e.g. {{"stage": "{oc.title()}", "outcome": "{oc}"}}', "error"))
@@ -445,7 +446,7 @@ def _merge(defaults: dict, user: dict) -> dict:
         if k in _MERGED_OBJECTS and isinstance(v, dict) and isinstance(merged.get(k), dict):
             merged[k] = {**merged[k], **v}
         elif k == "stages" and isinstance(v, dict):
-            merged[k] = {s: {**merged.get(k, {}).get(s, {}), **(v.get(s) or {})} for s in STAGE_KEYS
+            merged[k] = {s: {**merged.get(k, {}).get(s, {}), **(v.get(s) or {})} for s in STAGES
                          if s in merged.get(k, {}) or s in v}
         else:
             merged[k] = copy.deepcopy(v)

@@ -7,10 +7,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .evaluate import FUNNEL, Evaluation
-
-# A lead at a stage has reached every earlier funnel stage; a lost deal reached Opportunity.
-_REACH = {"Visitor": 0, "Lead": 1, "MQL": 2, "SQL": 3, "Opportunity": 4, "Customer": 5, "Lost": 4, "Disqualified": 0}
+from .evaluate import Evaluation
+from .vocabulary import (
+    ACTION_ALERTS,
+    ACTION_ORDER,
+    CLOSED_STAGES,
+    CUSTOMER,
+    DISQUALIFIED,
+    FUNNEL,
+    LOST,
+    LOST_OUTCOME,
+    MQL,
+    OPEN,
+    OVERDUE,
+    REACH,
+    VISITOR,
+    WON,
+    default_probability,
+)
 
 
 @dataclass
@@ -32,7 +46,7 @@ class Summary:
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
-    return stages.map(_REACH).to_numpy()
+    return stages.map(REACH).to_numpy()
 
 
 def _funnel(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
@@ -41,10 +55,10 @@ def _funnel(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
     reach = _reached(ctx["Stage"])
     rows, prev = [], None
     for i, s in enumerate(FUNNEL):
-        reached = int((reach >= i).sum()) if s != "Visitor" else total
+        reached = int((reach >= i).sum()) if s != VISITOR else total
         rows.append({"Stage": ev.rules.stage_label(s), "Key": s, "Now": int(now.get(s, 0)),
                      "Share": now.get(s, 0) / total if total else 0.0, "Reached": reached,
-                     "Conversion": (reached / prev if prev else np.nan) if s != "Visitor" else np.nan})
+                     "Conversion": (reached / prev if prev else np.nan) if s != VISITOR else np.nan})
         prev = reached
     return pd.DataFrame(rows)
 
@@ -53,7 +67,7 @@ def _group(ctx: pd.DataFrame, by: str) -> pd.DataFrame:
     reach = _reached(ctx["Stage"])
     key = ctx[by].fillna("").astype(str).str.strip().replace("", "(none)")
     frame = pd.DataFrame({by: key, "Leads": 1, "MQL": reach >= 2, "SQL": reach >= 3, "Opportunities": reach >= 4,
-                          "Customers": (ctx["Stage"] == "Customer").to_numpy()})
+                          "Customers": (ctx["Stage"] == CUSTOMER).to_numpy()})
     out = frame.groupby(by, sort=False).sum(numeric_only=True).astype(int)
     out["Conversion"] = out["Customers"] / out["Leads"]
     return out.sort_values(["Leads", "Customers"], ascending=False).reset_index()
@@ -64,10 +78,10 @@ def _pipeline(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
     for st in ev.rules.pipeline:
         m = (ctx["Deal stage"] == st["stage"]).to_numpy()
         amount = float(np.nansum(ctx["Amount"].to_numpy()[m]))
-        outcome = st.get("outcome", "open")
-        prob = st.get("probability", 1.0 if outcome == "won" else 0.0)
+        outcome = st.get("outcome", OPEN)
+        prob = st.get("probability", default_probability(outcome))
         rows.append({"Deal stage": st["stage"], "Outcome": outcome, "Count": int(m.sum()), "Amount": amount,
-                     "Probability": prob, "Weighted": amount * prob if outcome == "open" else 0.0})
+                     "Probability": prob, "Weighted": amount * prob if outcome == OPEN else 0.0})
     return pd.DataFrame(rows)
 
 
@@ -84,9 +98,9 @@ def _lead_rows(ctx: pd.DataFrame, ev: Evaluation, mask, order, ascending, limit=
 
 def _actions(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
     status = ctx["Next action status"]
-    m = status.isin(["Overdue", "Due soon", "Missing", "No date"]).to_numpy()
+    m = status.isin(ACTION_ALERTS).to_numpy()
     sub = ctx[m].copy()
-    order = sub["Next action status"].map({"Overdue": 0, "Due soon": 1, "Missing": 2, "No date": 2})
+    order = sub["Next action status"].map(ACTION_ORDER)
     sub = sub.assign(_o=order.to_numpy()).sort_values(["_o", "Days left", "Score"], ascending=[True, True, False],
                                                       kind="stable")
     return pd.DataFrame({"Status": sub["Next action status"], "Lead ID": sub["Lead ID"], "Name": sub["Name"],
@@ -124,23 +138,23 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
     funnel = _funnel(ctx, ev)
     pipeline = _pipeline(ctx, ev)
     total = len(ctx)
-    customers = int((ctx["Stage"] == "Customer").sum())
-    lost = ctx["Stage"] == "Lost"
-    disq = ctx["Stage"] == "Disqualified"
+    customers = int((ctx["Stage"] == CUSTOMER).sum())
+    lost = ctx["Stage"] == LOST
+    disq = ctx["Stage"] == DISQUALIFIED
     reasons = ctx.loc[disq, "Reason"].fillna("").astype(str).value_counts()
     outcomes = pd.DataFrame([
-        {"Outcome": ev.rules.stage_label("Lost"), "Key": "Lost", "Leads": int(lost.sum()),
+        {"Outcome": ev.rules.stage_label(LOST), "Key": LOST, "Leads": int(lost.sum()),
          "Amount": float(np.nansum(ctx.loc[lost, "Amount"])), "Details": ""},
-        {"Outcome": ev.rules.stage_label("Disqualified"), "Key": "Disqualified", "Leads": int(disq.sum()),
+        {"Outcome": ev.rules.stage_label(DISQUALIFIED), "Key": DISQUALIFIED, "Leads": int(disq.sum()),
          "Amount": np.nan, "Details": ", ".join(f"{r} ({n})" for r, n in reasons.items())},
     ])
-    open_stage = ~ctx["Stage"].isin(["Customer", "Lost", "Disqualified"]).to_numpy()
-    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == "MQL").to_numpy(), ["Score", "Lead ID"], [False, True])
+    open_stage = ~ctx["Stage"].isin(CLOSED_STAGES).to_numpy()
+    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy(), ["Score", "Lead ID"], [False, True])
     hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), ["Score", "Lead ID"],
                          [False, True], limit=hot_limit)
     actions = _actions(ctx, ev)
-    won = pipeline[pipeline["Outcome"] == "won"]
-    lost_p = pipeline[pipeline["Outcome"] == "lost"]
+    won = pipeline[pipeline["Outcome"] == WON]
+    lost_p = pipeline[pipeline["Outcome"] == LOST_OUTCOME]
     kpis = {
         "Leads": total,
         "MQL": int(funnel.loc[funnel["Key"] == "MQL", "Reached"].iloc[0]),
@@ -148,11 +162,11 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Customers": customers,
         "Overall conversion": customers / total if total else 0.0,
         "Weighted pipeline": float(pipeline["Weighted"].sum()),
-        "Open pipeline": float(pipeline.loc[pipeline["Outcome"] == "open", "Amount"].sum()),
+        "Open pipeline": float(pipeline.loc[pipeline["Outcome"] == OPEN, "Amount"].sum()),
         "Won": float(won["Amount"].sum()),
         "Lost": float(lost_p["Amount"].sum()),
-        "Overdue actions": int((actions["Status"] == "Overdue").sum()),
-        "Data problems": int(sum(1 for p in ev.problems if p.message)),
+        "Overdue actions": int((actions["Status"] == OVERDUE).sum()),
+        "Data problems": ev.problem_total,
     }
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),

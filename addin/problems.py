@@ -1,0 +1,111 @@
+"""The catalogue of problem codes, in the style of frictionless's error catalogue.
+
+Every Problem LeadQ reports carries one of these codes (a test scans the source for it); the
+code is stable, so scripts reading `--json` can rely on it. Severity here is the usual one: a
+call site may lower or raise it where the context says more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of problem: a stable code, a short title, the usual severity, what it means."""
+
+    code: str
+    title: str
+    severity: str
+    description: str
+
+
+_RULES = [
+    ("file-not-found", "File not found", "error", "The rules file named does not exist."),
+    ("file-too-large", "File too large", "error", "The rules file is larger than LeadQ reads."),
+    ("not-utf8", "Not UTF-8", "error", "The rules file is not UTF-8 text."),
+    ("json-syntax", "JSON syntax", "error", "The rules file is not valid JSON (a trailing comma, a missing quote…)."),
+    ("not-an-object", "Not an object", "error", "The rules file must hold one JSON object."),
+    ("duplicate-key", "Duplicate key", "error", "A key appears twice in one object; the second would silently win."),
+    ("duplicate-id", "Duplicate rule id", "error", "Two rules share an id; ids name ledger rows and must be unique."),
+    ("operator-value", "Operator value", "error", "A rule's value does not fit its operator (a list where one value is needed…)."),
+    ("unknown-field", "Unknown field", "warning", "A rule reads a column that is no standard Leads column (a custom one may still match)."),
+    ("undefined-activity-type", "Undefined activity type", "error", "A page rule names an activity type that `activities` does not define."),
+    ("thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold."),
+    ("score-range", "Score range", "error", "score.min is not below score.max."),
+    ("threshold-unreachable", "Threshold unreachable", "error", "The MQL threshold is above the highest possible score."),
+    ("grades-order", "Grades out of order", "error", "Grades must be listed from best to worst with decreasing minimums."),
+    ("decay-kinds", "Several decay kinds", "error", "Only one decay kind may be chosen."),
+    ("outcome-probability", "Probability on a closed stage", "error", "A won or lost stage takes no probability."),
+    ("probability-range", "Probability out of range", "error", "A probability must be between 0 and 1."),
+    ("probability-missing", "Probability missing", "error", "An open pipeline stage needs a probability."),
+    ("duplicate-stage", "Duplicate deal stage", "error", "A deal stage (or alias) is defined twice."),
+    ("pipeline-no-won", "No won outcome", "error", "The pipeline has no stage with outcome won."),
+    ("pipeline-no-lost", "No lost outcome", "error", "The pipeline has no stage with outcome lost."),
+    ("criteria-missing", "Criteria missing", "error", "A custom framework needs its criteria."),
+    ("criteria-ignored", "Criteria ignored", "warning", "Criteria are only read with the custom framework."),
+    ("unknown-criterion", "Unknown criterion", "error", "A required criterion is not one of the framework's."),
+    ("require-min", "Require more than exists", "error", "The minimum of criteria is above their number."),
+]
+
+# JSON Schema violations: one code per keyword LeadQ explains in plain words.
+_SCHEMA = {
+    "required": "A required key is missing.",
+    "additionalProperties": "A key the schema does not know (a typo?).",
+    "type": "A value of the wrong type (a number in quotes…).",
+    "enum": "A value that is not one of the allowed words.",
+    "const": "A value that must be one exact word.",
+    "minimum": "A number below its minimum.",
+    "exclusiveMinimum": "A number not above its minimum.",
+    "maximum": "A number above its maximum.",
+    "exclusiveMaximum": "A number not below its maximum.",
+    "minLength": "An empty text where one is needed.",
+    "minItems": "An empty list where one is needed.",
+    "maxItems": "A list longer than allowed.",
+    "pattern": "A text not in the expected form.",
+    "propertyNames": "A key that is not a valid name here.",
+    "other": "Any other schema violation, described by the validator.",
+}
+
+_WORKBOOK = [
+    ("missing-sheet", "Missing sheet", "error", "A sheet LeadQ reads is not in the workbook."),
+    ("missing-column", "Missing column", "error", "A column LeadQ needs is not on the sheet."),
+    ("settings-rules-not-found", "Rules file not found", "error", "The rules file named on the Settings sheet does not exist."),
+    ("settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date."),
+    ("settings-bad-date-order", "Date order not understood", "error", "Date order must be auto, DMY, MDY or YMD."),
+]
+
+_DATA = [
+    ("missing-lead-id", "Missing Lead ID", "warning", "A Leads row has no Lead ID; it is skipped."),
+    ("duplicate-lead-id", "Duplicate Lead ID", "warning", "A Lead ID is used twice; the later row is skipped (or used, on Qualification)."),
+    ("rule-column-missing", "Rule column missing", "warning", "A rule reads a column the Leads sheet does not have; it never matches."),
+    ("not-a-number", "Not a number", "warning", "A value read as a number is not one."),
+    ("not-a-date", "Not a date", "warning", "A value read as a date is not one."),
+    ("missing-date", "Missing date", "warning", "An activity has no date; it is skipped."),
+    ("activity-without-lead", "Activity without lead", "warning", "An activity names no Lead ID or known Email; it is skipped."),
+    ("unknown-lead", "Unknown lead", "warning", "A row names a lead that is not on the Leads sheet; it is ignored."),
+    ("unknown-activity", "Unknown activity type", "warning", "An Activities row has a type rules.json does not define; it is skipped."),
+    ("missing-activity", "Missing activity type", "warning", "An Activities row has no type; it is skipped."),
+    ("missing-criterion-column", "Missing criterion column", "warning", "A checklist criterion has no column on Qualification."),
+    ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
+    ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
+]
+
+CATALOGUE: dict[str, ProblemType] = {
+    **{c: ProblemType(c, t, s, d) for c, t, s, d in _RULES},
+    **{f"schema-{k}": ProblemType(f"schema-{k}", f"Schema: {k}", "error", d) for k, d in _SCHEMA.items()},
+    **{c: ProblemType(c, t, s, d) for c, t, s, d in _WORKBOOK},
+    **{c: ProblemType(c, t, s, d) for c, t, s, d in _DATA},
+}
+
+
+def schema_code(validator: str) -> str:
+    """The code of a JSON Schema violation by its keyword."""
+    code = f"schema-{validator}"
+    return code if code in CATALOGUE else "schema-other"
+
+
+def title(code: str) -> str:
+    """The short title of a code (the code itself for an unknown one)."""
+    found = CATALOGUE.get(code)
+    return found.title if found else code

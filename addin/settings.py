@@ -1,0 +1,157 @@
+"""Where a run's settings come from, decided once for the CLI, the macros, the UDFs and the API.
+
+Given a workbook's Settings values, the explicit arguments (CLI flags, API or worksheet-function
+arguments) and the environment, `resolve()` returns the rules actually used and why, the as-of
+date and the workbook's date order. The precedence, everywhere:
+
+- rules: explicit → the Settings *Rules file* path (relative to the workbook; a path that does not
+  exist is an error naming the cell, never a silent fallback) → `rules.json` beside the workbook
+  → `$LEADQ_RULES` → the bundled defaults;
+- as-of date: explicit → Settings *As-of date* → today; read by `core.parse.date_value` in the
+  workbook's date order, so `01/02/2026` means the same date on every route;
+- date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .core.parse import DATE_ORDERS, date_value
+from .core.rules import Rules, load_rules
+from .core.text import key
+from .errors import Problem, WorkbookError
+
+SHEET = "Settings"
+RULES_FILE, AS_OF, DATE_ORDER = "Rules file", "As-of date", "Date order"
+LAST_REFRESH, STATUS = "Last refresh", "Status"
+VALUE_COLUMN = "B"
+ENV_RULES = "LEADQ_RULES"
+
+_CACHE: dict[str, tuple[tuple[float, int], Rules]] = {}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one run uses: the rules and where they came from, the as-of date, the date order."""
+
+    rules: Rules
+    rules_path: Path | None
+    rules_source: str            # said in the CLI line, --json, Settings' Status and the Summary title
+    as_of: pd.Timestamp
+    date_order: str
+
+
+def parse_settings(rows, top_row: int) -> tuple[dict[str, object], dict[str, int]]:
+    """Settings rows (label in the first column, value in the second) as {label key: value} and
+    {label key: Excel row}; `top_row` is the Excel row of the first given row."""
+    values, where = {}, {}
+    for i, row in enumerate(rows):
+        label = row[0] if len(row) else None
+        if isinstance(label, str) and label.strip():
+            value = row[1] if len(row) > 1 else None
+            values[key(label)] = None if isinstance(value, float) and value != value else value
+            where[key(label)] = top_row + i
+    return values, where
+
+
+def cached_rules(path: Path | None) -> Rules:
+    """Rules loaded once per file version (modification time and size); None: the bundled defaults."""
+    if path is None:
+        return _CACHE.setdefault("<default>", ((0.0, 0), load_rules()))[1]
+    stat = path.stat()
+    stamp = (stat.st_mtime, stat.st_size)
+    hit = _CACHE.get(str(path))
+    if hit and hit[0] == stamp:
+        return hit[1]
+    rules = load_rules(path)
+    _CACHE[str(path)] = (stamp, rules)
+    return rules
+
+
+def _cell(cells: dict[str, int], label: str) -> str:
+    row = cells.get(key(label))
+    return f"{SHEET}!{VALUE_COLUMN}{row}" if row else f"{SHEET} ({label})"
+
+
+def _error(code: str, where: str, message: str) -> WorkbookError:
+    p = Problem(code, where, message, "error", sheet=SHEET if where.startswith(SHEET) else None)
+    return WorkbookError(str(p), [p])
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
+
+
+def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=None,
+                   env: dict | None = None) -> tuple[Path | None, str]:
+    """The rules file a run uses and why, as (path or None for the bundled defaults, source text)."""
+    env = os.environ if env is None else env
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.exists():
+            raise _error("file-not-found", str(path), "rules file not found; pass the path of your rules.json")
+        return path, f"{path} (--rules)"
+    folder = Path(workbook).resolve().parent if workbook is not None else Path.cwd()
+    configured = settings.get(key(RULES_FILE))
+    if not _blank(configured):
+        text = str(configured).strip()
+        path = Path(text) if Path(text).is_absolute() else folder / text
+        where = _cell(cells, RULES_FILE)
+        if not path.is_file():
+            raise _error("settings-rules-not-found", where,
+                         f'rules file "{text}" not found (looked for {path}); correct the path, '
+                         "or clear the cell to use rules.json beside the workbook")
+        return path, f"{text} ({where})"
+    if workbook is not None and (folder / "rules.json").is_file():
+        return folder / "rules.json", "rules.json beside the workbook"
+    if env.get(ENV_RULES):
+        path = Path(env[ENV_RULES])
+        if not path.is_file():
+            raise _error("file-not-found", f"${ENV_RULES}", f'rules file "{path}" not found; fix or unset ${ENV_RULES}')
+        return path, f"{path} (${ENV_RULES})"
+    return None, "bundled default rules"
+
+
+def date_order(settings: dict, cells: dict) -> str:
+    """The workbook's date order from Settings (auto when blank)."""
+    value = settings.get(key(DATE_ORDER))
+    if _blank(value):
+        return "auto"
+    found = {key(o): o for o in DATE_ORDERS}.get(key(value))
+    if found is None:
+        raise _error("settings-bad-date-order", _cell(cells, DATE_ORDER),
+                     f'date order "{value}" is not one of auto, DMY, MDY, YMD (DMY: 31/12/2026, MDY: 12/31/2026)')
+    return found
+
+
+def as_of_date(value, order: str, where: str) -> pd.Timestamp:
+    """The as-of date from a value (blank: today), or an error naming where it was given."""
+    if _blank(value):
+        return pd.Timestamp(dt.date.today())
+    ts = date_value(value, order)
+    if ts is None or not 1900 <= ts.year <= 9998:
+        raise _error("settings-bad-date", where, f'as-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
+    return ts
+
+
+def resolve(workbook=None, settings: dict | None = None, cells: dict | None = None, *, rules=None, as_of=None,
+            env: dict | None = None) -> RunSettings:
+    """Settings of one run. `settings`/`cells`: the Settings sheet as parse_settings returns it;
+    `rules`: a path, or a Rules object / dict / JSON text given through the API."""
+    settings, cells = settings or {}, cells or {}
+    order = date_order(settings, cells)
+    if rules is not None and not isinstance(rules, (str, Path)) or (isinstance(rules, str) and rules.lstrip().startswith("{")):
+        rules_obj, path, source = load_rules(rules), None, "rules given by the caller"
+    else:
+        path, source = rules_location(Path(workbook) if workbook else None, settings, cells, rules, env)
+        rules_obj = cached_rules(path)
+    if as_of is not None:
+        day = as_of_date(as_of, order, "--as-of")
+    else:
+        day = as_of_date(settings.get(key(AS_OF)), order, _cell(cells, AS_OF))
+    return RunSettings(rules_obj, path, source, day, order)
