@@ -89,9 +89,11 @@ def cmd_refresh(args, out, err) -> int:
         err.write("\r\033[K")
     ev = result.evaluation
     if args.json:
+        from .core.present import stage_counts
         out.write(json.dumps({"workbook": str(result.report.target), "leads": len(ev.leads),
                               "as_of": ev.as_of.date().isoformat(), "rules": result.rules_source,
-                              "stages": {k: v for k, v in __import__("addin.core.present", fromlist=["x"]).stage_counts(ev).items()},
+                              "stages": stage_counts(ev), "problems_found": ev.problem_total,
+                              "problem_counts": ev.problem_counts,
                               "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2) + "\n")
         return 0
     out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
@@ -99,10 +101,9 @@ def cmd_refresh(args, out, err) -> int:
     if result.report.details_cut:
         out.write(f"Score details holds the first {result.report.details_rows:,} ledger rows of "
                   f"{result.report.details_rows + result.report.details_cut:,} (a sheet's limit); use `leadq explain`\n")
-    shown = [p for p in result.problems if p.where or p.message]
-    if shown:
-        out.write(f"{len(shown)} data problem(s), listed on the Summary sheet; the first ones:\n")
-        for p in shown[:10]:
+    if ev.problem_total:
+        out.write(f"{ev.problem_total:,} data problem(s), listed on the Summary sheet; the first ones:\n")
+        for p in result.problems[:10]:
             out.write(f"  {p}\n")
     return 0
 
@@ -123,7 +124,7 @@ def cmd_demo(args, out, err) -> int:
     if step:
         err.write("\r\033[K")
     ev = result.evaluation
-    out.write(f"refreshed {args.out}: {len(ev.leads)} leads — {_stage_line(ev)}; {len(result.problems)} data problems\n")
+    out.write(f"refreshed {args.out}: {len(ev.leads)} leads — {_stage_line(ev)}; {ev.problem_total} data problems\n")
     out.write(f"open it in Excel or LibreOffice, or run: leadq explain {args.out} {ev.leads['Lead ID'].iloc[0]}\n")
     return 0
 

@@ -24,15 +24,14 @@ from .core.present import (
     excel_text,
     owned_positions,
     owned_values,
-    parse_settings,
     settings_status,
 )
 from .core.rules import check_rules as _check_rules
 from .core.summary import summarise
 from .core.text import column_letter, key
 from .errors import LeadQError
-from .refresh import resolve_as_of
-from .udfs import cached_rules, rules_path
+from .settings import rules_location
+from .udfs import book_settings, run_settings
 
 
 def _sheet(book, name: str):
@@ -58,14 +57,6 @@ def read_sheet(book, name: str):
     df.attrs["leadq_origin"] = {"sheet": sheet.name, "rows": np.arange(len(df)) + top + h + 1,
                                 "letters": {c: column_letter(left + j) for j, c in enumerate(headers)}}
     return df, (top + h, left, headers)
-
-
-def _settings(book) -> tuple[dict, dict]:
-    sheet = _sheet(book, "Settings")
-    if sheet is None:
-        return {}, {}
-    used = sheet.used_range
-    return parse_settings(used.options(ndim=2).value, used.row)
 
 
 def _status(book, rows: dict, values: dict[str, str]) -> None:
@@ -190,18 +181,19 @@ def write_summary(book, ev, stamp: str) -> None:
 
 
 def _run(book, stamp: str):
-    settings, rows = _settings(book)
+    settings = book_settings(book)
+    run = run_settings(book, settings=settings)
     leads, layout = read_sheet(book, "Leads")
     if leads is None:
         raise LeadQError('no "Leads" sheet')
     activities, _ = read_sheet(book, "Activities")
     qualification, _ = read_sheet(book, "Qualification")
-    rules = cached_rules(rules_path(book, settings))
-    ev = evaluate(leads, activities, rules, qualification=qualification, as_of=resolve_as_of(settings))
+    ev = evaluate(leads, activities, run.rules, qualification=qualification, as_of=run.as_of, date_order=run.date_order)
+    ev.rules_source = run.rules_source
     write_leads(book, ev, layout, len(leads))
     write_details(book, ev)
     write_summary(book, ev, stamp)
-    return ev, rows
+    return ev, settings[1]
 
 
 def refresh(now: str | None = None) -> None:
@@ -211,7 +203,7 @@ def refresh(now: str | None = None) -> None:
     try:
         ev, rows = _run(book, stamp)
     except LeadQError as e:
-        _, rows = _settings(book)
+        _, rows = book_settings(book)
         _status(book, rows, settings_status(None, stamp, error=str(e).splitlines()[0] if str(e) else repr(e)))
         return
     _status(book, rows, settings_status(ev, stamp))
@@ -220,8 +212,15 @@ def refresh(now: str | None = None) -> None:
 def check_rules() -> None:
     """Check the rules file named on the Settings sheet; write the verdict in Settings' Status."""
     book = xw.Book.caller()
-    settings, rows = _settings(book)
-    path = rules_path(book, settings) or Path("rules.json")
+    settings, rows = book_settings(book)
+    try:
+        path, _ = rules_location(Path(book.fullname), settings, rows)
+    except LeadQError as e:
+        _status(book, rows, {"Status": str(e)})
+        return
+    if path is None:
+        _status(book, rows, {"Status": "no rules file: the bundled default rules are used (set Rules file on Settings)"})
+        return
     rules, problems = _check_rules(path)
     if rules is not None:
         text = f"{path.name} is valid: {len(rules.fit)} fit rules, {len(rules.activities)} activity types"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from .core.evaluate import Evaluation, evaluate
 from .core.present import settings_status
-from .core.rules import Rules, default_rules_text, find_rules_file, load_rules
-from .core.text import key
+from .core.rules import default_rules_text, load_rules
 from .errors import Problem, WorkbookError
 from .io.reader import WorkbookData, read_workbook
 from .io.summary_sheet import summary_writer
 from .io.writer import WriteReport, check_not_open, write_results
+from .settings import RunSettings, resolve
 
 
 @dataclass
@@ -25,35 +25,14 @@ class RefreshResult:
     rules_source: str
 
 
-def resolve_rules(workbook: Path, settings: dict, explicit=None) -> tuple[Rules, str]:
-    """--rules, else the Settings sheet's path (relative to the workbook), else rules.json beside it, else defaults."""
-    if explicit is not None:
-        return load_rules(Path(explicit)), str(explicit)
-    path = find_rules_file(workbook.parent, settings.get(key("Rules file")))
-    return (load_rules(path), str(path)) if path else (load_rules(), "bundled default rules")
-
-
-def resolve_as_of(settings: dict, explicit=None):
-    if explicit is not None:
-        return explicit
-    value = settings.get(key("As-of date"))
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return dt.date.today()
-    import pandas as pd
-
-    from .core.parse import to_date
-    parsed, bad = to_date(pd.Series([value], dtype=object))
-    if bad.iloc[0]:
-        raise WorkbookError(f'Settings: As-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
-    return parsed.iloc[0]
-
-
-def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None) -> tuple[Evaluation, str]:
-    rules_obj, source = resolve_rules(workbook, data.settings, rules)
-    ev = evaluate(data.leads, data.activities, rules_obj, qualification=data.qualification,
-                  as_of=resolve_as_of(data.settings, as_of))
-    ev.problems = data.problems + ev.problems
-    return ev, source
+def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None) -> tuple[Evaluation, RunSettings]:
+    """Evaluate a workbook's data with the settings resolved for it (see addin.settings)."""
+    run = resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
+    ev = evaluate(data.leads, data.activities, run.rules, qualification=data.qualification, as_of=run.as_of,
+                  date_order=run.date_order)
+    ev.rules_source = run.rules_source
+    ev.add_problems(data.problems)
+    return ev, run
 
 
 def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: str | None = None) -> RefreshResult:
@@ -66,14 +45,14 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     step("reading the workbook")
     data = read_workbook(workbook)
     step("scoring")
-    ev, source = compute(data, workbook, rules, as_of)
+    ev, run = compute(data, workbook, rules, as_of)
     data.activities = data.qualification = None     # the writer needs neither: free the biggest frames
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     step("writing results")
     target = Path(output) if output else workbook
     report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp),
                            summary=summary_writer(ev, stamp))
-    return RefreshResult(ev, ev.problems, report, source)
+    return RefreshResult(ev, ev.problems, report, run.rules_source)
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path]:

@@ -140,9 +140,10 @@ def as_of_date(value, order: str, where: str) -> pd.Timestamp:
 
 
 def resolve(workbook=None, settings: dict | None = None, cells: dict | None = None, *, rules=None, as_of=None,
-            env: dict | None = None) -> RunSettings:
+            env: dict | None = None, as_of_where: str = "--as-of") -> RunSettings:
     """Settings of one run. `settings`/`cells`: the Settings sheet as parse_settings returns it;
-    `rules`: a path, or a Rules object / dict / JSON text given through the API."""
+    `rules`: a path, or a Rules object / dict / JSON text given through the API; `as_of_where`:
+    how to name an explicit as-of date that is not a date."""
     settings, cells = settings or {}, cells or {}
     order = date_order(settings, cells)
     if rules is not None and not isinstance(rules, (str, Path)) or (isinstance(rules, str) and rules.lstrip().startswith("{")):
@@ -151,7 +152,7 @@ def resolve(workbook=None, settings: dict | None = None, cells: dict | None = No
         path, source = rules_location(Path(workbook) if workbook else None, settings, cells, rules, env)
         rules_obj = cached_rules(path)
     if as_of is not None:
-        day = as_of_date(as_of, order, "--as-of")
+        day = as_of_date(as_of, order, as_of_where)
     else:
         day = as_of_date(settings.get(key(AS_OF)), order, _cell(cells, AS_OF))
     return RunSettings(rules_obj, path, source, day, order)

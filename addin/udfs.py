@@ -6,56 +6,31 @@ as 2-D lists that spill. Errors come back as one readable string, never a traceb
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from .core.evaluate import evaluate
+from .core.evaluate import evaluate, lead_key
 from .core.headers import LEADS_OUTPUTS
-from .core.present import parse_settings
-from .core.rules import Rules, find_rules_file, load_rules
 from .core.scoring import LEDGER_COLUMNS
-from .core.text import key
 from .errors import LeadQError
-
-_CACHE: dict[str, tuple[float, Rules]] = {}
-
-
-def rules_path(book=None, settings: dict | None = None) -> Path | None:
-    """The rules file, as `leadq refresh` finds it (the Settings path, else rules.json beside the
-    workbook); without a workbook $LEADQ_RULES, else ./rules.json. None means the bundled defaults.
-    `settings` spares reading the Settings sheet again when the caller has it."""
-    if book is not None:
-        if settings is None:
-            try:
-                used = book.sheets["Settings"].used_range
-                settings, _ = parse_settings(used.options(ndim=2).value, used.row)
-            except Exception:   # no Settings sheet
-                settings = {}
-        found = find_rules_file(Path(book.fullname).parent, settings.get(key("Rules file")))
-        if found:
-            return found
-    env = os.environ.get("LEADQ_RULES")
-    if env:
-        return Path(env)
-    here = Path("rules.json")
-    return here if here.exists() else None
+from .settings import SHEET as SETTINGS_SHEET
+from .settings import RunSettings, parse_settings, resolve
 
 
-def cached_rules(path: Path | None) -> Rules:
-    """Rules loaded once per file version: reloaded when the file's modification time changes."""
-    if path is None:
-        return _CACHE.setdefault("<default>", (0.0, load_rules()))[1]
-    mtime = path.stat().st_mtime if path.exists() else -1.0
-    hit = _CACHE.get(str(path))
-    if hit and hit[0] == mtime:
-        return hit[1]
-    rules = load_rules(path)
-    _CACHE[str(path)] = (mtime, rules)
-    return rules
+def book_settings(book) -> tuple[dict, dict]:
+    """The calling workbook's Settings sheet as {label key: value} and {label key: row} (empty without one)."""
+    sheet = next((s for s in book.sheets if s.name.casefold() == SETTINGS_SHEET.casefold()), None) if book else None
+    if sheet is None:
+        return {}, {}
+    used = sheet.used_range
+    return parse_settings(used.options(ndim=2).value, used.row)
+
+
+def run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = None, as_of_where="--as-of") -> RunSettings:
+    """What `leadq refresh` would use on this workbook (addin.settings.resolve), from inside Excel."""
+    values, cells = settings if settings is not None else book_settings(book)
+    return resolve(book.fullname if book is not None else None, values, cells, as_of=as_of, as_of_where=as_of_where)
 
 
 def frame(rows) -> pd.DataFrame | None:
@@ -91,10 +66,11 @@ def _table_function(fn):
 
 
 def _evaluate(leads, activities, qualification, as_of, caller):
-    """The engine on ranges as Excel passes them, with the calling workbook's rules."""
+    """The engine on ranges as Excel passes them, with the settings `leadq refresh` uses on the calling workbook."""
     book = caller.sheet.book if caller is not None else None
-    return evaluate(frame(leads), frame(activities), cached_rules(rules_path(book)),
-                    qualification=frame(qualification), as_of=None if as_of in (None, "") else as_of)
+    run = run_settings(book, as_of=None if as_of in (None, "") else as_of, as_of_where="the as_of argument")
+    return evaluate(frame(leads), frame(activities), run.rules, qualification=frame(qualification), as_of=run.as_of,
+                    date_order=run.date_order)
 
 
 @_table_function
@@ -114,7 +90,7 @@ def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=Non
     """One lead's score, rule by rule: the why-ledger, whose points add up to the score."""
     try:
         ev = _evaluate(leads, activities, qualification, as_of, caller)
-        key = str(int(lead_id)) if isinstance(lead_id, float) and lead_id.is_integer() else str(lead_id).strip()
+        key = lead_key(lead_id)
         ledger = ev.details[ev.details["Lead ID"] == key]
         if key not in set(ev.leads["Lead ID"]):
             return [[f'LeadQ: no lead "{key}" in the table']]
@@ -129,7 +105,7 @@ def LEADQ_POINTS(activity_type, caller=None):
     """Points of one activity of this type in the current rules."""
     try:
         book = caller.sheet.book if caller is not None else None
-        return cached_rules(rules_path(book)).activity_points(str(activity_type))
+        return run_settings(book).rules.activity_points(str(activity_type))
     except KeyError as e:
         return f"LeadQ: {e.args[0]}"
     except (LeadQError, OSError) as e:

@@ -89,8 +89,8 @@ def test_rules_are_cached_and_reloaded_when_the_file_changes(tmp_path, monkeypat
     path = tmp_path / "rules.json"
     path.write_text('{"activities": {"webinar": {"points": 20}}}', "utf-8")
     monkeypatch.setenv("LEADQ_RULES", str(path))
-    first = udfs.cached_rules(udfs.rules_path())
-    assert udfs.cached_rules(udfs.rules_path()) is first
+    first = udfs.run_settings().rules
+    assert udfs.run_settings().rules is first and udfs.LEADQ_POINTS("webinar") == 20
     path.write_text('{"activities": {"webinar": {"points": 35}}}', "utf-8")
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert udfs.LEADQ_POINTS("webinar") == 35
@@ -112,6 +112,7 @@ def test_macro_refresh_matches_the_headless_refresh(demo, tmp_path):
     headless, macro = tmp_path / "headless.xlsm", tmp_path / "macro.xlsm"
     for p in (headless, macro):
         shutil.copy(path, p)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")   # Settings names rules.json, beside the workbook
     wb = openpyxl.load_workbook(macro, keep_vba=True)
     wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)          # the as-of date, as a user would set it
     wb.save(macro)

@@ -48,3 +48,37 @@ def test_contains_any_escapes_user_text():
 
 def test_numbers_typed_the_french_way_compare_as_numbers():
     assert mask("gt", 1000, ["1 500", "1,5", "1.500,00", "2 000 €"]) == [True, False, True, True]
+
+
+def test_the_registry_is_the_schema_enum_and_the_rules_reference_table():
+    from conftest import ROOT
+
+    from addin.core.operators import REGISTRY, markdown_table
+    from addin.core.rules import schema
+    assert list(schema()["$defs"]["operator"]["enum"]) == list(REGISTRY)
+    assert markdown_table() in (ROOT / "docs" / "RULES.md").read_text("utf-8")
+
+
+@pytest.mark.parametrize("op, value, message", [
+    ("between", [1000, 50], '"between" needs the smaller number first: [50, 1000]'),
+    ("between", [1, True], '"between" needs two numbers, e.g. [50, 1000]'),
+    ("in", [], '"in" needs a non-empty list of texts or numbers, e.g. ["France", "Belgique"]'),
+    ("in", [["a"]], '"in" needs a non-empty list of texts or numbers, e.g. ["France", "Belgique"]'),
+    ("contains_any", ["  "], '"contains_any" needs a text or a non-empty list of texts, e.g. ["CEO", "Director"]'),
+    ("gt", "10", '"gt" needs a number, e.g. 1000'),
+    ("is_empty", "x", '"is_empty" takes no value; remove "value"'),
+    ("frobnicate", 1, 'unknown operator "frobnicate"'),
+])
+def test_each_operator_checks_its_own_value(op, value, message):
+    from addin.core.operators import value_shape_error
+    assert value_shape_error(op, value, True) == message
+
+
+def test_every_operator_accepts_its_documented_example():
+    from addin.core.operators import REGISTRY
+    for op in REGISTRY.values():
+        assert op.check(op.example.get("value"), "value" in op.example) is None, op.name
+
+
+def test_equals_true_reads_every_yes_word():
+    assert mask("equals", True, ["Oui", "x", "TRUE", "non", ""]) == [True, True, True, False, False]

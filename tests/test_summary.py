@@ -155,6 +155,7 @@ def test_refreshing_twice_keeps_exactly_one_summary(refreshed, tmp_path):
     path, _ = refreshed
     copy = tmp_path / "again.xlsm"
     copy.write_bytes(path.read_bytes())
+    (tmp_path / "rules.json").write_bytes((path.parent / "rules.json").read_bytes())
     refresh(copy, as_of=AS_OF, now="2026-11-22 08:00")
     wb = openpyxl.load_workbook(copy)
     assert wb.sheetnames.count("Summary") == 1

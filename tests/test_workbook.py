@@ -42,6 +42,7 @@ def sample_book(tmp_path_factory) -> Path:
 def book(sample_book, tmp_path) -> Path:
     dst = tmp_path / "book.xlsm"
     shutil.copy(sample_book, dst)
+    shutil.copy(sample_book.parent / "rules.json", tmp_path / "rules.json")   # the rules Settings names travel along
     return dst
 
 

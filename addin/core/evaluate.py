@@ -93,6 +93,7 @@ class Evaluation:
     headers: dict = field(default_factory=dict)
     problem_counts: dict[str, int] = field(default_factory=dict)   # every problem found, by code
     date_order: str = "auto"
+    rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
 
     @property
     def problem_total(self) -> int:

@@ -7,15 +7,19 @@ table are tested to be the same set.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
+from jsonschema import Draft202012Validator
 
 from .parse import blank_mask, to_number
 from .text import fold, fold_series, map_unique
+from .vocabulary import NO_WORDS, YES_WORDS
 
 
 class FieldValues:
@@ -56,7 +60,7 @@ def _equals_one(f: FieldValues, v) -> pd.Series:
     if _is_number(v):
         return f.number.eq(float(v)).fillna(False)
     if isinstance(v, bool):
-        return f.text.isin(["true", "1", "yes", "oui", "vrai"] if v else ["false", "0", "no", "non", "faux"])
+        return f.text.isin(YES_WORDS if v else NO_WORDS)
     return f.text.eq(fold(v))
 
 
@@ -112,54 +116,107 @@ def _email_domain_in(f: FieldValues, values) -> pd.Series:
                       missing=False, dtype=bool)
 
 
-OPERATORS: dict[str, Callable[[FieldValues, object], pd.Series]] = {
-    "equals": lambda f, v: _equals_one(f, v) & ~f.blank,
-    "not_equals": lambda f, v: ~(_equals_one(f, v) & ~f.blank),
-    "in": _in,
-    "not_in": lambda f, v: ~_in(f, v),
-    "contains_any": _contains_any,
-    "not_contains": lambda f, v: ~_contains_any(f, v),
-    "like": lambda f, v: glob_mask(f.text, str(v)) & ~f.blank,
-    "between": _between,
-    "gt": _compare("gt"),
-    "gte": _compare("ge"),
-    "lt": _compare("lt"),
-    "lte": _compare("le"),
-    "is_empty": lambda f, v: f.blank.copy(),
-    "not_empty": lambda f, v: ~f.blank,
-    "email_domain_in": _email_domain_in,
-}
+@dataclass(frozen=True)
+class Operator:
+    """One rule operator: its vectorised function, its value check, its schema fragment and its doc.
 
-NUMERIC_OPERATORS = {"between", "gt", "gte", "lt", "lte"}
+    `value_schema` is the JSON Schema of the rule's "value" (None: the operator takes no value);
+    `hint` is what check() says when the value does not fit; `extra` adds checks a schema cannot
+    express (e.g. between's order). docs/RULES.md's operator table is `markdown_table()`.
+    """
+
+    name: str
+    fn: Callable[[FieldValues, object], pd.Series]
+    doc: str
+    value_doc: str
+    value_schema: dict | None
+    hint: str
+    example: dict
+    extra: Callable[[object], str | None] | None = None
+
+    def check(self, value, has_value: bool) -> str | None:
+        """Why a rule's value does not fit this operator, or None."""
+        if self.value_schema is None:
+            return None if not has_value or value is None else f'"{self.name}" takes no value; remove "value"'
+        if not has_value:
+            return f'"{self.name}" needs a "value"'
+        if not Draft202012Validator(self.value_schema).is_valid(value):
+            return self.hint
+        return self.extra(value) if self.extra else None
+
+
+_TEXT_OR_NUMBER = {"type": ["string", "number", "boolean"]}
+_NUMBER = {"type": "number"}
+_LIST = {"type": "array", "minItems": 1, "items": {"type": ["string", "number", "boolean"]}}
+_TEXTS = {"anyOf": [{"type": "string", "pattern": "\\S"},
+                    {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "\\S"}}]}
+
+
+def _between_order(value) -> str | None:
+    return f'"between" needs the smaller number first: [{value[1]}, {value[0]}]' if value[0] > value[1] else None
+
+
+def _compare_op(name: str, method: str, doc: str, example: dict) -> Operator:
+    return Operator(name, _compare(method), doc, "a number", _NUMBER, f'"{name}" needs a number, e.g. 1000', example)
+
+
+_REGISTRY = [
+    Operator("equals", lambda f, v: _equals_one(f, v) & ~f.blank, "equals the value (text or number)",
+             "one text or number", _TEXT_OR_NUMBER, '"equals" needs one text or number; use "in" for a list',
+             {"field": "Country", "op": "equals", "value": "France"}),
+    Operator("not_equals", lambda f, v: ~(_equals_one(f, v) & ~f.blank),
+             "does not equal the value (blank counts as not equal)", "one text or number", _TEXT_OR_NUMBER,
+             '"not_equals" needs one text or number; use "not_in" for a list',
+             {"field": "Source", "op": "not_equals", "value": "Purchased list"}),
+    Operator("in", _in, "is one of the values", "a list", _LIST,
+             '"in" needs a non-empty list of texts or numbers, e.g. ["France", "Belgique"]',
+             {"field": "Country", "op": "in", "value": ["France", "Belgique"]}),
+    Operator("not_in", lambda f, v: ~_in(f, v), "is none of the values", "a list", _LIST,
+             '"not_in" needs a non-empty list of texts or numbers, e.g. ["Education"]',
+             {"field": "Industry", "op": "not_in", "value": ["Education"]}),
+    Operator("contains_any", _contains_any, "contains any of the texts", "a text or a list", _TEXTS,
+             '"contains_any" needs a text or a non-empty list of texts, e.g. ["CEO", "Director"]',
+             {"field": "Job title", "op": "contains_any", "value": ["CEO", "Directeur"]}),
+    Operator("not_contains", lambda f, v: ~_contains_any(f, v), "contains none of the texts", "a text or a list", _TEXTS,
+             '"not_contains" needs a text or a non-empty list of texts, e.g. ["Assistant"]',
+             {"field": "Job title", "op": "not_contains", "value": ["Assistant"]}),
+    Operator("like", lambda f, v: glob_mask(f.text, str(v)) & ~f.blank,
+             "matches the glob (`*` any text, `?` one character)", "a pattern", {"type": "string", "minLength": 1},
+             '"like" needs a pattern text, e.g. "*@*.fr"', {"field": "Email", "op": "like", "value": "*@*.fr"}),
+    Operator("between", _between, "is a number from the first to the second, inclusive", "two numbers",
+             {"type": "array", "minItems": 2, "maxItems": 2, "items": _NUMBER}, '"between" needs two numbers, e.g. [50, 1000]',
+             {"field": "Company size", "op": "between", "value": [50, 1000]}, _between_order),
+    _compare_op("gt", "gt", "is a number greater than the value", {"field": "Annual revenue", "op": "gt", "value": 1000000}),
+    _compare_op("gte", "ge", "is a number greater than or equal to the value",
+                {"field": "Company size", "op": "gte", "value": 50}),
+    _compare_op("lt", "lt", "is a number less than the value", {"field": "Company size", "op": "lt", "value": 10}),
+    _compare_op("lte", "le", "is a number less than or equal to the value",
+                {"field": "Company size", "op": "lte", "value": 10}),
+    Operator("is_empty", lambda f, v: f.blank.copy(), "is blank", "no value", None, "", {"field": "Phone", "op": "is_empty"}),
+    Operator("not_empty", lambda f, v: ~f.blank, "is not blank", "no value", None, "", {"field": "Phone", "op": "not_empty"}),
+    Operator("email_domain_in", _email_domain_in, "is an email whose domain is in the list", "a list of domains",
+             {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+             '"email_domain_in" needs a non-empty list of domains, e.g. ["gmail.com"]',
+             {"field": "Email", "op": "email_domain_in", "value": ["gmail.com"]}),
+]
+REGISTRY: dict[str, Operator] = {op.name: op for op in _REGISTRY}
+OPERATORS: dict[str, Callable[[FieldValues, object], pd.Series]] = {op.name: op.fn for op in _REGISTRY}
+NUMERIC_OPERATORS = {op.name for op in _REGISTRY if op.value_schema is not None and _NUMBER in
+                     (op.value_schema, op.value_schema.get("items"))}
 
 
 def value_shape_error(op: str, value, has_value: bool) -> str | None:
     """Explain why a rule's value does not fit its operator, or return None."""
-    if op in ("is_empty", "not_empty"):
-        return None if not has_value or value is None else f'"{op}" takes no value; remove "value"'
-    if not has_value:
-        return f'"{op}" needs a "value"'
-    if op in ("in", "not_in", "email_domain_in"):
-        if not isinstance(value, list) or not value:
-            return f'"{op}" needs a non-empty list, e.g. ["France", "Belgique"]'
-        if any(isinstance(v, (list, dict)) or v is None for v in value):
-            return f'"{op}" needs a list of texts or numbers'
-        return None
-    if op in ("contains_any", "not_contains"):
-        items = value if isinstance(value, list) else [value]
-        if not items or not all(isinstance(v, str) and v.strip() for v in items):
-            return f'"{op}" needs a text or a non-empty list of texts, e.g. ["CEO", "Director"]'
-        return None
-    if op == "like":
-        return None if isinstance(value, str) and value else '"like" needs a pattern text, e.g. "*@*.fr"'
-    if op == "between":
-        if not (isinstance(value, list) and len(value) == 2 and all(_is_number(v) for v in value)):
-            return '"between" needs two numbers, e.g. [50, 1000]'
-        if value[0] > value[1]:
-            return f'"between" needs the smaller number first: [{value[1]}, {value[0]}]'
-        return None
-    if op in ("gt", "gte", "lt", "lte"):
-        return None if _is_number(value) else f'"{op}" needs a number, e.g. 1000'
-    if op in ("equals", "not_equals"):
-        return None if isinstance(value, (str, int, float, bool)) else f'"{op}" needs one text or number; use "in" for a list'
-    return None
+    found = REGISTRY.get(op)
+    if found is None:
+        return f'unknown operator "{op}"'
+    return found.check(value, has_value)
+
+
+def markdown_table() -> str:
+    """The operator table of docs/RULES.md, generated from the registry."""
+    rows = ["| operator | true when the field… | value | example |", "|---|---|---|---|"]
+    for op in _REGISTRY:
+        example = json.dumps(op.example, ensure_ascii=False)
+        rows.append(f"| `{op.name}` | {op.doc} | {op.value_doc} | `{example}` |")
+    return "\n".join(rows)

@@ -108,27 +108,14 @@ def details_values(ev: Evaluation) -> tuple[pd.DataFrame, int]:
     return d, 0
 
 
-def parse_settings(rows, top_row: int) -> tuple[dict[str, object], dict[str, int]]:
-    """Settings rows (label in the first column, value in the second) as {label key: value} and
-    {label key: Excel row}; `top_row` is the Excel row of the first given row."""
-    from .text import key
-    values, where = {}, {}
-    for i, row in enumerate(rows):
-        label = row[0] if len(row) else None
-        if isinstance(label, str) and label.strip():
-            value = row[1] if len(row) > 1 else None
-            values[key(label)] = None if isinstance(value, float) and value != value else value
-            where[key(label)] = top_row + i
-    return values, where
-
-
 def settings_status(ev: Evaluation | None, refreshed_at: str, error: str | None = None) -> dict[str, str]:
     """Values LeadQ writes on the Settings sheet, by row label."""
     if error:
         return {"Last refresh": refreshed_at, "Status": f"Failed: {error}"}
-    n_prob = sum(p.severity != "info" for p in ev.problems)
+    n_prob = ev.problem_total
+    used = f" with {ev.rules_source}" if ev.rules_source else ""
     return {"Last refresh": refreshed_at,
-            "Status": f"OK — {len(ev.leads)} leads scored, {n_prob} data problem{'s' * (n_prob != 1)} (see Summary)"}
+            "Status": f"OK — {len(ev.leads)} leads scored{used}, {n_prob} data problem{'s' * (n_prob != 1)} (see Summary)"}
 
 
 def stage_counts(ev: Evaluation) -> dict[str, int]:

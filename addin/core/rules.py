@@ -476,18 +476,6 @@ def check_rules(source) -> tuple[Rules | None, list[Problem]]:
     return Rules(merged, source=name, warnings=tuple(problems)), problems
 
 
-def find_rules_file(folder: Path, configured=None) -> Path | None:
-    """Where a workbook's rules live: the configured path (relative to the workbook's folder) if it
-    exists, else rules.json beside the workbook; None when neither exists."""
-    if isinstance(configured, str) and configured.strip():
-        path = Path(configured.strip())
-        path = path if path.is_absolute() else folder / path
-        if path.exists():
-            return path
-    beside = folder / "rules.json"
-    return beside if beside.exists() else None
-
-
 def load_rules(source=None) -> Rules:
     """Load and validate rules from a path, JSON text or dict (None: the bundled defaults).
 

@@ -171,4 +171,4 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
-                    "currency": ev.rules.currency})
+                    "currency": ev.rules.currency, "rules_source": ev.rules_source})

@@ -18,9 +18,9 @@ import pandas as pd
 
 from ..core.headers import LEADS_OUTPUTS
 from ..core.headers import header_row as header_row_index
-from ..core.present import parse_settings
 from ..core.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
+from ..settings import parse_settings
 from .package import Package, col_letter, parse_range, parse_ref
 
 SHEETS = ("Leads", "Activities", "Qualification")

@@ -132,8 +132,9 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
     k = s.kpis
     g.put(1, 0, "LeadQ — Summary", st.title)
     g.heights[1] = 30
+    source = f" from {s.meta['rules_source']}" if s.meta.get("rules_source") else ""
     g.put(2, 0, f"As of {s.meta['as_of']} · refreshed {refreshed_at} · rules: {s.meta['rules']} "
-                f"({s.meta['version']}) · {k['Leads']} leads · {k['Data problems']} data problems", st.subtitle)
+                f"({s.meta['version']}){source} · {k['Leads']} leads · {k['Data problems']} data problems", st.subtitle)
     tiles = [("Leads", k["Leads"], st.kpi), ("Reached MQL", k["MQL"], st.kpi), ("Reached SQL", k["SQL"], st.kpi),
              ("Customers", k["Customers"], st.kpi), ("Overall conversion", k["Overall conversion"], st.kpi_pct),
              ("Weighted pipeline", k["Weighted pipeline"], st.kpi_money)]
@@ -263,8 +264,10 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
     r = r + len(s.grid) + 3
 
     # Data quality
-    r = _section(g, st, r, f"Data quality — {len(s.quality)} problem{'s' * (len(s.quality) != 1)}",
-                 "Rows skipped or values not understood; fix them in the cell named." if len(s.quality)
+    found = k["Data problems"]
+    listed = "" if found <= len(s.quality) else "; the first of each kind are listed"
+    r = _section(g, st, r, f"Data quality — {found:,} problem{'s' * (found != 1)}",
+                 f"Rows skipped or values not understood; fix them in the cell named{listed}." if len(s.quality)
                  else "Every row was read and understood.")
     if len(s.quality):
         _header(g, st, r, ["Sheet", "Cell", "Column", "Problem", "Details"])
