@@ -4,12 +4,13 @@ The public API works on pandas DataFrames, so a notebook can use the engine with
 """
 
 from .core.evaluate import Evaluation, evaluate
+from .core.explain import Explanation, explain
 from .core.rules import Rules, check_rules, load_rules, schema
 from .core.summary import Summary, summarise
 from .errors import LeadQError, Problem, RulesError, WorkbookError
 
-__all__ = ["Evaluation", "LeadQError", "Problem", "Rules", "RulesError", "Summary", "WorkbookError",
-           "check_rules", "evaluate", "load_rules", "refresh", "schema", "summarise"]
+__all__ = ["Evaluation", "Explanation", "LeadQError", "Problem", "Rules", "RulesError", "Summary", "WorkbookError",
+           "check_rules", "evaluate", "explain", "load_rules", "refresh", "schema", "summarise"]
 
 
 def refresh(workbook, rules=None, as_of=None, output=None):

@@ -130,27 +130,25 @@ def cmd_demo(args, out, err) -> int:
 
 
 def cmd_explain(args, out, err) -> int:
-    from pathlib import Path
-
+    from .core.explain import explain
     from .io.reader import read_workbook
     from .refresh import compute
     path = Path(args.workbook)
-    data = read_workbook(path)
-    ev, _ = compute(data, path, args.rules, args.as_of)
-    lead = ev.leads[ev.leads["Lead ID"] == str(args.lead_id).strip()]
-    if lead.empty:
-        from .core.text import did_you_mean
-        err.write(f'{path.name}: no lead "{args.lead_id}"{did_you_mean(args.lead_id, ev.leads["Lead ID"].tolist())}\n')
+    ev, _ = compute(read_workbook(path), path, args.rules, args.as_of)
+    try:
+        ex = explain(ev, args.lead_id)
+    except LeadQError as e:
+        err.write(f"{path.name}: {e}\n")
         return 1
-    row = lead.iloc[0]
-    ledger = ev.details[ev.details["Lead ID"] == row["Lead ID"]]
+    row, ledger = ex.lead, ex.ledger
     if args.json:
-        out.write(json.dumps({"lead": {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()},
+        out.write(json.dumps({"lead": row, "stage_reason": ex.stage_reason,
                               "ledger": json.loads(ledger.astype({"Rule": str, "Kind": str}).to_json(orient="records", force_ascii=False))},
                              ensure_ascii=False, indent=2) + "\n")
         return 0
     out.write(f"{row['Lead ID']}: score {row['Score']:g} (fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
               f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}\n")
+    out.write(f"stage: {ex.stage_reason}\n")
     if row["Checklist"]:
         out.write(f"checklist: {row['Checklist']}\n")
     header = f"{'rule':<28} {'kind':<9} {'count':>5} {'raw':>8} {'decay':>7} {'cap':>8} {'points':>8}  matched"
@@ -158,7 +156,7 @@ def cmd_explain(args, out, err) -> int:
     for r in ledger.itertuples(index=False):   # one lead's ledger: a handful of rows
         out.write(f"{str(r.Rule):<28} {str(r.Kind):<9} {r.Count:>5} {r._5:>8.2f} {r._6:>7.3f} {r.Cap:>8.2f} "
                   f"{r.Points:>8.2f}  {str(r.Matched)[:50]}\n")
-    out.write(f"{'total':<28} {'':<9} {'':>5} {'':>8} {'':>7} {'':>8} {ledger['Points'].sum():>8.2f}\n")
+    out.write(f"{'total':<28} {'':<9} {'':>5} {'':>8} {'':>7} {'':>8} {ex.total:>8.2f}\n")
     return 0
 
 

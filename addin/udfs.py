@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from .core.evaluate import evaluate, lead_key
+from .core.evaluate import evaluate
+from .core.explain import explain
 from .core.headers import LEADS_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
 from .errors import LeadQError
@@ -87,14 +88,12 @@ def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=N
 
 @_table_function
 def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=None, caller=None):
-    """One lead's score, rule by rule: the why-ledger, whose points add up to the score."""
+    """One lead's score, rule by rule (the points add up to the score), then a row saying why it has its stage."""
     try:
         ev = _evaluate(leads, activities, qualification, as_of, caller)
-        key = lead_key(lead_id)
-        ledger = ev.details[ev.details["Lead ID"] == key]
-        if key not in set(ev.leads["Lead ID"]):
-            return [[f'LeadQ: no lead "{key}" in the table']]
-        return _cells(ledger[LEDGER_COLUMNS].astype({"Rule": object, "Kind": object}))
+        ex = explain(ev, lead_id)
+        ledger = _cells(ex.ledger.astype({"Rule": object, "Kind": object}))
+        return ledger + [[ex.lead["Lead ID"], "stage", "stage", ex.stage_reason] + [None] * (len(LEDGER_COLUMNS) - 4)]
     except (LeadQError, OSError) as e:
         return _error(e)
 

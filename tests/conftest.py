@@ -53,3 +53,16 @@ def soffice():
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _every_problem_code_is_registered(monkeypatch):
+    """Every Problem built during any test carries a code of the catalogue (addin/problems.py)."""
+    from addin import errors
+    from addin.problems import CATALOGUE
+    original = errors.Problem.__init__
+
+    def checked(self, code, *args, **kwargs):
+        assert code in CATALOGUE, f"problem code {code!r} is not registered in addin/problems.py"
+        original(self, code, *args, **kwargs)
+    monkeypatch.setattr(errors.Problem, "__init__", checked)

@@ -65,8 +65,9 @@ def test_leadq_explain_points_sum_to_the_score(demo):
     for i in (0, 5, 17):
         ledger = udfs.LEADQ_EXPLAIN(ids[i], leads, acts, qual, AS_OF)
         assert ledger[0][:2] == ["Lead ID", "Rule"]
-        assert round(sum(r[-1] for r in ledger[1:]), 2) == table_out[i + 1][2]
-    assert udfs.LEADQ_EXPLAIN("nobody", leads, acts, qual, AS_OF) == [['LeadQ: no lead "nobody" in the table']]
+        assert round(sum(r[-1] for r in ledger[1:-1]), 2) == table_out[i + 1][2]
+        assert ledger[-1][1] == "stage" and ledger[-1][3].startswith(table_out[i + 1][4] + ":")
+    assert udfs.LEADQ_EXPLAIN("nobody", leads, acts, qual, AS_OF)[0][0].startswith('LeadQ: no lead "nobody"')
 
 
 def test_leadq_points():

@@ -17,7 +17,8 @@ _RAISED = [re.compile(p) for p in (
     r'Problem\(\s*"([a-z0-9-]+)"',
     r'\.report\(\s*log,\s*"([a-z0-9-]+)"',
     r'_error\(\s*"([a-z0-9-]+)"',
-    r'\],\s*"([a-z0-9-]+)",\s*\n?\s*f?[\'"]',
+    r'append\(\(\[[^\]]*\],\s*"([a-z0-9-]+)"',
+    r'else \[section[^\]]*\],\s*"([a-z0-9-]+)"',
     r'f?"(pipeline-no)-\{oc\}"',
 )]
 

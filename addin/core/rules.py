@@ -316,26 +316,33 @@ def _schema_problem(err, lines: dict, name: str) -> Problem:
     return _located(schema_code(v), name, lines, parts, msg)
 
 
-def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
-    """Checks of meaning. Returns (path parts, code, message, severity); defensive about shapes."""
-    out: list[tuple[list, str, str, str]] = []
+_Finding = tuple[list, str, str, str]     # (JSON path parts, code, message, severity)
 
-    def items(section):
-        v = user.get(section)
-        return [(i, r) for i, r in enumerate(v) if isinstance(r, dict)] if isinstance(v, list) else []
 
-    seen: dict[str, str] = {}
+def _items(user: dict, section: str) -> list[tuple[int, dict]]:
+    v = user.get(section)
+    return [(i, r) for i, r in enumerate(v) if isinstance(r, dict)] if isinstance(v, list) else []
+
+
+def _check_ids(user: dict, merged: dict) -> list[_Finding]:
+    out, seen = [], {}
     for section in ("fit", "pages", "disqualify"):
-        for i, r in items(section):
+        for i, r in _items(user, section):
             rid = r.get("id")
-            if isinstance(rid, str):
-                if rid in seen:
-                    out.append(([section, i, "id"], "duplicate-id",
-                                f'id "{rid}" is already used at {seen[rid]}; ids must be unique', "error"))
-                else:
-                    seen[rid] = json_path([section, i, "id"])
+            if not isinstance(rid, str):
+                continue
+            if rid in seen:
+                out.append(([section, i, "id"], "duplicate-id", f'id "{rid}" is already used at {seen[rid]}; ids must be unique', "error"))
+            else:
+                seen[rid] = json_path([section, i, "id"])
+    return out
+
+
+def _check_rule_values(user: dict, merged: dict) -> list[_Finding]:
+    """Each fit/disqualify rule's value fits its operator (the operator registry says how), and its field is known."""
+    out = []
     for section in ("fit", "disqualify"):
-        for i, r in items(section):
+        for i, r in _items(user, section):
             op = r.get("op")
             if isinstance(op, str):
                 err = value_shape_error(op, r.get("value"), "value" in r)
@@ -348,96 +355,122 @@ def _semantic(user: dict, merged: dict) -> list[tuple[list, str, str, str]]:
                     out.append(([section, i, "field"], "unknown-field",
                                 f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
                                 "a custom column of that exact name also works", "warning"))
+    return out
+
+
+def _check_pages(user: dict, merged: dict) -> list[_Finding]:
+    out = []
     types = merged.get("activities") if isinstance(merged.get("activities"), dict) else {}
-    for i, r in items("pages"):
+    for i, r in _items(user, "pages"):
         acts = r.get("activity")
         for a in ([acts] if isinstance(acts, str) else acts if isinstance(acts, list) else []):
             if isinstance(a, str) and a not in types:
                 out.append((["pages", i, "activity"], "undefined-activity-type",
                             f'activity type "{a}" is not defined in "activities"{did_you_mean(a, types)}', "error"))
-    th = user.get("thresholds")
-    if isinstance(th, dict) and isinstance(merged.get("thresholds"), dict):
-        mt = merged["thresholds"]
-        mql, hot = mt.get("mql"), mt.get("hot")
-        if isinstance(mql, (int, float)) and isinstance(hot, (int, float)) and hot < mql:
-            out.append((["thresholds", "hot" if "hot" in th else "mql"], "thresholds-order",
-                        f"hot ({hot}) must not be below mql ({mql})", "error"))
+    return out
+
+
+def _check_scale(user: dict, merged: dict) -> list[_Finding]:
+    """Thresholds, score range and grades in a usable order."""
+    out = []
+    mt = merged.get("thresholds") if isinstance(merged.get("thresholds"), dict) else {}
+    mql, hot = mt.get("mql"), mt.get("hot")
+    if isinstance(user.get("thresholds"), dict) and _num(mql) and _num(hot) and hot < mql:
+        out.append((["thresholds", "hot" if "hot" in user["thresholds"] else "mql"], "thresholds-order",
+                    f"hot ({hot}) must not be below mql ({mql})", "error"))
     sc = merged.get("score")
     if isinstance(sc, dict):
         lo, hi = sc.get("min"), sc.get("max")
-        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo >= hi:
+        if _num(lo) and _num(hi) and lo >= hi:
             out.append((["score"], "score-range", f"min ({lo}) must be below max ({hi})", "error"))
-        mql = merged.get("thresholds", {}).get("mql") if isinstance(merged.get("thresholds"), dict) else None
-        if isinstance(mql, (int, float)) and isinstance(hi, (int, float)) and mql > hi:
+        if _num(mql) and _num(hi) and mql > hi:
             out.append((["thresholds", "mql"], "threshold-unreachable",
                         f"mql ({mql}) is above the highest score ({hi}): no lead could ever be an MQL", "error"))
     gr = user.get("grades")
     if isinstance(gr, dict):
         prev = None
         for g, v in gr.items():
-            if g == "else" or not isinstance(v, (int, float)):
+            if g == "else" or not _num(v):
                 continue
             if prev is not None and v >= prev[1]:
-                out.append((["grades", g], "grades-order",
-                            f'grade "{g}" ({v}) must need less than grade "{prev[0]}" ({prev[1]}); list grades from best to worst', "error"))
+                out.append((["grades", g], "grades-order", f'grade "{g}" ({v}) must need less than grade "{prev[0]}" '
+                            f"({prev[1]}); list grades from best to worst", "error"))
             prev = (g, v)
     dec = user.get("decay")
     if isinstance(dec, dict) and len(dec) > 1:
         out.append((["decay"], "decay-kinds", f"choose one decay kind, not {len(dec)}: {', '.join(dec)}", "error"))
-    pipe = user.get("pipeline")
-    if isinstance(pipe, list):
-        outcomes = set()
-        names: dict[str, str] = {}
-        for i, st in enumerate(pipe):
-            if not isinstance(st, dict):
-                continue
-            p, oc = st.get("probability"), st.get("outcome")
-            if isinstance(oc, str):
-                outcomes.add(oc)
-            if isinstance(p, (int, float)) and not isinstance(p, bool):
-                if oc:
-                    out.append((["pipeline", i, "probability"], "outcome-probability",
-                                f'a "{oc}" stage takes no probability (it is {default_probability(oc):g} by definition); remove it', "error"))
-                elif not 0 <= p <= 1:
-                    hint = f"; write {p / 100:g} for {p:g} %" if 1 < p <= 100 else ""
-                    out.append((["pipeline", i, "probability"], "probability-range",
-                                f"probability must be between 0 and 1, not {p:g}{hint}", "error"))
-            elif oc is None:
-                out.append((["pipeline", i], "probability-missing",
-                            'an open stage needs a "probability" between 0 and 1 (or an "outcome": "won"/"lost")', "error"))
-            for nm in [st.get("stage"), *(st.get("aliases") or [])]:
-                if isinstance(nm, str):
-                    if key(nm) in names and names[key(nm)] != json_path(["pipeline", i]):
-                        out.append((["pipeline", i], "duplicate-stage",
-                                    f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
-                    names[key(nm)] = json_path(["pipeline", i])
-        for oc in OUTCOMES:
-            if oc not in outcomes:
-                out.append((["pipeline"], f"pipeline-no-{oc}",
-                            f'the pipeline has no {oc} outcome; add e.g. {{"stage": "{oc.title()}", "outcome": "{oc}"}}', "error"))
-    q = user.get("qualification")
-    if isinstance(q, dict):
-        fw = q.get("framework", "BANT")
-        crit = q.get("criteria")
-        if fw == "custom" and not crit:
-            out.append((["qualification"], "criteria-missing",
-                        'a custom framework needs "criteria": [{"id": "Budget", "question": "…"}, …]', "error"))
-        if fw in FRAMEWORKS and crit:
-            out.append((["qualification", "criteria"], "criteria-ignored",
-                        f'"criteria" is only used with "framework": "custom"; {fw} has its own', "warning"))
-        if fw in FRAMEWORKS or (fw == "custom" and isinstance(crit, list)):
-            names = criterion_names(q) if fw in FRAMEWORKS or all(isinstance(c, dict) and "id" in c for c in crit) else []
-            n = len(FRAMEWORKS[fw]) if fw in FRAMEWORKS else len(crit)
-            req = q.get("require")
-            if isinstance(req, list):
-                for j, r in enumerate(req):
-                    if isinstance(r, str) and names and key(r) not in {key(x) for x in names}:
-                        out.append((["qualification", "require", j], "unknown-criterion",
-                                    f'"{r}" is not a criterion of {fw}{did_you_mean(r, names)}', "error"))
-            elif isinstance(req, dict) and isinstance(req.get("min"), int) and req["min"] > n:
-                out.append((["qualification", "require", "min"], "require-min",
-                            f"min {req['min']} is more than the {n} criteria of {fw}", "error"))
     return out
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_pipeline(user: dict, merged: dict) -> list[_Finding]:
+    pipe = user.get("pipeline")
+    if not isinstance(pipe, list):
+        return []
+    out, outcomes, names = [], set(), {}
+    for i, st in _items(user, "pipeline"):
+        p, oc = st.get("probability"), st.get("outcome")
+        if isinstance(oc, str):
+            outcomes.add(oc)
+        if _num(p) and oc:
+            out.append((["pipeline", i, "probability"], "outcome-probability", f'a "{oc}" stage takes no probability '
+                        f"(it is {default_probability(oc):g} by definition); remove it", "error"))
+        elif _num(p) and not 0 <= p <= 1:
+            hint = f"; write {p / 100:g} for {p:g} %" if 1 < p <= 100 else ""
+            out.append((["pipeline", i, "probability"], "probability-range",
+                        f"probability must be between 0 and 1, not {p:g}{hint}", "error"))
+        elif not _num(p) and oc is None:
+            out.append((["pipeline", i], "probability-missing",
+                        f'an open stage needs a "probability" between 0 and 1 (or an "outcome": {" / ".join(OUTCOMES)})', "error"))
+        for nm in [st.get("stage"), *(st.get("aliases") or [])]:
+            if isinstance(nm, str):
+                if key(nm) in names and names[key(nm)] != json_path(["pipeline", i]):
+                    out.append((["pipeline", i], "duplicate-stage", f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
+                names[key(nm)] = json_path(["pipeline", i])
+    for oc in OUTCOMES:
+        if oc not in outcomes:
+            out.append((["pipeline"], f"pipeline-no-{oc}",
+                        f'the pipeline has no {oc} outcome; add e.g. {{"stage": "{oc.title()}", "outcome": "{oc}"}}', "error"))
+    return out
+
+
+def _check_qualification(user: dict, merged: dict) -> list[_Finding]:
+    q = user.get("qualification")
+    if not isinstance(q, dict):
+        return []
+    out = []
+    fw, crit = q.get("framework", "BANT"), q.get("criteria")
+    if fw == "custom" and not crit:
+        out.append((["qualification"], "criteria-missing",
+                    'a custom framework needs "criteria": [{"id": "Budget", "question": "…"}, …]', "error"))
+    if fw in FRAMEWORKS and crit:
+        out.append((["qualification", "criteria"], "criteria-ignored",
+                    f'"criteria" is only used with "framework": "custom"; {fw} has its own', "warning"))
+    if not (fw in FRAMEWORKS or (fw == "custom" and isinstance(crit, list))):
+        return out
+    names = criterion_names(q) if fw in FRAMEWORKS or all(isinstance(c, dict) and "id" in c for c in crit) else []
+    n = len(FRAMEWORKS[fw]) if fw in FRAMEWORKS else len(crit)
+    req = q.get("require")
+    if isinstance(req, list):
+        for j, r in enumerate(req):
+            if isinstance(r, str) and names and key(r) not in {key(x) for x in names}:
+                out.append((["qualification", "require", j], "unknown-criterion",
+                            f'"{r}" is not a criterion of {fw}{did_you_mean(r, names)}', "error"))
+    elif isinstance(req, dict) and isinstance(req.get("min"), int) and req["min"] > n:
+        out.append((["qualification", "require", "min"], "require-min", f"min {req['min']} is more than the {n} criteria of {fw}", "error"))
+    return out
+
+
+# The checks of meaning, run in this order after the schema; each is defensive about shapes
+# (the schema has already reported a wrong one).
+_CHECKS = (_check_ids, _check_rule_values, _check_pages, _check_scale, _check_pipeline, _check_qualification)
+
+
+def _semantic(user: dict, merged: dict) -> list[_Finding]:
+    return [finding for check in _CHECKS for finding in check(user, merged)]
 
 
 def _merge(defaults: dict, user: dict) -> dict:

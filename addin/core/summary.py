@@ -21,6 +21,7 @@ from .vocabulary import (
     OPEN,
     OVERDUE,
     REACH,
+    SQL,
     VISITOR,
     WON,
     default_probability,
@@ -157,8 +158,8 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
     lost_p = pipeline[pipeline["Outcome"] == LOST_OUTCOME]
     kpis = {
         "Leads": total,
-        "MQL": int(funnel.loc[funnel["Key"] == "MQL", "Reached"].iloc[0]),
-        "SQL": int(funnel.loc[funnel["Key"] == "SQL", "Reached"].iloc[0]),
+        "MQL": int(funnel.loc[funnel["Key"] == MQL, "Reached"].iloc[0]),
+        "SQL": int(funnel.loc[funnel["Key"] == SQL, "Reached"].iloc[0]),
         "Customers": customers,
         "Overall conversion": customers / total if total else 0.0,
         "Weighted pipeline": float(pipeline["Weighted"].sum()),

@@ -30,6 +30,7 @@ YES_WORDS = frozenset({"yes", "y", "oui", "o", "x", "✓", "✔", "☑", "true",
 NO_WORDS = frozenset({"no", "n", "non", "false", "faux", "0", "✗", "✘", "☐"})
 UNKNOWN_WORDS = frozenset({"", "?", "unknown", "inconnu", "inconnue", "nsp", "tbd", "n/a", "na", "-"})
 ANSWER_CHOICES = ["Yes", "No", "Unknown", "Oui", "Non"]     # the Qualification drop-down
+CONSENT_CHOICES = ["Oui", "Non", "Yes", "No"]              # the Leads Consent drop-down
 
 # ---------------------------------------------------------------------------- deal outcomes
 WON, LOST_OUTCOME, OPEN = "won", "lost", "open"

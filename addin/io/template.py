@@ -23,6 +23,7 @@ from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
 from ..core.present import DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS, WIDTHS, contrast
 from ..core.rules import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
+from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
 REFRESH_MACRO = "SampleCall"
@@ -30,7 +31,6 @@ INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
                 "Next action date": 12, "Disqualified": 16}
-ANSWERS = ["Yes", "No", "Unknown", "Oui", "Non"]
 XLWINGS_CONF = [("Interpreter_Win", ""), ("Interpreter_Mac", ""), ("PYTHONPATH", ""), ("Conda Path", ""),
                 ("Conda Env", ""), ("UDF Modules", "addin.udfs"), ("Debug UDFs", False), ("Use UDF Server", False),
                 ("Show Console", False)]
@@ -159,7 +159,7 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
         "validate": "list", "source": lists["stages"], "error_type": "warning",
         "error_title": "Deal stage", "error_message": "Not a stage of the pipeline in rules.json."})
     consent = columns.index("Consent")
-    ws.data_validation(header + 1, consent, 1_048_575, consent, {"validate": "list", "source": ["Oui", "Non", "Yes", "No"],
+    ws.data_validation(header + 1, consent, 1_048_575, consent, {"validate": "list", "source": CONSENT_CHOICES,
                                                                   "error_type": "warning"})
     out = columns.index("Stage")
     for s, fmt in f.stage.items():
@@ -167,7 +167,7 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
                                                            "value": '"' + rules.stage_label(s).replace('"', '""') + '"',
                                                            "format": fmt})
     status = columns.index("Next action status")
-    ws.conditional_format(header + 1, status, last, status, {"type": "cell", "criteria": "==", "value": '"Overdue"',
+    ws.conditional_format(header + 1, status, last, status, {"type": "cell", "criteria": "==", "value": f'"{OVERDUE}"',
                                                              "format": f.red})
 
 
@@ -237,14 +237,14 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
     stages = [s["stage"] for s in rules.pipeline]
     for r, s in enumerate(stages, start=1):
         ws.write_string(r, 4, s)
-    for r, a in enumerate(ANSWERS, start=1):
+    for r, a in enumerate(ANSWER_CHOICES, start=1):
         ws.write_string(r, 5, a)
     types = list(rules.activities)
     for r, t in enumerate(types, start=1):
         ws.write_string(r, 6, t)
     ws.set_column(4, 6, 20)
     wb.define_name("LeadQ_DealStages", f"=Settings!$E$2:$E${len(stages) + 1}")
-    wb.define_name("LeadQ_Answers", f"=Settings!$F$2:$F${len(ANSWERS) + 1}")
+    wb.define_name("LeadQ_Answers", f"=Settings!$F$2:$F${len(ANSWER_CHOICES) + 1}")
     wb.define_name("LeadQ_ActivityTypes", f"=Settings!$G$2:$G${len(types) + 1}")
     return {"stages": "=LeadQ_DealStages"}
 
