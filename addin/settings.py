@@ -28,7 +28,6 @@ from .errors import Problem, WorkbookError
 
 SHEET = "Settings"
 RULES_FILE, AS_OF, DATE_ORDER = "Rules file", "As-of date", "Date order"
-LAST_REFRESH, STATUS = "Last refresh", "Status"
 VALUE_COLUMN = "B"
 ENV_RULES = "LEADQ_RULES"
 

@@ -47,6 +47,17 @@ def test_every_operator_is_documented_with_a_valid_example():
         assert not list(validator.iter_errors({"fit": [rule]})), op
 
 
-@pytest.mark.parametrize("command", ["check-rules", "new", "demo", "refresh", "explain"])
+def _commands() -> list[str]:
+    """The subcommands the CLI's parser knows, so a new command cannot go undocumented."""
+    from addin.cli import _parser
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    return list(sub.choices)
+
+
+def test_the_parser_has_the_commands():
+    assert {"check-rules", "new", "demo", "refresh", "explain"} <= set(_commands())
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_cli_command_is_in_the_readme(command):
     assert f"leadq {command}" in README

@@ -79,7 +79,7 @@ class Origin:
 class Evaluation:
     """What evaluate() returns.
 
-    leads: `Lead ID` plus the output columns of SPEC §6, indexed by the input row position;
+    leads: `Lead ID` plus the output columns (headers.LEADS_OUTPUTS), indexed by the input row position;
     details: the why-ledger; problems: data problems (never raised);
     context: everything the Summary needs per lead (stage key, owner, amount, probability …).
     """
@@ -306,7 +306,7 @@ class _Stages:
 
 def stage_step(lead: _Leads, rules: Rules, fields: dict[str, str], score: np.ndarray, verdict: pd.DataFrame,
                log: ProblemLog) -> _Stages:
-    """Each lead's funnel stage, first match wins (SPEC §2)."""
+    """Each lead's funnel stage, first match wins: Customer, Lost, Disqualified, Opportunity, SQL, MQL, Lead, Visitor."""
     frame = lead.frame
     reason = _col(frame, "Disqualified").astype(object)
     reason = reason.where(~blank_mask(reason), None).to_numpy(object)

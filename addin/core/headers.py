@@ -2,7 +2,7 @@
 
 Headers compare case-, accent-, space- and punctuation-insensitively, then through aliases
 collected from real Salesforce, HubSpot, Pipedrive, SuiteCRM and Odoo exports
-(see shared/reference/crm-export-headers.md).
+(their headers are listed, with their sources, in the comments of the alias tables below).
 """
 
 from __future__ import annotations

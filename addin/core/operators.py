@@ -43,10 +43,6 @@ class FieldValues:
     def number(self) -> pd.Series:
         return to_number(self.raw)[0]
 
-    @cached_property
-    def not_a_number(self) -> pd.Series:
-        return to_number(self.raw)[1]
-
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]

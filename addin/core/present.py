@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .evaluate import Evaluation
@@ -124,4 +123,4 @@ def stage_counts(ev: Evaluation) -> dict[str, int]:
 
 
 __all__ = ["ColorRule", "color_rules", "owned_values", "details_values", "settings_status", "contrast",
-           "NUMBER_FORMATS", "WIDTHS", "OWNED_NAME", "SCORE_DETAILS", "SUMMARY", "np"]
+           "NUMBER_FORMATS", "WIDTHS", "OWNED_NAME", "SCORE_DETAILS", "SUMMARY"]

@@ -21,7 +21,6 @@ ROW_RE = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
 ROW_NUM = re.compile(rb'\br="(\d+)"')
 CELL_RE = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
 CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 # Elements that must come after <conditionalFormatting> in a worksheet, in schema order.
 AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter", "rowBreaks",
             "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags", "drawing", "legacyDrawing",

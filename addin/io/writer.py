@@ -36,7 +36,7 @@ from ..core.present import (
 from ..core.text import key
 from ..errors import WorkbookError
 from .edit import PackageEdit
-from .package import NS, Package, col_letter, parse_range, parse_ref, to_xml
+from .package import NS, Package, col_letter, parse_range, to_xml
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     _join,
@@ -293,4 +293,4 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
     return WriteReport(target, owned, n, cut)
 
 
-__all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml", "parse_ref"]
+__all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml"]
