@@ -1,8 +1,7 @@
 """Match the headers users paste (CRM exports, French sheets) to LeadQ's column names.
 
 Headers compare case-, accent-, space- and punctuation-insensitively, then through aliases
-collected from real Salesforce, HubSpot, Pipedrive, SuiteCRM and Odoo exports
-(their headers are listed, with their sources, in the comments of the alias tables below).
+collected from real Salesforce, HubSpot, Pipedrive, SuiteCRM and Odoo exports.
 """
 
 from __future__ import annotations
