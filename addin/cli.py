@@ -8,8 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-from .core.rules import check_rules
+from . import __version__
 from .errors import LeadQError
+
+# Library modules are imported inside the commands that use them, so `leadq --help`,
+# `leadq --version` and `leadq check-rules` start without loading pandas.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,6 +27,7 @@ class _Usage(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="leadq", description="Lead scoring and qualification for Excel workbooks.")
+    p.add_argument("--version", action="version", version=f"leadq {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     c = sub.add_parser("check-rules", help="validate a rules.json file")
     c.add_argument("rules", nargs="?", default="rules.json", help="path of the rules file (default ./rules.json)")
@@ -161,6 +165,7 @@ def cmd_explain(args, out, err) -> int:
 
 
 def cmd_check_rules(args, out, err) -> int:
+    from .core.rules import check_rules
     path = Path(args.rules)
     rules, problems = check_rules(path)
     if args.json:

@@ -61,3 +61,21 @@ def test_console_script_and_python_m_work():
         out = subprocess.run([*exe, "check-rules", str(ROOT / "rules.json")], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert "valid" in out.stdout
+
+
+def test_help_version_and_check_rules_start_without_the_heavy_libraries():
+    code = (
+        "import io, sys\n"
+        "from addin.cli import run\n"
+        "for argv in (['--help'], ['--version'], ['check-rules', sys.argv[1]]):\n"
+        "    run(argv, io.StringIO(), io.StringIO())\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'fastexcel', 'xlwings', 'lxml', 'openpyxl')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "rules.json")], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr
+
+
+def test_version():
+    out = subprocess.run([sys.executable, "-m", "addin", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"leadq {__import__('addin').__version__}"

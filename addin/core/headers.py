@@ -7,10 +7,12 @@ collected from real Salesforce, HubSpot, Pipedrive, SuiteCRM and Odoo exports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .text import key, suggest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LEAD_ID = "Lead ID"
 

@@ -12,14 +12,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from jsonschema import Draft202012Validator
 
-from .parse import blank_mask, to_number
 from .text import fold, fold_series, map_unique
 from .vocabulary import NO_WORDS, YES_WORDS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy and pandas are imported inside the functions that compute: validating rules.json
+# (`leadq check-rules`) reads the registry below and must start without loading them.
 
 
 class FieldValues:
@@ -30,10 +34,12 @@ class FieldValues:
 
     @cached_property
     def blank(self) -> pd.Series:
+        from .parse import blank_mask
         return blank_mask(self.raw)
 
     @cached_property
     def text(self) -> pd.Series:
+        import pandas as pd
         if pd.api.types.is_numeric_dtype(self.raw.dtype) and not pd.api.types.is_bool_dtype(self.raw.dtype):
             as_text = self.raw.map(lambda v: "" if pd.isna(v) else (f"{v:g}" if isinstance(v, float) else str(v)))
             return fold_series(as_text)
@@ -41,6 +47,7 @@ class FieldValues:
 
     @cached_property
     def number(self) -> pd.Series:
+        from .parse import to_number
         return to_number(self.raw)[0]
 
 
@@ -61,6 +68,7 @@ def _equals_one(f: FieldValues, v) -> pd.Series:
 
 
 def _in(f: FieldValues, values) -> pd.Series:
+    import pandas as pd
     mask = pd.Series(False, index=f.raw.index)
     texts = [fold(v) for v in _as_list(values) if not _is_number(v)]
     nums = [float(v) for v in _as_list(values) if _is_number(v)]
@@ -72,6 +80,7 @@ def _in(f: FieldValues, values) -> pd.Series:
 
 
 def _contains_any(f: FieldValues, values) -> pd.Series:
+    import pandas as pd
     needles = [fold(v) for v in _as_list(values) if fold(v)]
     if not needles:
         return pd.Series(False, index=f.raw.index)
@@ -89,6 +98,8 @@ def glob_to_regex(pattern: str) -> str:
 
 def glob_mask(text: pd.Series, pattern: str) -> pd.Series:
     """Match folded text against a glob, evaluating each distinct value once."""
+    import numpy as np
+    import pandas as pd
     rx = re.compile(glob_to_regex(pattern), re.DOTALL)
     codes, uniques = pd.factorize(text)
     hits = np.array([bool(rx.match(u)) for u in uniques] + [False], dtype=bool)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .text import key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # id, label, question, French and other header spellings accepted in the Qualification sheet
 _C = tuple[str, str, list[str]]
@@ -103,6 +104,8 @@ def assess(answers: pd.DataFrame, checklist: Checklist) -> pd.DataFrame:
     Returns columns: yes (count), passed (bool), checklist (text like
     '3/4 BANT – missing: Timeframe'), gaps (missing criteria, comma separated).
     """
+    import numpy as np  # here, not at the top: validating rules.json needs neither
+    import pandas as pd
     ids = [c.id for c in checklist.criteria]
     matrix = answers.reindex(columns=ids).to_numpy(dtype=float)
     yes = np.nan_to_num(matrix, nan=0.0) == 1.0

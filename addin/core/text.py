@@ -5,18 +5,20 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas and pyarrow are imported inside the column functions: `leadq check-rules` and
+# `leadq --help` use the text functions and must start without loading them.
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def fold(text: object) -> str:
     """Casefold, strip accents and trim: 'Étudiant ' -> 'etudiant'."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
+    if text is None or (isinstance(text, float) and text != text):
         return ""
     if isinstance(text, str) and text.isascii():
         return " ".join(text.lower().split())
@@ -32,6 +34,8 @@ def key(text: object) -> str:
 
 def map_unique(values: pd.Series, fn, missing="", dtype=object) -> pd.Series:
     """Apply fn to each distinct value once (columns repeat a lot), then spread the results."""
+    import numpy as np
+    import pandas as pd
     codes, uniques = pd.factorize(values.astype(object) if values.dtype != object else values, use_na_sentinel=True)
     table = np.array([fn(u) for u in uniques] + [missing], dtype=dtype)
     return pd.Series(table[codes], index=values.index, dtype=dtype)
@@ -39,6 +43,9 @@ def map_unique(values: pd.Series, fn, missing="", dtype=object) -> pd.Series:
 
 def fold_series(values: pd.Series) -> pd.Series:
     """Fold a whole column like fold(), in Arrow's C kernels when the column holds text."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     if len(values) < 1000 or not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
         return map_unique(values, fold)
     try:
