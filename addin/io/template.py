@@ -20,7 +20,17 @@ import pandas as pd
 import xlsxwriter
 
 from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
-from ..core.present import DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS, WIDTHS, contrast
+from ..core.present import (
+    DETAIL_WIDTHS,
+    HEADER_FILL,
+    HEADER_FONT,
+    INPUT_HEADER_FILL,
+    NUMBER_FORMATS,
+    SCORE_DETAILS,
+    WIDTHS,
+    contrast,
+    currency_format,
+)
 from ..core.rules import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
@@ -41,11 +51,6 @@ def vba_project() -> bytes:
     with resources.as_file(resources.files("xlwings").joinpath("quickstart_standalone.xlsm")) as path:
         with zipfile.ZipFile(path) as z:
             return z.read("xl/vbaProject.bin")
-
-
-def _currency_format(currency: str) -> str:
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "CAD": "$"}.get(currency, currency)
-    return f'#,##0 "{symbol}"' if currency in ("EUR", "CHF") else f'"{symbol}"#,##0'
 
 
 def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
@@ -105,7 +110,7 @@ class _Formats:
         self.text = wb.add_format({})
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.int = wb.add_format({"num_format": "#,##0"})
-        self.money = wb.add_format({"num_format": _currency_format(rules.currency)})
+        self.money = wb.add_format({"num_format": currency_format(rules.currency)})
         self.score = wb.add_format({"num_format": NUMBER_FORMATS["Score"]})
         self.center = wb.add_format({"align": "center"})
         self.stage = {s: wb.add_format({"bg_color": rules.stage_color(s), "font_color": contrast(rules.stage_color(s))})
