@@ -1,5 +1,8 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -66,3 +69,14 @@ def _every_problem_code_is_registered(monkeypatch):
         assert code in CATALOGUE, f"problem code {code!r} is not registered in addin/problems.py"
         original(self, code, *args, **kwargs)
     monkeypatch.setattr(errors.Problem, "__init__", checked)
+
+
+OOXCHECK = Path(os.environ.get("OOXCHECK", "/work/shared/tools/ooxcheck/ooxcheck.py"))
+
+
+def ooxcheck(path: Path) -> None:
+    """Fail unless the Excel-load gate passes the file (skipped where the checker is not installed)."""
+    if not OOXCHECK.exists():
+        return
+    run = subprocess.run([sys.executable, str(OOXCHECK), "--brief", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
