@@ -16,11 +16,12 @@ import pandas as pd
 from .present import HEADER_FILL, contrast, currency_format
 from .summary import Summary
 from .text import column_letter
+from .vocabulary import ACTION_COLORS, DUE_SOON, MISSING, NO_DATE, OVERDUE
 
 ACCENT = "#2F5597"
 SOFT = "#D9E1F2"
 GREY_TEXT = "#595959"
-RED = "#C00000"
+RED = ACTION_COLORS[OVERDUE][0]           # late actions in red text
 WIDTHS = [24, 20, 16, 11, 14, 16, 12, 12, 12, 12, 12, 12, 12]
 SECTION_GAP = 3              # a section starts two blank rows below the previous one's last row
 CHART_COLUMNS = (6, 13)      # charts sit right of the tables, from column G to column M
@@ -61,10 +62,10 @@ def styles(currency: str) -> dict[str, Style]:
         "kpi": dict(kpi, num_fmt="#,##0"), "kpi_pct": dict(kpi, num_fmt="0.0%"), "kpi_money": dict(kpi, num_fmt=money),
         "kpi_alert": dict(kpi, color=RED, num_fmt="#,##0"),
         "link": dict(color="#0563C1", underline=True), "red": dict(color=RED),
-        "red_bold": dict(bold=True, color="#FFFFFF", fill=RED), "red_date": dict(color=RED, num_fmt="yyyy-mm-dd"),
-        "amber": dict(bold=True, fill="#FFEB9C", color="#7F6000"), "grey": dict(bold=True, fill="#F8CBAD", color="#833C0B"),
+        "red_date": dict(color=RED, num_fmt="yyyy-mm-dd"),
         "grid_cell": dict(num_fmt="#,##0", halign="center"),
     }
+    table.update({status: dict(bold=True, fill=fill, color=font) for status, (fill, font) in ACTION_COLORS.items()})
     return {name: style(name, **fmt) for name, fmt in table.items()}
 
 
@@ -286,20 +287,20 @@ def _queues(p: _Page, s: Summary, rules) -> None:
 
 def _actions(p: _Page, s: Summary) -> None:
     counts = s.actions["Status"].value_counts()
-    r = p.section(f"Next actions — {counts.get('Overdue', 0)} overdue, {counts.get('Due soon', 0)} due this week, "
-                  f"{counts.get('Missing', 0) + counts.get('No date', 0)} missing",
+    r = p.section(f"Next actions — {counts.get(OVERDUE, 0)} overdue, {counts.get(DUE_SOON, 0)} due this week, "
+                  f"{counts.get(MISSING, 0) + counts.get(NO_DATE, 0)} missing",
                   "For leads from MQL to Opportunity. Overdue: due before the as-of date.")
     p.header(r, ["Status", "Lead ID", "Owner", "Due", "Days late", "Next action"], {"Days late"})
     shown = s.actions.head(ACTION_ROWS)
     for i, row in shown.iterrows():
         rr, status = r + 1 + i, row["Status"]
-        late = status == "Overdue"
-        p.put(rr, 0, status, {"Overdue": "red_bold", "Due soon": "amber"}.get(status, "grey"))
+        late = status == OVERDUE
+        p.put(rr, 0, status, status)                       # each flagged status has its own colours
         p.link(rr, 1, row["Lead ID"], row["Row"])
         p.put(rr, 2, _v(row["Owner"]) or "", "red" if late else "text")
         p.put(rr, 3, row["Due"], "red_date" if late else "date")
         p.put(rr, 4, row["Days late"] if late else None, "red" if late else "int")
-        p.put(rr, 5, _v(row["Next action"]) or ("(none)" if status == "Missing" else ""), "red" if late else "text")
+        p.put(rr, 5, _v(row["Next action"]) or ("(none)" if status == MISSING else ""), "red" if late else "text")
     if len(s.actions) > len(shown):
         p.put(r + 1 + len(shown), 0, f"… and {len(s.actions) - len(shown)} more", "note")
     p.end_section()
