@@ -404,7 +404,9 @@ class Range:
         for i, row in enumerate(data):
             for j, v in enumerate(row):
                 cell = self.sheet.ws.cell(self.r1 + i, self.c1 + j)
-                if isinstance(v, str) and v.startswith("'"):
+                if isinstance(v, str) and v == "":
+                    cell.value = None                  # like Excel, an empty string empties the cell
+                elif isinstance(v, str) and v.startswith("'"):
                     cell.value = v[1:]
                     cell.data_type = "s"           # Excel's text prefix
                 else:
