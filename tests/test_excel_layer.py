@@ -177,3 +177,147 @@ def test_libreoffice_opens_the_macro_refreshed_workbook(demo, tmp_path):
     assert convert(path, "pdf", tmp_path / "lo").stat().st_size > 10_000
     with zipfile.ZipFile(path) as z:
         assert "xl/vbaProject.bin" in z.namelist()
+
+
+# ---------------------------------------------------------------------------- a thin Excel layer
+
+def _argb(color):
+    return "FF" + color.lstrip("#").upper()
+
+
+# How each StyleBook.xf keyword shows on an openpyxl cell.
+STYLE_CHECKS = {
+    "num_fmt": lambda c, v: c.number_format == v,
+    "bold": lambda c, v: c.font.b is True,
+    "italic": lambda c, v: c.font.i is True,
+    "color": lambda c, v: c.font.color.rgb == _argb(v),
+    "size": lambda c, v: c.font.sz == v,
+    "fill": lambda c, v: c.fill.fill_type == "solid" and c.fill.fgColor.rgb == _argb(v),
+    "wrap": lambda c, v: c.alignment.wrap_text is True,
+    "halign": lambda c, v: c.alignment.horizontal == v,
+    "valign": lambda c, v: c.alignment.vertical == v,
+    "underline": lambda c, v: c.font.u == "single",
+    "border_bottom": lambda c, v: c.border.bottom.style == "thin" and c.border.bottom.color.rgb == _argb(v),
+    "indent": lambda c, v: c.alignment.indent == v,
+}
+
+
+def _writer_tokens(ev):
+    """Every format token the Summary layout and the Leads / Score details writers use."""
+    from addin.core.outputs import outputs
+    from addin.core.present import DETAILS_HEADER_FORMAT, LEADS_HEADER_FORMAT, detail_format, output_format
+    from addin.core.scoring import LEDGER_COLUMNS
+    from addin.core.summary import summarise
+    from addin.core.summary_layout import summary_layout
+    page = summary_layout(summarise(ev), ev.rules, "2026-11-22 08:00")
+    tokens = [st.as_dict() for st in page.styles()]
+    tokens += [LEADS_HEADER_FORMAT, DETAILS_HEADER_FORMAT] + [output_format(n) for n in outputs()]
+    tokens += [detail_format(c) for c in LEDGER_COLUMNS]
+    return tokens
+
+
+def test_the_macro_translates_every_format_keyword_of_the_file_writer():
+    import inspect
+
+    from addin.io.styles import StyleBook
+    keywords = set(inspect.signature(StyleBook.xf).parameters) - {"self"}
+    assert set(macros._FORMATS) == keywords == set(STYLE_CHECKS)
+
+
+def test_the_macro_applies_every_style_token_the_writers_use(demo, tmp_path):
+    path = tmp_path / "styles.xlsm"
+    shutil.copy(demo[0], path)
+    result = refresh(tmp_path / "styles.xlsm", as_of=AS_OF, rules=ROOT / "rules.json", output=tmp_path / "r.xlsm")
+    tokens = _writer_tokens(result.evaluation)
+    every = {"num_fmt": "0.00%", "bold": True, "italic": True, "color": "#123456", "size": 14, "fill": "#ABCDEF",
+             "wrap": True, "halign": "right", "valign": "top", "underline": True, "border_bottom": "#2F5597", "indent": 2}
+    tokens.append(every)                           # indent is no writer's today; it must still translate
+    used = {k for t in tokens for k, v in t.items() if v}
+    assert used == set(STYLE_CHECKS)
+    book = open_as_caller(path)
+    sheet = book.sheets["Summary"]
+    for i, token in enumerate(tokens, start=1):
+        macros._apply(sheet.range((i, 20)), token)
+    ws = book.impl.wb["Summary"]
+    for i, token in enumerate(tokens, start=1):
+        cell = ws.cell(i, 20)
+        wrong = [k for k, v in token.items() if v and not STYLE_CHECKS[k](cell, v)]
+        assert not wrong, f"token {token} not applied: {wrong}"
+
+
+def test_an_unknown_format_keyword_is_an_error_not_ignored(demo, tmp_path):
+    path = tmp_path / "k.xlsm"
+    shutil.copy(demo[0], path)
+    book = open_as_caller(path)
+    with pytest.raises(ValueError, match="strikethrough"):
+        macros._apply(book.sheets["Summary"].range("A1"), {"bold": True, "strikethrough": True})
+
+
+def test_adapters_import_no_private_name_of_another_module():
+    import ast
+    for module in ("macros.py", "udfs.py", "cli.py", "refresh.py"):
+        tree = ast.parse((ROOT / "addin" / module).read_text("utf-8"))
+        private = [f"{node.module}.{a.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   for a in node.names if a.name.startswith("_")]
+        assert not private, f"{module} imports {private}"
+
+
+def test_macro_and_file_reader_tag_the_same_cells(demo):
+    from addin.io.reader import read_workbook
+    data = read_workbook(demo[0])
+    book = open_as_caller(demo[0])
+    for sheet, frame in (("Leads", data.leads), ("Activities", data.activities)):
+        table = macros.read_table(book, sheet)
+        got, want = table.frame.attrs["leadq_origin"], frame.attrs["leadq_origin"]
+        assert got["sheet"] == want["sheet"] == sheet
+        assert list(got["rows"]) == list(want["rows"])
+        assert {h: got["letters"][h] for h in want["letters"]} == want["letters"]
+
+
+def test_macro_writes_the_same_owned_columns_marker_as_the_file_writer(demo, tmp_path):
+    headless, macro = tmp_path / "h.xlsm", tmp_path / "m.xlsm"
+    for p in (headless, macro):
+        shutil.copy(demo[0], p)
+    refresh(headless, as_of=AS_OF, rules=ROOT / "rules.json")
+    book = open_as_caller(macro)
+    macros.refresh(now="2026-11-22 09:00")
+    book.impl.save()
+    names = [openpyxl.load_workbook(p).defined_names for p in (headless, macro)]
+    for n in ("_LeadQ_Outputs", "_LeadQ_Layout"):
+        assert names[0][n].attr_text == names[1][n].attr_text and names[0][n].hidden and names[1][n].hidden
+    assert names[1]["_LeadQ_Outputs"].attr_text == "'Leads'!$U$3:$AC$3"
+
+
+def _rename_lead(src, dst, new_id):
+    """A copy of the demo where the first lead of the overdue list is called `new_id` (both sheets)."""
+    from addin.core.summary import summarise
+    ev = refresh(src, as_of=AS_OF, rules=ROOT / "rules.json", output=dst).evaluation
+    old = summarise(ev).actions["Lead ID"].iloc[0]
+    wb = openpyxl.load_workbook(dst, keep_vba=True)
+    for ws in (wb["Leads"], wb["Activities"]):
+        for row in ws.iter_rows():
+            for c in row:
+                if c.value == old:
+                    c.value = new_id
+    wb.save(dst)
+
+
+def test_link_text_with_markup_characters_is_shown_as_typed(demo, tmp_path):
+    lead = 'R&D-"1"<x>'
+    headless, macro = tmp_path / "h.xlsm", tmp_path / "m.xlsm"
+    _rename_lead(demo[0], headless, lead)
+    shutil.copy(headless, macro)
+    refresh(headless, as_of=AS_OF, rules=ROOT / "rules.json")
+    from conftest import ooxcheck
+    ooxcheck(headless, baseline=macro)
+    sheet = zipfile.ZipFile(headless).read("xl/worksheets/sheet4.xml").decode()
+    assert 'display="R&amp;D-&quot;1&quot;&lt;x&gt;"' in sheet
+    book = open_as_caller(macro)
+    macros.refresh(now="2026-11-22 09:00")
+    book.impl.save()
+    for path in (headless, macro):
+        ws = openpyxl.load_workbook(path)["Summary"]
+        links = [c for row in ws.iter_rows() for c in row if c.hyperlink and c.value == lead]
+        assert links, path
+        assert all(c.hyperlink.display in (None, lead) for c in links)
+        assert not [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "&amp;" in c.value]
