@@ -224,6 +224,16 @@ def test_the_macro_translates_every_format_keyword_of_the_file_writer():
     assert set(macros._FORMATS) == keywords == set(STYLE_CHECKS)
 
 
+def _macro_refresh(path):
+    """Run the Refresh macro on `path` (the rules file its Settings name copied beside it); check it worked."""
+    shutil.copy(ROOT / "rules.json", path.parent / "rules.json")
+    book = open_as_caller(path)
+    macros.refresh(now="2026-11-22 09:00")
+    book.impl.save()
+    status = openpyxl.load_workbook(path)["Settings"]["B5"].value
+    assert status.startswith("OK"), status
+
+
 def test_the_macro_applies_every_style_token_the_writers_use(demo, tmp_path):
     path = tmp_path / "styles.xlsm"
     shutil.copy(demo[0], path)
@@ -279,9 +289,7 @@ def test_macro_writes_the_same_owned_columns_marker_as_the_file_writer(demo, tmp
     for p in (headless, macro):
         shutil.copy(demo[0], p)
     refresh(headless, as_of=AS_OF, rules=ROOT / "rules.json")
-    book = open_as_caller(macro)
-    macros.refresh(now="2026-11-22 09:00")
-    book.impl.save()
+    _macro_refresh(macro)
     names = [openpyxl.load_workbook(p).defined_names for p in (headless, macro)]
     for n in ("_LeadQ_Outputs", "_LeadQ_Layout"):
         assert names[0][n].attr_text == names[1][n].attr_text and names[0][n].hidden and names[1][n].hidden
@@ -312,9 +320,7 @@ def test_link_text_with_markup_characters_is_shown_as_typed(demo, tmp_path):
     ooxcheck(headless, baseline=macro)
     sheet = zipfile.ZipFile(headless).read("xl/worksheets/sheet4.xml").decode()
     assert 'display="R&amp;D-&quot;1&quot;&lt;x&gt;"' in sheet
-    book = open_as_caller(macro)
-    macros.refresh(now="2026-11-22 09:00")
-    book.impl.save()
+    _macro_refresh(macro)
     for path in (headless, macro):
         ws = openpyxl.load_workbook(path)["Summary"]
         links = [c for row in ws.iter_rows() for c in row if c.hyperlink and c.value == lead]

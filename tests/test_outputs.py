@@ -92,9 +92,14 @@ def _check_upgrade(before, after, baseline=None):
     ooxcheck(after, baseline)
 
 
+def _copy(src, tmp_path):
+    """A copy of the workbook with the rules file its Settings name beside it."""
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
+    return shutil.copy(src, tmp_path / "up.xlsm")
+
+
 def test_headless_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layout_2):
-    path = tmp_path / "up.xlsm"
-    shutil.copy(refreshed_v1, path)
+    path = _copy(refreshed_v1, tmp_path)
     refresh(path, as_of=AS_OF, now="2026-11-22 09:00")
     _check_upgrade(refreshed_v1, path)
     sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
@@ -109,15 +114,15 @@ def test_headless_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, l
 
 
 def test_macro_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layout_2):
-    path = tmp_path / "up.xlsm"
-    shutil.copy(refreshed_v1, path)
+    path = _copy(refreshed_v1, tmp_path)
     resaved = tmp_path / "resaved.xlsm"            # what openpyxl's save alone does, for the Excel-load gate
     openpyxl.load_workbook(refreshed_v1, keep_vba=True).save(resaved)
     book = open_as_caller(path)
     macros.refresh(now="2026-11-22 09:00")
     book.impl.save()
-    _check_upgrade(refreshed_v1, path, baseline=resaved)
     wb = openpyxl.load_workbook(path)
+    assert wb["Settings"]["B5"].value.startswith("OK"), wb["Settings"]["B5"].value
+    _check_upgrade(refreshed_v1, path, baseline=resaved)
     assert wb.defined_names["_LeadQ_Outputs"].hidden and wb.defined_names["_LeadQ_Layout"].hidden
     assert wb["Leads"]["AE3"].font.b and wb["Leads"]["AE3"].fill.fgColor.rgb == "FF1F3864"
     _, _, cells, names = _leads(path)
