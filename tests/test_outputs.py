@@ -12,6 +12,7 @@ from xlengine import open_as_caller
 import addin.macros as macros
 from addin.core import outputs as layouts
 from addin.core.outputs import Owned, layout_version, marked_columns, marker, owned_positions
+from addin.errors import WorkbookError
 from addin.refresh import new_workbook, refresh
 
 V1 = list(layouts.LAYOUTS[1])
@@ -159,3 +160,10 @@ def test_layouts_only_ever_add_columns():
     for v in versions[1:]:
         assert list(layouts.LAYOUTS[v][: len(layouts.LAYOUTS[v - 1])]) == list(layouts.LAYOUTS[v - 1])
     assert layouts.outputs() == __import__("addin.core.headers", fromlist=["x"]).LEADS_OUTPUTS
+
+
+def test_a_user_column_named_like_a_new_output_is_an_error_not_overwritten(monkeypatch):
+    monkeypatch.setitem(layouts.LAYOUTS, 2, (*V1, EXTRA))
+    headers = ["Lead ID", EXTRA.upper(), *V1]
+    with pytest.raises(WorkbookError, match='Leads has a column "OWNER CHECK"'):
+        owned_positions(headers, 0, list(range(2, 11)), 1)
