@@ -327,3 +327,27 @@ def test_link_text_with_markup_characters_is_shown_as_typed(demo, tmp_path):
         assert links, path
         assert all(c.hyperlink.display in (None, lead) for c in links)
         assert not [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "&amp;" in c.value]
+
+
+def _look(c):
+    """What a reader sees of a cell: value and every style property LeadQ sets."""
+    rgb = lambda color: color.rgb if color is not None and color.type == "rgb" else None   # noqa: E731
+    value = round(c.value, 12) if isinstance(c.value, float) else c.value     # openpyxl's save rounds the last digit
+    return (value, bool(c.font.b), bool(c.font.i), c.font.u, rgb(c.font.color), float(c.font.sz or 11),
+            rgb(c.fill.fgColor) if c.fill.fill_type == "solid" else None, c.number_format,
+            c.alignment.horizontal, c.alignment.vertical, bool(c.alignment.wrap_text),
+            c.border.bottom.style, rgb(c.border.bottom.color) if c.border.bottom.style else None)
+
+
+def test_the_macro_renders_the_same_summary_as_the_file_writer(demo, tmp_path):
+    headless, macro = tmp_path / "h.xlsm", tmp_path / "m.xlsm"
+    for p in (headless, macro):
+        shutil.copy(demo[0], p)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")   # both find it through Settings
+    refresh(headless, now="2026-11-22 09:00")
+    _macro_refresh(macro)
+    sheets = [openpyxl.load_workbook(p)["Summary"] for p in (headless, macro)]
+    refs = {c.coordinate for row in sheets[0].iter_rows() for c in row if c.has_style or c.value is not None}
+    assert len(refs) > 500
+    differ = [ref for ref in sorted(refs) if _look(sheets[0][ref]) != _look(sheets[1][ref])]
+    assert not differ, [(ref, _look(sheets[0][ref]), _look(sheets[1][ref])) for ref in differ[:3]]
