@@ -252,6 +252,21 @@ def write_details(book, ev) -> None:
             _apply(sheet.range((2, i + 1), (len(frame) + 1, i + 1)), detail_format(name))
 
 
+def _write_row(sheet, r: int, cells: dict[int, tuple]) -> None:
+    """One row of the Summary layout: one value write, one format call per run of equal styles."""
+    first, last = min(cells), max(cells)
+    values = [cells[c][0] if c in cells else None for c in range(first, last + 1)]
+    sheet.range((r, first + 1)).value = [[excel_text(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+                                          for v in values]]
+    for c, (_, style) in cells.items():
+        if c > first and cells.get(c - 1, (None, None))[1] == style:
+            continue                         # inside a run already formatted
+        end = c
+        while cells.get(end + 1, (None, None))[1] == style:
+            end += 1
+        _apply(sheet.range((r, c + 1), (r, end + 1)), style.as_dict())
+
+
 def write_summary(book, ev, stamp: str) -> None:
     """Render the Summary layout cell by cell (the file writer renders the same layout as XML)."""
     page = summary_layout(summarise(ev), ev.rules, stamp)
@@ -259,18 +274,8 @@ def write_summary(book, ev, stamp: str) -> None:
     rows: dict[int, dict[int, tuple]] = {}
     for (r, c), cell in sorted(page.cells.items()):
         rows.setdefault(r, {})[c] = cell
-    for r, cells in rows.items():           # one write per row, one format call per run of equal styles
-        first, last = min(cells), max(cells)
-        values = [cells[c][0] if c in cells else None for c in range(first, last + 1)]
-        sheet.range((r, first + 1)).value = [[excel_text(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
-                                              for v in values]]
-        for c, (_, style) in cells.items():
-            if c > first and cells.get(c - 1, (None, None))[1] == style:
-                continue                     # inside a run already formatted
-            end = c
-            while cells.get(end + 1, (None, None))[1] == style:
-                end += 1
-            _apply(sheet.range((r, c + 1), (r, end + 1)), style.as_dict())
+    for r, cells in rows.items():
+        _write_row(sheet, r, cells)
     for link in page.links:
         sheet.range((link.row, link.col + 1)).add_hyperlink("#" + link.location, link.text)
     for r, height in page.heights.items():
