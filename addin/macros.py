@@ -151,10 +151,18 @@ _FORMATS = {
     "halign": lambda rng, v: setattr(rng, "horizontal_alignment", v),
     "valign": lambda rng, v: setattr(rng, "vertical_alignment", v),
     "border_bottom": _border_bottom,
-    # xlwings has no portable underline or indent: Excel's object model (Windows) sets them.
-    "underline": lambda rng, v: setattr(rng.api.Font, "Underline", _XL_UNDERLINE_SINGLE),
-    "indent": lambda rng, v: setattr(rng.api, "IndentLevel", int(v)),
+    # xlwings has no portable underline or indent: Excel's object model (Windows) sets them;
+    # where it is missing (macOS) they are left out rather than failing the refresh over a look.
+    "underline": lambda rng, v: _windows_only(lambda: setattr(rng.api.Font, "Underline", _XL_UNDERLINE_SINGLE)),
+    "indent": lambda rng, v: _windows_only(lambda: setattr(rng.api, "IndentLevel", int(v))),
 }
+
+
+def _windows_only(set_it) -> None:
+    try:
+        set_it()
+    except Exception:       # appscript on macOS has other names; a missing underline is cosmetic
+        pass
 
 
 def _apply(rng, fmt: dict) -> None:
