@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import Problem, RulesError
 from ..problems import schema_code
+from . import fitrules
 from .headers import canonical_field, known_fields
 from .operators import value_shape_error
 from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
@@ -137,6 +138,14 @@ class Rules:
     def score_range(self) -> tuple[float | None, float | None]:
         s = self.data.get("score", {})
         return s.get("min"), s.get("max")
+
+    @property
+    def base(self) -> float:
+        return self.data.get("score", {}).get("base", 0)
+
+    @property
+    def blank_values(self) -> list | dict:
+        return self.data.get("blank_values") or []
 
     @property
     def fit(self) -> list[dict]:
@@ -344,17 +353,21 @@ def _check_rule_values(user: dict, merged: dict) -> list[_Finding]:
     for section in ("fit", "disqualify"):
         for i, r in _items(user, section):
             op = r.get("op")
-            if isinstance(op, str):
+            if section == "fit":
+                out += fitrules.problems(r, [section, i])
+            elif isinstance(op, str):
                 err = value_shape_error(op, r.get("value"), "value" in r)
                 if err:
                     out.append(([section, i, "value"] if "value" in r else [section, i], "operator-value", err, "error"))
-            fld = r.get("field")
-            if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
-                hit = suggest(fld, known_fields(), cutoff=0.8)
-                if hit:
-                    out.append(([section, i, "field"], "unknown-field",
-                                f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
-                                "a custom column of that exact name also works", "warning"))
+            conds = r.get("all") if isinstance(r.get("all"), list) else [r]
+            for j, c in enumerate(conds):
+                fld = c.get("field") if isinstance(c, dict) else None
+                if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
+                    hit = suggest(fld, known_fields(), cutoff=0.8)
+                    if hit:
+                        out.append(([section, i, "all", j, "field"] if c is not r else [section, i, "field"], "unknown-field",
+                                    f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
+                                    "a custom column of that exact name also works", "warning"))
     return out
 
 
