@@ -150,7 +150,8 @@ def cmd_explain(args, out, err) -> int:
                               "ledger": json.loads(ledger.astype({"Rule": str, "Kind": str}).to_json(orient="records", force_ascii=False))},
                              ensure_ascii=False, indent=2) + "\n")
         return 0
-    out.write(f"{row['Lead ID']}: score {row['Score']:g} (fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
+    base = f"base {ev.rules.base:g} + " if ev.rules.base else ""
+    out.write(f"{row['Lead ID']}: score {row['Score']:g} ({base}fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
               f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}\n")
     out.write(f"stage: {ex.stage_reason}\n")
     if row["Checklist"]:

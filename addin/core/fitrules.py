@@ -133,7 +133,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
             m = OPERATORS["in"](values, spec["in"]).to_numpy(bool)
         else:
             num = values.number
-            m = num.notna().to_numpy()
+            m = num.notna().to_numpy().copy()
             if "gte" in spec:
                 m &= (num >= float(spec["gte"])).to_numpy()
             if "lt" in spec:

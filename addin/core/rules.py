@@ -283,6 +283,9 @@ def _located(code: str, name: str, lines: dict, parts, message: str, severity: s
 def _schema_problem(err, lines: dict, name: str) -> Problem:
     if err.validator in ("anyOf", "oneOf") and err.context:
         deeper = [e for e in err.context if e.validator != "type" or e.validator_value != "null"]
+        # The branch whose type matched went further into the value: that is the one the user meant.
+        deepest = [e for e in deeper if len(e.absolute_path) > len(err.absolute_path)]
+        deeper = deepest or deeper
         return _schema_problem(best_match(deeper or err.context), lines, name)
     parts = list(err.absolute_path)
     inst = err.instance

@@ -41,7 +41,7 @@ class RuleTable:
     def of(cls, rules: Rules) -> RuleTable:
         names, kinds, labels, pts, mc, mp = [], [], [], [], [], []
         for r in rules.fit:
-            names.append(r["id"]), kinds.append("fit"), labels.append(r["id"]), pts.append(r["points"])
+            names.append(r["id"]), kinds.append("fit"), labels.append(r["id"]), pts.append(r.get("points", 0))
             mc.append(1), mp.append(np.inf)
         for t, spec in rules.activities.items():
             names.append(f"activity:{t}"), kinds.append("activity"), labels.append(spec.get("label", t))
