@@ -350,3 +350,47 @@ def check_rules() -> None:
         errors = [str(p) for p in problems if p.severity == "error"]
         text = f"{len(errors)} problem(s) in {path.name}: " + " | ".join(errors)
     _status(book, rows, {"Status": text})
+
+
+def calibrate(now: str | None = None) -> None:
+    """Calibrate macro: learn the points from won and lost deals; write the Calibration sheet (with a
+    gain chart) and rules.suggested.json beside the workbook — never over rules.json."""
+    import json
+
+    from .calibration import write_suggested
+    from .core.calibrate import calibrate as learn
+    from .core.calibration_view import CALIBRATION, sheet_blocks
+    from .core.rules import default_rules_text
+    book = xw.Book.caller()
+    settings, rows = _settings(book)
+    try:
+        leads, _ = read_sheet(book, "Leads")
+        if leads is None:
+            raise LeadQError('no "Leads" sheet')
+        activities, _ = read_sheet(book, "Activities")
+        qualification, _ = read_sheet(book, "Qualification")
+        path = rules_path(book, settings)
+        source = json.loads(path.read_text("utf-8-sig") if path else default_rules_text())
+        cal = learn(leads, activities, cached_rules(path), qualification=qualification,
+                    as_of=resolve_as_of(settings), source=source)
+        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", path)
+    except LeadQError as e:
+        _status(book, rows, {"Status": f"Calibration failed: {str(e).splitlines()[0] if str(e) else repr(e)}"})
+        return
+    cells, chart_spec = sheet_blocks(cal)
+    sheet = _fresh_sheet(book, CALIBRATION)
+    width = max(len(r) for r in cells)
+    sheet.range((1, 1)).value = [[excel_text(v) for v in r] + [None] * (width - len(r)) for r in cells]
+    _apply(sheet.range((1, 1)), {"bold": True, "size": 14})
+    first, last = chart_spec["data"]
+    row, col = chart_spec["anchor"]
+    top_left, bottom_right = sheet.range((row, col)), sheet.range((row + 18, col + 7))
+    chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
+                             height=bottom_right.top - top_left.top)
+    chart.set_source_data(sheet.range((first, 1), (last, 4)))
+    chart.chart_type = "line"
+    chart.name = "Gain: share of won deals found"
+    m = cal.metrics
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    _status(book, rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
+                                   f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
