@@ -303,10 +303,15 @@ def fit_weights(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, fl
         with warnings.catch_warnings():   # scikit-learn announces parameter renames we do not use
             warnings.simplefilter("ignore", FutureWarning)
             model.fit(z, y)
-        c = float(np.atleast_1d(model.C_)[0])
+            scores = np.asarray(next(iter(model.scores_.values())))       # folds × Cs
+        # The one-standard-error rule: the strongest regularisation whose cross-validated log loss is
+        # within one standard error of the best — with few outcomes, points should not chase noise.
+        mean, se = scores.mean(axis=0), scores.std(axis=0, ddof=1) / np.sqrt(len(scores))
+        best = int(np.argmax(mean))
+        c = float(model.Cs_[int(np.flatnonzero(mean >= mean[best] - se[best])[0])])
     else:
-        model = LogisticRegression(C=1.0, max_iter=5000).fit(z, y)
         c = 1.0
+    model = LogisticRegression(C=c, max_iter=5000).fit(z, y)
     coef = model.coef_[0] / sd[live]
     w[live] = coef
     b0 = float(model.intercept_[0] - (coef * mu).sum())
@@ -346,9 +351,12 @@ def threshold_for_share(scores: np.ndarray, share: float) -> int:
 
 
 def suggest_rules(source: dict, rules: Rules, feats: list[Feature], points: np.ndarray, base: int, new: list[dict],
-                  new_points: list[list[float]], zeroed: list[str], live: np.ndarray, x_train: np.ndarray) -> tuple[dict, list[dict]]:
+                  new_points: list[list[float]], zeroed: list[str], live: np.ndarray, x_train: np.ndarray,
+                  stamp: str = "") -> tuple[dict, list[dict]]:
     """The suggested rules.json (the user's file with new points) and the list of changes."""
     out = copy.deepcopy(source)
+    out.setdefault("name", rules.name)
+    out["version"] = re.sub(r" \(calibrated [^)]*\)$", "", str(out.get("version") or rules.version)) + f" (calibrated {stamp})"
     out["fit"] = copy.deepcopy(rules.fit)
     out["activities"] = copy.deepcopy(rules.activities)
     out["pages"] = copy.deepcopy(rules.pages)
@@ -537,7 +545,7 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     k = len(feats)
     new_points = [pts[k + s.start: k + s.stop] for s in new_slices]
     suggested, changes = suggest_rules(source if source is not None else _file_data(rules), rules, feats, pts[:k], base,
-                                       candidates, new_points, left_out, live[:k], x[train])
+                                       candidates, new_points, left_out, live[:k], x[train], ev.as_of.date().isoformat())
     new_list = [r for r in suggested["fit"] if r.get("label", "").startswith("new:")]
 
     # Score everything with the suggested points (the engine a refresh uses), then choose the threshold.
