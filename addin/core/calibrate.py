@@ -87,7 +87,7 @@ def wilson(k, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return centre - half, centre + half
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
