@@ -8,11 +8,10 @@ import tempfile
 from pathlib import Path
 
 from .core.calibrate import Calibration, Goal, calibrate, rules_text
-from .core.rules import default_rules_text, find_rules_file
-from .core.text import key
+from .core.rules import default_rules_text
 from .errors import LeadQError
 from .io.reader import read_workbook
-from .refresh import resolve_as_of, resolve_rules
+from .settings import resolve
 
 
 def calibrate_workbook(workbook, rules=None, as_of=None, **options) -> tuple[Calibration, str, Path | None]:
@@ -21,13 +20,12 @@ def calibrate_workbook(workbook, rules=None, as_of=None, **options) -> tuple[Cal
     if not workbook.exists():
         raise LeadQError(f"{workbook}: no such file")
     data = read_workbook(workbook)
-    rules_obj, source = resolve_rules(workbook, data.settings, rules)
-    path = Path(rules) if rules else find_rules_file(workbook.parent, data.settings.get(key("Rules file")))
-    text = path.read_text("utf-8-sig") if path else default_rules_text()
-    cal = calibrate(data.leads, data.activities, rules_obj, qualification=data.qualification,
-                    as_of=resolve_as_of(data.settings, as_of), source=json.loads(text), **options)
+    run = resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
+    text = run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text()
+    cal = calibrate(data.leads, data.activities, run.rules, qualification=data.qualification, as_of=run.as_of,
+                    date_order=run.date_order, source=json.loads(text), **options)
     cal.problems = data.problems + cal.problems
-    return cal, source, path
+    return cal, run.rules_source, run.rules_path
 
 
 def write_suggested(cal: Calibration, target, rules_path: Path | None) -> Path:

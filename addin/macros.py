@@ -361,6 +361,7 @@ def calibrate(now: str | None = None) -> None:
     from .core.calibrate import calibrate as learn
     from .core.calibration_view import CALIBRATION, sheet_blocks
     from .core.rules import default_rules_text
+    from .settings import resolve
     book = xw.Book.caller()
     settings, rows = _settings(book)
     try:
@@ -369,11 +370,11 @@ def calibrate(now: str | None = None) -> None:
             raise LeadQError('no "Leads" sheet')
         activities, _ = read_sheet(book, "Activities")
         qualification, _ = read_sheet(book, "Qualification")
-        path = rules_path(book, settings)
-        source = json.loads(path.read_text("utf-8-sig") if path else default_rules_text())
-        cal = learn(leads, activities, cached_rules(path), qualification=qualification,
-                    as_of=resolve_as_of(settings), source=source)
-        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", path)
+        run = resolve(book.fullname, settings, rows)
+        source = json.loads(run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text())
+        cal = learn(leads, activities, run.rules, qualification=qualification, as_of=run.as_of,
+                    date_order=run.date_order, source=source)
+        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
     except LeadQError as e:
         _status(book, rows, {"Status": f"Calibration failed: {str(e).splitlines()[0] if str(e) else repr(e)}"})
         return

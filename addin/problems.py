@@ -93,7 +93,7 @@ _DATA = [
     ("missing-criterion-column", "Missing criterion column", "warning", "A checklist criterion has no column on Qualification."),
     ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
     ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
-    ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is neither 1/Yes, 0/No nor blank; the lead is left out."),
+    ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {

@@ -487,7 +487,7 @@ def gain_table(y: np.ndarray, scores: dict[str, np.ndarray], seed: int, steps: i
 
 # ---------------------------------------------------------------------------- the whole job
 def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qualification=None, as_of=None,
-              outcome: str = "won", holdout: float = 0.3, seed: int = 0, exclude=(), goal: Goal | None = None,
+              date_order: str = "auto", outcome: str = "won", holdout: float = 0.3, seed: int = 0, exclude=(), goal: Goal | None = None,
               new_rules: bool = True, source: dict | None = None) -> Calibration:
     """Measure every rule against outcomes and suggest points and an MQL threshold.
 
@@ -500,7 +500,7 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     from sklearn.model_selection import train_test_split
     rules = load_rules(rules)
     goal = goal or Goal()
-    ev = evaluate(leads, activities, rules, qualification=qualification, as_of=as_of)
+    ev = evaluate(leads, activities, rules, qualification=qualification, as_of=as_of, date_order=date_order)
     frame, _ = canonicalize(leads.reset_index(drop=True), "Leads")
     frame = frame.iloc[ev.leads.index]
     frame.attrs = {"leadq_origin": _origin_of(leads, ev)}
@@ -552,7 +552,7 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     trial, problems_s = check_rules(suggested)
     if trial is None:
         raise LeadQError("the suggested rules do not validate (a bug): " + "; ".join(map(str, problems_s)), problems_s)
-    ev_new = evaluate(leads, activities, trial, qualification=qualification, as_of=as_of)
+    ev_new = evaluate(leads, activities, trial, qualification=qualification, as_of=as_of, date_order=date_order)
     s_old = ev.leads["Score"].to_numpy(float)
     s_new = ev_new.leads["Score"].to_numpy(float)
     threshold = choose_threshold(goal, s_old, s_new, rules.mql, y_all, train, frame)
