@@ -351,3 +351,34 @@ def test_the_macro_renders_the_same_summary_as_the_file_writer(demo, tmp_path):
     assert len(refs) > 500
     differ = [ref for ref in sorted(refs) if _look(sheets[0][ref]) != _look(sheets[1][ref])]
     assert not differ, [(ref, _look(sheets[0][ref]), _look(sheets[1][ref])) for ref in differ[:3]]
+
+
+def test_calibrate_macro_writes_the_calibration_sheet_and_a_suggested_file(demo, tmp_path):
+    from addin.calibration import calibrate_workbook
+    path = tmp_path / "c.xlsm"
+    shutil.copy(demo[0], path)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)
+    wb.save(path)
+    expected, _, _ = calibrate_workbook(path)
+    book = open_as_caller(path)
+    macros.calibrate(now="2026-11-22 09:00")
+    book.impl.save()
+    wb = openpyxl.load_workbook(path, data_only=True)
+    ws = wb["Calibration"]
+    rows = [r for r in ws.iter_rows(values_only=True)]
+    assert rows[0][0] == "LeadQ — Calibration: points learnt from outcomes"
+    assert rows[1][0].startswith("outcome: won vs lost deals (Deal stage) — 70 leads with an outcome (23 won, 47 lost)")
+    cur = next(r for r in rows if r[0] == "Current rules")
+    sug = next(r for r in rows if r[0] == "Suggested rules")
+    assert cur[1] == pytest.approx(expected.metrics["auc_current"]) and sug[1] == pytest.approx(expected.metrics["auc_suggested"])
+    assert any(r[0] == "decision-maker" and r[1] == "fit" and r[3] == 25 for r in rows)
+    assert any(r[0] == "thresholds.mql" for r in rows)
+    gain = next(i for i, r in enumerate(rows) if r[0] == "Gain (held-out): leads contacted")
+    assert rows[gain + 1][:4] == (0, 0, 0, 0) and rows[-1][:4] == (1, 1, 1, 1)
+    assert len(ws._charts) == 1
+    assert wb["Settings"]["B5"].value.startswith("Calibrated 2026-11-22 09:00: held-out AUC")
+    suggested = tmp_path / "rules.suggested.json"
+    assert addin.check_rules(suggested)[0] is not None
+    assert json.loads((tmp_path / "rules.json").read_text("utf-8")) == json.loads((ROOT / "rules.json").read_text("utf-8"))
