@@ -86,7 +86,7 @@ def calibration_lines(cal: Calibration) -> list[str]:
     for ch in cal.changes:
         note = f"  — {ch['note']}" if ch.get("note") else ""
         out.append(f"  {ch['what']:<40} {_pts(ch['old']):>6} → {_pts(ch['new'])}{note}")
-    out.append(f"  with the MQL threshold at {th['mql']}: {_pct(th['share'])} of all leads are MQLs; on the held-out part "
+    out.append(f"  with the MQL threshold at {th['mql']}: {_pct(th['share'])} of all leads score at or above it; on the held-out part "
                f"{th['holdout_mqls']} MQLs, {_pct(th['holdout_precision'])} of them won, "
                f"{_pct(th['holdout_recall'])} of the won deals among them")
     if th.get("mqls_per_week") is not None:
