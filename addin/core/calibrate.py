@@ -232,6 +232,9 @@ def new_rule_candidates(frame: pd.DataFrame, headers: dict, y: np.ndarray, train
             if max(a, 1 - a) >= LEAK_AUC:
                 leaks.append({"field": shown, "why": f"its values alone rank the outcomes with AUC {max(a, 1 - a):.3f}"})
                 continue
+            twin = _twin(nums, frame.iloc[train], used)
+            if twin is not None:     # e.g. revenue computed from headcount: the rules already read it
+                continue
             edges = sorted({_round2(q) for q in np.nanquantile(nums[filled], [0.25, 0.5, 0.75])})
             bands = [{"lt": edges[0], "points": 0}]
             bands += [{"gte": lo, "lt": hi, "points": 0} for lo, hi in zip(edges, edges[1:])]
@@ -260,6 +263,17 @@ def new_rule_candidates(frame: pd.DataFrame, headers: dict, y: np.ndarray, train
         if bands:
             out.append({"id": _new_id(shown), "field": shown, "bands": bands, "_column": col})
     return out, leaks
+
+
+def _twin(nums: pd.Series, frame: pd.DataFrame, used: set[str]) -> str | None:
+    """A column the rules already read that carries the same ranking (Spearman ≥ 0.95), if any."""
+    for col in used:
+        other = to_number(frame[col])[0]
+        both = nums.notna() & other.notna()
+        if both.sum() >= 10 and other[both].nunique() > 1 and nums[both].nunique() > 1:
+            if abs(nums[both].rank().corr(other[both].rank())) >= 0.95:
+                return col
+    return None
 
 
 def _blank(values: pd.Series) -> pd.Series:
