@@ -295,10 +295,15 @@ def _new_id(field_name: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the fit
-def fit_weights(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, float, float]:
+def fit_weights(x: np.ndarray, y: np.ndarray, seed: int, prior: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
     """L2-regularised logistic regression, strength chosen by stratified cross-validation.
 
-    Returns (weight per raw feature, intercept, chosen C); constant columns get weight 0.
+    With `prior` (today's points per feature), the penalty pulls the weights towards those points
+    times a free factor instead of towards zero: the prior's total, prior·x, enters as one more
+    feature scaled so large that its coefficient is practically unpenalised. Few outcomes then
+    leave the marketer's proportions in place (a rescaled copy of today's points); many let the
+    data move each rule. Returns (weight per raw feature, intercept, chosen C); constant columns
+    get weight 0.
     """
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold
@@ -310,10 +315,16 @@ def fit_weights(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, fl
         return w, float(np.log(p / (1 - p))), float("nan")
     mu = x[:, live].mean(axis=0)
     z = (x[:, live] - mu) / sd[live]
+    anchor = None
+    if prior is not None and np.any(prior[live]):
+        total = z @ (prior[live] * sd[live])
+        if total.std() > 0:
+            anchor = total.std() / _ANCHOR_SCALE
+            z = np.column_stack([z, total / anchor])
     folds = min(5, int(min(y.sum(), len(y) - y.sum())))
     if folds >= 2:
         model = LogisticRegressionCV(Cs=np.logspace(-3, 2, 11), cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                                     scoring="neg_log_loss", max_iter=5000)
+                                     scoring="neg_log_loss", max_iter=5000, solver="newton-cholesky")
         with warnings.catch_warnings():   # scikit-learn announces parameter renames we do not use
             warnings.simplefilter("ignore", FutureWarning)
             model.fit(z, y)
@@ -325,11 +336,18 @@ def fit_weights(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, fl
         c = float(model.Cs_[int(np.flatnonzero(mean >= mean[best] - se[best])[0])])
     else:
         c = 1.0
-    model = LogisticRegression(C=c, max_iter=5000).fit(z, y)
-    coef = model.coef_[0] / sd[live]
+    model = LogisticRegression(C=c, max_iter=5000, solver="newton-cholesky").fit(z, y)
+    coef_z = model.coef_[0]
+    if anchor is not None:
+        gamma = coef_z[-1] / anchor
+        coef_z = coef_z[:-1] + gamma * prior[live] * sd[live]
+    coef = coef_z / sd[live]
     w[live] = coef
     b0 = float(model.intercept_[0] - (coef * mu).sum())
     return w, b0, c
+
+
+_ANCHOR_SCALE = 100.0    # the prior feature's spread: its coefficient is 1/100 of a plain one, its penalty 1/10,000
 
 
 def to_points(w: np.ndarray, b0: float, x_train: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, int, float]:
@@ -552,7 +570,8 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     xn, new_slices = _candidate_matrix(frame, candidates)
     x_model = np.hstack([x, xn])
 
-    w, b0, c = fit_weights(x_model[train], y_all[train], seed)
+    prior = np.array([f.current for f in feats] + [0.0] * xn.shape[1], dtype=float)
+    w, b0, c = fit_weights(x_model[train], y_all[train], seed, prior)
     lo, hi = _score_range(rules, ev)
     pts, base, scale = to_points(w, b0, x_model[train], lo, hi)
     live = x_model[train].std(axis=0) > 0
