@@ -361,16 +361,16 @@ def calibrate(now: str | None = None) -> None:
     from .core.calibrate import calibrate as learn
     from .core.calibration_view import CALIBRATION, sheet_blocks
     from .core.rules import default_rules_text
-    from .settings import resolve
     book = xw.Book.caller()
-    settings, rows = _settings(book)
+    settings = book_settings(book)
+    rows = settings[1]
     try:
         leads, _ = read_sheet(book, "Leads")
         if leads is None:
             raise LeadQError('no "Leads" sheet')
         activities, _ = read_sheet(book, "Activities")
         qualification, _ = read_sheet(book, "Qualification")
-        run = resolve(book.fullname, settings, rows)
+        run = run_settings(book, settings=settings)
         source = json.loads(run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text())
         cal = learn(leads, activities, run.rules, qualification=qualification, as_of=run.as_of,
                     date_order=run.date_order, source=source)
