@@ -6,13 +6,19 @@ One home for what a fit rule reads, how it is checked and how it scores: `rules`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues, value_shape_error
 from .text import fold, fold_series, key
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# numpy and pandas are imported inside the functions that score: validating rules.json
+# (`leadq check-rules`) calls problems() and must start without loading them.
 
 KINDS = ("op", "all", "bands", "per")
 
@@ -95,6 +101,7 @@ class Hits:
 
 
 def cents(points) -> np.ndarray:
+    import numpy as np
     return np.rint(np.asarray(points, dtype=float) * 100).astype(np.int64)
 
 
@@ -104,6 +111,7 @@ def condition_mask(frame: pd.DataFrame, cond: dict, column: str) -> np.ndarray:
 
 def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
     """Score one fit rule over every lead; `columns` maps each field it reads to a frame column."""
+    import numpy as np
     k = kind(rule)
     if k == "all":
         mask = np.ones(len(frame), dtype=bool)
@@ -151,6 +159,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
 
 
 def _flat(where: np.ndarray, points_c: int, matched: np.ndarray) -> Hits:
+    import numpy as np
     n = len(where)
     pts = np.full(n, points_c, dtype=np.int64)
     return Hits(where, np.ones(n, dtype=np.int64), pts, pts.copy(), matched, np.full(n, -1))
@@ -158,6 +167,8 @@ def _flat(where: np.ndarray, points_c: int, matched: np.ndarray) -> Hits:
 
 def _shown_values(values: np.ndarray) -> np.ndarray:
     """Matched cell values as text, each distinct value formatted once; 700.0 reads 700."""
+    import numpy as np
+    import pandas as pd
     codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     texts = np.array([shown(v) for v in uniq] + [""], dtype=object)
     return texts[codes]
@@ -180,6 +191,8 @@ def blank(frame: pd.DataFrame, blank_values, real: dict[str, str] | None = None,
     blank_values: a list for every column, or {"*": [...], "Column": [...]}; column names match
     as headers do (case, accents, spaces), through `real` (canonical -> header the user sees).
     """
+    import pandas as pd
+
     if not blank_values:
         return frame
     spec = {"*": list(blank_values)} if isinstance(blank_values, list) else dict(blank_values)
@@ -256,7 +269,7 @@ def _band_problems(bands: list, at: list) -> list[tuple[list, str, str, str]]:
             continue
         if not has_range:
             continue
-        lo, hi = b.get("gte", -np.inf), b.get("lt", np.inf)
+        lo, hi = b.get("gte", -math.inf), b.get("lt", math.inf)
         if not all(isinstance(v, (int, float)) for v in (lo, hi)):
             continue
         if lo >= hi:
