@@ -261,6 +261,12 @@ def test_suggested_file_validates_and_a_refresh_with_it_reproduces_the_reported_
     held = frame.loc[report["holdout_ids"]]
     y = (held["Deal stage"] == "Won").to_numpy()
     assert auc(y, held["Score"].to_numpy(float)) == pytest.approx(report["metrics"]["auc_suggested"], abs=1e-12)
+    # the base is a ledger row of its own, and explain names it
+    base = report["suggested"]["score"]["base"]
+    code, out, err = call("explain", tmp_path / "r.xlsm", "S0", "--rules", tmp_path / "suggested.json", "--as-of", AS_OF)
+    assert code == 0, err
+    assert f"(base {base:g} + fit" in out.splitlines()[0]
+    assert any(line.startswith("score-base") and line.split()[1] == "base" for line in out.splitlines())
 
 
 def test_cli_report_reads_rule_by_rule(book):
