@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["Calibration", "Evaluation", "Explanation", "Goal", "LeadQError", "Problem", "Rules", "RulesError", "Summary",
            "WorkbookError", "calibrate", "check_rules", "evaluate", "explain", "load_rules", "refresh", "schema", "summarise"]
 
-_LAZY = {"Calibration": ".core.calibrate", "Goal": ".core.calibrate", "calibrate": ".core.calibrate",
+_LAZY = {"Calibration": ".core.calibrate", "Goal": ".core.suggest", "calibrate": ".core.calibrate",
          "Evaluation": ".core.evaluate", "evaluate": ".core.evaluate", "Explanation": ".core.explain",
          "explain": ".core.explain", "Rules": ".core.rules", "check_rules": ".core.rules", "load_rules": ".core.rules",
          "schema": ".core.rules", "Summary": ".core.summary", "summarise": ".core.summary"}

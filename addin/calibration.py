@@ -7,8 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .core.calibrate import Calibration, Goal, calibrate, rules_text
-from .core.rules import default_rules_text
+from .core.calibrate import Calibration, Goal, calibrate
+from .core.rules import default_rules_text, rules_text
 from .errors import LeadQError
 from .io.reader import read_workbook
 from .settings import resolve

@@ -71,7 +71,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path
         text = Path(rules).read_text("utf-8") if rules else default_rules_text()
         data = json.loads(text)
         data["$schema"] = "./rules.schema.json"
-        from .core.calibrate import rules_text
+        from .core.rules import rules_text
         beside.write_text(rules_text(data), encoding="utf-8")     # one rule per line, like the repository's
         from importlib import resources
         (out.parent / "rules.schema.json").write_text(

@@ -11,8 +11,10 @@ import pytest
 from conftest import AS_OF, write_json
 
 from addin.cli import run
-from addin.core.calibrate import Goal, auc, calibrate, threshold_for_share, wilson
+from addin.core.calibrate import calibrate
 from addin.core.rules import check_rules, load_rules
+from addin.core.stats import auc, wilson
+from addin.core.suggest import Goal, threshold_for_share
 from addin.io.template import build_workbook
 
 # The generating model: log-odds per unit of each feature LeadQ computes.

@@ -539,3 +539,21 @@ def load_rules(source=None) -> Rules:
         errors = [p for p in problems if p.severity == "error"]
         raise RulesError(f"{len(errors)} problem(s) in the rules:\n" + "\n".join(str(p) for p in errors), problems)
     return rules
+
+
+def rules_text(data: dict) -> str:
+    """rules.json text with one rule, activity type or pipeline stage per line: diffs read rule by rule."""
+    lines = ["{"]
+    items = list(data.items())
+    for n, (k, v) in enumerate(items):
+        comma = "," if n < len(items) - 1 else ""
+        head = f"  {json.dumps(k)}: "
+        if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+            body = ",\n".join("    " + json.dumps(e, ensure_ascii=False) for e in v)
+            lines.append(f"{head}[\n{body}\n  ]{comma}")
+        elif isinstance(v, dict) and v and all(isinstance(e, dict) for e in v.values()) and k != "score":
+            body = ",\n".join(f"    {json.dumps(kk)}: {json.dumps(e, ensure_ascii=False)}" for kk, e in v.items())
+            lines.append(f"{head}{{\n{body}\n  }}{comma}")
+        else:
+            lines.append(f"{head}{json.dumps(v, ensure_ascii=False)}{comma}")
+    return "\n".join(lines) + "\n}\n"
