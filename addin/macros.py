@@ -365,14 +365,13 @@ def calibrate(now: str | None = None) -> None:
     settings = book_settings(book)
     rows = settings[1]
     try:
-        leads, _ = read_sheet(book, "Leads")
+        leads = read_table(book, "Leads")
         if leads is None:
             raise LeadQError('no "Leads" sheet')
-        activities, _ = read_sheet(book, "Activities")
-        qualification, _ = read_sheet(book, "Qualification")
         run = run_settings(book, settings=settings)
         source = json.loads(run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text())
-        cal = learn(leads, activities, run.rules, qualification=qualification, as_of=run.as_of,
+        cal = learn(leads.frame, _frame(read_table(book, "Activities")), run.rules,
+                    qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of,
                     date_order=run.date_order, source=source)
         target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
     except LeadQError as e:
