@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+MAX_QUOTED = 80         # a value quoted in a message (a pasted 40,000-character note stays readable)
+MAX_MESSAGE = 1000
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def shorten(text: str) -> str:
+    """Cut long quoted values (and the whole text) to a length a message line can carry."""
+    if len(text) <= MAX_QUOTED:
+        return text
+    text = _QUOTED.sub(lambda m: m.group(0) if len(m.group(1)) <= MAX_QUOTED else '"' + m.group(1)[:MAX_QUOTED] + '…"', text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,12 @@ class Problem:
     column: str | None = None
     cell: str | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "message", shorten(self.message))
+        object.__setattr__(self, "where", shorten(self.where))
+        if self.column is not None:
+            object.__setattr__(self, "column", self.column[:MAX_QUOTED])
+
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
@@ -31,7 +50,7 @@ class LeadQError(Exception):
     """Base of every error LeadQ raises on purpose; its message is meant for the user."""
 
     def __init__(self, message: str, problems: list[Problem] | None = None):
-        super().__init__(message)
+        super().__init__(shorten(message))
         self.problems: list[Problem] = list(problems or [])
 
 

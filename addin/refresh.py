@@ -11,10 +11,54 @@ from .core.evaluate import Evaluation, evaluate
 from .core.present import settings_status
 from .core.rules import default_rules_text, load_rules
 from .errors import Problem, WorkbookError
+from .io.package import fingerprint
 from .io.reader import WorkbookData, read_workbook
 from .io.summary_sheet import summary_writer
 from .io.writer import WriteReport, check_not_open, write_results
 from .settings import RunSettings, resolve
+
+SHIM_MARK = "from addin.macros import refresh"
+
+
+def importable_name(stem: str) -> str:
+    """A name Python can import that looks like `stem` ("Q3 Pipeline" -> "Q3_Pipeline")."""
+    import keyword
+    import re
+    name = re.sub(r"\W", "_", stem)
+    if not name or name[0].isdigit():
+        name = "_" + name if name else "workbook"
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _importable(stem: str) -> bool:
+    import keyword
+    return stem.isidentifier() and not keyword.iskeyword(stem) and stem.isascii()
+
+
+def check_importable_name(out: Path) -> None:
+    """The Refresh button's VBA runs `import <workbook name>`: the name must be a Python identifier."""
+    if not _importable(out.stem):
+        raise WorkbookError(f"{out.name}: Excel's Refresh button runs \"import {out.stem}\", and Python cannot import "
+                            f"that name; call the workbook {importable_name(out.stem)}{out.suffix} (letters, digits "
+                            "and _ only, not starting with a digit)")
+
+
+def shim_problems(workbook: Path) -> list[Problem]:
+    """Warnings when the workbook's Refresh button cannot find its Python module."""
+    if workbook.suffix.lower() != ".xlsm":
+        return []
+    if not _importable(workbook.stem):
+        return [Problem("refresh-button-name", workbook.name,
+                        f"Excel's Refresh button runs \"import {workbook.stem}\", which Python cannot do; rename the "
+                        f"workbook {importable_name(workbook.stem)}.xlsm (the CLI works either way)", severity="warning")]
+    shim = workbook.with_suffix(".py")
+    text = shim.read_text("utf-8", "replace") if shim.is_file() else ""
+    if SHIM_MARK not in text:
+        what = "is missing" if not shim.exists() else "is not LeadQ's"
+        return [Problem("refresh-button-module", shim.name,
+                        f"{shim.name}, the module Excel's Refresh button imports, {what}; run `leadq new` for a "
+                        "fresh workbook, or copy NAME.py from one (the CLI works either way)", severity="warning")]
+    return []
 
 
 @dataclass
@@ -41,9 +85,13 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     step = progress or (lambda msg: None)
     if not workbook.exists():
         raise WorkbookError(f"{workbook}: no such file")
+    if workbook.is_dir():
+        raise WorkbookError(f"{workbook} is a folder; give the path of a workbook (.xlsm)")
     check_not_open(workbook)
     step("reading the workbook")
+    expect = fingerprint(workbook)
     data = read_workbook(workbook)
+    data.problems += shim_problems(workbook)
     step("scoring")
     ev, run = compute(data, workbook, rules, as_of)
     data.activities = data.qualification = None     # the writer needs neither: free the biggest frames
@@ -51,21 +99,38 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     step("writing results")
     target = Path(output) if output else workbook
     report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp),
-                           summary=summary_writer(ev, stamp))
-    return RefreshResult(ev, ev.problems, report, run.rules_source)
+                           summary=summary_writer(ev, stamp), expect=expect)
+    return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source)
 
 
-def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path]:
-    """A new workbook from the template (with sample data), its NAME.py shim, and rules.json beside it."""
+def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False) -> list[Path]:
+    """A new workbook from the template (with sample data), its NAME.py shim, and rules.json beside it.
+
+    An existing workbook (or a NAME.py that is not LeadQ's shim) is never replaced unless `force`."""
     from .io.sample import sample_frames
     from .io.template import build_workbook, write_shim
     out = Path(out)
     if out.suffix.lower() != ".xlsm":
         raise WorkbookError(f"{out}: the workbook must end in .xlsm (it carries the Refresh macro)")
+    check_importable_name(out)
+    if not out.parent.is_dir():
+        raise WorkbookError(f"{out}: the folder {out.parent} does not exist; create it first")
+    if not force:
+        if out.exists():
+            raise WorkbookError(f"{out} already exists; LeadQ does not replace a workbook (it may hold your data): "
+                                "choose another name, or add --force to replace it")
+        shim = out.with_suffix(".py")
+        if shim.exists() and SHIM_MARK not in shim.read_text("utf-8", "replace"):
+            raise WorkbookError(f"{shim} already exists and is not LeadQ's; the Refresh button needs that name: "
+                                "move it, or add --force to replace it")
     check_not_open(out)
     rules_obj = load_rules(Path(rules)) if rules else load_rules()
     frames = sample_frames(as_of or dt.date.today()) if sample else None
-    written = [build_workbook(out, rules_obj, frames), write_shim(out)]
+    try:
+        written = [build_workbook(out, rules_obj, frames), write_shim(out)]
+    except OSError as e:
+        from .io.package import write_error
+        raise write_error(out, e) from None
     beside = out.parent / "rules.json"
     if not beside.exists():
         text = Path(rules).read_text("utf-8") if rules else default_rules_text()

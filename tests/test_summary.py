@@ -12,6 +12,7 @@ from lo import convert, count_color, pages
 
 import addin
 from addin.core.summary import summarise
+from addin.io.template import write_shim
 from addin.refresh import new_workbook, refresh
 
 YES = {"Budget": "Oui", "Authority": "Oui", "Need": "Oui", "Timeframe": "Oui"}
@@ -156,6 +157,7 @@ def test_refreshing_twice_keeps_exactly_one_summary(refreshed, tmp_path):
     copy = tmp_path / "again.xlsm"
     copy.write_bytes(path.read_bytes())
     (tmp_path / "rules.json").write_bytes((path.parent / "rules.json").read_bytes())
+    write_shim(copy)          # the Refresh button's module: without it a warning would add to the problems shown
     refresh(copy, as_of=AS_OF, now="2026-11-22 08:00")
     wb = openpyxl.load_workbook(copy)
     assert wb.sheetnames.count("Summary") == 1

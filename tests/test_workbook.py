@@ -91,10 +91,10 @@ def test_template_buttons_call_the_xlwings_macro():
 
 
 def test_new_writes_the_shim_and_rules_beside_the_workbook(tmp_path):
-    paths = new_workbook(tmp_path / "Pipeline Q4.xlsm")
+    paths = new_workbook(tmp_path / "Pipeline_Q4.xlsm")
     names = sorted(p.name for p in paths)
-    assert names == ["Pipeline Q4.py", "Pipeline Q4.xlsm", "rules.json", "rules.schema.json"]
-    assert "from addin.macros import refresh" in (tmp_path / "Pipeline Q4.py").read_text()
+    assert names == ["Pipeline_Q4.py", "Pipeline_Q4.xlsm", "rules.json", "rules.schema.json"]
+    assert "from addin.macros import refresh" in (tmp_path / "Pipeline_Q4.py").read_text()
     assert addin.load_rules(tmp_path / "rules.json").name == DEFAULT.name
 
 

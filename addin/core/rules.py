@@ -20,6 +20,7 @@ from ..errors import Problem, RulesError
 from ..problems import schema_code
 from . import fitrules
 from .headers import canonical_field, known_fields
+from .limits import limit_problems
 from .operators import value_shape_error
 from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
 from .text import did_you_mean, key, suggest
@@ -513,6 +514,9 @@ def check_rules(source) -> tuple[Rules | None, list[Problem]]:
         if data is None:
             return None, problems
         lines = _line_map(text)
+    limits = [_located(code, name, lines, parts, msg) for parts, code, msg in limit_problems(data)]
+    if limits:
+        return None, problems + limits
     for err in sorted(Draft202012Validator(schema()).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         problems.append(_schema_problem(err, lines, name))
     defaults = json.loads(default_rules_text())

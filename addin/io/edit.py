@@ -9,7 +9,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import WorkbookError
-from .package import CT_WORKSHEET, NS, REL_CALC_CHAIN, REL_WORKSHEET, Package, parse_xml, relative_target, rels_path, save, to_xml
+from .package import CT_WORKSHEET, NS, REL_CALC_CHAIN, REL_WORKSHEET, Package, relative_target, rels_path, save, to_xml
 
 M, R, PR, CT = NS["m"], NS["r"], NS["pr"], NS["ct"]
 _WB_ORDER = ["fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets", "functionGroups",
@@ -26,8 +26,8 @@ class PackageEdit:
         self.added: list[str] = []
         self.removed: set[str] = set()
         self.workbook = package.workbook
-        self._rels = parse_xml(package.read(rels_path("xl/workbook.xml")))
-        self._types = parse_xml(package.read("[Content_Types].xml"))
+        self._rels = package.xml(rels_path("xl/workbook.xml"))
+        self._types = package.xml("[Content_Types].xml")
         self._wb_changed = self._rels_changed = self._types_changed = False
 
     def read(self, part: str) -> bytes:
@@ -162,11 +162,11 @@ class PackageEdit:
         self.put(path, to_xml(root), None)
         self.ensure_default("rels", "application/vnd.openxmlformats-package.relationships+xml")
 
-    def save(self, target: Path) -> None:
+    def save(self, target: Path, expect: tuple | None = None) -> list[str]:
         if self._wb_changed:
             self.replaced["xl/workbook.xml"] = to_xml(self.workbook)
         if self._rels_changed:
             self.replaced[rels_path("xl/workbook.xml")] = to_xml(self._rels)
         if self._types_changed:
             self.replaced["[Content_Types].xml"] = to_xml(self._types)
-        save(self.pkg, target, self.replaced, self.added, self.removed)
+        return save(self.pkg, target, self.replaced, self.added, self.removed, expect=expect)

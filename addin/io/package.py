@@ -7,12 +7,14 @@ drawings, extensions and anything Excel adds that we do not understand survive u
 from __future__ import annotations
 
 import copy
+import errno
 import os
 import posixpath
 import re
 import struct
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from lxml import etree
@@ -41,8 +43,19 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 MAX_PART_BYTES = 512 * 1024 * 1024
 
 
-def parse_xml(data: bytes) -> etree._Element:
-    return etree.fromstring(data, _PARSER)
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.I)
+
+
+def parse_xml(data: bytes, where: str = "an XML part") -> etree._Element:
+    """Parse untrusted XML; a DOCTYPE (entity tricks: billion laughs, XXE) or broken XML is a WorkbookError."""
+    if _DOCTYPE.search(data[:4096]):
+        raise WorkbookError(f"{where} declares a DOCTYPE or XML entities, which Office files never contain "
+                            "(a crafted file?); LeadQ refuses it — re-save the workbook in Excel")
+    try:
+        return etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as e:
+        raise WorkbookError(f"{where} is not well-formed XML ({str(e)[:200]}); open the file in Excel, "
+                            "let it repair the workbook and save it") from None
 
 
 def to_xml(root: etree._Element) -> bytes:
@@ -76,44 +89,106 @@ def parse_range(ref: str) -> tuple[int, int, int, int]:
     return r1, c1, r2, c2
 
 
+NOT_A_WORKBOOK = "save it in Excel as an .xlsm (or .xlsx) workbook and run LeadQ on that"
+
+
+def sniff(path: Path) -> str | None:
+    """Why a file that is not an Office Open XML zip cannot be read, in the user's terms; None if it is a zip."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
+        return None
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":       # OLE2 compound file
+        with open(path, "rb") as f:
+            blob = f.read(4_000_000)
+        if "EncryptedPackage".encode("utf-16-le") in blob:
+            return "is password-protected (encrypted); remove the password in Excel (File → Info → Protect Workbook) first"
+        return f"is an old-format Excel file (.xls, Excel 97–2003); {NOT_A_WORKBOOK}"
+    if not head:
+        return "is empty (0 bytes)"
+    text = head.lstrip(b"\xef\xbb\xbf")
+    if text[:1] in (b"<",):
+        return f"is an XML or HTML file, not an Excel workbook; {NOT_A_WORKBOOK}"
+    if b"\x00" not in text:
+        return f"is a text file (CSV?), not an Excel workbook; open it in Excel and {NOT_A_WORKBOOK}"
+    return f"is not an Excel workbook (not a zip package); {NOT_A_WORKBOOK}"
+
+
+def _damaged(path: Path, name: str, e: Exception) -> WorkbookError:
+    return WorkbookError(f"{path.name}: the part {name} of the workbook is damaged ({e}); "
+                         "open the file in Excel, let it repair the workbook, save it, then run LeadQ again")
+
+
 class Package:
     """A workbook opened for reading, with lazily read parts."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        why = sniff(self.path)
+        if why:
+            raise WorkbookError(f"{self.path.name} {why}")
         try:
             self.zip = zipfile.ZipFile(self.path)
             names = set(self.zip.namelist())
-        except (zipfile.BadZipFile, OSError) as e:
-            raise WorkbookError(f"{self.path}: not an Excel workbook (.xlsx/.xlsm) — {e}") from None
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise WorkbookError(f"{self.path.name}: the file is damaged or truncated (not a readable zip: {e}); "
+                                "open it in Excel to repair it, or use a backup") from None
         if "xl/workbook.xml" not in names:
-            raise WorkbookError(f"{self.path}: not an Excel workbook: it has no xl/workbook.xml "
-                                "(a .xls, .xlsb or .ods file? save it as .xlsm or .xlsx)")
+            if "mimetype" in names and b"opendocument" in self._raw("mimetype"):
+                raise WorkbookError(f"{self.path.name} is an OpenDocument spreadsheet (.ods); {NOT_A_WORKBOOK}")
+            if "xl/workbook.bin" in names:
+                raise WorkbookError(f"{self.path.name} is a binary Excel workbook (.xlsb); {NOT_A_WORKBOOK}")
+            raise WorkbookError(f"{self.path.name}: not an Excel workbook: it has no xl/workbook.xml; {NOT_A_WORKBOOK}")
         self.names = names
         self._cache: dict[str, bytes] = {}
         wb = self.read("xl/workbook.xml")
         if STRICT_NS.encode() in wb[:2000]:
-            raise WorkbookError(f"{self.path}: saved as 'Strict Open XML', which LeadQ cannot write safely; "
+            raise WorkbookError(f"{self.path.name}: saved as 'Strict Open XML', which LeadQ cannot write safely; "
                                 "save it as a normal Excel workbook (.xlsm)")
-        self.workbook = parse_xml(wb)
+        self.workbook = self.xml("xl/workbook.xml")
+        if self.workbook.tag != f"{{{NS['m']}}}workbook":
+            raise WorkbookError(f"{self.path.name}: xl/workbook.xml is not a SpreadsheetML workbook part; {NOT_A_WORKBOOK}")
         self.rels = self.read_rels("xl/workbook.xml")
         self.sheets: dict[str, str] = {}      # sheet name -> part path
         for s in self.workbook.iterfind("m:sheets/m:sheet", NS):
             rid = s.get(f"{{{NS['r']}}}id")
-            if rid in self.rels and self.rels[rid][0] == REL_WORKSHEET:
+            if rid in self.rels and self.rels[rid][0] == REL_WORKSHEET and s.get("name"):
                 self.sheets[s.get("name")] = self.rels[rid][1]
+
+    def _raw(self, name: str) -> bytes:
+        try:
+            return self.zip.read(name)[:200]
+        except Exception:    # only used to name the file type
+            return b""
 
     def close(self) -> None:
         self.zip.close()
 
     def read(self, name: str) -> bytes:
         if name not in self._cache:
-            info = self.zip.getinfo(name)
+            try:
+                info = self.zip.getinfo(name)
+            except KeyError:
+                raise WorkbookError(f"{self.path.name}: the workbook refers to a part {name} that is missing; "
+                                    "open the file in Excel, let it repair the workbook and save it") from None
             if info.file_size > MAX_PART_BYTES:
-                raise WorkbookError(f"{self.path}: part {name} is {info.file_size:,} bytes uncompressed; "
+                raise WorkbookError(f"{self.path.name}: part {name} is {info.file_size:,} bytes uncompressed; "
                                     "refusing to read it (a zip bomb?)")
-            self._cache[name] = self.zip.read(name)
+            try:
+                data = self.zip.read(name)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
+                raise _damaged(self.path, name, e) from None
+            if len(data) > MAX_PART_BYTES:
+                raise WorkbookError(f"{self.path.name}: part {name} is larger than its zip entry says (a zip bomb?)")
+            self._cache[name] = data
         return self._cache[name]
+
+    def xml(self, name: str) -> etree._Element:
+        """A part parsed safely; damaged or hostile XML is a WorkbookError naming the part."""
+        return parse_xml(self.read(name), f"{self.path.name}: {name}")
 
     def read_rels(self, part: str) -> dict[str, tuple[str, str]]:
         """Relationships of a part: id -> (type, absolute target part)."""
@@ -121,9 +196,9 @@ class Package:
         if rels_name not in self.names:
             return {}
         out = {}
-        for rel in parse_xml(self.read(rels_name)).iterfind("pr:Relationship", NS):
+        for rel in self.xml(rels_name).iterfind("pr:Relationship", NS):
             target = rel.get("Target")
-            if rel.get("TargetMode") == "External":
+            if rel.get("TargetMode") == "External" or not target or not rel.get("Id"):
                 continue
             absolute = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
                 posixpath.join(posixpath.dirname(part), target))
@@ -145,9 +220,24 @@ class Package:
         for sheet, part in self.sheets.items():
             for _, (typ, target) in self.read_rels(part).items():
                 if typ == REL_TABLE and target in self.names:
-                    root = parse_xml(self.read(target))
+                    root = self.xml(target)
+                    if root.get("ref") is None or root.find("{*}tableColumns") is None:
+                        raise WorkbookError(f"{self.path.name}: the table part {target} on sheet {sheet} has no range "
+                                            "or no columns; open the file in Excel, let it repair the table, and save it")
                     out[root.get("displayName") or root.get("name")] = (sheet, target, root)
         return out
+
+
+def fingerprint(path: Path) -> tuple:
+    """What identifies this version of a file: size, modification time and every part's CRC-32 and size
+    (from the zip's central directory: cheap, and it changes whenever any part's content does)."""
+    st = os.stat(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = tuple((i.filename, i.CRC, i.file_size, i.compress_size) for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        parts = ()
+    return st.st_size, st.st_mtime_ns, parts
 
 
 def rels_path(part: str) -> str:
@@ -158,15 +248,24 @@ def relative_target(source_part: str, target_part: str) -> str:
     return posixpath.relpath(target_part, posixpath.dirname(source_part))
 
 
-def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Copy one entry's compressed bytes as they are (no decompression, no recompression)."""
+def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Copy one entry's compressed bytes as they are (no recompression); False when the entry was
+    already damaged in the source (its content does not match its CRC-32), which is copied as it was."""
     src.fp.seek(info.header_offset)
     header = src.fp.read(30)
     if header[:4] != b"PK\x03\x04":
-        raise WorkbookError(f"damaged zip entry {info.filename}")
+        raise WorkbookError(f"the zip entry {info.filename} is damaged (no local header); open the file in Excel, "
+                            "let it repair the workbook and save it")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     src.fp.seek(info.header_offset + 30 + name_len + extra_len)
     raw = src.fp.read(info.compress_size)
+    intact = len(raw) == info.compress_size
+    if intact and info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        try:
+            data = zlib.decompressobj(-15).decompress(raw) if info.compress_type == zipfile.ZIP_DEFLATED else raw
+            intact = zlib.crc32(data) == info.CRC and len(data) == info.file_size
+        except zlib.error:
+            intact = False
     new = copy.copy(info)
     new.flag_bits &= ~0x08          # sizes go in the local header: no data descriptor needed
     new.extra = b""
@@ -177,17 +276,110 @@ def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo)
     dst.NameToInfo[new.filename] = new
     dst.start_dir = dst.fp.tell()      # where ZipFile writes its next entry and the central directory
     dst._didModify = True
+    return intact
+
+
+def _write_stream(out: zipfile.ZipFile, zi: zipfile.ZipInfo, produce) -> None:
+    """A part produced chunk by chunk. ZIP64 headers (which some Excel builds warn about) only when
+    the part turns out to need them: past 4 GB, rewind and write it again with them."""
+    start = out.fp.tell()
+    for force in (False, True):
+        try:
+            with out.open(zi, "w", force_zip64=force) as w:
+                for chunk in produce():
+                    w.write(chunk)
+            return
+        except RuntimeError:
+            if force:
+                raise
+            out.fp.seek(start)
+            out.fp.truncate()
+            out.start_dir = start
+
+
+TEMP_PREFIX = ".~leadq-"
+
+
+def temp_name_pid(name: str) -> int | None:
+    """The process id in a LeadQ temporary file's name (.~leadq-PID-…), None for other names."""
+    m = re.match(re.escape(TEMP_PREFIX) + r"(\d+)-", name)
+    return int(m.group(1)) if m else None
+
+
+def remove_stale_temporaries(folder: Path, target_name: str) -> list[Path]:
+    """Delete temporaries left beside `target_name` by a LeadQ run that was killed (its process is gone)."""
+    removed = []
+    try:
+        entries = list(Path(folder).glob(f"{TEMP_PREFIX}*-{target_name}.tmp"))
+    except OSError:
+        return removed
+    for p in entries:
+        pid = temp_name_pid(p.name)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue                      # that refresh is still running
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError):
+            continue                      # alive under another user, or cannot tell: leave it
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+def write_error(target: Path, e: OSError) -> WorkbookError:
+    """An OS error while saving, as a sentence; the original is never touched by then."""
+    folder = target.parent
+    if e.errno == errno.ENOSPC:
+        why = f"the disk is full (no space left in {folder})"
+    elif e.errno == errno.EDQUOT:
+        why = f"the disk quota is exceeded in {folder}"
+    elif e.errno == errno.EROFS:
+        why = f"{folder} is on a read-only file system"
+    elif e.errno in (errno.EACCES, errno.EPERM):
+        why = f"permission denied: LeadQ cannot create files in {folder}"
+    elif e.errno == errno.ENOENT and not folder.exists():
+        why = f"the folder {folder} does not exist"
+    else:
+        why = e.strerror or str(e)
+    return WorkbookError(f"{target.name}: could not be written — {why}; the workbook was not changed")
+
+
+def check_writable(target: Path) -> None:
+    """A read-only file (or its folder) is the user's decision: never replace it."""
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not mode & 0o222:
+        raise WorkbookError(f"{target.name} is read-only: LeadQ does not replace it; make it writable "
+                            "(Properties → uncheck Read-only, or chmod u+w) or write elsewhere with --output")
+    if not target.parent.is_dir():
+        raise WorkbookError(f"{target.name}: the folder {target.parent} does not exist; create it first")
 
 
 def save(package: Package, target: Path, replaced: dict[str, bytes], added_order: list[str] | None = None,
-         removed: set[str] | frozenset = frozenset()) -> None:
+         removed: set[str] | frozenset = frozenset(), expect: tuple | None = None) -> list[str]:
     """Write a new package: replaced/added parts compressed anew, all others copied raw.
 
-    Written to a temporary file beside the target, flushed to disk, then moved over it, so a
-    crash never leaves a half-written workbook.
+    Written to a temporary file beside the target (the real file when the target is a symbolic
+    link), flushed to disk, then moved over it, so a crash never leaves a half-written workbook.
+    `expect` is the source's fingerprint when it was read: if another program saved the file since,
+    nothing is replaced. Returns the parts that were already damaged in the source.
     """
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix, dir=target.parent)
+    target = Path(os.path.realpath(target))
+    check_writable(target)
+    remove_stale_temporaries(target.parent, target.name)
+    damaged: list[str] = []
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{target.name}.tmp", dir=target.parent)
+    except OSError as e:
+        raise write_error(target, e) from None
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w") as out:
@@ -202,21 +394,32 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                     zi.external_attr = 0o600 << 16
                     if callable(data):      # a large part produced chunk by chunk: never whole in memory
                         zi._compresslevel = 1
-                        with out.open(zi, "w", force_zip64=True) as w:
-                            for chunk in data():
-                                w.write(chunk)
+                        _write_stream(out, zi, data)
                     else:
                         out.writestr(zi, data, compresslevel=1 if len(data) > 8_000_000 else 6)
-                else:
-                    _copy_raw(package.zip, out, package.zip.getinfo(name))
+                elif not _copy_raw(package.zip, out, package.zip.getinfo(name)):
+                    damaged.append(name)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         if target.exists():
             os.chmod(tmp, target.stat().st_mode & 0o777)
+        if expect is not None and fingerprint(package.path) != expect:
+            raise WorkbookError(f"{package.path.name} was changed by another program while LeadQ was refreshing it "
+                                "(a sync client, Excel's AutoSave, a colleague?); LeadQ did not write its results "
+                                "over the new version — run the refresh again")
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(target, e) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return damaged
+
+
+def xml_attr(s: str) -> str:
+    """Escape text for a double-quoted XML attribute value."""
+    return xml_text(str(s)).replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
 
 
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -228,6 +431,3 @@ def xml_text(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def xml_attr(s: str) -> str:
-    """Escape text for a double-quoted XML attribute value."""
-    return xml_text(str(s)).replace('"', "&quot;")

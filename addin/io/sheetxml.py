@@ -31,15 +31,21 @@ def split(xml: bytes) -> tuple[str, bytes, str]:
     """(everything up to <sheetData> as text, the rows as UTF-8 bytes, everything from </sheetData> as text).
 
     The rows stay bytes: a big sheet is never decoded whole."""
+    if re.search(rb"<!DOCTYPE|<!ENTITY", xml[:4096], re.I):
+        raise WorkbookError("a sheet's XML declares a DOCTYPE or entities, which Office files never contain "
+                            "(a crafted file?); LeadQ refuses it — re-save the workbook in Excel")
     if re.search(rb"<\w+:worksheet\b", xml[:2000]):
         raise WorkbookError("this sheet's XML uses prefixed element names, which LeadQ cannot edit safely; "
                             "open and save the workbook in Excel first")
     m = re.search(rb"<sheetData\s*/>", xml)
     if m:
         return (xml[:m.start()] + b"<sheetData>").decode("utf-8"), b"", (b"</sheetData>" + xml[m.end():]).decode("utf-8")
-    a = xml.index(b"<sheetData")
+    a = xml.find(b"<sheetData")
+    b = xml.rfind(b"</sheetData>")
+    if a < 0 or b < 0:
+        raise WorkbookError("a sheet's XML has no cell data (<sheetData>); open the workbook in Excel, "
+                            "let it repair the sheet and save it")
     a = xml.index(b">", a) + 1
-    b = xml.rindex(b"</sheetData>")
     return xml[:a].decode("utf-8"), xml[a:b], xml[b:].decode("utf-8")
 
 
@@ -64,9 +70,26 @@ def _arrow_text(values) -> pa.Array:
                         type=pa.string())
 
 
+MAX_CELL_TEXT = 32_767      # Excel's limit on a cell's text, in UTF-16 code units
+
+
+def cap_text(s: str) -> str:
+    """Text cut to what one cell can hold (an ellipsis marks the cut)."""
+    if len(s) <= MAX_CELL_TEXT // 2 or len(s.encode("utf-16-le")) <= 2 * MAX_CELL_TEXT:
+        return s
+    return s.encode("utf-16-le")[: 2 * (MAX_CELL_TEXT - 1)].decode("utf-16-le", "ignore") + "…"
+
+
+def _cap(arr: pa.Array) -> pa.Array:
+    """Vectorised check; only the rare over-long texts are cut in Python."""
+    if not len(arr) or not pc.any(pc.greater(pc.utf8_length(arr), MAX_CELL_TEXT // 2)).as_py():
+        return arr
+    return pa.array([None if v is None else cap_text(v) for v in arr.to_pylist()], type=pa.string())
+
+
 def esc(values) -> pa.Array:
-    """Text as Arrow strings, XML-escaped, without characters XML cannot hold; blanks as null."""
-    arr = _arrow_text(values)
+    """Text as Arrow strings, XML-escaped, without characters XML cannot hold, cut to a cell's limit; blanks as null."""
+    arr = _cap(_arrow_text(values))
     arr = pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]", "")
     for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         arr = pc.replace_substring(arr, a, b)
@@ -74,8 +97,10 @@ def esc(values) -> pa.Array:
 
 
 def number_cells(letter: str, rows: np.ndarray, values, style: int) -> pa.Array:
-    """'<c r="T7" s="5"><v>40.5</v></c>' per row; '' where the value is missing."""
-    vals = pc.cast(pa.array(np.asarray(values, dtype=float), from_pandas=True), pa.string())
+    """'<c r="T7" s="5"><v>40.5</v></c>' per row; '' where the value is missing or not finite (Excel has no inf)."""
+    nums = np.asarray(values, dtype=float)
+    nums = np.where(np.isfinite(nums), nums, np.nan)
+    vals = pc.cast(pa.array(nums, from_pandas=True), pa.string())
     return _join('<c r="', letter, _row_strings(rows), f'" s="{style}"><v>', vals, "</v></c>").fill_null("")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -13,6 +14,7 @@ from ..core.summary import summarise
 from ..core.summary_layout import ACCENT, ChartSpec, SummaryLayout, summary_layout
 from .edit import PackageEdit
 from .package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_attr, xml_text
+from .sheetxml import cap_text
 from .styles import StyleBook
 
 DRAWING = "xl/drawings/drawingLeadQSummary.xml"
@@ -25,10 +27,12 @@ def _cell_xml(ref: str, v, s: int) -> str:
     if isinstance(v, (bool, np.bool_)):
         return f'<c r="{ref}" s="{s}" t="b"><v>{int(v)}</v></c>'
     if isinstance(v, (int, float, np.integer, np.floating)):
+        if not math.isfinite(float(v)):         # Excel has no inf or nan: such a cell stays blank
+            return f'<c r="{ref}" s="{s}"/>'
         return f'<c r="{ref}" s="{s}"><v>{float(v)!r}</v></c>'
     if isinstance(v, pd.Timestamp):
         return f'<c r="{ref}" s="{s}"><v>{(v - pd.Timestamp("1899-12-30")).days}</v></c>'
-    return f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>'
+    return f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{xml_text(cap_text(str(v)))}</t></is></c>'
 
 
 def rows_xml(page: SummaryLayout, xf) -> str:
@@ -118,8 +122,10 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
     s = summarise(ev)
 
     def write(edit: PackageEdit, styles: StyleBook) -> None:
-        from .writer import sheet_xml
+        from .ownership import claim_sheet
+        from .writer import code_name, sheet_xml
         page = summary_layout(s, ev.rules, refreshed_at)
+        claim_sheet(edit, SUMMARY)
         part = edit.ensure_sheet(SUMMARY)
         # Keep what the sheet had that is not ours (the Refresh button's VML, comments); charts are ours.
         kept = [(rid, typ, target) for rid, (typ, target) in edit.pkg.read_rels(part).items()
@@ -130,7 +136,7 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
         rid = next(f"rId{i}" for i in range(1, 99) if f"rId{i}" not in used)
         links = [(link.ref, link.location, link.text) for link in page.links]
         xml = sheet_xml(rows_xml(page, styles.xf), page.last_col, page.last_row, page.widths, hyperlinks=links,
-                        drawing_rid=rid, tab_color=HEADER_FILL, show_grid=False, zoom=90)
+                        drawing_rid=rid, tab_color=HEADER_FILL, show_grid=False, zoom=90, code_name=code_name(edit, part))
         if legacy:
             xml = xml.replace(b"</worksheet>", legacy.group(0).encode("utf-8") + b"</worksheet>")
         edit.put(part, xml)

@@ -9,8 +9,9 @@ byte; in the Leads sheet only the owned cells change.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,14 @@ from ..core.present import (
     output_format,
     owned_values,
 )
-from ..core.text import key
-from ..errors import WorkbookError
+from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
-from .package import NS, Package, col_letter, parse_range, to_xml, xml_attr
+from .ownership import claim_sheet, owned_settings
+from .package import NS, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     _join,
+    cap_text,
     cf_equals,
     concat,
     ensure_widths,
@@ -64,6 +66,7 @@ from .sheetxml import (
 from .styles import StyleBook
 
 NUMERIC = {"Fit score", "Engagement score", "Score"}
+EXCEL_MAX_COLS = 16_384
 
 
 @dataclass
@@ -72,17 +75,34 @@ class WriteReport:
     owned_columns: str
     details_rows: int
     details_cut: int
+    problems: list = field(default_factory=list)
 
 
 def lock_file(path: Path) -> Path:
     return path.with_name("~$" + path.name)
 
 
+def lock_files(path: Path) -> list[tuple[Path, str]]:
+    """The lock files Excel and LibreOffice keep beside a workbook they have open."""
+    return [(lock_file(path), "Excel"), (path.with_name(f".~lock.{path.name}#"), "LibreOffice")]
+
+
 def check_not_open(path: Path) -> None:
-    lock = lock_file(path)
-    if lock.exists():
-        raise WorkbookError(f"{path.name} is open in Excel (lock file {lock.name} exists): close it first, "
-                            "or write elsewhere with --output")
+    seen = {Path(path), Path(os.path.realpath(path))}
+    for p in seen:
+        for lock, app in lock_files(p):
+            if lock.exists():
+                raise WorkbookError(f"{p.name} is open in {app} (lock file {lock.name} exists): close it first, "
+                                    "or write elsewhere with --output")
+
+
+def check_extension(source: Path, target: Path) -> None:
+    """Excel refuses a file whose extension does not match its content (macros or not)."""
+    if target.suffix.lower() != source.suffix.lower():
+        why = ("its macros cannot go in an .xlsx file" if source.suffix.lower() == ".xlsm"
+               else "Excel refuses a file whose extension does not match its content")
+        raise WorkbookError(f"{target.name}: the output must keep the workbook's extension ({source.suffix}): {why}; "
+                            f"use --output {target.with_suffix(source.suffix).name}")
 
 
 def _owned_columns(edit: PackageEdit, lay: TableLayout) -> Owned:
@@ -93,8 +113,10 @@ def _owned_columns(edit: PackageEdit, lay: TableLayout) -> Owned:
 
 def _check_free(rows_xml: bytes, owned: Owned) -> None:
     letters = "|".join(col_letter(c) for c in owned.new).encode()
-    for m in re.finditer(rb'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?>(.*?)</c>' % letters, rows_xml, re.S):
-        if b"<v" in m.group(3) or b"<is" in m.group(3) or b"<f" in m.group(3):
+    # A self-closing <c r="U2" s="2"/> only carries a format (Excel writes them for formatted columns): empty.
+    for m in re.finditer(rb'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?(?:/>|>(.*?)</c>)' % letters, rows_xml, re.S):
+        inner = m.group(3) or b""
+        if b"<v" in inner or b"<is" in inner or b"<f" in inner:
             raise not_free(m.group(1).decode(), owned)
 
 
@@ -103,7 +125,7 @@ def _update_table(edit: PackageEdit, lay: TableLayout, owned: Owned) -> None:
     from lxml import etree
 
     from .package import parse_xml
-    root = parse_xml(edit.read(lay.table_part))
+    root = parse_xml(edit.read(lay.table_part), lay.table_part)
     r1, c1, r2, c2 = parse_range(root.get("ref"))
     beyond = sorted((c, name) for c, name in zip(owned.columns, outputs()) if c > c2)
     if not beyond:
@@ -128,6 +150,10 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     """Put the output values, headers, widths and colour rules on the Leads sheet."""
     head, rows_xml, tail = split(edit.read(lay.part))
     owned = _owned_columns(edit, lay)
+    if max(owned.columns) >= EXCEL_MAX_COLS:
+        raise WorkbookError(f"{lay.sheet}: LeadQ adds its result columns right of the table, which would pass Excel's "
+                            f"last column XFD (the table ends in column {col_letter(lay.first_col + len(lay.headers) - 1)}); "
+                            "move the table left or remove empty columns")
     if owned.new:
         _check_free(rows_xml, owned)
     names = outputs()
@@ -171,12 +197,14 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
 def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
               autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
               extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
-              show_grid: bool = True, zoom: int | None = None) -> bytes:
+              show_grid: bool = True, zoom: int | None = None, code_name: str | None = None) -> bytes:
     """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text."""
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
              f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
-    if tab_color:
-        parts.append(f'<sheetPr><tabColor rgb="FF{tab_color.lstrip("#")}"/></sheetPr>')
+    if tab_color or code_name:
+        code = f' codeName="{xml_attr(code_name)}"' if code_name else ""
+        tab = f'<tabColor rgb="FF{tab_color.lstrip("#")}"/>' if tab_color else ""
+        parts.append(f"<sheetPr{code}>{tab}</sheetPr>")
     parts.append(f'<dimension ref="A1:{col_letter(max(last_col, 0))}{max(last_row, 1)}"/>')
     grid = "" if show_grid else ' showGridLines="0"'
     zoom_attr = f' zoomScale="{zoom}" zoomScaleNormal="{zoom}"' if zoom else ""
@@ -196,7 +224,7 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
     parts.append(extra_before_drawing)
     if hyperlinks:
         parts.append("<hyperlinks>" + "".join(
-            f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(disp)}"/>'
+            f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(cap_text(str(disp))[:2000])}"/>'
             for ref, loc, disp in hyperlinks) + "</hyperlinks>")
     parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
     parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
@@ -221,8 +249,10 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
                      for i, c in enumerate(cols))
     last = len(cols) - 1
     ref = f"A1:{col_letter(last)}{n + 1}"
+    claim_sheet(edit, SCORE_DETAILS)
+    part = edit.ensure_sheet(SCORE_DETAILS)
     head, _, tail = sheet_xml("\x00", last, n + 1, [DETAIL_WIDTHS[c] for c in cols], freeze_row=1, autofilter=ref,
-                              tab_color="#7F7F7F").partition(b"\x00")
+                              tab_color="#7F7F7F", code_name=code_name(edit, part)).partition(b"\x00")
 
     def chunks():
         yield head + f'<row r="1">{header}</row>'.encode()
@@ -239,7 +269,6 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
             yield concat(row_xml(rows, cells))
         yield tail
 
-    part = edit.ensure_sheet(SCORE_DETAILS)
     edit.put(part, chunks)
     edit.set_part_rels(part, [])
     edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
@@ -247,15 +276,24 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
     return n, cut
 
 
-def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]) -> None:
-    """Put LeadQ's status values in column B of the Settings rows labelled like the keys."""
+def code_name(edit: PackageEdit, part: str) -> str | None:
+    """The VBA code name of an existing sheet (kept when LeadQ rebuilds it: macros refer to it)."""
+    if part not in edit.pkg.names:
+        return None
+    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read(part)[:4000])
+    return m.group(1).decode("utf-8", "replace").replace("&amp;", "&") if m else None
+
+
+def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]) -> list:
+    """Put LeadQ's status values in column B of the Settings rows labelled like the keys (rows LeadQ made only)."""
     part = edit.pkg.sheet_part("Settings")
     rows = data.settings_rows
     if part is None or not rows:
-        return
-    todo = sorted((rows[key(k)], v) for k, v in values.items() if key(k) in rows)
+        return []
+    mine, problems = owned_settings(edit, edit.pkg.real_sheet_name("Settings"), rows, data.settings, list(values))
+    todo = sorted((r, values[label]) for label, r in mine.items())
     if not todo:
-        return
+        return problems
     head, rows_xml, tail = split(edit.read(part))
     style = re.search(rb'<c r="B%d"[^>]*?\bs="(\d+)"' % todo[0][0], rows_xml)
     s = f' s="{style.group(1).decode()}"' if style else ""
@@ -263,23 +301,34 @@ def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]
              for r, v in todo]
     rows_xml, _ = patch_rows(rows_xml, np.array([r for r, _ in todo]), cells, [1])
     edit.put(part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
+    return problems
 
 
 def _esc(s: str) -> str:
     from .package import xml_text
-    return xml_text(str(s))
+    return xml_text(cap_text(str(s)))
 
 
 def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path | None = None,
-                  settings: dict[str, str] | None = None, summary=None) -> WriteReport:
-    """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place)."""
+                  settings: dict[str, str] | None = None, summary=None, expect: tuple | None = None) -> WriteReport:
+    """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place).
+
+    `expect` is the source's fingerprint when `data` was read from it: if the file changed since
+    (another program saved it), nothing is written, so results never mix two versions.
+    """
     source = Path(source)
     target = Path(target or source)
     check_not_open(source)
+    check_extension(source, target)
     if target != source:
         check_not_open(target)
+    check_writable(Path(os.path.realpath(target)))
+    problems = []
     pkg = Package(source)
     try:
+        if expect is not None and fingerprint(source) != expect:
+            raise WorkbookError(f"{source.name} was changed by another program while LeadQ was reading it; "
+                                "LeadQ did not write anything — run the refresh again")
         edit = PackageEdit(pkg)
         styles_part = "xl/styles.xml"
         styles = StyleBook(pkg.read(styles_part) if styles_part in pkg.names else None)
@@ -289,14 +338,17 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         if summary is not None:
             summary(edit, styles)
         if settings:
-            write_settings(edit, data, settings)
+            problems += write_settings(edit, data, settings)
         if styles.changed or styles_part not in pkg.names:
             edit.put(styles_part, styles.to_bytes(),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml")
-        edit.save(target)
+        damaged = edit.save(target, expect=expect)
     finally:
         pkg.close()
-    return WriteReport(target, owned, n, cut)
+    problems += [Problem("damaged-part", name, "this part was already damaged in the workbook (its content does not "
+                         "match its checksum); LeadQ copied it as it was — Excel may repair or drop it", severity="warning")
+                 for name in damaged]
+    return WriteReport(target, owned, n, cut, problems)
 
 
 __all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml"]

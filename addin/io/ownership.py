@@ -1,0 +1,101 @@
+"""What in a workbook LeadQ made, and may therefore replace: recorded in hidden defined names.
+
+LeadQ rebuilds its Summary and Score details sheets and writes two Settings values. A sheet the
+user made and happened to call "Summary", or a Settings row the user labelled "Status", is theirs:
+it is never overwritten. Each thing LeadQ writes is recorded in a hidden defined name pointing at
+it (Excel keeps the reference right when the sheet is renamed or rows are inserted). A workbook
+from before these records is recognised by content LeadQ itself puts there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..core.present import SCORE_DETAILS, SUMMARY
+from ..core.scoring import LEDGER_COLUMNS
+from ..core.text import key
+from ..errors import Problem, WorkbookError
+from .edit import PackageEdit
+
+SHEET_NAMES = {SUMMARY: "_LeadQ_Summary", SCORE_DETAILS: "_LeadQ_Details"}
+SETTING_NAMES = {"Last refresh": "_LeadQ_LastRefresh", "Status": "_LeadQ_Status"}
+_STAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?)?\s*$")
+
+
+def quoted(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+def _target_sheet(value: str | None) -> tuple[str | None, str | None]:
+    """'My sheet'!$B$7 -> ("My sheet", "B7")."""
+    if not value:
+        return None, None
+    m = re.match(r"^(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]+)\$?(\d+)$", value.strip())
+    if not m:
+        return None, None
+    return (m.group(1) or "").replace("''", "'") or m.group(2), m.group(3) + m.group(4)
+
+
+def _texts(edit: PackageEdit, xml: bytes) -> str:
+    """The text of the cells in a piece of sheet XML, inline or shared strings."""
+    out = re.findall(r"<t(?:\s[^>]*)?>([^<]*)</t>", xml.decode("utf-8", "replace"))
+    shared = re.findall(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>', xml)
+    if shared and "xl/sharedStrings.xml" in edit.pkg.names:
+        table = [" ".join(t.itertext()) for t in edit.pkg.xml("xl/sharedStrings.xml").iterfind("{*}si")]
+        out += [table[int(i)] for i in shared if int(i) < len(table)]
+    return " ".join(out)
+
+
+def _looks_like_ours(edit: PackageEdit, sheet: str, part: str) -> bool:
+    """A workbook made before ownership was recorded: the template's or a refresh's content."""
+    xml = edit.pkg.read(part)
+    if not re.search(rb"<c\b[^>]*>\s*<(?:v|is|f)\b", xml):
+        return True                     # no value in any cell: nothing of the user's to lose
+    first = re.search(rb"<row\b[^>]*>(.*?)</row>", xml, re.S)
+    if sheet == SCORE_DETAILS:
+        row = _texts(edit, first.group(1)) if first else ""
+        return all(c in row for c in LEDGER_COLUMNS)
+    return "LeadQ — Summary" in _texts(edit, xml[:20000])
+
+
+def claim_sheet(edit: PackageEdit, sheet: str) -> None:
+    """Raise unless `sheet` is absent or LeadQ's own; then record it as LeadQ's."""
+    name = SHEET_NAMES[sheet]
+    real = edit.pkg.real_sheet_name(sheet)
+    if real is not None:
+        recorded, _ = _target_sheet(edit.get_defined_name(name))
+        if recorded is None:
+            ours = _looks_like_ours(edit, sheet, edit.pkg.sheets[real])
+        else:
+            ours = recorded.casefold() == real.casefold()
+        if not ours:
+            raise WorkbookError(f'the sheet "{real}" was not made by LeadQ, which writes its {sheet} sheet under that '
+                                f'name and would replace it: rename your sheet (e.g. "My {sheet.lower()}"), then refresh again')
+    edit.defined_name(name, f"{quoted(sheet)}!$A$1")
+
+
+def owned_settings(edit: PackageEdit, settings_sheet: str, rows: dict[str, int], current: dict[str, object],
+                   wanted: list[str]) -> tuple[dict[str, int], list[Problem]]:
+    """The Settings rows (label -> Excel row) LeadQ may write its status into, and a warning per row it leaves alone."""
+    out, problems = {}, []
+    for label in wanted:
+        r = rows.get(key(label))
+        if r is None:
+            continue
+        name = SETTING_NAMES[label]
+        recorded_sheet, cell = _target_sheet(edit.get_defined_name(name))
+        if recorded_sheet is not None:
+            ours = recorded_sheet.casefold() == settings_sheet.casefold() and cell == f"B{r}"
+        else:
+            value = current.get(key(label))
+            text = "" if value is None else str(value)
+            ours = (not text.strip() or (label == "Status" and text.startswith(("OK — ", "Failed: ")))
+                    or (label == "Last refresh" and bool(_STAMP.match(text))))
+        if ours:
+            out[label] = r
+            edit.defined_name(name, f"{quoted(settings_sheet)}!$B${r}")
+        else:
+            problems.append(Problem("settings-row-not-ours", f"{settings_sheet}!B{r}",
+                                    f'the row "{label}" was not written by LeadQ, so LeadQ leaves its value alone',
+                                    severity="warning", sheet=settings_sheet, cell=f"B{r}"))
+    return out, problems
