@@ -99,9 +99,12 @@ def _positive(text: str) -> float:
 def _date(text: str):
     import datetime as dt
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a date in the form YYYY-MM-DD") from None
+    if not 1900 <= day.year <= 2262:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the dates LeadQ computes with (1900 to 2262)")
+    return day
 
 
 def _progress(err):

@@ -133,7 +133,7 @@ def as_of_date(value, order: str, where: str) -> pd.Timestamp:
     if _blank(value):
         return pd.Timestamp(dt.date.today())
     ts = date_value(value, order)
-    if ts is None or not 1900 <= ts.year <= 9998:
+    if ts is None or not 1900 <= ts.year <= 2262:      # pandas holds dates up to 2262
         raise _error("settings-bad-date", where, f'as-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
     return ts
 

@@ -130,12 +130,25 @@ def owned_positions(headers: list[str], first_col: int, marked: list[int] | None
     old = _previous(headers, first_col, marked, version) or {}
     missing = [n for n in names if key(n) not in old]
     clash = [h for h in headers if key(h) in {key(n) for n in missing}]
+    if clash and marked and not old:
+        raise WorkbookError(_edited_block(headers, first_col, marked, version))
     if clash:
         raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
                             'column (e.g. "Old score") so LeadQ can add its own')
     start = first_col + len(headers)
     new = {key(n): start + i for i, n in enumerate(missing)}
     return Owned([old.get(key(n), new.get(key(n))) for n in names], sorted(new.values()), current_version())
+
+
+def _edited_block(headers: list[str], first_col: int, marked: list[int], version: int) -> str:
+    """LeadQ's own columns (recorded at the last refresh) had a header changed: say which, not "rename Fit score"."""
+    for c, want in zip(marked, LAYOUTS.get(version, ())):
+        i = c - first_col
+        got = headers[i] if 0 <= i < len(headers) else None
+        if key(got or "") != key(want):
+            return (f"Leads: LeadQ's result columns were edited: column {column_letter(c)} is headed \"{got or ''}\" where "
+                    f"LeadQ wrote \"{want}\"; put that header back, or delete LeadQ's result columns so it adds them again")
+    return "Leads: LeadQ's result columns were edited; delete them so LeadQ adds them again"
 
 
 def not_free(cell: str, owned: Owned) -> WorkbookError:

@@ -14,6 +14,19 @@ from .vocabulary import NO_WORDS, UNKNOWN_WORDS, YES_WORDS
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # How a date written with numbers only (01/02/2026) is read. "auto" reads day first for now.
 DATE_ORDERS = ("auto", "DMY", "MDY", "YMD")
+# Dates pandas can hold (nanoseconds since 1970 in 64 bits): 9999-12-31 or year -5 are reported, not crashed on.
+FIRST_DATE = pd.Timestamp("1678-01-01")
+LAST_DATE = pd.Timestamp("2262-04-10")
+_LAST_SERIAL = (LAST_DATE - _EXCEL_EPOCH).days
+MAX_NUMBER = 1e15       # beyond any real amount or size; sums of such values still fit a float exactly enough
+
+
+def in_date_range(value) -> bool:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, OverflowError, TypeError):
+        return False
+    return ts is not pd.NaT and (1678, 1, 1) <= (ts.year, ts.month, ts.day) <= (2262, 4, 10)
 _NUM_JUNK = re.compile(r"[\s\u00a0\u202f€$£%]|eur|usd|gbp|chf", re.IGNORECASE)
 _THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
@@ -50,7 +63,8 @@ def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         values = values.astype(object)
     if pd.api.types.is_numeric_dtype(values.dtype):
         nums = values.astype(float)
-        return nums, pd.Series(False, index=values.index)
+        absurd = ~(nums.abs() <= MAX_NUMBER) & nums.notna()      # inf, 1e999, 1.7e308: listed, never summed
+        return nums.where(~absurd), absurd
     blank = blank_mask(values)
     nums = pd.to_numeric(values.where(~blank), errors="coerce").astype(float)
     todo = nums.isna() & ~blank
@@ -58,6 +72,7 @@ def to_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         codes, uniques = pd.factorize(values[todo].astype(str))
         parsed = np.array([_one_number(u) for u in uniques], dtype=float)
         nums.loc[todo] = parsed[codes]
+    nums = nums.where(nums.abs() <= MAX_NUMBER)
     bad = nums.isna() & ~blank
     return nums, bad
 
@@ -77,13 +92,15 @@ def _one_date(text: str, order: str = "auto") -> pd.Timestamp | None:
             d, mth, y = int(a), int(b), int(c)
         y = y + 2000 if y < 100 else y
         try:
-            return pd.Timestamp(dt.date(y, mth, d))
+            ts = pd.Timestamp(dt.date(y, mth, d))
         except ValueError:
             return None
+        return ts if in_date_range(ts) else None
     try:
-        return pd.Timestamp(s)
+        ts = pd.Timestamp(s)
     except (ValueError, OverflowError):
         return None
+    return ts if in_date_range(ts) else None
 
 
 def date_value(value, order: str = "auto") -> pd.Timestamp | None:
@@ -91,10 +108,12 @@ def date_value(value, order: str = "auto") -> pd.Timestamp | None:
     at midnight; None when it is not a date. The single reading of one value, used for the as-of
     date wherever it comes from (Settings, a worksheet function, the API)."""
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        if not in_date_range(value):
+            return None
         ts = pd.Timestamp(value)
         return (ts.tz_localize(None) if ts.tzinfo else ts).normalize()
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return _EXCEL_EPOCH + pd.Timedelta(days=int(value)) if 1 <= value <= 2958465 else None
+        return _EXCEL_EPOCH + pd.Timedelta(days=int(value)) if 1 <= value <= _LAST_SERIAL else None
     if isinstance(value, str) and value.strip():
         ts = _one_date(value, order)
         return None if ts is None or ts is pd.NaT else (ts.tz_localize(None) if ts.tzinfo else ts).normalize()
@@ -107,12 +126,15 @@ def to_date(values: pd.Series, order: str = "auto") -> tuple[pd.Series, pd.Serie
         out = values
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
-        return out.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=values.index)
+        try:
+            return out.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=values.index)
+        except (pd.errors.OutOfBoundsDatetime, OverflowError):    # a 9999-12-31 among them: value by value
+            values = out.astype(object)
     blank = blank_mask(values)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         serial = values.astype(float)
-        ok = serial.between(1, 2958465)
+        ok = serial.between(1, _LAST_SERIAL)
         out.loc[ok] = _EXCEL_EPOCH + pd.to_timedelta(np.floor(serial[ok]), unit="D")
         return out, ~ok & ~blank
     todo = ~blank
@@ -122,8 +144,8 @@ def to_date(values: pd.Series, order: str = "auto") -> tuple[pd.Series, pd.Serie
         parsed = []
         for u in uniques:
             if isinstance(u, (pd.Timestamp, dt.datetime, dt.date)):
-                parsed.append(pd.Timestamp(u))
-            elif isinstance(u, (int, float)) and not isinstance(u, bool) and 1 <= u <= 2958465:
+                parsed.append(pd.Timestamp(u) if in_date_range(u) else None)
+            elif isinstance(u, (int, float)) and not isinstance(u, bool) and 1 <= u <= _LAST_SERIAL:
                 parsed.append(_EXCEL_EPOCH + pd.Timedelta(days=int(u)))
             else:
                 parsed.append(_one_date(str(u), order))
