@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import LeadQError
+from .errors import LeadQError, RulesError
 
 # Library modules are imported inside the commands that use them, so `leadq --help`,
 # `leadq --version` and `leadq check-rules` start without loading pandas.
@@ -37,10 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("out", help="path of the new .xlsm workbook")
     n.add_argument("--sample", action="store_true", help="fill it with realistic sample data")
     n.add_argument("--rules", help="rules file to build drop-downs from (default: bundled rules)")
+    n.add_argument("--force", action="store_true", help="replace an existing workbook of that name")
 
     d = sub.add_parser("demo", help="new workbook with sample data, refreshed: the main job on bundled data")
     d.add_argument("out", nargs="?", default="out/demo.xlsm", help="where to write it (default out/demo.xlsm)")
     d.add_argument("--as-of", type=_date, help="date ages are measured at (default today)")
+    d.add_argument("--force", action="store_true", help="replace an existing workbook of that name")
 
     r = sub.add_parser("refresh", help="score, qualify and stage every lead of a workbook")
     r.add_argument("workbook")
@@ -155,14 +158,14 @@ def cmd_refresh(args, out, err) -> int:
 
 def cmd_new(args, out, err) -> int:
     from .refresh import new_workbook
-    for path in new_workbook(args.out, sample=args.sample, rules=args.rules):
+    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, force=args.force):
         out.write(f"wrote {path}\n")
     return 0
 
 
 def cmd_demo(args, out, err) -> int:
     from .refresh import new_workbook, refresh
-    for path in new_workbook(args.out, sample=True, as_of=args.as_of):
+    for path in new_workbook(args.out, sample=True, as_of=args.as_of, force=args.force):
         out.write(f"wrote {path}\n")
     step = _progress(err)
     result = refresh(args.out, as_of=args.as_of, progress=step)
@@ -183,8 +186,7 @@ def cmd_explain(args, out, err) -> int:
     try:
         ex = explain(ev, args.lead_id)
     except LeadQError as e:
-        err.write(f"{path.name}: {e}\n")
-        return 1
+        raise LeadQError(f"{path.name}: {e}", e.problems) from None
     row, ledger = ex.lead, ex.ledger
     if args.json:
         out.write(json.dumps({"lead": row, "stage_reason": ex.stage_reason,
@@ -258,15 +260,36 @@ COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "r
             "explain": cmd_explain, "calibrate": cmd_calibrate}
 
 
+class Terminated(BaseException):
+    """SIGTERM (timeout, schedulers, service managers): unwind so temporary files are removed."""
+
+
+def _json_error(out, kind: str, message: str, problems=()) -> None:
+    out.write(json.dumps({"error": {"kind": kind, "message": message, "problems": [p.as_dict() for p in problems]}},
+                         ensure_ascii=False, indent=2) + "\n")
+
+
+def _subject(args) -> str:
+    for name in ("workbook", "out", "rules"):
+        value = getattr(args, name, None)
+        if value:
+            return str(value)
+    return "this command"
+
+
 def run(argv=None, out=None, err=None) -> int:
-    """Run the CLI with injectable streams; return the exit code."""
+    """Run the CLI with injectable streams; return the exit code. Never raises, never prints a traceback."""
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except _Usage as e:
         err.write(f"{e}\n")
+        if as_json:
+            _json_error(out, "usage", str(e))
         return 2
     except SystemExit as e:      # --help
         return int(e.code or 0)
@@ -280,16 +303,64 @@ def run(argv=None, out=None, err=None) -> int:
             err.write(f"{p}\n")
         if not e.problems:
             err.write(f"leadq: {e}\n")
+        if as_json:
+            _json_error(out, "rules" if isinstance(e, RulesError) else "workbook", str(e), e.problems)
         return 1
+    except BrokenPipeError:
+        # `leadq explain … | head`: the reader has all it wanted. Point stdout at nothing so the
+        # interpreter's final flush does not complain again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
     except KeyboardInterrupt:
-        err.write("leadq: interrupted\n")
+        err.write("leadq: interrupted; the workbook was not changed\n")
         return 130
+    except Terminated:
+        err.write("leadq: stopped (terminated); the workbook was not changed\n")
+        return 143
+    except OSError as e:
+        if getattr(e, "errno", None) in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            err.write(f"leadq: could not write the output ({e.strerror}); any workbook written is complete\n")
+            return 1
+        return _crash(e, args, err, out, as_json)
+    except Exception as e:
+        return _crash(e, args, err, out, as_json)
+
+
+def _crash(e: BaseException, args, err, out, as_json: bool) -> int:
+    from .crash import crash_message
+    message = crash_message(e, _subject(args), context="leadq " + " ".join(sys.argv[1:]))
+    try:
+        err.write(message + "\n")
+        if as_json:
+            _json_error(out, "crash", message)
+    except OSError:
+        pass
+    return 1
 
 
 def main() -> int:
+    import signal
+
+    def terminate(signum, frame):
+        raise Terminated()
+    signal.signal(signal.SIGTERM, terminate)
     code = run(sys.argv[1:])
     # Everything is written (files are saved atomically and fsynced before this point); skip
     # the interpreter's teardown, which spends seconds freeing a large workbook's objects.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            pass
+        except OSError as e:           # stdout on a full device
+            if stream is sys.stdout:
+                try:
+                    sys.stderr.write(f"leadq: could not write the output ({e.strerror})\n")
+                    sys.stderr.flush()
+                except OSError:
+                    pass
+                code = code or 1
     os._exit(code)

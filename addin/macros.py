@@ -43,7 +43,9 @@ from .core.summary import summarise
 from .core.summary_layout import summary_layout
 from .core.table import table_frame
 from .core.text import column_letter, key
+from .crash import crash_message
 from .errors import LeadQError
+from .io.ownership import setting_looks_ours, sheet_values_look_ours
 from .settings import rules_location
 from .udfs import book_settings, run_settings
 
@@ -108,10 +110,11 @@ def _set_name(book, name: str, refers_to: str) -> None:
         pass
 
 
-def _status(book, rows: dict, values: dict[str, str]) -> None:
+def _status(book, rows: dict, values: dict[str, str], settings: dict | None = None) -> None:
     sheet = _sheet(book, "Settings")
+    current = settings if settings is not None else book_settings(book)[0]
     for label, value in values.items():
-        if sheet is not None and key(label) in rows:
+        if sheet is not None and key(label) in rows and setting_looks_ours(label, current.get(key(label))):
             sheet.range((rows[key(label)], 2)).value = excel_text(value)
     try:
         book.app.status_bar = f"LeadQ: {values.get('Status', '')}"[:250]
@@ -237,12 +240,21 @@ def write_leads(book, ev, leads: Table) -> None:
     _set_name(book, LAYOUT_NAME, f"={owned.version}")
 
 
+def _check_ours(sheet, name: str) -> None:
+    """A sheet the user made under LeadQ's sheet name is theirs: refuse rather than clear it."""
+    if not sheet_values_look_ours(name, sheet.used_range.options(ndim=2).value):
+        raise LeadQError(f'the sheet "{sheet.name}" was not made by LeadQ, which writes its {name} sheet under that '
+                         f'name and would replace it: rename your sheet (e.g. "My {name.lower()}"), then refresh again')
+
+
 def _fresh_sheet(book, name: str, after=None):
     sheet = _sheet(book, name)
     if sheet is None:
         sheet = book.sheets.add(after=after or book.sheets[len(book.sheets) - 1])
         sheet.name = name
     else:
+        if name in (SUMMARY, SCORE_DETAILS):
+            _check_ours(sheet, name)
         for chart in list(sheet.charts):
             chart.delete()
         sheet.clear()
@@ -306,6 +318,10 @@ def write_summary(book, ev, stamp: str) -> None:
 def _run(book, stamp: str):
     settings = book_settings(book)
     run = run_settings(book, settings=settings)
+    for name in (SCORE_DETAILS, SUMMARY):      # refuse before writing anything
+        sheet = _sheet(book, name)
+        if sheet is not None:
+            _check_ours(sheet, name)
     leads = read_table(book, "Leads")
     if leads is None:
         raise LeadQError('no "Leads" sheet')
@@ -325,10 +341,30 @@ def refresh(now: str | None = None) -> None:
     try:
         ev, rows = _run(book, stamp)
     except LeadQError as e:
-        _, rows = book_settings(book)
-        _status(book, rows, settings_status(None, stamp, error=str(e).splitlines()[0] if str(e) else repr(e)))
+        _fail(book, stamp, str(e).splitlines()[0] if str(e) else repr(e))
         return
-    _status(book, rows, settings_status(ev, stamp))
+    except Exception as e:          # never a Python error box: one sentence in Status, the traceback in a log
+        _fail(book, stamp, crash_message(e, _book_name(book)))
+        return
+    _status(book, rows, settings_status(ev, stamp), book_settings(book)[0])
+
+
+def _book_name(book) -> str:
+    try:
+        return book.name
+    except Exception:
+        return "this workbook"
+
+
+def _fail(book, stamp: str, message: str) -> None:
+    try:
+        settings, rows = book_settings(book)
+        _status(book, rows, settings_status(None, stamp, error=message), settings)
+    except Exception as e:          # the workbook cannot even take the status: say it where Excel shows it
+        try:
+            book.app.status_bar = f"LeadQ: {message}"[:250]
+        except Exception:
+            raise LeadQError(message) from e
 
 
 def check_rules() -> None:
@@ -338,18 +374,25 @@ def check_rules() -> None:
     try:
         path, _ = rules_location(Path(book.fullname), settings, rows)
     except LeadQError as e:
-        _status(book, rows, {"Status": str(e)})
+        _status(book, rows, {"Status": str(e)}, settings)
         return
     if path is None:
-        _status(book, rows, {"Status": "no rules file: the bundled default rules are used (set Rules file on Settings)"})
+        _status(book, rows, {"Status": "no rules file: the bundled default rules are used (set Rules file on Settings)"}, settings)
         return
-    rules, problems = _check_rules(path)
+    try:
+        rules, problems = _check_rules(path)
+    except LeadQError as e:
+        _status(book, rows, {"Status": str(e).splitlines()[0]}, settings)
+        return
+    except Exception as e:
+        _status(book, rows, {"Status": crash_message(e, str(path))}, settings)
+        return
     if rules is not None:
         text = f"{path.name} is valid: {len(rules.fit)} fit rules, {len(rules.activities)} activity types"
     else:
         errors = [str(p) for p in problems if p.severity == "error"]
         text = f"{len(errors)} problem(s) in {path.name}: " + " | ".join(errors)
-    _status(book, rows, {"Status": text})
+    _status(book, rows, {"Status": text}, settings)
 
 
 def calibrate(now: str | None = None) -> None:

@@ -50,6 +50,9 @@ def _cells(df: pd.DataFrame) -> list[list]:
 
 
 def _error(e: Exception) -> list[list[str]]:
+    if not isinstance(e, (LeadQError, OSError)):      # not foreseen: one sentence, the traceback in a log
+        from .crash import crash_message
+        return [[crash_message(e, "a worksheet function").replace(" Your workbook was not changed.", "")]]
     problems = getattr(e, "problems", None)
     text = "; ".join(str(p) for p in problems if p.severity == "error") if problems else str(e)
     return [[f"LeadQ: {text}"]]
@@ -81,7 +84,7 @@ def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=N
         n = len(frame(leads))
         out = ev.leads.reindex(range(n))[LEADS_OUTPUTS]
         return _cells(out)
-    except (LeadQError, OSError) as e:
+    except Exception as e:
         return _error(e)
 
 
@@ -93,7 +96,7 @@ def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=Non
         ex = explain(ev, lead_id)
         ledger = _cells(ex.ledger.astype({"Rule": object, "Kind": object}))
         return ledger + [[ex.lead["Lead ID"], "stage", "stage", ex.stage_reason] + [None] * (len(LEDGER_COLUMNS) - 4)]
-    except (LeadQError, OSError) as e:
+    except Exception as e:
         return _error(e)
 
 
@@ -106,5 +109,5 @@ def LEADQ_POINTS(activity_type, caller=None):
         return run_settings(book).rules.activity_points(str(activity_type))
     except KeyError as e:
         return f"LeadQ: {e.args[0]}"
-    except (LeadQError, OSError) as e:
+    except Exception as e:
         return _error(e)[0][0]

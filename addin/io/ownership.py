@@ -58,6 +58,23 @@ def _looks_like_ours(edit: PackageEdit, sheet: str, part: str) -> bool:
     return "LeadQ — Summary" in _texts(edit, xml[:20000])
 
 
+def setting_looks_ours(label: str, value) -> bool:
+    """A Settings value LeadQ may overwrite when no record says so: blank, or what LeadQ writes there."""
+    text = "" if value is None else str(value)
+    return (not text.strip() or (label == "Status" and text.startswith(("OK — ", "Failed: ", "LeadQ failed")))
+            or (label == "Last refresh" and bool(_STAMP.match(text))))
+
+
+def sheet_values_look_ours(sheet: str, rows: list[list]) -> bool:
+    """The same test as for a file, on a sheet's values (the Excel object model): empty, or LeadQ's content."""
+    cells = [v for r in rows for v in r if v not in (None, "")]
+    if not cells:
+        return True
+    if sheet == SCORE_DETAILS:
+        return bool(rows) and all(c in [str(v) for v in rows[0]] for c in LEDGER_COLUMNS)
+    return any(str(v).startswith("LeadQ — Summary") for r in rows[:3] for v in r)
+
+
 def claim_sheet(edit: PackageEdit, sheet: str) -> None:
     """Raise unless `sheet` is absent or LeadQ's own; then record it as LeadQ's."""
     name = SHEET_NAMES[sheet]
@@ -87,10 +104,7 @@ def owned_settings(edit: PackageEdit, settings_sheet: str, rows: dict[str, int],
         if recorded_sheet is not None:
             ours = recorded_sheet.casefold() == settings_sheet.casefold() and cell == f"B{r}"
         else:
-            value = current.get(key(label))
-            text = "" if value is None else str(value)
-            ours = (not text.strip() or (label == "Status" and text.startswith(("OK — ", "Failed: ")))
-                    or (label == "Last refresh" and bool(_STAMP.match(text))))
+            ours = setting_looks_ours(label, current.get(key(label)))
         if ours:
             out[label] = r
             edit.defined_name(name, f"{quoted(settings_sheet)}!$B${r}")

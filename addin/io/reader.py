@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from ..core.table import tag_origin
 from ..core.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
-from .package import Package, parse_range, parse_ref
+from .package import Package, _damaged, parse_range, parse_ref
 
 SHEETS = ("Leads", "Activities", "Qualification")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -59,19 +61,58 @@ class WorkbookData:
     settings_rows: dict[str, int] = field(default_factory=dict)   # Settings label key -> Excel row
 
 
+class _Reader:
+    """fastexcel (calamine, in Rust) with its errors, even its panics, turned into sentences naming the sheet."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.inner = self._call("the workbook", fastexcel.read_excel, str(path))
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:         # fastexcel's own hierarchy, and pyo3's PanicException (a BaseException)
+            if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+                raise
+            raise WorkbookError(f"{self.path.name}: {what} cannot be read ({type(e).__name__}: {str(e)[:160]}); open the "
+                                "file in Excel, let it repair the workbook and save it") from None
+
+    def load_sheet(self, name, **kwargs):
+        sheet = self._call(f'the sheet "{name}"', self.inner.load_sheet, name, **kwargs)
+        return sheet if kwargs.get("n_rows") == 0 else _Loaded(self, f'the sheet "{name}"', sheet)
+
+    def load_table(self, name, **kwargs):
+        return _Loaded(self, f'the table "{name}"', self._call(f'the table "{name}"', self.inner.load_table, name, **kwargs))
+
+
+class _Loaded:
+    def __init__(self, reader: _Reader, what: str, obj):
+        self.reader, self.what, self.obj = reader, what, obj
+
+    def to_pandas(self):
+        return self.reader._call(self.what, self.obj.to_pandas)
+
+
 def _first_cells(package: Package, part: str, limit_rows: int = 60) -> list[tuple[int, int]]:
     """(row, col) of the valued cells of the first rows, decompressing only the sheet's start."""
+    if part not in package.names:
+        package.read(part)          # raises the "part is missing" sentence
     info = package.zip.getinfo(part)
     out: list[tuple[int, int]] = []
-    with package.zip.open(info) as f:
-        buf = b""
-        while len(buf) < 4_000_000:
-            chunk = f.read(256 * 1024)
-            if not chunk:
-                break
-            buf += chunk
-            if buf.count(b"</row>") > limit_rows:
-                break
+    buf = b""
+    try:
+        with package.zip.open(info) as f:
+            while len(buf) < 4_000_000:
+                chunk = f.read(256 * 1024)
+                if not chunk:
+                    break
+                buf += chunk
+                if buf.count(b"</row>") > limit_rows:
+                    break
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+        raise _damaged(package.path, part, e) from None
     for m in re.finditer(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', buf, re.S):
         if m.group(2) and (b"<v" in m.group(2) or b"<is" in m.group(2)):
             out.append(parse_ref(m.group(1).decode()))
@@ -151,10 +192,7 @@ def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
     own = package is None
     package = package or Package(path)
     try:
-        try:
-            reader = fastexcel.read_excel(str(path))
-        except Exception as e:   # fastexcel raises its own hierarchy for damaged files
-            raise WorkbookError(f"{path}: the workbook cannot be read ({e})") from None
+        reader = _Reader(path)
         tables = package.tables()
         layouts = {}
         for sheet in SHEETS:
