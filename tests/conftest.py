@@ -1,5 +1,7 @@
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,7 +73,10 @@ def _every_problem_code_is_registered(monkeypatch):
     monkeypatch.setattr(errors.Problem, "__init__", checked)
 
 
-OOXCHECK = Path(os.environ.get("OOXCHECK", "/work/shared/tools/ooxcheck/ooxcheck.py"))
+# The Excel-load checker: beside the clone in ../shared (as in CI), or where an environment variable says.
+OOXCHECK = Path(os.environ.get("LEADQ_OOXCHECK") or os.environ.get("OOXCHECK") or next(
+    (p for p in (ROOT.parent / "shared/tools/ooxcheck/ooxcheck.py", Path("/work/shared/tools/ooxcheck/ooxcheck.py")) if p.exists()),
+    ROOT.parent / "shared/tools/ooxcheck/ooxcheck.py"))
 
 
 def _errors(path: Path) -> tuple[int, set[str]]:
@@ -91,3 +96,82 @@ def ooxcheck(path: Path, baseline: Path | None = None) -> None:
         assert code == 0, "\n".join(sorted(errors))
     else:
         assert errors <= _errors(baseline)[1], "\n".join(sorted(errors - _errors(baseline)[1]))
+
+
+# ---------------------------------------------------------------------------- the Excel-load gate
+# Every workbook the suite writes (template, new, demo, refreshed, macro path, adversarial
+# successes) is checked with ooxcheck (ISO/IEC 29500 schemas + the rules Excel enforces on load),
+# in a few batched runs at the end of the session. It sits beside the clone in ../shared; locally
+# without it the gate is skipped (LEADQ_OOXCHECK may point at it elsewhere).
+_GATED: dict[str, tuple[Path, str]] = {}      # content hash -> (copy, who wrote it)
+_GATE_DIR: list[Path] = []
+GATE_STATS = {"checked": 0, "failed": 0}
+
+
+def gate(path, origin: str = "") -> None:
+    """Queue a workbook for the end-of-session ooxcheck run (a copy: tests go on changing files)."""
+    path = Path(path)
+    if not _GATE_DIR or not path.is_file():
+        return
+    data = path.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()
+    if digest not in _GATED:
+        copy = _GATE_DIR[0] / f"{len(_GATED):04d}-{path.stem[:40]}{path.suffix}"
+        copy.write_bytes(data)
+        _GATED[digest] = (copy, origin or os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0])
+
+
+def _gated(fn):
+    def wrapper(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        target = kwargs.get("target", args[1] if len(args) > 1 else None)
+        if target is not None:
+            gate(os.path.realpath(target))
+        return result
+    return wrapper
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ooxcheck_gate(tmp_path_factory):
+    import addin.io.edit as edit
+    import addin.io.template as template
+    _GATE_DIR.append(tmp_path_factory.mktemp("gate"))
+    saved = edit.save, template.build_workbook
+    edit.save = _gated(edit.save)
+
+    def build(out, *a, **k):
+        result = saved[1](out, *a, **k)
+        gate(out)
+        return result
+    template.build_workbook = build
+    gate(ROOT / "workbook_template.xlsm", "workbook_template.xlsm")
+    yield
+    edit.save, template.build_workbook = saved
+    if not OOXCHECK.exists() or not _GATED:
+        return
+    files = [str(p) for p, _ in _GATED.values()]
+    origin = {str(p): who for p, who in _GATED.values()}
+    failures = []
+    for i in range(0, len(files), 60):
+        batch = files[i:i + 60]
+        r = subprocess.run([sys.executable, str(OOXCHECK), "--brief", *batch], capture_output=True, text=True)
+        if r.returncode != 0:
+            report = r.stdout + r.stderr
+            bad = [f for f in batch if re.search(re.escape(f) + r"\n(?:(?!===).*\n)*?.*(ERROR|invalid)", report)] or batch
+            failures.append(f"{report[-6000:]}\nwritten by: " + "; ".join(f"{Path(f).name} <- {origin[f]}" for f in bad))
+    GATE_STATS.update(checked=len(files), failed=len(failures))
+    if failures:
+        pytest.fail("ooxcheck (the Excel-load gate) rejects workbooks the suite wrote:\n" + "\n".join(failures), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    corpus = sys.modules.get("corpus")
+    if corpus is not None and corpus.TALLY:
+        t = corpus.summary()
+        terminalreporter.write_line(
+            f"adversarial corpus: {t['cases']} cases, {t['refused']} clean refusals, {t['succeeded']} successes with "
+            f"nothing changed outside LeadQ's parts, {t['tracebacks']} tracebacks")
+    if GATE_STATS["checked"]:
+        terminalreporter.write_line(f"ooxcheck gate: {GATE_STATS['checked']} workbooks checked, {GATE_STATS['failed']} failing batches")
+    elif not OOXCHECK.exists():
+        terminalreporter.write_line(f"ooxcheck gate skipped: {OOXCHECK} not found")

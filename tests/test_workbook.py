@@ -249,7 +249,7 @@ def test_plain_sheet_with_crm_export_headers(tmp_path):
     ws.title = "Leads"
     ws.append(["Record ID", "First Name", "Email", "Job Title", "Company Name", "Number of Employees", "Lead Status"])
     ws.append([101, "Anne", "anne@acme.fr", "Directrice commerciale", "Acme", 250, "NEW"])
-    ws.append([102, "Bob", "", "Student", "Uni", 20000, "NEW"])
+    ws.append([102, "Bob", None, "Student", "Uni", 20000, "NEW"])
     wb.create_sheet("Activities").append(["Record ID", "Date", "Type", "URL"])
     wb["Activities"].append([101, "2026-11-21", "Webinar", "https://x/pricing"])
     wb.save(path)

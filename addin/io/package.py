@@ -261,11 +261,7 @@ def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo)
     raw = src.fp.read(info.compress_size)
     intact = len(raw) == info.compress_size
     if intact and info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
-        try:
-            data = zlib.decompressobj(-15).decompress(raw) if info.compress_type == zipfile.ZIP_DEFLATED else raw
-            intact = zlib.crc32(data) == info.CRC and len(data) == info.file_size
-        except zlib.error:
-            intact = False
+        intact = _crc_ok(raw, info)
     new = copy.copy(info)
     new.flag_bits &= ~0x08          # sizes go in the local header: no data descriptor needed
     new.extra = b""
@@ -277,6 +273,25 @@ def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo)
     dst.start_dir = dst.fp.tell()      # where ZipFile writes its next entry and the central directory
     dst._didModify = True
     return intact
+
+
+def _crc_ok(raw: bytes, info: zipfile.ZipInfo) -> bool:
+    """Whether an entry's bytes decompress to its recorded size and CRC-32, in bounded memory (a zip
+    bomb among the parts LeadQ copies is checked chunk by chunk, never held whole)."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return zlib.crc32(raw) == info.CRC and len(raw) == info.file_size
+    d = zlib.decompressobj(-15)
+    crc, size, data = 0, 0, raw
+    try:
+        while data or not d.eof:
+            out = d.decompress(data, 1 << 20)
+            data = d.unconsumed_tail
+            crc, size = zlib.crc32(out, crc), size + len(out)
+            if size > info.file_size or (not out and not data):
+                break
+    except zlib.error:
+        return False
+    return crc == info.CRC and size == info.file_size
 
 
 def _write_stream(out: zipfile.ZipFile, zi: zipfile.ZipInfo, produce) -> None:
