@@ -125,7 +125,7 @@ def _status(book, rows: dict, values: dict[str, str], settings: dict | None = No
 def _matrix(df: pd.DataFrame) -> list[list]:
     """Cell values for Excel: NaN as blank, text that could start a formula made text."""
     rows = df.astype(object).where(df.notna(), None).to_numpy().tolist()
-    return [[excel_text(v) for v in r] for r in rows]
+    return [[None if v == "" else excel_text(v) for v in r] for r in rows]   # "" and None both leave the cell empty
 
 
 def _rgb(color: str) -> tuple[int, int, int]:

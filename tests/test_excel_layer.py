@@ -9,7 +9,7 @@ import zipfile
 
 import openpyxl
 import pytest
-from conftest import AS_OF, ROOT
+from conftest import AS_OF, ROOT, gate
 from lo import convert
 from xlengine import open_as_caller
 
@@ -121,6 +121,7 @@ def test_macro_refresh_matches_the_headless_refresh(demo, tmp_path):
     book = open_as_caller(macro)
     macros.refresh(now="2026-11-22 09:00")
     book.impl.save()
+    gate(macro, "the macro path (saved by the test engine)")
     assert _owned(macro) == _owned(headless)
     wb = openpyxl.load_workbook(macro, data_only=True)
     assert wb["Settings"]["B5"].value.startswith("OK — 200 leads scored")
@@ -382,3 +383,39 @@ def test_calibrate_macro_writes_the_calibration_sheet_and_a_suggested_file(demo,
     suggested = tmp_path / "rules.suggested.json"
     assert addin.check_rules(suggested)[0] is not None
     assert json.loads((tmp_path / "rules.json").read_text("utf-8")) == json.loads((ROOT / "rules.json").read_text("utf-8"))
+
+
+def test_macro_refresh_refuses_a_user_sheet_named_summary(tmp_path, demo):
+    path = tmp_path / "u.xlsm"
+    shutil.copy(demo[0], path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    del wb["Summary"]
+    wb.create_sheet("Summary")["A1"] = "My own summary"
+    wb.save(path)
+    book = open_as_caller(path)
+    macros.refresh()
+    book.impl.save()
+    wb = openpyxl.load_workbook(path)
+    assert wb["Summary"]["A1"].value == "My own summary"
+    assert wb["Settings"]["B5"].value.startswith('Failed: the sheet "Summary" was not made by LeadQ')
+    assert wb["Leads"]["U4"].value is None           # nothing written before the refusal
+
+
+def test_macro_and_udf_turn_an_unforeseen_error_into_a_sentence(tmp_path, demo, monkeypatch):
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    path = tmp_path / "e.xlsm"
+    shutil.copy(demo[0], path)
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("division by zero")
+    monkeypatch.setattr(macros, "evaluate", boom)
+    monkeypatch.setattr(udfs, "evaluate", boom)
+    book = open_as_caller(path)
+    macros.refresh()
+    book.impl.save()
+    status = openpyxl.load_workbook(path)["Settings"]["B5"].value
+    assert status.startswith("Failed: LeadQ failed on e.xlsm (ZeroDivisionError: division by zero) — please report this")
+    assert "Traceback" in next((tmp_path / "logs").glob("leadq-*.log")).read_text()
+    _, leads, acts, qual = demo
+    got = udfs.LEADQ_TABLE(leads, acts, qual, AS_OF)
+    assert got[0][0].startswith("LeadQ failed on a worksheet function (ZeroDivisionError") and "Traceback" not in got[0][0]

@@ -396,7 +396,7 @@ def test_vba_workbook_output_as_xlsx_is_refused(book, tmp_path):
     ("xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, r"old-format Excel file \(\.xls"),
     ("encrypted", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 200,
      r"password-protected"),
-    ("csv", "Lead ID;Company\nL1;Acme\n".encode(), r"text file \(CSV\?\)"),
+    ("csv", b"Lead ID;Company\nL1;Acme\n", r"text file \(CSV\?\)"),
     ("empty", b"", r"empty"),
     ("html", b"<html><table><tr><td>L1</td></tr></table></html>", r"XML or HTML"),
 ])
