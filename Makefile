@@ -17,7 +17,7 @@ $(BIN)/leadq: pyproject.toml
 install: $(BIN)/leadq
 
 demo: install
-	$(BIN)/leadq demo out/demo.xlsm
+	$(BIN)/leadq demo out/demo.xlsm --force
 
 test: install
 	$(BIN)/python -m pytest

@@ -280,7 +280,8 @@ def test_text_over_32767_characters(tmp_path):
     assert all(len(line) < 2000 for line in o.out.splitlines())
 
 
-@pytest.mark.parametrize("text", ["ctl\x01\x02\x0b\x1f chars", "emoji 👩‍💻🚀 and RTL שלום عربي \u202e", "\ufeffBOM", "tab\tand\nnewline"])
+@pytest.mark.parametrize("text", ["ctl\x01\x02\x0b\x1f chars", "emoji 👩‍💻🚀 and RTL שלום عربي \u202e", "\ufeffBOM",
+                                  "tab\tand\nnewline"])
 def test_control_characters_emoji_and_rtl(tmp_path, text):
     rows = __import__("corpus").lead_rows()
     rows[0][4] = text
@@ -437,7 +438,8 @@ def test_damaged_part_leadq_only_copies_is_warned(book, tmp_path):
     src = corrupt_entry(book, tmp_path / "damaged-app.xlsm", "docProps/app.xml", "crc")
     o = attempt(src)
     # the damage is in the input and stays there (copied as it was): the gate would rightly reject it
-    succeeded("damaged part LeadQ only copies", o, check_gate="docProps/app.xml damaged on purpose, copied as it was", message=r"docProps/app\.xml: this part was already damaged")
+    succeeded("damaged part LeadQ only copies", o, check_gate="docProps/app.xml damaged on purpose, copied as it was",
+              message=r"docProps/app\.xml: this part was already damaged")
 
 
 @pytest.mark.parametrize("part,xml,message", [
@@ -486,7 +488,8 @@ def test_zip_bomb_in_a_copied_part(book, tmp_path):
             for _ in range(200):
                 w.write(block)
     assert zlib
-    succeeded("200 MB zip bomb in a copied part", attempt(big), check_gate="the gate would read 200 MB of zeros; the parts LeadQ wrote are gated elsewhere")
+    succeeded("200 MB zip bomb in a copied part", attempt(big),
+              check_gate="the gate would read 200 MB of zeros; the parts LeadQ wrote are gated elsewhere")
 
 
 def test_declared_part_size_over_the_limit(book, tmp_path, monkeypatch):
