@@ -50,6 +50,9 @@ _RULES = [
     ("fit-rule-key", "Key out of place", "error", "A fit rule lacks a key its kind needs, or has one its kind does not take."),
     ("band-shape", "Band shape", "error", "A band is neither a range (gte / lt) nor a list (in), or is an empty range."),
     ("band-unreachable", "Band never matches", "error", "An earlier band already takes every value of this one (first match wins)."),
+    ("bad-number", "Absurd number", "error", "NaN, Infinity or a number beyond ±10¹² (it would overflow every score)."),
+    ("too-many-rules", "Too many rules", "error", "A section holds more rules than a refresh can evaluate in reasonable time."),
+    ("too-many-values", "Too many values", "error", "One rule lists more values than LeadQ accepts."),
 ]
 
 # JSON Schema violations: one code per keyword LeadQ explains in plain words.
@@ -77,6 +80,13 @@ _WORKBOOK = [
     ("settings-rules-not-found", "Rules file not found", "error", "The rules file named on the Settings sheet does not exist."),
     ("settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date."),
     ("settings-bad-date-order", "Date order not understood", "error", "Date order must be auto, DMY, MDY or YMD."),
+    ("settings-row-not-ours", "Settings row not LeadQ's", "warning",
+     "A Settings row labelled Status or Last refresh was not written by LeadQ; its value is left alone."),
+    ("damaged-part", "Damaged part", "warning", "A part LeadQ only copies was already damaged (checksum mismatch); copied as it was."),
+    ("refresh-button-name", "Workbook name not importable", "warning",
+     "Excel's Refresh button imports the workbook's name as a Python module; this name cannot be imported."),
+    ("refresh-button-module", "Refresh button module missing", "warning",
+     "NAME.py, the module the Refresh button imports, is missing beside the workbook or is not LeadQ's."),
 ]
 
 _DATA = [

@@ -126,11 +126,23 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
     check_not_open(out)
     rules_obj = load_rules(Path(rules)) if rules else load_rules()
     frames = sample_frames(as_of or dt.date.today()) if sample else None
+    import os
+
+    from xlsxwriter.exceptions import FileCreateError
+
+    from .io.package import TEMP_PREFIX, write_error
+    # Built beside, then moved into place: a --force over a full workbook never leaves half a file.
+    tmp = out.with_name(f"{TEMP_PREFIX}{os.getpid()}-{out.name}.tmp")
     try:
-        written = [build_workbook(out, rules_obj, frames), write_shim(out)]
+        build_workbook(tmp, rules_obj, frames)
+        os.replace(tmp, out)
+        written = [out, write_shim(out)]
+    except FileCreateError as e:      # XlsxWriter wraps the OS error
+        raise write_error(out, e.args[0] if e.args and isinstance(e.args[0], OSError) else OSError(str(e))) from None
     except OSError as e:
-        from .io.package import write_error
         raise write_error(out, e) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     beside = out.parent / "rules.json"
     if not beside.exists():
         text = Path(rules).read_text("utf-8") if rules else default_rules_text()

@@ -35,6 +35,14 @@ def big(tmp_path_factory):
     return path
 
 
+def place(big, folder):
+    """The workbook and its rules.json (named on its Settings sheet) in a folder of the test's own."""
+    shutil.copy(big.parent / "rules.json", folder / "rules.json")
+    path = folder / "book.xlsm"
+    shutil.copy(big, path)
+    return path
+
+
 def opens(path) -> bool:
     with zipfile.ZipFile(path) as z:
         return z.testzip() is None
@@ -42,13 +50,13 @@ def opens(path) -> bool:
 
 def test_kill_9_at_random_moments_never_hurts_the_original(big, tmp_path):
     rng = random.Random(10)
-    path = tmp_path / "book.xlsm"
-    shutil.copy(big, path)
+    path = place(big, tmp_path)
     original = path.read_bytes()
-    outcomes = []
+    outcomes, alive = [], []
     for i in range(6):
         p = leadq("refresh", path, "--as-of", AS_OF)
         time.sleep(rng.uniform(0.3, 3.0))
+        alive.append(p.poll() is None)
         p.send_signal(signal.SIGKILL)
         p.wait()
         now = path.read_bytes()
@@ -58,6 +66,7 @@ def test_kill_9_at_random_moments_never_hurts_the_original(big, tmp_path):
             gate(path, "kill -9 landed after the replace")
             shutil.copy(big, path)
         TALLY[f"kill -9 #{i}"] = "refused" if now == original else "succeeded"
+    assert sum(alive) >= 3, "most kills should land while the refresh runs"
     # the next run removes what the killed ones left
     p = leadq("refresh", path, "--as-of", AS_OF)
     out, err = p.communicate(timeout=300)
@@ -67,8 +76,7 @@ def test_kill_9_at_random_moments_never_hurts_the_original(big, tmp_path):
 
 
 def test_sigterm_removes_the_temporary_file(big, tmp_path):
-    path = tmp_path / "book.xlsm"
-    shutil.copy(big, path)
+    path = place(big, tmp_path)
     original = path.read_bytes()
     for delay in (0.8, 1.8, 2.6, 3.4):
         p = leadq("refresh", path, "--as-of", AS_OF)
@@ -88,8 +96,7 @@ def test_sigterm_removes_the_temporary_file(big, tmp_path):
 
 
 def test_two_refreshes_at_once(big, tmp_path):
-    path = tmp_path / "book.xlsm"
-    shutil.copy(big, path)
+    path = place(big, tmp_path)
     procs = [leadq("refresh", path, "--as-of", AS_OF) for _ in range(2)]
     results = [(p.communicate(timeout=300)[1], p.returncode) for p in procs]
     results = [(code, err) for err, code in results]
@@ -104,8 +111,7 @@ def test_two_refreshes_at_once(big, tmp_path):
 
 
 def test_explain_into_a_closed_pipe_and_a_full_stdout(big, tmp_path):
-    path = tmp_path / "book.xlsm"
-    shutil.copy(big, path)
+    path = place(big, tmp_path)
     head = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     p = subprocess.Popen([sys.executable, "-m", "addin", "explain", str(path), "L1001", "--as-of", AS_OF, "--json"],
                          stdout=head.stdin, stderr=subprocess.PIPE, env=ENV)
@@ -123,8 +129,7 @@ def test_explain_into_a_closed_pipe_and_a_full_stdout(big, tmp_path):
 
 def test_sigterm_while_the_temporary_file_is_being_written(big, tmp_path):
     """The moment that matters: the new package is half written beside the workbook."""
-    path = tmp_path / "book.xlsm"
-    shutil.copy(big, path)
+    path = place(big, tmp_path)
     original = path.read_bytes()
     for _ in range(5):
         p = leadq("refresh", path, "--as-of", AS_OF)
