@@ -345,6 +345,8 @@ def main() -> int:
     import signal
 
     def terminate(signum, frame):
+        # Objects half-built when the signal lands (a ZipFile being opened) may complain when collected: not news to the user.
+        sys.unraisablehook = lambda unraisable: None
         raise Terminated()
     signal.signal(signal.SIGTERM, terminate)
     code = run(sys.argv[1:])

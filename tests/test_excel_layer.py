@@ -388,6 +388,7 @@ def test_calibrate_macro_writes_the_calibration_sheet_and_a_suggested_file(demo,
 def test_macro_refresh_refuses_a_user_sheet_named_summary(tmp_path, demo):
     path = tmp_path / "u.xlsm"
     shutil.copy(demo[0], path)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
     wb = openpyxl.load_workbook(path, keep_vba=True)
     del wb["Summary"]
     wb.create_sheet("Summary")["A1"] = "My own summary"
@@ -405,6 +406,7 @@ def test_macro_and_udf_turn_an_unforeseen_error_into_a_sentence(tmp_path, demo, 
     monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
     path = tmp_path / "e.xlsm"
     shutil.copy(demo[0], path)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
 
     def boom(*a, **k):
         raise ZeroDivisionError("division by zero")

@@ -9,6 +9,7 @@ from before these records is recognised by content LeadQ itself puts there.
 
 from __future__ import annotations
 
+import html
 import re
 
 from ..core.present import SCORE_DETAILS, SUMMARY
@@ -38,7 +39,7 @@ def _target_sheet(value: str | None) -> tuple[str | None, str | None]:
 
 def _texts(edit: PackageEdit, xml: bytes) -> str:
     """The text of the cells in a piece of sheet XML, inline or shared strings."""
-    out = re.findall(r"<t(?:\s[^>]*)?>([^<]*)</t>", xml.decode("utf-8", "replace"))
+    out = [html.unescape(t) for t in re.findall(r"<t(?:\s[^>]*)?>([^<]*)</t>", xml.decode("utf-8", "replace"))]
     shared = re.findall(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>', xml)
     if shared and "xl/sharedStrings.xml" in edit.pkg.names:
         table = [" ".join(t.itertext()) for t in edit.pkg.xml("xl/sharedStrings.xml").iterfind("{*}si")]

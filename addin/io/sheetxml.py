@@ -222,8 +222,34 @@ def replace_owned_cf(tail: str, owned: list[int], new_blocks: list[str]) -> str:
             return False
     tail = re.sub(r'<conditionalFormatting\b[^>]*\bsqref="([^"]+)"[^>]*>.*?</conditionalFormatting>',
                   lambda m: "" if ours(m.group(1)) else m.group(0), tail, flags=re.S)
-    m = re.search(r"<(?:%s)\b|</worksheet>" % "|".join(AFTER_CF), tail)
-    return tail[:m.start()] + "".join(new_blocks) + tail[m.start():]
+    at = _first_top_level(tail, AFTER_CF)
+    return tail[:at] + "".join(new_blocks) + tail[at:]
+
+
+_TAG = re.compile(r"<(/?)([A-Za-z_][\w.:-]*)[^>]*?(/?)>|<!--.*?-->|<!\[CDATA\[.*?\]\]>", re.S)
+
+
+def _first_top_level(tail: str, names) -> int:
+    """Where the first worksheet-level element among `names` starts in the XML after </sheetData>
+    (else </worksheet>). Only top-level elements count: an <extLst> inside a user's x14 conditional
+    format or filter is not the worksheet's."""
+    depth = 0
+    wanted = set(names)
+    for m in _TAG.finditer(tail):
+        closing, name, empty = m.group(1), m.group(2), m.group(3)
+        if name is None:
+            continue
+        if closing:
+            if name == "worksheet" and depth == 0:
+                return m.start()
+            if name != "sheetData":
+                depth -= 1
+            continue
+        if depth == 0 and name in wanted:
+            return m.start()
+        if not empty:
+            depth += 1
+    return tail.rindex("</worksheet>")
 
 
 def max_cf_priority(xml: str) -> int:
