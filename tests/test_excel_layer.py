@@ -17,6 +17,7 @@ import addin
 import addin.macros as macros
 import addin.udfs as udfs
 from addin.core.headers import LEADS_OUTPUTS
+from addin.io.template import write_shim
 from addin.refresh import new_workbook, refresh
 
 
@@ -344,6 +345,7 @@ def test_the_macro_renders_the_same_summary_as_the_file_writer(demo, tmp_path):
     headless, macro = tmp_path / "h.xlsm", tmp_path / "m.xlsm"
     for p in (headless, macro):
         shutil.copy(demo[0], p)
+        write_shim(p)            # the Refresh button's module beside each (else the file writer warns it is missing)
     shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")   # both find it through Settings
     refresh(headless, now="2026-11-22 09:00")
     _macro_refresh(macro)
