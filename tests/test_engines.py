@@ -25,7 +25,7 @@ PATTERNS = ["*pricing*", "*tarifs*", "*été*", "cas client", "*?as*", "a?b", "a
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, index=False)
+    frame.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)  # Spark reads no nanoseconds
     return path
 
 
