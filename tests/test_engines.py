@@ -25,6 +25,8 @@ PATTERNS = ["*pricing*", "*tarifs*", "*été*", "cas client", "*?as*", "a?b", "a
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
+    frame = frame.copy()
+    frame.attrs = {}      # a sheet's origin (row numbers) is no part of an export
     frame.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)  # Spark reads no nanoseconds
     return path
 
@@ -175,3 +177,97 @@ def test_a_log_without_a_date_column_is_a_clear_error(tmp_path, base_rules):
                                   tmp_path / "e.parquet")))
     with pytest.raises(addin.WorkbookError, match=r'e.parquet: no "Date" column \(did you mean "Dte"\?\)'):
         addin.evaluate(_leads(3), activities_for(src), base_rules, as_of=AS_OF)
+
+
+# ---- through the CLI, on real workbooks
+
+def _call(*argv):
+    import io
+
+    from addin.cli import run
+    out, err = io.StringIO(), io.StringIO()
+    code = run([str(a) for a in argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _scores(path) -> pd.DataFrame:
+    import openpyxl
+    ws = openpyxl.load_workbook(path, read_only=True)["Leads"]
+    rows = list(ws.values)
+    top = next(i for i, r in enumerate(rows) if "Lead ID" in r)     # below the sheet's title rows
+    frame = pd.DataFrame(rows[top + 1:], columns=list(rows[top]))
+    return frame[["Lead ID", "Fit score", "Engagement score", "Score", "Grade", "Stage", "Interests", "Why"]]
+
+
+def _set_setting(path, label: str, value: str) -> None:
+    import openpyxl
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb["Settings"]
+    row = next(c.row for c in ws["A"] if c.value == label)
+    ws.cell(row, 2).value = value
+    wb.save(path)
+
+
+@pytest.fixture
+def exported(tmp_path):
+    """A sample workbook refreshed from its sheet, and a copy whose Activities sheet is exported to Parquet."""
+    import shutil
+
+    from addin.io.reader import read_workbook
+    sheet_wb, file_wb = tmp_path / "sheet.xlsm", tmp_path / "file.xlsm"
+    assert _call("new", sheet_wb, "--sample")[0] == 0
+    shutil.copyfile(sheet_wb, file_wb)
+    acts = read_workbook(sheet_wb).activities
+    _write(acts, tmp_path / "events.parquet")
+    assert len(acts) > 100
+    assert _call("refresh", sheet_wb, "--as-of", AS_OF)[0] == 0
+    return sheet_wb, file_wb
+
+
+def test_a_workbook_whose_activities_source_is_parquet_refreshes_to_the_same_scores(exported):
+    sheet_wb, file_wb = exported
+    _set_setting(file_wb, "Activities source", "events.parquet")
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF)
+    assert code == 0, err
+    scores = _scores(file_wb)
+    pd.testing.assert_frame_equal(_scores(sheet_wb), scores)
+    busy = scores.sort_values("Engagement score").iloc[-1]["Lead ID"]
+    code, by_sheet, _ = _call("explain", sheet_wb, busy, "--as-of", AS_OF)
+    code2, by_file, _ = _call("explain", file_wb, busy, "--as-of", AS_OF)
+    assert code == code2 == 0 and by_sheet == by_file and "engagement" in by_file
+
+
+def test_activities_option_and_engine_choice(exported, tmp_path):
+    sheet_wb, file_wb = exported
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--activities", tmp_path / "events.parquet", "--engine", "pandas")
+    assert code == 0, err
+    pd.testing.assert_frame_equal(_scores(sheet_wb), _scores(file_wb))
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--engine", "duckdb")
+    assert code == 1 and "--engine duckdb scores an activity log in files or a database" in err
+    _set_setting(file_wb, "Activities source", "missing/*.parquet")
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF)
+    assert code == 1 and err.startswith("Settings!B") and '(Activities source): "missing/*.parquet": no file matches' in err
+
+
+def test_a_ledger_past_the_sheet_goes_to_parquet_and_explain_reads_either(exported, monkeypatch):
+    from addin.io import ledger_file
+    sheet_wb, file_wb = exported
+    busy = _scores(sheet_wb).sort_values("Engagement score").iloc[-1]["Lead ID"]
+    code, saved_sheet, err = _call("explain", sheet_wb, busy, "--saved")
+    assert code == 0 and "read from the Score details sheet of sheet.xlsm" in saved_sheet
+    full = pd.read_excel(sheet_wb, sheet_name="Score details")
+    monkeypatch.setattr(ledger_file, "ROOM", len(full) - 1)       # one row too many for "the sheet"
+    _set_setting(file_wb, "Activities source", "events.parquet")
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF)
+    assert code == 0, err
+    path = file_wb.with_name("file.score-details.parquet")
+    assert f"all {len(full):,} ledger rows are in {path}" in out
+    saved = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(saved, full.astype({"Matched": object}), check_dtype=False)
+    totals = pd.read_excel(file_wb, sheet_name="Score details")
+    assert set(totals["Rule"]) <= {"all fit rules", "all activity rules", "all page rules", "all clip rules"}
+    by_lead = totals.groupby("Lead ID")["Points"].sum().round(2)
+    assert by_lead.to_dict() == full.groupby("Lead ID")["Points"].sum().round(2).to_dict()
+    code, saved_file, err = _call("explain", file_wb, busy, "--saved")
+    assert code == 0 and f"read from {path}" in saved_file
+    assert saved_file.splitlines()[1:] == saved_sheet.splitlines()[1:]

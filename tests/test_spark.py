@@ -5,12 +5,11 @@ import shutil
 
 import numpy as np
 import pytest
+from test_engines import AS_OF, _activities, _leads, _same, _write
 
 import addin
 from addin.engines.external import activities_for
 from addin.engines.source import parse_source
-
-from test_engines import AS_OF, _activities, _leads, _same, _write
 
 try:
     import pyspark  # noqa: F401

@@ -43,6 +43,7 @@ class DuckBackend:
         self.con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
         self.con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'leadq-duckdb')}'")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._types: dict[str, str] = {}

@@ -61,3 +61,20 @@ def activities_for(source: ActivitiesSource, engine: str | None = None, spark_ma
     if engine == "pandas":
         return load_frame(source)
     return ExternalActivities(source, engine, spark_master)
+
+
+def activities_input(sheet_frame, settings: dict, settings_rows: dict, workbook, explicit=None, engine: str | None = None,
+                     spark_master: str | None = None):
+    """What evaluate() takes as `activities` for a workbook: its Activities sheet, or the log that
+    --activities / Settings *Activities source* names, with the engine chosen. Returns (activities, source).
+
+    For every command that scores a workbook (refresh, explain, and any other that reads one).
+    """
+    from .source import settings_source
+    source = settings_source(settings, settings_rows, workbook, explicit)
+    if source.is_sheet:
+        if engine in ("duckdb", "spark"):
+            raise WorkbookError(f"--engine {engine} scores an activity log in files or a database; this workbook's "
+                                "activities are on its sheet: give --activities FILE or set Settings > Activities source")
+        return sheet_frame, source
+    return activities_for(source, engine, spark_master), source
