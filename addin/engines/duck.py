@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Problem, WorkbookError
@@ -16,7 +17,6 @@ from .plan import ORDER, q
 from .source import ActivitiesSource
 
 MEMORY_LIMIT = os.environ.get("LEADQ_DUCKDB_MEMORY", "3GB")
-_FILE_SHIFT = 1 << 40        # row order = file index * 2^40 + row within the file
 
 
 def _kind(sql_type: str) -> str:
@@ -58,13 +58,19 @@ class DuckBackend:
     def _select(self, source: ActivitiesSource) -> str:
         if source.kind == "duckdb":
             self.con.execute(f"ATTACH {_list(source.paths)[1:-1]} AS leadq_src (READ_ONLY)")
+            self.con.execute("SET preserve_insertion_order = false")
             return f"SELECT *, rowid AS {ORDER} FROM leadq_src.{source.table}"
         if source.kind == "parquet":
+            # Row order across the files: each file's first row comes after all rows of the files before it.
+            sizes = dict(self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_list(source.paths)})")
+                         .fetchall())
+            offsets = np.concatenate([[0], np.cumsum([sizes[p] for p in source.paths])[:-1]]).tolist()
+            self.con.execute("SET preserve_insertion_order = false")    # the order is in a column: spare the memory
             return (f"SELECT * EXCLUDE (filename, file_row_number), "
-                    f"(list_position({_list(source.paths)}, filename) - 1) * {_FILE_SHIFT} + file_row_number AS {ORDER} "
+                    f"list_extract({offsets}, list_position({_list(source.paths)}, filename)) + file_row_number AS {ORDER} "
                     f"FROM read_parquet({_list(source.paths)}, filename = true, file_row_number = true)")
         # CSV has no row-number column: number the rows as read (DuckDB keeps the files' order).
-        return f"SELECT *, ROW_NUMBER() OVER () AS {ORDER} FROM read_csv({_list(source.paths)}, header = true)"
+        return f"SELECT *, ROW_NUMBER() OVER () - 1 AS {ORDER} FROM read_csv({_list(source.paths)}, header = true)"
 
     def columns(self) -> list[tuple[str, str]]:
         return [(name, _kind(typ)) for name, typ in self._types.items()]

@@ -33,7 +33,8 @@ from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
 from ..core.text import did_you_mean, fold_series, key
 from ..errors import Problem, ProblemLog, WorkbookError
 
-ORDER = "__leadq_order"      # the source's row order, added by the backend: ties on a day keep it
+ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
+RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
 _EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
 
 
@@ -165,13 +166,14 @@ class Plan:
         joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
 
         self.detail_text = np.zeros(0, dtype=object)
+        self.detail_join = ""
         self.has_detail = "Detail" in self.col and bool(self.rules.pages)
         if self.has_detail:
             d = self.b.distinct(self.col["Detail"])
             self.detail_text = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
             codes = np.arange(len(d), dtype=np.int64)
             self.b.register("dim_det", pd.DataFrame({"v": d["v"], "d": codes}), self.col["Detail"])
-            joins.append(f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v")
+            self.detail_join = f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v"
             folded = pd.Series(self.detail_text, dtype=object)
             first_page = self.table.fit + len(self.table.types)
             parts = [pd.DataFrame({"d": codes[glob_mask(folded, p["match"]).to_numpy(bool)], "rule": first_page + k})
@@ -197,8 +199,8 @@ class Plan:
             self.examples.setdefault(code, []).extend(zip(sub["v"].tolist(), sub["n"].tolist()))
 
     # ---- SQL
-    def _base(self, joins: list[str]) -> str:
-        """Every source row as integer codes: lead position, rule, day, detail code, row order, flags."""
+    def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o") -> str:
+        """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`."""
         has_id, has_email = LEAD_ID in self.col, "Email" in self.col
         if has_id and has_email:
             lead = "CASE WHEN l.pos >= 0 THEN l.pos WHEN l.given = 1 THEN -1 ELSE COALESCE(m.pos, -1) END"
@@ -214,17 +216,19 @@ class Plan:
             bad = "0"
         else:
             day, bad = "CASE WHEN x.ok = 1 THEN x.day END", "COALESCE(x.bad, 0)"
-        det = "dd.d" if self.has_detail else "CAST(NULL AS BIGINT)"
+        detail = detail and self.has_detail
+        det = "dd.d" if detail else "CAST(NULL AS BIGINT)"
+        joins = joins + [self.detail_join] if detail else joins
         return (f"SELECT {lead} AS lead, {given} AS given, COALESCE(a.rule, -1) AS rule, COALESCE(a.blank, 1) AS tblank, "
-                f"{day} AS day, {bad} AS dbad, {det} AS d, s.{ORDER} AS o FROM src s " + " ".join(joins))
+                f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
 
     def _ranked(self, source: str, limits: dict[int, int]) -> str:
         """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one)."""
-        cols = "lead, rule, day, d, o, f"
+        cols = "lead, rule, d, f, k"
         if not limits:
             return f"SELECT {cols}, 1 AS ok FROM {source}"
         listed = ", ".join(str(r) for r in limits)
-        rank = "ROW_NUMBER() OVER (PARTITION BY lead, rule ORDER BY day DESC, o)"
+        rank = "ROW_NUMBER() OVER (PARTITION BY lead, rule ORDER BY k)"
         return (f"SELECT {cols}, 1 AS ok FROM {source} WHERE rule NOT IN ({listed}) UNION ALL "
                 f"SELECT {cols}, CASE WHEN {rank} <= {case_of('rule', limits, '0')} THEN 1 ELSE 0 END AS ok "
                 f"FROM {source} WHERE rule IN ({listed})")
@@ -238,11 +242,12 @@ class Plan:
         age = f"({self.as_of_day} - day)"
         ctes = [f"base AS ({base})",
                 "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
-                f"aged AS (SELECT lead, rule, day, d, o, {factor_sql(age, self.rules.decay)} AS f FROM ev "
-                f"WHERE day <= {self.as_of_day})",
+                f"aged AS (SELECT lead, rule, d, {factor_sql(age, self.rules.decay)} AS f, {age} * {RECENCY} + o AS k "
+                f"FROM ev WHERE day <= {self.as_of_day})",
                 # future activities and fully decayed ones count nothing, and take no max_count place
-                "live AS (SELECT * FROM aged WHERE f > 0)",
-                f"tr AS ({self._ranked('live', type_limits)})"]
+                # read twice below (ranked and unranked types; type and page hits): computed once
+                "live AS MATERIALIZED (SELECT * FROM aged WHERE f > 0)",
+                f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
         hits = "SELECT * FROM tr"
         if self.has_detail:
             only = []
@@ -253,30 +258,46 @@ class Plan:
                     codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
                     inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
                     only.append(f"(p.rule <> {first_page + k} OR {inside})")
-            ctes.append("pg AS (SELECT tr.lead, p.rule, tr.day, tr.d, tr.o, tr.f FROM tr JOIN page_hit p ON tr.d = p.d "
+            ctes.append("pg AS (SELECT tr.lead, p.rule, tr.d, tr.f, tr.k FROM tr JOIN page_hit p ON tr.d = p.d "
                         "WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
             ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
             hits += " UNION ALL SELECT * FROM pr"
         units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
         ctes.append(f"hits AS ({hits})")
-        ctes.append(f"xs AS (SELECT lead, rule, day, d, o, f, ok, {case_of('rule', units, '0')} * f AS x FROM hits)")
-        ctes.append(f"pts AS (SELECT lead, rule, day, d, o, f, ok, {rint('x')} AS pc FROM xs)")
+        ctes.append(f"xs AS (SELECT lead, rule, d, f, k, ok, {case_of('rule', units, '0')} * f AS x FROM hits)")
+        ctes.append(f"pts AS (SELECT lead, rule, d, f, k, ok, {rint('x')} AS pc FROM xs)")
         return ("WITH " + ", ".join(ctes) +
                 " SELECT lead, rule, COUNT(*) AS n, SUM(pc) AS decayed, SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept,"
-                " SUM(f) AS fsum, ARG_MAX(d, STRUCT_PACK(a := day, b := -o)) AS newest"
+                " SUM(f) AS fsum, ARG_MIN(d, k) AS newest"
                 " FROM pts GROUP BY lead, rule")
 
-    def _diag_sql(self, base: str) -> str:
-        return (f"WITH base AS ({base}) SELECT lead, given, CASE WHEN rule >= 0 THEN 1 ELSE 0 END AS tk, tblank, "
-                "CASE WHEN day IS NULL THEN 0 ELSE 1 END AS dk, dbad, COUNT(*) AS n, MAX(day) AS last "
-                "FROM base GROUP BY lead, given, CASE WHEN rule >= 0 THEN 1 ELSE 0 END, tblank, "
-                "CASE WHEN day IS NULL THEN 0 ELSE 1 END, dbad")
+    def _diag_sql(self, joins: list[str]) -> str:
+        """Row counts by lead and by what is wrong, and each lead's last activity day.
+
+        The rows are first counted by their raw lead, e-mail, type (and date when it is text) —
+        a plain group-by over the files — so the joins run on those groups, not on every row.
+        """
+        keys = [q(self.col[c]) for c in (LEAD_ID, "Email", "Activity") if c in self.col]
+        date = q(self.col["Date"])
+        if self.kinds[self.col["Date"]] == "date":
+            grouped = (f"SELECT {', '.join(keys)}, MAX({date}) AS {date}, COUNT(*) AS __n FROM src "
+                       f"GROUP BY {', '.join(keys)}, {date} IS NULL")
+        else:
+            keys.append(date)
+            grouped = f"SELECT {', '.join(keys)}, COUNT(*) AS __n FROM src GROUP BY {', '.join(keys)}"
+        base = self._base(joins, "g", detail=False, tail="s.__n AS n")
+        flags = ["lead", "given", "CASE WHEN rule >= 0 THEN 1 ELSE 0 END", "tblank", "CASE WHEN day IS NULL THEN 0 ELSE 1 END",
+                 "dbad"]
+        names = ["lead", "given", "tk", "tblank", "dk", "dbad"]
+        return (f"WITH g AS ({grouped}), base AS ({base}) SELECT "
+                + ", ".join(f"{f} AS {n}" for f, n in zip(flags, names))
+                + ", SUM(n) AS n, MAX(day) AS last FROM base GROUP BY " + ", ".join(flags))
 
     # ---- run
     def run(self) -> Engagement:
         joins = self._dims()
         base = self._base(joins)
-        diag = self.b.fetch(self._diag_sql(base))
+        diag = self.b.fetch(self._diag_sql(joins))
         last_day = self._report(diag)
         agg = self.b.fetch(self._score_sql(base))
         n_rules = len(self.table.names)

@@ -12,7 +12,6 @@ from ..errors import Problem, WorkbookError
 from .plan import ORDER, q
 from .source import ActivitiesSource
 
-_FILE_SHIFT = 1 << 40
 
 
 def session(master: str | None = None):
@@ -29,8 +28,13 @@ def session(master: str | None = None):
 
 
 def to_spark_sql(sql: str) -> str:
+    """DuckDB's SQL in Spark's dialect. Spark has no MATERIALIZED hint (it reuses identical subplans itself)."""
     import sqlglot
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    from sqlglot import exp
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    return tree.sql(dialect="spark")
 
 
 def _kind(data_type) -> str:
@@ -56,13 +60,18 @@ class SparkBackend:
         try:
             if source.kind == "parquet":
                 df = reader.parquet(*source.paths)
-                row = "_metadata.row_index"
+                # Row order across the files: each file's rows come after those of the files before it (by name).
+                sizes = dict(df.select("_metadata.file_path").groupBy("file_path").count().collect())
+                files = sorted(sizes)
+                offsets = [0]
+                for f in files[:-1]:
+                    offsets.append(offsets[-1] + sizes[f])
+                listed = ", ".join("'" + f.replace("\\", "\\\\").replace("'", "\\'") + "'" for f in files)
+                order = (f"element_at(array({', '.join(map(str, offsets))}), "
+                         f"CAST(array_position(array({listed}), _metadata.file_path) AS INT)) + _metadata.row_index")
             else:
                 df = reader.csv(list(source.paths), header=True, inferSchema=True)
-                row = "monotonically_increasing_id()"   # CSV has no row index; Spark's row id keeps a file's order
-            files = sorted(df.inputFiles())
-            listed = ", ".join("'" + f.replace("\\", "\\\\").replace("'", "\\'") + "'" for f in files)
-            order = f"(array_position(array({listed}), _metadata.file_path) - 1) * {_FILE_SHIFT} + {row}"
+                order = "monotonically_increasing_id()"   # CSV has no row index; Spark's row id keeps a file's order
             self.fields = {f.name: f.dataType for f in df.schema.fields}
             df.selectExpr("*", f"{order} AS {ORDER}").createOrReplaceTempView("src")
         except Exception as e:      # Spark raises its own hierarchy (AnalysisException, Py4J errors)
