@@ -77,6 +77,9 @@ _WORKBOOK = [
     ("settings-rules-not-found", "Rules file not found", "error", "The rules file named on the Settings sheet does not exist."),
     ("settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date."),
     ("settings-bad-date-order", "Date order not understood", "error", "Date order must be auto, DMY, MDY or YMD."),
+    ("activities-source", "Activities source unusable", "error",
+     "The activity log named by --activities or Settings > Activities source cannot be found or read."),
+    ("score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file."),
 ]
 
 _DATA = [

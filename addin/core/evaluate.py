@@ -175,7 +175,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
              qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto") -> Evaluation:
     """Score, qualify and stage every lead.
 
-    leads / activities / qualification: DataFrames with the sheets' headers (any alias);
+    leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
+    may also be a log scored where it lies (addin.engines.external.activities_for: files, DuckDB, Spark);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
     date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD).

@@ -34,10 +34,10 @@ class ExternalActivities:
         raise WorkbookError(f'--engine "{self.engine}": the activity log at {self.source.label} is scored by duckdb or spark')
 
     def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
-                   log: ProblemLog) -> Engagement:
+                   log: ProblemLog, date_order: str = "auto") -> Engagement:
         backend = self.backend()
         try:
-            return Plan(backend, leads, ids, rules, table, as_of_day, log).run()
+            return Plan(backend, leads, ids, rules, table, as_of_day, log, date_order).run()
         finally:
             backend.close()
 

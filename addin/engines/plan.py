@@ -107,9 +107,9 @@ class Plan:
     """The engagement computation over one source, for one set of leads and rules."""
 
     def __init__(self, backend: Backend, leads: pd.DataFrame, ids: pd.Series, rules: Rules, table: RuleTable,
-                 as_of_day: int, log: ProblemLog):
+                 as_of_day: int, log: ProblemLog, date_order: str = "auto"):
         self.b, self.leads, self.ids, self.rules, self.table = backend, leads, ids, rules, table
-        self.as_of_day, self.log = int(as_of_day), log
+        self.as_of_day, self.log, self.date_order = int(as_of_day), log, date_order
         cols = backend.columns()
         self.kinds = dict(cols)
         hmap = match_headers([c for c, _ in cols if c != ORDER], "Activities")
@@ -183,7 +183,7 @@ class Plan:
 
         if self.kinds[self.col["Date"]] != "date":
             d = self.b.distinct(self.col["Date"])
-            dates, bad = to_date(pd.Series(d["v"].to_numpy(object), dtype=object))
+            dates, bad = to_date(pd.Series(d["v"].to_numpy(object), dtype=object), self.date_order)
             day = dates.to_numpy("datetime64[D]").astype(np.int64)
             ok = dates.notna().to_numpy()
             self._note("not-a-date", d, bad.to_numpy())
@@ -224,7 +224,7 @@ class Plan:
 
     def _ranked(self, source: str, limits: dict[int, int]) -> str:
         """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one)."""
-        cols = "lead, rule, d, f, k"
+        cols = "lead, rule, d, k"
         if not limits:
             return f"SELECT {cols}, 1 AS ok FROM {source}"
         listed = ", ".join(str(r) for r in limits)
@@ -242,11 +242,12 @@ class Plan:
         age = f"({self.as_of_day} - day)"
         ctes = [f"base AS ({base})",
                 "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
-                f"aged AS (SELECT lead, rule, d, {factor_sql(age, self.rules.decay)} AS f, {age} * {RECENCY} + o AS k "
-                f"FROM ev WHERE day <= {self.as_of_day})",
-                # future activities and fully decayed ones count nothing, and take no max_count place
-                # read twice below (ranked and unranked types; type and page hits): computed once
-                "live AS MATERIALIZED (SELECT * FROM aged WHERE f > 0)",
+                # Future activities and fully decayed ones count nothing, and take no max_count place.
+                # Read twice below (ranked and unranked types; type and page hits), so computed once, in
+                # narrow columns: the age is in k, the decay factor is recomputed from it where needed.
+                f"live AS MATERIALIZED (SELECT CAST(lead AS INTEGER) AS lead, CAST(rule AS SMALLINT) AS rule, "
+                f"CAST(d AS INTEGER) AS d, {age} * {RECENCY} + o AS k FROM ev "
+                f"WHERE day <= {self.as_of_day} AND {factor_sql(age, self.rules.decay)} > 0)",
                 f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
         hits = "SELECT * FROM tr"
         if self.has_detail:
@@ -258,13 +259,14 @@ class Plan:
                     codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
                     inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
                     only.append(f"(p.rule <> {first_page + k} OR {inside})")
-            ctes.append("pg AS (SELECT tr.lead, p.rule, tr.d, tr.f, tr.k FROM tr JOIN page_hit p ON tr.d = p.d "
+            ctes.append("pg AS (SELECT tr.lead, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k FROM tr JOIN page_hit p ON tr.d = p.d "
                         "WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
             ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
             hits += " UNION ALL SELECT * FROM pr"
         units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
         ctes.append(f"hits AS ({hits})")
-        ctes.append(f"xs AS (SELECT lead, rule, d, f, k, ok, {case_of('rule', units, '0')} * f AS x FROM hits)")
+        ctes.append(f"fs AS (SELECT lead, rule, d, k, ok, {factor_sql(f'(k // {RECENCY})', self.rules.decay)} AS f FROM hits)")
+        ctes.append(f"xs AS (SELECT lead, rule, d, f, k, ok, {case_of('rule', units, '0')} * f AS x FROM fs)")
         ctes.append(f"pts AS (SELECT lead, rule, d, f, k, ok, {rint('x')} AS pc FROM xs)")
         return ("WITH " + ", ".join(ctes) +
                 " SELECT lead, rule, COUNT(*) AS n, SUM(pc) AS decayed, SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept,"
@@ -344,6 +346,7 @@ class Plan:
                 hint = f", e.g. {shown}"
             self.log.add(Problem(code, self.where.get(column, self.b.label), message.format(n=f"{n:,}", e=hint), "warning",
                                  column=self.col.get(column)))
+            self.log.count(code, n - 1)     # one line tells them all; the totals count every row
         last = np.full(len(self.ids), np.iinfo(np.int64).min, dtype=np.int64)
         use = ok & (g["dk"] == 1)
         np.maximum.at(last, g["lead"][use], diag["last"].to_numpy()[use].astype(np.int64))

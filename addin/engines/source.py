@@ -104,7 +104,7 @@ def settings_source(settings: dict, settings_rows: dict, workbook: Path, explici
     """--activities, else the Settings row *Activities source*, else the sheet."""
     if explicit is not None:
         return parse_source(explicit, Path.cwd(), "--activities")
-    k = key("Activities source")
-    row = settings_rows.get(k)
-    return parse_source(settings.get(k), Path(workbook).parent,
-                        f"Settings!B{row} (Activities source)" if row else "Settings (Activities source)")
+    from ..settings import ACTIVITIES_SOURCE
+    row = settings_rows.get(key(ACTIVITIES_SOURCE))
+    return parse_source(settings.get(key(ACTIVITIES_SOURCE)), Path(workbook).parent,
+                        f"Settings!B{row} ({ACTIVITIES_SOURCE})" if row else f"Settings ({ACTIVITIES_SOURCE})")

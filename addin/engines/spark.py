@@ -13,7 +13,6 @@ from .plan import ORDER, q
 from .source import ActivitiesSource
 
 
-
 def session(master: str | None = None):
     """The active SparkSession, or a new one on `master` (default local[*]), with UTC dates."""
     try:

@@ -16,6 +16,7 @@ from ..core.present import EXCEL_MAX_ROWS
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.text import key
 from ..errors import Problem, WorkbookError
+from ..settings import DETAILS_FILE
 
 SUFFIX = ".score-details.parquet"
 ROOM = EXCEL_MAX_ROWS - 1        # data rows under the Score details header
@@ -24,13 +25,13 @@ ROOM = EXCEL_MAX_ROWS - 1        # data rows under the Score details header
 def details_path(workbook: Path, settings: dict, settings_rows: dict) -> Path:
     """Settings > Score details file (relative to the workbook's folder), else WORKBOOK.score-details.parquet."""
     workbook = Path(workbook)
-    value = settings.get(key("Score details file"))
+    value = settings.get(key(DETAILS_FILE))
     if value is None or not str(value).strip():
         return workbook.with_name(workbook.stem + SUFFIX)
     path = Path(str(value).strip())
     if path.suffix.lower() != ".parquet":
-        row = settings_rows.get(key("Score details file"))
-        p = Problem("score-details-file", f"Settings!B{row} (Score details file)" if row else "Settings (Score details file)",
+        row = settings_rows.get(key(DETAILS_FILE))
+        p = Problem("score-details-file", f"Settings!B{row} ({DETAILS_FILE})" if row else f"Settings ({DETAILS_FILE})",
                     f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
         raise WorkbookError(str(p), [p])
     return path if path.is_absolute() else workbook.parent / path
