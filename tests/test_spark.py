@@ -18,7 +18,7 @@ except ImportError:
     missing = "PySpark is not installed"
 if missing and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the Spark equality test, but {missing}: see .ci/run")
-pytestmark = pytest.mark.skipif(missing is not None, reason=missing or "")
+pytestmark = [pytest.mark.spark, pytest.mark.skipif(missing is not None, reason=missing or "")]
 
 
 @pytest.fixture(scope="session")
