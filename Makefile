@@ -1,7 +1,7 @@
 # Two commands for a newcomer on a fresh Linux machine:
 #   make demo   install LeadQ in .venv and build + refresh the sample workbook (out/demo.xlsm)
 #   make test   install LeadQ with its test tools and run the whole test suite
-#   (make test-fast skips the LibreOffice tests, for the inner loop)
+#   (make test-fast skips the LibreOffice and Spark tests, for the inner loop)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,7 +24,7 @@ test: install
 
 # The inner loop: everything but the tests that open files in LibreOffice.
 test-fast: install
-	$(BIN)/python -m pytest -m "not libreoffice"
+	$(BIN)/python -m pytest -m "not libreoffice and not spark"
 
 bench: install
 	$(BIN)/python benchmarks/bench.py all

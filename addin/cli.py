@@ -51,13 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     r.add_argument("--output", help="write the refreshed workbook here instead of in place")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+    _source_options(r)
 
     e = sub.add_parser("explain", help="print the rule-by-rule ledger of one lead")
     e.add_argument("workbook")
     e.add_argument("lead_id")
     e.add_argument("--rules")
     e.add_argument("--as-of", type=_date)
+    _source_options(e)
     e.add_argument("--json", action="store_true", help="print the ledger as JSON")
+    e.add_argument("--saved", action="store_true",
+                   help="print the ledger the last refresh saved (Score details sheet, or its Parquet file) instead of recomputing")
 
     k = sub.add_parser("calibrate", help="learn the points from outcomes: lift per rule, suggested points and MQL threshold")
     k.add_argument("workbook")
@@ -99,6 +103,21 @@ def _positive(text: str) -> float:
     return v
 
 
+def _source_options(p: argparse.ArgumentParser) -> None:
+    """Where the activity log is and which engine scores it (shared by every command that scores)."""
+    from .engines import ENGINES
+    p.add_argument("--activities", metavar="SRC",
+                   help="activity log: a .parquet/.csv file, a glob (events/*.parquet) or crm.duckdb#TABLE "
+                        "(default: Settings > Activities source, else the Activities sheet)")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="what scores the activities: pandas (the sheet's engine), duckdb (default for files), spark")
+    p.add_argument("--spark-master", metavar="URL", help="Spark master for --engine spark (spark://host:7077, yarn, local[*])")
+
+
+def _source_args(args) -> dict:
+    return {"activities": args.activities, "engine": args.engine, "spark_master": args.spark_master}
+
+
 def _date(text: str):
     import datetime as dt
     try:
@@ -132,7 +151,8 @@ def _stage_line(ev) -> str:
 def cmd_refresh(args, out, err) -> int:
     from .refresh import refresh
     step = _progress(err)
-    result = refresh(args.workbook, rules=args.rules, as_of=args.as_of, output=args.output, progress=step)
+    result = refresh(args.workbook, rules=args.rules, as_of=args.as_of, output=args.output, progress=step,
+                     **_source_args(args))
     if step:
         err.write("\r\033[K")
     ev = result.evaluation
@@ -146,6 +166,9 @@ def cmd_refresh(args, out, err) -> int:
         return 0
     out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
               f"with {result.rules_source} — {_stage_line(ev)}\n")
+    if result.details_file:
+        out.write(f"Score details holds each lead's totals by kind of rule; all {len(ev.details):,} ledger rows are in "
+                  f"{result.details_file} (`leadq explain --saved` reads it)\n")
     if result.report.details_cut:
         out.write(f"Score details holds the first {result.report.details_rows:,} ledger rows of "
                   f"{result.report.details_rows + result.report.details_cut:,} (a sheet's limit); use `leadq explain`\n")
@@ -182,7 +205,9 @@ def cmd_explain(args, out, err) -> int:
     from .io.reader import read_workbook
     from .refresh import compute
     path = Path(args.workbook)
-    ev, _ = compute(read_workbook(path), path, args.rules, args.as_of)
+    if args.saved:
+        return _explain_saved(path, str(args.lead_id).strip(), args.json, out, err)
+    ev, _ = compute(read_workbook(path), path, args.rules, args.as_of, **_source_args(args))
     try:
         ex = explain(ev, args.lead_id)
     except LeadQError as e:
@@ -199,12 +224,41 @@ def cmd_explain(args, out, err) -> int:
     out.write(f"stage: {ex.stage_reason}\n")
     if row["Checklist"]:
         out.write(f"checklist: {row['Checklist']}\n")
+    _ledger_table(ledger, out, ex.total)
+    return 0
+
+
+def _ledger_table(ledger, out, total: float) -> None:
     header = f"{'rule':<28} {'kind':<9} {'count':>5} {'raw':>8} {'decay':>7} {'cap':>8} {'points':>8}  matched"
     out.write(header + "\n" + "-" * len(header) + "\n")
     for r in ledger.itertuples(index=False):   # one lead's ledger: a handful of rows
         out.write(f"{str(r.Rule):<28} {str(r.Kind):<9} {r.Count:>5} {r._5:>8.2f} {r._6:>7.3f} {r.Cap:>8.2f} "
                   f"{r.Points:>8.2f}  {str(r.Matched)[:50]}\n")
-    out.write(f"{'total':<28} {'':<9} {'':>5} {'':>8} {'':>7} {'':>8} {ex.total:>8.2f}\n")
+    out.write(f"{'total':<28} {'':<9} {'':>5} {'':>8} {'':>7} {'':>8} {total:>8.2f}\n")
+
+
+def _explain_saved(path, lead_id: str, as_json: bool, out, err) -> int:
+    """The ledger the last refresh wrote: the Score details sheet, or the Parquet file beside the workbook."""
+    from .io.ledger_file import saved_ledger
+    from .io.package import Package
+    from .io.reader import read_settings
+    pkg = Package(path)
+    try:
+        import fastexcel
+        settings, rows = read_settings(fastexcel.read_excel(str(path)), pkg)
+    finally:
+        pkg.close()
+    ledger, where = saved_ledger(path, settings, rows, lead_id)
+    if ledger.empty:
+        err.write(f'{path.name}: no saved Score details for lead "{lead_id}" (read from {where})\n')
+        return 1
+    if as_json:
+        out.write(json.dumps({"lead": lead_id, "source": where,
+                              "ledger": json.loads(ledger.to_json(orient="records", force_ascii=False))},
+                             ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{lead_id}: Score details saved by the last refresh, read from {where}\n")
+    _ledger_table(ledger, out, float(ledger["Points"].sum()))
     return 0
 
 

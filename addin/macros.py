@@ -44,6 +44,7 @@ from .core.summary_layout import summary_layout
 from .core.table import table_frame
 from .core.text import column_letter, key
 from .crash import crash_message
+from .engines.external import activities_input
 from .errors import LeadQError
 from .io.ownership import setting_looks_ours, sheet_values_look_ours
 from .settings import rules_location
@@ -325,7 +326,8 @@ def _run(book, stamp: str):
     leads = read_table(book, "Leads")
     if leads is None:
         raise LeadQError('no "Leads" sheet')
-    ev = evaluate(leads.frame, _frame(read_table(book, "Activities")), run.rules,
+    activities = activities_input(_frame(read_table(book, "Activities")), *settings, book.fullname)[0]   # Settings > Activities source
+    ev = evaluate(leads.frame, activities, run.rules,
                   qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of, date_order=run.date_order)
     ev.rules_source = run.rules_source
     write_leads(book, ev, leads)

@@ -87,6 +87,9 @@ _WORKBOOK = [
      "Excel's Refresh button imports the workbook's name as a Python module; this name cannot be imported."),
     ("refresh-button-module", "Refresh button module missing", "warning",
      "NAME.py, the module the Refresh button imports, is missing beside the workbook or is not LeadQ's."),
+    ("activities-source", "Activities source unusable", "error",
+     "The activity log named by --activities or Settings > Activities source cannot be found or read."),
+    ("score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file."),
 ]
 
 _DATA = [

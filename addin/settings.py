@@ -28,6 +28,7 @@ from .errors import Problem, WorkbookError
 
 SHEET = "Settings"
 RULES_FILE, AS_OF, DATE_ORDER = "Rules file", "As-of date", "Date order"
+ACTIVITIES_SOURCE, DETAILS_FILE = "Activities source", "Score details file"   # resolved by engines.source, io.ledger_file
 VALUE_COLUMN = "B"
 ENV_RULES = "LEADQ_RULES"
 

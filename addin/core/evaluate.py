@@ -175,7 +175,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
              qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto") -> Evaluation:
     """Score, qualify and stage every lead.
 
-    leads / activities / qualification: DataFrames with the sheets' headers (any alias);
+    leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
+    may also be a log scored where it lies (addin.engines.external.activities_for: files, DuckDB, Spark);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
     date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD).
@@ -250,6 +251,9 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
                     log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
     """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
+    if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
+        eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
+        return eng.ledger, eng.tags, eng.last_day
     acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order)
     if acts is None:
         return fit_hits(lead.frame.iloc[:0], rules, {}), None, None
@@ -586,7 +590,8 @@ def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int) -> np.ndarra
     if tags is None or tags.empty:
         return np.full(n, "", dtype=object)
     k = len(table.tags)
-    counts = np.bincount(tags["lead"].to_numpy() * k + tags["tag"].to_numpy(), minlength=n * k).reshape(n, k)
+    weights = tags["n"].to_numpy() if "n" in tags.columns else None   # engines send counts, not one row per hit
+    counts = np.bincount(tags["lead"].to_numpy() * k + tags["tag"].to_numpy(), weights=weights, minlength=n * k).reshape(n, k)
     lead, tag = np.nonzero(counts)
     alpha = np.argsort(np.argsort(table.tags))
     order = np.lexsort((alpha[tag], -counts[lead, tag], lead))

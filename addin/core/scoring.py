@@ -166,20 +166,43 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
     kept = np.bincount(inverse, weights=kept_c, minlength=len(uniq)).round().astype(np.int64)
     mean_fac = np.bincount(inverse, weights=fac, minlength=len(uniq)) / count
     newest = _newest(inverse, len(uniq), days, det)
-    r = uniq % n_rules
+    text = np.append(detail_text, "").astype(object)
+    ledger = group_ledger(uniq // n_rules, uniq % n_rules, count, decayed, kept, mean_fac, text[newest], table)
+    tags = pd.concat(tag_parts, ignore_index=True) if tag_parts else empty_tags
+    return ledger, tags
+
+
+def group_ledger(lead: np.ndarray, r: np.ndarray, count: np.ndarray, decayed: np.ndarray, kept: np.ndarray,
+                 mean_fac: np.ndarray, newest_text: np.ndarray, table: RuleTable) -> pd.DataFrame:
+    """Ledger rows from per-(lead, rule) sums, whichever engine summed them (pandas, DuckDB, Spark).
+
+    decayed: sum of every hit's decayed points (hundredths); kept: the same over the hits within
+    max_count; mean_fac: mean decay factor; newest_text: folded Detail of the most recent hit.
+    """
+    count = np.asarray(count, dtype=np.int64)
     cap = cents(np.minimum(table.max_points, 1e15))[r]
     final = np.clip(kept, -cap, cap)
     raw = count * unit_c_of(table, r)
     with np.errstate(divide="ignore", invalid="ignore"):
         shown = np.where(raw != 0, decayed / np.where(raw == 0, 1, raw), mean_fac)
-    is_page = table.kinds[r] == "page"
-    text = np.append(detail_text, "").astype(object)
-    matched = np.where(is_page, text[newest], table.labels[r])
-    ledger = pd.DataFrame({"lead": uniq // n_rules, "rule": r, "count": count, "raw_c": raw,
-                           "cap_c": final - decayed, "points_c": final, "factor": np.round(shown, 4),
-                           "matched": pd.Series(matched, dtype=object)})
-    tags = pd.concat(tag_parts, ignore_index=True) if tag_parts else empty_tags
-    return ledger, tags
+    matched = np.where(table.kinds[r] == "page", newest_text, table.labels[r])
+    return pd.DataFrame({"lead": lead, "rule": r, "count": count, "raw_c": raw,
+                         "cap_c": final - decayed, "points_c": final, "factor": np.round(shown, 4),
+                         "matched": pd.Series(matched, dtype=object)})
+
+
+def page_tags(ledger: pd.DataFrame, rules: Rules, table: RuleTable) -> pd.DataFrame:
+    """(lead, tag, n): how many hits of each lead's page rules carry each interest tag."""
+    first_page = table.fit + len(table.types)
+    parts = []
+    for k, page in enumerate(rules.pages):
+        rows = ledger[ledger["rule"].to_numpy() == first_page + k]
+        for tag in page.get("tags", []):
+            parts.append(pd.DataFrame({"lead": rows["lead"].to_numpy(), "tag": table.tags.index(tag),
+                                       "n": rows["count"].to_numpy()}))
+    if not parts:
+        return pd.DataFrame({"lead": np.zeros(0, dtype=np.int64), "tag": np.zeros(0, dtype=np.int64), "n": np.zeros(0, dtype=np.int64)})
+    return pd.concat(parts, ignore_index=True)
 
 
 def unit_c_of(table: RuleTable, codes: np.ndarray) -> np.ndarray:

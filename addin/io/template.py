@@ -229,7 +229,11 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
     rows = [("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."),
             ("As-of date", None, "Date ages are measured at (blank: today). Same data + same date = same scores."),
             ("Last refresh", None, "Written by LeadQ."),
-            ("Status", None, "Written by LeadQ: OK, or what went wrong.")]
+            ("Status", None, "Written by LeadQ: OK, or what went wrong."),
+            ("Activities source", None, "Blank: the Activities sheet. Or a log too big for a sheet: events.parquet, "
+                                        "events/*.parquet, events.csv or crm.duckdb#events (relative to this folder)."),
+            ("Score details file", None, "Where the full Score details go when they pass a sheet's 1,048,576 rows "
+                                         "(blank: WORKBOOK.score-details.parquet beside this workbook).")]
     for r, (k, v, h) in enumerate(rows, start=1):
         ws.write_string(r, 0, k, f.text)
         if v:

@@ -1,0 +1,95 @@
+"""The DuckDB backend: the activity log scored where it lies, streamed from Parquet/CSV files or a table.
+
+DuckDB runs embedded (nothing to install or start) and spills to disk past its memory limit, so a
+log of hundreds of millions of rows is scored with a few GB of memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Problem, WorkbookError
+from .plan import ORDER, q
+from .source import ActivitiesSource
+
+MEMORY_LIMIT = os.environ.get("LEADQ_DUCKDB_MEMORY", "3GB")
+
+
+def _kind(sql_type: str) -> str:
+    t = sql_type.upper()
+    if t.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                     "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")):
+        return "number"
+    return "text" if t.startswith("VARCHAR") else "other"
+
+
+def _list(paths) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+class DuckBackend:
+    """Runs the plan's SQL in an embedded DuckDB over the source's files or table."""
+
+    def __init__(self, source: ActivitiesSource, memory_limit: str | None = None, threads: int | None = None):
+        import duckdb
+        self.label = source.label
+        self.con = duckdb.connect(":memory:")
+        self.con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
+        self.con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'leadq-duckdb')}'")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._types: dict[str, str] = {}
+        try:
+            self.con.execute(f"CREATE TEMP VIEW src AS {self._select(source)}")
+            described = self.con.execute("DESCRIBE src").fetchall()
+        except duckdb.Error as e:
+            p = Problem("activities-source", source.label, f"cannot be read: {str(e).splitlines()[0]}", "error")
+            raise WorkbookError(str(p), [p]) from None
+        self._types = {name: typ for name, typ, *_ in described}
+
+    def _select(self, source: ActivitiesSource) -> str:
+        if source.kind == "duckdb":
+            self.con.execute(f"ATTACH {_list(source.paths)[1:-1]} AS leadq_src (READ_ONLY)")
+            self.con.execute("SET preserve_insertion_order = false")
+            return f"SELECT *, rowid AS {ORDER} FROM leadq_src.{source.table}"
+        if source.kind == "parquet":
+            # Row order across the files: each file's first row comes after all rows of the files before it.
+            sizes = dict(self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_list(source.paths)})")
+                         .fetchall())
+            offsets = np.concatenate([[0], np.cumsum([sizes[p] for p in source.paths])[:-1]]).tolist()
+            self.con.execute("SET preserve_insertion_order = false")    # the order is in a column: spare the memory
+            return (f"SELECT * EXCLUDE (filename, file_row_number), "
+                    f"list_extract({offsets}, list_position({_list(source.paths)}, filename)) + file_row_number AS {ORDER} "
+                    f"FROM read_parquet({_list(source.paths)}, filename = true, file_row_number = true)")
+        # CSV has no row-number column: number the rows as read (DuckDB keeps the files' order).
+        return f"SELECT *, ROW_NUMBER() OVER () - 1 AS {ORDER} FROM read_csv({_list(source.paths)}, header = true)"
+
+    def columns(self) -> list[tuple[str, str]]:
+        return [(name, _kind(typ)) for name, typ in self._types.items()]
+
+    def distinct(self, column: str) -> pd.DataFrame:
+        return self.con.execute(f"SELECT {q(column)} AS v, COUNT(*) AS n FROM src WHERE {q(column)} IS NOT NULL "
+                                "GROUP BY 1").df()
+
+    def register(self, name: str, frame: pd.DataFrame, key_column: str | None = None) -> None:
+        self.con.register(f"{name}_in", frame)
+        if key_column is None:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in")
+        else:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT CAST(v AS {self._types[key_column]}) AS v, "
+                             f"* EXCLUDE (v) FROM {name}_in")
+        self.con.unregister(f"{name}_in")
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def close(self) -> None:
+        self.con.close()

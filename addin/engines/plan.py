@@ -1,0 +1,353 @@
+"""The engagement computation as one SQL description, run by DuckDB or, transpiled by SQLGlot, by Spark.
+
+It reproduces addin.core.scoring.engagement_hits exactly (the equality is tested on random rules
+and data). The split of the work:
+
+* Text semantics stay LeadQ's own: each column's *distinct* values (lead ids, e-mails, activity
+  types, Details, dates written as text) are read once, mapped with the core's functions (the
+  same folding of case and accents, the same glob matching, the same lenient dates) and handed
+  back to the engine as small dimension tables. The events themselves never leave the engine.
+* The engine joins the events to those tables and does the heavy part in SQL: decay, the
+  max_count most recent (ties on a day go to the earlier row of the source, as in the sheet),
+  page hits, and the sums per lead and rule.
+* The few numbers per lead and rule come back and are finished by `scoring.group_ledger`, the
+  same code the pandas engine ends with.
+
+The SQL is written once, in DuckDB's dialect; a backend that speaks another dialect transpiles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..core.evaluate import _lead_key
+from ..core.headers import LEAD_ID, match_headers, near_miss
+from ..core.operators import glob_mask
+from ..core.parse import to_date
+from ..core.rules import Rules
+from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
+from ..core.text import did_you_mean, fold_series, key
+from ..errors import Problem, ProblemLog, WorkbookError
+
+ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
+RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
+_EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
+
+
+class Backend(Protocol):
+    """What an engine must offer the plan. SQL is given in DuckDB's dialect."""
+
+    label: str
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, kind) of the source's columns; kind is date, number, text or other."""
+
+    def distinct(self, column: str) -> pd.DataFrame:
+        """Columns v (each distinct non-null value) and n (its row count)."""
+
+    def register(self, name: str, frame: pd.DataFrame, key_column: str | None = None) -> None:
+        """Make a small frame queryable as `name`; its `v` column has `key_column`'s type."""
+
+    def fetch(self, sql: str) -> pd.DataFrame:
+        """Run a query (DuckDB dialect) and return its (small) result."""
+
+
+def q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def num(x: float) -> str:
+    """A float literal both engines read as DOUBLE (bare 0.1 would be a DECIMAL)."""
+    return f"CAST({float(x)!r} AS DOUBLE)"
+
+
+def rint(x: str) -> str:
+    """numpy's rint (half to even) in portable SQL: the engines' ROUND differ on halves."""
+    fl = f"FLOOR({x})"
+    return (f"CAST({fl} + CASE WHEN {x} - {fl} > 0.5 THEN 1 WHEN {x} - {fl} < 0.5 THEN 0 "
+            f"ELSE ABS({fl} % 2) END AS BIGINT)")
+
+
+def case_of(column: str, values: dict[int, object], default: str) -> str:
+    if not values:
+        return default
+    return f"CASE {column} " + " ".join(f"WHEN {k} THEN {v}" for k, v in values.items()) + f" ELSE {default} END"
+
+
+def factor_sql(age: str, decay: dict | None) -> str:
+    """scoring.decay_factor as SQL over an integer age in days."""
+    a = f"CAST({age} AS DOUBLE)"
+    if not decay:
+        return num(1.0)
+    if "half_life_days" in decay:
+        return f"POWER({num(0.5)}, {a} / {num(decay['half_life_days'])})"
+    if "linear" in decay:
+        lin = decay["linear"]
+        x = f"{num(1.0)} - FLOOR({a} / {num(lin['every_days'])}) * {num(lin['percent'])} / {num(100.0)}"
+        return f"GREATEST({num(0.0)}, LEAST({num(1.0)}, {x}))"
+    if "window_days" in decay:
+        return f"CASE WHEN {a} <= {num(decay['window_days'])} THEN {num(1.0)} ELSE {num(0.0)} END"
+    return num(1.0)
+
+
+@dataclass
+class Engagement:
+    """What an engine hands evaluate(): ledger rows, interest tags and each lead's last activity day."""
+
+    ledger: pd.DataFrame
+    tags: pd.DataFrame
+    last_day: np.ndarray
+
+
+class Plan:
+    """The engagement computation over one source, for one set of leads and rules."""
+
+    def __init__(self, backend: Backend, leads: pd.DataFrame, ids: pd.Series, rules: Rules, table: RuleTable,
+                 as_of_day: int, log: ProblemLog, date_order: str = "auto"):
+        self.b, self.leads, self.ids, self.rules, self.table = backend, leads, ids, rules, table
+        self.as_of_day, self.log, self.date_order = int(as_of_day), log, date_order
+        cols = backend.columns()
+        self.kinds = dict(cols)
+        hmap = match_headers([c for c, _ in cols if c != ORDER], "Activities")
+        self.col = hmap.columns          # canonical -> real column
+        for needed in ("Date", "Activity"):
+            if needed not in self.col:
+                hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Activities") == needed), "")
+                p = Problem("missing-column", backend.label, f'no "{needed}" column{hint}; the activity log needs '
+                                                             'Lead ID (or Email), Date, Activity and Detail columns', "error")
+                raise WorkbookError(str(p), [p])
+        self.where = {c: f'{backend.label} (column "{real}")' for c, real in self.col.items()}
+        self.examples: dict[str, list[tuple[object, int]]] = {}
+
+    # ---- dimension tables: each distinct value mapped by the core's own functions
+    def _dims(self) -> list[str]:
+        """Register the dimension tables; return the SQL joins that bring them in."""
+        joins = []
+        id_index = pd.Index(self.ids.to_numpy(object))
+        if LEAD_ID in self.col:
+            d = self.b.distinct(self.col[LEAD_ID])
+            keys = _lead_key(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            pos = id_index.get_indexer(keys)
+            given = keys != ""
+            self._note("unknown-lead", d, given & (pos < 0))
+            self.b.register("dim_lead", pd.DataFrame({"v": d["v"], "pos": pos.astype(np.int64),
+                                                      "given": given.astype(np.int64)}), self.col[LEAD_ID])
+            joins.append(f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v")
+        if "Email" in self.col:
+            d = self.b.distinct(self.col["Email"])
+            emails = fold_series(self.leads["Email"] if "Email" in self.leads.columns
+                                 else pd.Series([None] * len(self.leads), dtype=object)).to_numpy(object)
+            first = pd.Series(np.arange(len(emails)), index=pd.Index(emails, dtype=object))
+            first = first[~first.index.duplicated()]
+            folded = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            pos = first.reindex(folded).fillna(-1).to_numpy(np.int64)
+            pos = np.where(folded != "", pos, -1)
+            self._note("unknown-lead", d, (folded != "") & (pos < 0))
+            self.b.register("dim_email", pd.DataFrame({"v": d["v"], "pos": pos, "given": (folded != "").astype(np.int64)}),
+                            self.col["Email"])
+            joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
+
+        lookup = {}
+        for t, spec in self.rules.activities.items():
+            lookup.setdefault(key(t), t)
+            if spec.get("label"):
+                lookup.setdefault(key(spec["label"]), t)
+        d = self.b.distinct(self.col["Activity"])
+        resolved = [lookup.get(key(u)) for u in d["v"]]
+        rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)
+        blank = np.array([key(u) == "" for u in d["v"]], dtype=bool)
+        self._note("unknown-activity", d, (rule < 0) & ~blank)
+        self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64)}),
+                        self.col["Activity"])
+        joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
+
+        self.detail_text = np.zeros(0, dtype=object)
+        self.detail_join = ""
+        self.has_detail = "Detail" in self.col and bool(self.rules.pages)
+        if self.has_detail:
+            d = self.b.distinct(self.col["Detail"])
+            self.detail_text = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            codes = np.arange(len(d), dtype=np.int64)
+            self.b.register("dim_det", pd.DataFrame({"v": d["v"], "d": codes}), self.col["Detail"])
+            self.detail_join = f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v"
+            folded = pd.Series(self.detail_text, dtype=object)
+            first_page = self.table.fit + len(self.table.types)
+            parts = [pd.DataFrame({"d": codes[glob_mask(folded, p["match"]).to_numpy(bool)], "rule": first_page + k})
+                     for k, p in enumerate(self.rules.pages)]
+            hits = pd.concat(parts, ignore_index=True).astype(np.int64)
+            self.b.register("page_hit", hits)
+
+        if self.kinds[self.col["Date"]] != "date":
+            d = self.b.distinct(self.col["Date"])
+            dates, bad = to_date(pd.Series(d["v"].to_numpy(object), dtype=object), self.date_order)
+            day = dates.to_numpy("datetime64[D]").astype(np.int64)
+            ok = dates.notna().to_numpy()
+            self._note("not-a-date", d, bad.to_numpy())
+            self.b.register("dim_date", pd.DataFrame({"v": d["v"], "day": np.where(ok, day, 0), "ok": ok.astype(np.int64),
+                                                      "bad": bad.to_numpy().astype(np.int64)}), self.col["Date"])
+            joins.append(f"LEFT JOIN dim_date x ON s.{q(self.col['Date'])} = x.v")
+        return joins
+
+    def _note(self, code: str, distinct: pd.DataFrame, mask: np.ndarray) -> None:
+        """Keep the most frequent offending values of a problem, to quote them."""
+        if mask.any():
+            sub = distinct[mask].nlargest(3, "n")
+            self.examples.setdefault(code, []).extend(zip(sub["v"].tolist(), sub["n"].tolist()))
+
+    # ---- SQL
+    def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o") -> str:
+        """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`."""
+        has_id, has_email = LEAD_ID in self.col, "Email" in self.col
+        if has_id and has_email:
+            lead = "CASE WHEN l.pos >= 0 THEN l.pos WHEN l.given = 1 THEN -1 ELSE COALESCE(m.pos, -1) END"
+            given = "CASE WHEN l.given = 1 OR m.given = 1 THEN 1 ELSE 0 END"
+        elif has_id:
+            lead, given = "COALESCE(l.pos, -1)", "COALESCE(l.given, 0)"
+        elif has_email:
+            lead, given = "COALESCE(m.pos, -1)", "COALESCE(m.given, 0)"
+        else:
+            lead, given = "-1", "0"
+        if self.kinds[self.col["Date"]] == "date":
+            day = f"DATE_DIFF('day', DATE '1970-01-01', CAST(s.{q(self.col['Date'])} AS DATE))"
+            bad = "0"
+        else:
+            day, bad = "CASE WHEN x.ok = 1 THEN x.day END", "COALESCE(x.bad, 0)"
+        detail = detail and self.has_detail
+        det = "dd.d" if detail else "CAST(NULL AS BIGINT)"
+        joins = joins + [self.detail_join] if detail else joins
+        return (f"SELECT {lead} AS lead, {given} AS given, COALESCE(a.rule, -1) AS rule, COALESCE(a.blank, 1) AS tblank, "
+                f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
+
+    def _ranked(self, source: str, limits: dict[int, int]) -> str:
+        """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one)."""
+        cols = "lead, rule, d, k"
+        if not limits:
+            return f"SELECT {cols}, 1 AS ok FROM {source}"
+        listed = ", ".join(str(r) for r in limits)
+        rank = "ROW_NUMBER() OVER (PARTITION BY lead, rule ORDER BY k)"
+        return (f"SELECT {cols}, 1 AS ok FROM {source} WHERE rule NOT IN ({listed}) UNION ALL "
+                f"SELECT {cols}, CASE WHEN {rank} <= {case_of('rule', limits, '0')} THEN 1 ELSE 0 END AS ok "
+                f"FROM {source} WHERE rule IN ({listed})")
+
+    def _score_sql(self, base: str) -> str:
+        t = self.table
+        first_page = t.fit + len(t.types)
+        limited = {i: int(t.max_count[i]) for i in range(t.fit, len(t.names) - 1) if t.max_count[i] < NO_LIMIT}
+        type_limits = {r: n for r, n in limited.items() if r < first_page}
+        page_limits = {r: n for r, n in limited.items() if r >= first_page}
+        age = f"({self.as_of_day} - day)"
+        ctes = [f"base AS ({base})",
+                "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
+                # Future activities and fully decayed ones count nothing, and take no max_count place.
+                # Read twice below (ranked and unranked types; type and page hits), so computed once, in
+                # narrow columns: the age is in k, the decay factor is recomputed from it where needed.
+                f"live AS MATERIALIZED (SELECT CAST(lead AS INTEGER) AS lead, CAST(rule AS SMALLINT) AS rule, "
+                f"CAST(d AS INTEGER) AS d, {age} * {RECENCY} + o AS k FROM ev "
+                f"WHERE day <= {self.as_of_day} AND {factor_sql(age, self.rules.decay)} > 0)",
+                f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
+        hits = "SELECT * FROM tr"
+        if self.has_detail:
+            only = []
+            for k, page in enumerate(self.rules.pages):
+                allowed = page.get("activity")
+                if allowed:
+                    allowed = [allowed] if isinstance(allowed, str) else allowed
+                    codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
+                    inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
+                    only.append(f"(p.rule <> {first_page + k} OR {inside})")
+            ctes.append("pg AS (SELECT tr.lead, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k FROM tr JOIN page_hit p ON tr.d = p.d "
+                        "WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
+            ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
+            hits += " UNION ALL SELECT * FROM pr"
+        units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
+        ctes.append(f"hits AS ({hits})")
+        ctes.append(f"fs AS (SELECT lead, rule, d, k, ok, {factor_sql(f'(k // {RECENCY})', self.rules.decay)} AS f FROM hits)")
+        ctes.append(f"xs AS (SELECT lead, rule, d, f, k, ok, {case_of('rule', units, '0')} * f AS x FROM fs)")
+        ctes.append(f"pts AS (SELECT lead, rule, d, f, k, ok, {rint('x')} AS pc FROM xs)")
+        return ("WITH " + ", ".join(ctes) +
+                " SELECT lead, rule, COUNT(*) AS n, SUM(pc) AS decayed, SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept,"
+                " SUM(f) AS fsum, ARG_MIN(d, k) AS newest"
+                " FROM pts GROUP BY lead, rule")
+
+    def _diag_sql(self, joins: list[str]) -> str:
+        """Row counts by lead and by what is wrong, and each lead's last activity day.
+
+        The rows are first counted by their raw lead, e-mail, type (and date when it is text) —
+        a plain group-by over the files — so the joins run on those groups, not on every row.
+        """
+        keys = [q(self.col[c]) for c in (LEAD_ID, "Email", "Activity") if c in self.col]
+        date = q(self.col["Date"])
+        if self.kinds[self.col["Date"]] == "date":
+            grouped = (f"SELECT {', '.join(keys)}, MAX({date}) AS {date}, COUNT(*) AS __n FROM src "
+                       f"GROUP BY {', '.join(keys)}, {date} IS NULL")
+        else:
+            keys.append(date)
+            grouped = f"SELECT {', '.join(keys)}, COUNT(*) AS __n FROM src GROUP BY {', '.join(keys)}"
+        base = self._base(joins, "g", detail=False, tail="s.__n AS n")
+        flags = ["lead", "given", "CASE WHEN rule >= 0 THEN 1 ELSE 0 END", "tblank", "CASE WHEN day IS NULL THEN 0 ELSE 1 END",
+                 "dbad"]
+        names = ["lead", "given", "tk", "tblank", "dk", "dbad"]
+        return (f"WITH g AS ({grouped}), base AS ({base}) SELECT "
+                + ", ".join(f"{f} AS {n}" for f, n in zip(flags, names))
+                + ", SUM(n) AS n, MAX(day) AS last FROM base GROUP BY " + ", ".join(flags))
+
+    # ---- run
+    def run(self) -> Engagement:
+        joins = self._dims()
+        base = self._base(joins)
+        diag = self.b.fetch(self._diag_sql(joins))
+        last_day = self._report(diag)
+        agg = self.b.fetch(self._score_sql(base))
+        n_rules = len(self.table.names)
+        agg = agg.sort_values(["lead", "rule"], kind="stable")   # engines return groups in any order
+        lead = agg["lead"].to_numpy(np.int64)
+        r = agg["rule"].to_numpy(np.int64)
+        count = agg["n"].to_numpy(np.int64)
+        newest = agg["newest"].to_numpy(float)
+        text = np.append(self.detail_text, "").astype(object)
+        newest_text = text[np.where(np.isnan(newest), -1, np.nan_to_num(newest, nan=-1)).astype(np.int64)]
+        ledger = group_ledger(lead, r, count, agg["decayed"].to_numpy(np.int64), agg["kept"].to_numpy(np.int64),
+                              agg["fsum"].to_numpy(float) / np.maximum(count, 1), newest_text, self.table)
+        assert (r < n_rules).all()
+        return Engagement(ledger.reset_index(drop=True), page_tags(ledger, self.rules, self.table), last_day)
+
+    def _report(self, diag: pd.DataFrame) -> np.ndarray:
+        """Problems of the log, one per kind with its row count and the most frequent values; last activity day."""
+        g = {c: diag[c].to_numpy(np.int64) for c in ("lead", "given", "tk", "tblank", "dk", "dbad", "n")}
+        known = g["lead"] >= 0
+        empty = (g["tblank"] == 1) & (g["dk"] == 0) & (g["dbad"] == 0)
+        ok = known & (g["tk"] == 1)
+        counts = {
+            "activity-without-lead": ((g["given"] == 0) & ~empty, LEAD_ID if LEAD_ID in self.col else "Email",
+                                      "{n} activities have no Lead ID (or known Email); they are skipped"),
+            "unknown-lead": ((g["given"] == 1) & ~known, LEAD_ID if LEAD_ID in self.col else "Email",
+                             "{n} activities name no lead of the Leads sheet{e}; they are skipped"),
+            "unknown-activity": ((g["tk"] == 0) & (g["tblank"] == 0) & known, "Activity",
+                                 "{n} activities have an unknown type{e}; they are skipped — add it to rules.json or fix the spelling"),
+            "missing-activity": ((g["tblank"] == 1) & known & ~empty, "Activity", "{n} activities have no type; they are skipped"),
+            "not-a-date": ((g["dbad"] == 1) & ok, "Date", "{n} activities have a date LeadQ cannot read{e} "
+                                                           "(use 22/11/2026 or 2026-11-22); they are skipped"),
+            "missing-date": ((g["dk"] == 0) & (g["dbad"] == 0) & ok, "Date", "{n} activities have no date; they are skipped"),
+        }
+        for code, (mask, column, message) in counts.items():
+            n = int(g["n"][mask].sum())
+            if not n or not self.log.room(code):
+                continue
+            ex = self.examples.get(code, [])
+            hint = ""
+            if ex:
+                shown = ", ".join(f'"{v}" ×{c:,}' for v, c in sorted(ex, key=lambda e: -e[1])[:3])
+                if code == "unknown-activity":
+                    shown += did_you_mean(str(max(ex, key=lambda e: e[1])[0]), list(self.rules.activities))
+                hint = f", e.g. {shown}"
+            self.log.add(Problem(code, self.where.get(column, self.b.label), message.format(n=f"{n:,}", e=hint), "warning",
+                                 column=self.col.get(column)))
+            self.log.count(code, n - 1)     # one line tells them all; the totals count every row
+        last = np.full(len(self.ids), np.iinfo(np.int64).min, dtype=np.int64)
+        use = ok & (g["dk"] == 1)
+        np.maximum.at(last, g["lead"][use], diag["last"].to_numpy()[use].astype(np.int64))
+        return np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"), last.astype("datetime64[D]"))

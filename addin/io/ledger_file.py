@@ -1,0 +1,101 @@
+"""The full Score details beside the workbook, as Parquet, when they pass what a sheet can hold.
+
+The sheet then keeps each lead's totals by kind of rule (fit, activity, page, score range), and
+the file holds every row; `leadq explain --saved` reads whichever the last refresh wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.present import EXCEL_MAX_ROWS
+from ..core.scoring import LEDGER_COLUMNS
+from ..core.text import key
+from ..errors import Problem, WorkbookError
+from ..settings import DETAILS_FILE
+
+SUFFIX = ".score-details.parquet"
+ROOM = EXCEL_MAX_ROWS - 1        # data rows under the Score details header
+
+
+def details_path(workbook: Path, settings: dict, settings_rows: dict) -> Path:
+    """Settings > Score details file (relative to the workbook's folder), else WORKBOOK.score-details.parquet."""
+    workbook = Path(workbook)
+    value = settings.get(key(DETAILS_FILE))
+    if value is None or not str(value).strip():
+        return workbook.with_name(workbook.stem + SUFFIX)
+    path = Path(str(value).strip())
+    if path.suffix.lower() != ".parquet":
+        row = settings_rows.get(key(DETAILS_FILE))
+        p = Problem("score-details-file", f"Settings!B{row} ({DETAILS_FILE})" if row else f"Settings ({DETAILS_FILE})",
+                    f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
+        raise WorkbookError(str(p), [p])
+    return path if path.is_absolute() else workbook.parent / path
+
+
+def write_details_file(path: Path, details: pd.DataFrame) -> None:
+    """The whole ledger, saved atomically (a reader never sees half a file)."""
+    frame = details[LEDGER_COLUMNS].astype({"Rule": str, "Kind": str})
+    frame.attrs = {}
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False, row_group_size=1_000_000)
+    os.replace(tmp, path)
+
+
+def read_details_file(path: Path, lead_id: str) -> pd.DataFrame:
+    """One lead's rows of a saved ledger (Parquet filters skip the other row groups)."""
+    return pd.read_parquet(path, filters=[("Lead ID", "==", lead_id)])
+
+
+def kind_totals(details: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Each lead's totals by kind of rule, in ledger order: what the sheet keeps when the full ledger is in a file."""
+    lead_codes, leads = pd.factorize(details["Lead ID"].to_numpy(object), sort=False)
+    kind_names = ["fit", "activity", "page", "clip"]
+    kind_codes = pd.Categorical(details["Kind"].astype(str), categories=kind_names).codes.astype(np.int64)
+    group = lead_codes.astype(np.int64) * len(kind_names) + kind_codes
+    g_codes, g = pd.factorize(group, sort=True)
+
+    def total(column: str) -> np.ndarray:
+        return np.bincount(g_codes, weights=details[column].to_numpy(float), minlength=len(g))
+
+    raw, cap, points = total("Raw points"), total("Cap"), total("Points")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(raw != 0, (points - cap) / np.where(raw == 0, 1, raw), 1.0)
+    kind = np.asarray(kind_names, dtype=object)[g % len(kind_names)]
+    return pd.DataFrame({
+        "Lead ID": pd.Series(np.asarray(leads, dtype=object)[g // len(kind_names)], dtype=object),
+        "Rule": pd.Series("all " + kind + " rules", dtype=object),
+        "Kind": pd.Series(kind, dtype=object),
+        "Matched": pd.Series(np.full(len(g), f"every rule in {file_name}", dtype=object), dtype=object),
+        "Count": np.bincount(g_codes, weights=details["Count"].to_numpy(float), minlength=len(g)).astype(np.int64),
+        "Raw points": np.round(raw, 2), "Decay factor": np.round(factor, 4), "Cap": np.round(cap, 2),
+        "Points": np.round(points, 2),
+    })
+
+
+def saved_ledger(workbook: Path, settings: dict, settings_rows: dict, lead_id: str) -> tuple[pd.DataFrame, str]:
+    """One lead's ledger as the last refresh saved it: from the Score details sheet, or from the
+    Parquet file when the sheet holds only totals. Returns (rows, where they were read)."""
+    import fastexcel
+
+    from .package import Package
+    pkg = Package(Path(workbook))
+    try:
+        sheet = pkg.real_sheet_name("Score details")
+    finally:
+        pkg.close()
+    if sheet is None:
+        raise WorkbookError(f"{Path(workbook).name}: no Score details sheet yet; run `leadq refresh` first")
+    frame = fastexcel.read_excel(str(workbook)).load_sheet(sheet).to_pandas()
+    mine = frame[frame["Lead ID"].astype(str) == lead_id]
+    mine = mine.assign(Count=mine["Count"].fillna(0).astype(np.int64))     # a sheet's numbers read back as floats
+    if not frame["Matched"].astype(str).str.startswith("every rule in ").any():
+        return mine.reset_index(drop=True), f"the Score details sheet of {Path(workbook).name}"
+    path = details_path(workbook, settings, settings_rows)
+    if not path.exists():
+        raise WorkbookError(f"{path}: the full Score details file is missing; run `leadq refresh` again to rebuild it")
+    return read_details_file(path, lead_id), str(path)
