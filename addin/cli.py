@@ -39,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--sample", action="store_true", help="fill it with realistic sample data")
     n.add_argument("--rules", help="rules file to build drop-downs from (default: bundled rules)")
     n.add_argument("--force", action="store_true", help="replace an existing workbook of that name")
+    n.add_argument("--leads", metavar="FILE", help="fill Leads from a CRM export: CSV, or .xlsx/.xls/.ods (first sheet, or --sheet)")
+    n.add_argument("--activities", metavar="FILE", help="fill Activities from an export")
+    n.add_argument("--qualification", metavar="FILE", help="fill Qualification from an export")
+    n.add_argument("--sheet", help="which sheet of a spreadsheet export to read (default: the first)")
+
+    m = sub.add_parser("import", help="append (or replace) the rows of a workbook's table from a CRM export")
+    m.add_argument("workbook")
+    m.add_argument("--leads", metavar="FILE")
+    m.add_argument("--activities", metavar="FILE")
+    m.add_argument("--qualification", metavar="FILE")
+    m.add_argument("--sheet", help="which sheet of a spreadsheet export to read (default: the first)")
+    m.add_argument("--replace", action="store_true", help="replace the table's rows instead of appending (columns are kept)")
 
     d = sub.add_parser("demo", help="new workbook with sample data, refreshed: the main job on bundled data")
     d.add_argument("out", nargs="?", default="out/demo.xlsm", help="where to write it (default out/demo.xlsm)")
@@ -179,10 +191,39 @@ def cmd_refresh(args, out, err) -> int:
     return 0
 
 
+def _imports(args) -> dict:
+    return {sheet: ((path, args.sheet) if args.sheet else path) for sheet, path in
+            (("Leads", args.leads), ("Activities", args.activities), ("Qualification", args.qualification)) if path}
+
+
 def cmd_new(args, out, err) -> int:
     from .refresh import new_workbook
-    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, force=args.force):
+    imports = _imports(args)
+    if imports and args.sample:
+        err.write("leadq new: use --sample or --leads/--activities/--qualification, not both\n")
+        return 2
+    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force):
         out.write(f"wrote {path}\n")
+    if imports:
+        out.write(f"next: leadq refresh {args.out}\n")
+    return 0
+
+
+def cmd_import(args, out, err) -> int:
+    from .io.importer import import_rows, prepare, read_export
+    imports = _imports(args)
+    if not imports:
+        err.write("leadq import: give at least one of --leads, --activities, --qualification\n")
+        return 2
+    for sheet, source in imports.items():
+        path, name = source if isinstance(source, tuple) else (source, None)
+        frame = prepare(read_export(path, name), sheet)
+        n, skipped = import_rows(args.workbook, sheet, frame, replace=args.replace)
+        out.write(f"{args.workbook}: {'replaced the rows of' if args.replace else 'appended to'} {sheet}: {n} row(s) from {path}\n")
+        if skipped:
+            out.write(f"  not imported (no such column in the {sheet} table; add one with that header first): "
+                      f"{', '.join(skipped)}\n")
+    out.write(f"next: leadq refresh {args.workbook}\n")
     return 0
 
 
@@ -310,7 +351,7 @@ def cmd_calibrate(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "refresh": cmd_refresh,
+COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain, "calibrate": cmd_calibrate}
 
 

@@ -328,7 +328,8 @@ def _run(book, stamp: str):
         raise LeadQError('no "Leads" sheet')
     activities = activities_input(_frame(read_table(book, "Activities")), *settings, book.fullname)[0]   # Settings > Activities source
     ev = evaluate(leads.frame, activities, run.rules,
-                  qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of, date_order=run.date_order)
+                  qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of, date_order=run.date_order,
+                  column_mapping=run.column_mapping)
     ev.rules_source = run.rules_source
     write_leads(book, ev, leads)
     write_details(book, ev)

@@ -31,6 +31,7 @@ _RULES = [
     ("operator-value", "Operator value", "error", "A rule's value does not fit its operator (a list where one value is needed…)."),
     ("unknown-field", "Unknown field", "warning", "A rule reads a column that is no standard Leads column (a custom one may still match)."),
     ("undefined-activity-type", "Undefined activity type", "error", "A page rule names an activity type that `activities` does not define."),
+    ("duplicate-activity-name", "Duplicate activity name", "error", "Two activity types share a key, label or alias."),
     ("thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold."),
     ("score-range", "Score range", "error", "score.min is not below score.max."),
     ("threshold-unreachable", "Threshold unreachable", "error", "The MQL threshold is above the highest possible score."),
@@ -79,6 +80,8 @@ _WORKBOOK = [
     ("missing-column", "Missing column", "error", "A column LeadQ needs is not on the sheet."),
     ("settings-rules-not-found", "Rules file not found", "error", "The rules file named on the Settings sheet does not exist."),
     ("settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date."),
+    ("not-a-workbook", "Not a LeadQ workbook", "error", "A CSV, .xls or .ods file given to refresh; `leadq new --leads` builds a workbook."),
+    ("import-unreadable", "Export not readable", "error", "An export given to `leadq new` or `leadq import` cannot be read."),
     ("settings-bad-date-order", "Date order not understood", "error", "Date order must be auto, DMY, MDY or YMD."),
     ("settings-row-not-ours", "Settings row not LeadQ's", "warning",
      "A Settings row labelled Status or Last refresh was not written by LeadQ; its value is left alone."),
@@ -107,6 +110,16 @@ _DATA = [
     ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
     ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
     ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
+    ("unknown-deal-stages", "Unknown deal stages (grouped)", "warning", "Every unknown deal stage with its count, and the fix."),
+    ("no-amount-column", "No amount column", "warning", "Deal stages but no Amount column: won and pipeline amounts are 0."),
+    ("no-contact-column", "No email or phone column", "warning", "No column can make a contact a Lead: every lead stays a Visitor."),
+    ("unknown-crm-status", "Unknown CRM status", "warning", "CRM status values crm_status does not map, with counts; LeadQ's stage is kept."),
+    ("header-conflict", "Two columns for one field", "info", "Two headers mean one LeadQ column; the better-ranked is used, the other stays custom."),
+    ("header-near-miss", "Header near-miss", "info", "A header looks like a LeadQ column but is not read as one; map it on Settings."),
+    ("lead-id-guessed", "Lead ID guessed", "info", "No Lead ID column: the sheet's only id-like column is used as Lead ID."),
+    ("mapping-header-missing", "Column mapping names no column", "warning", "Settings' Column mapping names a header the sheet does not have."),
+    ("date-order-conflict", "Date order conflict", "warning", "A date readable only in the other day/month order than its column."),
+    ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {

@@ -81,7 +81,7 @@ def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, activiti
     acts, source = activities_input(data.activities, data.settings, data.settings_rows, workbook, activities, engine,
                                     spark_master)
     ev = evaluate(data.leads, acts, run.rules, qualification=data.qualification, as_of=run.as_of,
-                  date_order=run.date_order)
+                  date_order=run.date_order, column_mapping=run.column_mapping)
     ev.rules_source = run.rules_source
     # The Activities sheet is not needed when the log lives elsewhere.
     ev.add_problems([p for p in data.problems if source.is_sheet or not (p.code == "missing-sheet" and "Activities" in p.message)])
@@ -101,6 +101,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
         raise WorkbookError(f"{workbook}: no such file")
     if workbook.is_dir():
         raise WorkbookError(f"{workbook} is a folder; give the path of a workbook (.xlsm)")
+    not_a_workbook(workbook)
     check_not_open(workbook)
     step("reading the workbook")
     expect = fingerprint(workbook)
@@ -123,8 +124,22 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source, full)
 
 
-def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False) -> list[Path]:
-    """A new workbook from the template (with sample data), its NAME.py shim, and rules.json beside it.
+def not_a_workbook(path: Path) -> None:
+    """A CSV, .xls or .ods given where a LeadQ workbook is expected: say exactly what to do."""
+    kind = {".csv": "a CSV export", ".tsv": "a CSV export", ".txt": "a text export",
+            ".xls": "an old-format Excel file (.xls)", ".ods": "an OpenDocument sheet (.ods)"}.get(path.suffix.lower())
+    if kind:
+        out = path.with_suffix(".xlsm").name
+        p = Problem("not-a-workbook", str(path),
+                    f"this is {kind}, not a LeadQ workbook: build one from it with "
+                    f"`leadq new {out} --leads {path.name}`, then run `leadq refresh {out}`", "error")
+        raise WorkbookError(str(p), [p])
+
+
+def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False,
+                 imports: dict | None = None) -> list[Path]:
+    """A new workbook from the template (with sample data, or the exports in `imports`:
+    {"Leads": path or (path, sheet), ...}), its NAME.py shim, and rules.json beside it.
 
     An existing workbook (or a NAME.py that is not LeadQ's shim) is never replaced unless `force`."""
     from .io.sample import sample_frames
@@ -146,6 +161,13 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
     check_not_open(out)
     rules_obj = load_rules(Path(rules)) if rules else load_rules()
     frames = sample_frames(as_of or dt.date.today()) if sample else None
+    if imports:
+        from .io.importer import prepare, read_export
+        frames = {}
+        for sheet, source in imports.items():
+            if source:
+                path, name = source if isinstance(source, tuple) else (source, None)
+                frames[sheet] = prepare(read_export(path, name), sheet)
     import os
 
     from xlsxwriter.exceptions import FileCreateError

@@ -9,7 +9,9 @@ date and the workbook's date order. The precedence, everywhere:
   → `$LEADQ_RULES` → the bundled defaults;
 - as-of date: explicit → Settings *As-of date* → today; read by `core.parse.date_value` in the
   workbook's date order, so `01/02/2026` means the same date on every route;
-- date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto.
+- date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto;
+- column mapping: the *Column mapping* rows of Settings (a LeadQ field in column A, your header in
+  column B; `Activities: Date` for the Activities sheet) → none. A mapping beats every alias.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .core.headers import ACTIVITIES_INPUTS, LEADS_INPUTS
 from .core.parse import DATE_ORDERS, date_value
 from .core.rules import Rules, load_rules
 from .core.text import key
@@ -44,6 +47,7 @@ class RunSettings:
     rules_source: str            # said in the CLI line, --json, Settings' Status and the Summary title
     as_of: pd.Timestamp
     date_order: str
+    column_mapping: dict = None          # {"Leads": {field: header}, "Activities": {...}}
 
 
 def parse_settings(rows, top_row: int) -> tuple[dict[str, object], dict[str, int]]:
@@ -129,6 +133,25 @@ def date_order(settings: dict, cells: dict) -> str:
     return found
 
 
+MAPPING_SHEETS = {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS}
+
+
+def mapping_label(sheet: str, name: str) -> str:
+    """The Settings label of one Column mapping row: 'Email', or 'Activities: Date'."""
+    return name if sheet == "Leads" else f"{sheet}: {name}"
+
+
+def column_mapping(settings: dict) -> dict[str, dict[str, str]]:
+    """The Column mapping filled in on Settings: {sheet: {LeadQ field: your header}}."""
+    out: dict[str, dict[str, str]] = {}
+    for sheet, fields in MAPPING_SHEETS.items():
+        for name in fields:
+            value = settings.get(key(mapping_label(sheet, name)))
+            if not _blank(value):
+                out.setdefault(sheet, {})[name] = str(value).strip()
+    return out
+
+
 def as_of_date(value, order: str, where: str) -> pd.Timestamp:
     """The as-of date from a value (blank: today), or an error naming where it was given."""
     if _blank(value):
@@ -155,4 +178,4 @@ def resolve(workbook=None, settings: dict | None = None, cells: dict | None = No
         day = as_of_date(as_of, order, as_of_where)
     else:
         day = as_of_date(settings.get(key(AS_OF)), order, _cell(cells, AS_OF))
-    return RunSettings(rules_obj, path, source, day, order)
+    return RunSettings(rules_obj, path, source, day, order, column_mapping(settings))

@@ -73,7 +73,7 @@ def _evaluate(leads, activities, qualification, as_of, caller):
     book = caller.sheet.book if caller is not None else None
     run = run_settings(book, as_of=None if as_of in (None, "") else as_of, as_of_where="the as_of argument")
     return evaluate(frame(leads), frame(activities), run.rules, qualification=frame(qualification), as_of=run.as_of,
-                    date_order=run.date_order)
+                    date_order=run.date_order, column_mapping=run.column_mapping)
 
 
 @_table_function

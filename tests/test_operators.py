@@ -25,7 +25,7 @@ F, T = False, True
     ("not_contains", ["ceo"], [T, F, T, T, T, T, T, T, T, T]),
     ("like", "dir*g?n?ral", [T, F, F, F, F, F, F, F, F, F]),
     ("like", "*@*.com", [F, F, F, F, F, F, F, T, F, F]),
-    ("between", [50, 1000], [F, F, F, F, T, F, T, F, F, F]),
+    ("between", [50, 1000], [F, F, F, F, T, F, T, F, F, T]),   # the range 51-200 lies inside
     ("gt", 999, [F, F, F, F, F, T, T, F, F, F]),
     ("gte", 1000, [F, F, F, F, F, T, T, F, F, F]),
     ("lt", 100, [F, F, F, F, T, F, F, F, F, F]),

@@ -31,14 +31,15 @@ def _rewrite(path, edits):
             z.writestr(name, data)
 
 
+# Columns below sit one right of layout 1's first template: the Leads table gained the CRM status input.
 def _add_notes_column(sheet: str) -> str:
-    """A "Notes" header in AD3 and a note every 7th row: the user's column right of LeadQ's."""
+    """A "Notes" header in AE3 and a note every 7th row: the user's column right of LeadQ's."""
     def add(m):
         r = int(m.group(1))
         if r == 3:
-            cell = '<c r="AD3" t="inlineStr"><is><t>Notes</t></is></c>'
+            cell = '<c r="AE3" t="inlineStr"><is><t>Notes</t></is></c>'
         elif r >= 4 and (r - 4) % 7 == 0:
-            cell = f'<c r="AD{r}" t="inlineStr"><is><t>call back {r}</t></is></c>'
+            cell = f'<c r="AE{r}" t="inlineStr"><is><t>call back {r}</t></is></c>'
         else:
             return m.group(0)
         return m.group(0).replace("</row>", cell + "</row>")
@@ -53,9 +54,9 @@ def refreshed_v1(tmp_path_factory):
     refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
     _rewrite(path, {
         "xl/worksheets/sheet1.xml": _add_notes_column,
-        "xl/tables/table1.xml": lambda t: t.replace("A3:AC203", "A3:AD203").replace(
-            '<tableColumns count="29">', '<tableColumns count="30">').replace(
-            "</tableColumns>", '<tableColumn id="30" name="Notes"/></tableColumns>')})
+        "xl/tables/table1.xml": lambda t: t.replace("A3:AD203", "A3:AE203").replace(
+            '<tableColumns count="30">', '<tableColumns count="31">').replace(
+            "</tableColumns>", '<tableColumn id="31" name="Notes"/></tableColumns>')})
     ooxcheck(path)
     return path
 
@@ -79,15 +80,15 @@ def _leads(path):
 def _check_upgrade(before, after, baseline=None):
     ws0, head0, cells0, names0 = _leads(before)
     ws, head, cells, names = _leads(after)
-    assert names0 == {"_LeadQ_Outputs": "'Leads'!$U$3:$AC$3", "_LeadQ_Layout": "1"}
+    assert names0 == {"_LeadQ_Outputs": "'Leads'!$V$3:$AD$3", "_LeadQ_Layout": "1"}
     assert [head[n] for n in V1] == [head0[n] for n in V1]                 # old columns reused where they were
-    assert head["Notes"] == head0["Notes"] == 30 and head[EXTRA] == 31      # new column right of the table (AE)
-    assert names == {"_LeadQ_Outputs": "'Leads'!$U$3:$AC$3,'Leads'!$AE$3", "_LeadQ_Layout": "2"}
+    assert head["Notes"] == head0["Notes"] == 31 and head[EXTRA] == 32      # new column right of the table (AF)
+    assert names == {"_LeadQ_Outputs": "'Leads'!$V$3:$AD$3,'Leads'!$AF$3", "_LeadQ_Layout": "2"}
     owned = set(head[n] for n in V1) | {head[EXTRA]}
     user0 = {k: v for k, v in cells0.items() if k[1] not in owned}
     assert {k: v for k, v in cells.items() if k[1] not in owned} == user0   # every user cell unchanged
     assert [v for (r, c), v in cells.items() if c == head[EXTRA] and r > 3] == []   # blank: the engine leaves it
-    assert ws.tables["Leads"].ref == "A3:AE203"
+    assert ws.tables["Leads"].ref == "A3:AF203"
     assert [c.name for c in ws.tables["Leads"].tableColumns][-3:] == ["Why", "Notes", EXTRA]
     for r in range(4, 204):
         assert ws.cell(r, head["Score"]).value == ws0.cell(r, head0["Score"]).value
@@ -106,8 +107,8 @@ def test_headless_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, l
     _check_upgrade(refreshed_v1, path)
     sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
     stage = re.search(r'<conditionalFormatting sqref="([^"]+)"><cfRule[^>]*><formula>"MQL"', sheet).group(1)
-    assert stage == "Y4:Y203"                                               # colours stay on the Stage column
-    assert 'sqref="AD' not in sheet                                         # none on the user's Notes column
+    assert stage == "Z4:Z203"                                               # colours stay on the Stage column
+    assert 'sqref="AE' not in sheet                                         # none on the user's Notes column
     first = path.read_bytes()
     refresh(path, as_of=AS_OF, now="2026-11-22 09:00")                      # a second refresh is stable
     with zipfile.ZipFile(path) as z, zipfile.ZipFile(__import__("io").BytesIO(first)) as z0:
@@ -129,7 +130,7 @@ def test_macro_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layo
     assert wb["Settings"]["B5"].value.startswith("OK"), wb["Settings"]["B5"].value
     _check_upgrade(refreshed_v1, path, baseline=resaved)
     assert wb.defined_names["_LeadQ_Outputs"].hidden and wb.defined_names["_LeadQ_Layout"].hidden
-    assert wb["Leads"]["AE3"].font.b and wb["Leads"]["AE3"].fill.fgColor.rgb == "FF1F3864"
+    assert wb["Leads"]["AF3"].font.b and wb["Leads"]["AF3"].fill.fgColor.rgb == "FF1F3864"
     _, _, cells, names = _leads(path)
     book = open_as_caller(path)                                             # a second refresh is stable
     macros.refresh(now="2026-11-22 09:00")

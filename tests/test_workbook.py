@@ -114,7 +114,7 @@ def test_sample_refresh_writes_engine_values_and_every_stage(sample_book):
     assert {c["Stage"] for c in got.values()} == {"Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost",
                                                  "Disqualified"}
     table = ws.tables["Leads"]
-    assert table.ref == "A3:AC203" and [c.name for c in table.tableColumns][-9:] == LEADS_OUTPUTS
+    assert table.ref == "A3:AD203" and [c.name for c in table.tableColumns][-9:] == LEADS_OUTPUTS
 
 
 def test_stage_column_has_conditional_colours_from_the_rules(sample_book):
@@ -124,8 +124,8 @@ def test_stage_column_has_conditional_colours_from_the_rules(sample_book):
         for rule in rng.rules:
             if rule.formula:
                 found[rule.formula[0].strip('"')] = (str(rng.sqref), rule.dxf.fill.fgColor.rgb)
-    assert found["MQL"] == ("Y4:Y203", "FFFFC000")
-    assert found["Customer"][1] == "FF00B050" and found["Overdue"] == ("AB4:AB203", "FFC00000")
+    assert found["MQL"] == ("Z4:Z203", "FFFFC000")   # Stage: one column right of before (CRM status input)
+    assert found["Customer"][1] == "FF00B050" and found["Overdue"] == ("AC4:AC203", "FFC00000")
 
 
 def test_score_details_sheet_sums_to_scores(sample_book):
@@ -146,7 +146,7 @@ def test_refresh_keeps_vba_and_every_user_cell(book, tmp_path):
     vba_before = zipfile.ZipFile(book).read("xl/vbaProject.bin")
     code, out, err = call("refresh", book, "--as-of", "2026-12-01")
     assert code == 0, err
-    owned_cols = set("UVWXYZ") | {"AA", "AB", "AC"}
+    owned_cols = set("VWXYZ") | {"AA", "AB", "AC", "AD"}   # the nine outputs follow the 21 input columns
     skip = lambda sheet, c: (sheet == "Leads" and re.sub(r"\d", "", c.coordinate) in owned_cols) or \
         (sheet == "Settings" and c.coordinate in ("B4", "B5"))
     after = cells(book, skip_sheets=("Summary", "Score details"))

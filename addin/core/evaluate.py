@@ -14,8 +14,9 @@ import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
 from . import fitrules
-from .headers import LEAD_ID, canonicalize, near_miss
-from .parse import blank_mask, date_value, to_answer, to_date, to_number
+from .crm import apply_crm_status, has_contact
+from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
+from .parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
 from .qualification import assess
 from .rules import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
@@ -57,6 +58,12 @@ class Origin:
         rows = o.get("rows")
         self.rows = np.asarray(rows if rows is not None else np.arange(len(frame)) + 2, dtype=np.int64)
         self.letters = o.get("letters") or {h: column_letter(i) for i, h in enumerate(frame.columns)}
+
+    @property
+    def header_ref(self) -> str:
+        """The header row, as Leads!3:3 (the row above the first data row)."""
+        r = int(self.rows[0]) - 1 if len(self.rows) else 1
+        return f"{self.sheet}!{r}:{r}"
 
     def problem(self, code: str, pos: int, header: str | None, message: str, severity="warning") -> Problem:
         row = int(self.rows[pos]) if 0 <= pos < len(self.rows) else None
@@ -172,23 +179,27 @@ class _Leads:
 
 
 def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
-             qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto") -> Evaluation:
+             qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto",
+             column_mapping: dict | None = None) -> Evaluation:
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
     may also be a log scored where it lies (addin.engines.external.activities_for: files, DuckDB, Spark);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
-    date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD).
+    date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD);
+    column_mapping: {sheet: {LeadQ field: your header}} from Settings' Column mapping.
     """
+    mapping = column_mapping or {}
     rules = load_rules(rules)
     as_of = _as_of(as_of, date_order)
     log = ProblemLog()
-    lead = read_leads(leads, log)
+    lead = read_leads(leads, log, mapping.get("Leads"))
     lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
     table = RuleTable.of(rules)
     fields, ledger_fit = fit_step(lead, rules, log)
-    ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log)
+    ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log,
+                                                     mapping.get("Activities"))
     ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n)
     grade = grade_step(fit, rules)
     verdict, has_answers = checklist_step(qualification, lead, rules, log)
@@ -203,17 +214,47 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
     details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
-    return Evaluation(out, details, log.finish(), context, rules, as_of, headers=lead.real,
+    # Sheet-level lines (a missing column, grouped counts) come before the cell-by-cell ones.
+    problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)
+    return Evaluation(out, details, problems, context, rules, as_of, headers=lead.real,
                       problem_counts=log.totals(), date_order=date_order)
 
 
-def read_leads(leads: pd.DataFrame, log: ProblemLog) -> _Leads:
+def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:
+    """What header matching decided that the user should know: two columns for one field, a
+    guessed Lead ID, a Column mapping naming no column, near-misses worth mapping."""
+    where = origin.header_ref
+    for canonical, winner, loser in hmap.conflicts:
+        log.add(Problem("header-conflict", where,
+                        f'columns "{winner}" and "{loser}" both mean "{canonical}": "{winner}" is used '
+                        f'({RANK_WORDS[hmap.ranks.get(canonical, 1)]}, ranked first), "{loser}" stays a column of its own '
+                        "— name the one you want on Settings' Column mapping",
+                        "info", sheet=origin.sheet, column=loser))
+    if hmap.guessed_id:
+        log.add(Problem("lead-id-guessed", where,
+                        f'no "Lead ID" column: "{hmap.guessed_id}", the only id column, is used as Lead ID',
+                        "info", sheet=origin.sheet, column=hmap.guessed_id))
+    for canonical, header in hmap.unmapped:
+        log.add(Problem("mapping-header-missing", f"Settings (Column mapping: {canonical})",
+                        f'Column mapping says "{canonical}" is "{header}", but {origin.sheet} has no such column; '
+                        "correct the header there", "warning", sheet="Settings"))
+    for canonical, header in suggest_mappings(hmap, sheet):
+        log.add(Problem("header-near-miss", where,
+                        f'column "{header}" looks like "{canonical}" but is not read as it; if it is, '
+                        f'write "{header}" beside "{canonical}" in Settings\' Column mapping',
+                        "info", sheet=origin.sheet, column=header))
+
+
+def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None) -> _Leads:
     """Canonical column names, Lead IDs, and the rows kept (rows without or with a repeated ID are reported)."""
     origin = Origin(leads, "Leads")
-    frame, hmap = canonicalize(leads.reset_index(drop=True), "Leads")
+    frame, hmap = canonicalize(leads.reset_index(drop=True), "Leads", mapping)
     real = {**{c: c for c in frame.columns}, **hmap.columns}
     if LEAD_ID not in frame.columns:
-        raise _missing_column(origin, hmap, "Leads", LEAD_ID, "; add one with a unique id per lead")
+        several = (f'; several columns could be it ({", ".join(hmap.id_candidates)}): name yours on Settings\' '
+                   'Column mapping' if len(hmap.id_candidates) > 1 else "; add one with a unique id per lead")
+        raise _missing_column(origin, hmap, "Leads", LEAD_ID, several)
+    header_notes(origin, hmap, "Leads", log)
     ids = _lead_key(frame[LEAD_ID])
     missing_id = (ids == "").to_numpy()
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
@@ -241,7 +282,7 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
             col = fields[rule["id"]][name]
             if pd.api.types.is_numeric_dtype(frame[col].dtype):
                 continue
-            bad = to_number(frame[col])[1].to_numpy()
+            bad = read_numbers(frame[col]).bad.to_numpy()
             vals = frame[col].to_numpy(object)
             lead.report(log, "not-a-number", bad, col,
                         lambda k, v=vals, r=rule["id"]: f'"{v[k]}" is not a number; rule "{r}" ignores it')
@@ -249,12 +290,12 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
 
 
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
-                    log: ProblemLog) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
+                    log: ProblemLog, mapping: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
     """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
     if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
         eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
         return eng.ledger, eng.tags, eng.last_day
-    acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order)
+    acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping)
     if acts is None:
         return fit_hits(lead.frame.iloc[:0], rules, {}), None, None
     ledger, tags = engagement_hits(*acts, rules=rules, table=table, as_of_day=_day(as_of))
@@ -323,18 +364,51 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)
     email = _col(frame, "Email")
-    has_email = (~blank_mask(email)).to_numpy() & email.astype(str).str.contains("@", regex=False).to_numpy()
-    is_mql = has_email & (score >= rules.mql)
+    contact_check(lead, rules, log)
+    reachable = has_contact(email, _col(frame, "Phone"), rules.lead_requires)
+    is_mql = reachable & (score >= rules.mql)
     stage = np.select(
         [outcome == WON, outcome == LOST_OUTCOME, disq, outcome == OPEN, is_mql & verdict["passed"].to_numpy(),
-         is_mql, has_email],
+         is_mql, reachable],
         [CUSTOMER, LOST, DISQUALIFIED, OPPORTUNITY, SQL, MQL, LEAD], default=VISITOR)
+    if "CRM status" in frame.columns:
+        stage, reason, unknown = apply_crm_status(stage, reason, frame["CRM status"], rules.crm_status)
+        disq = stage == DISQUALIFIED
+        if unknown:
+            listed = ", ".join(f'"{v}" ×{n}' for v, n in sorted(unknown.items(), key=lambda x: -x[1])[:12])
+            log.add(Problem("unknown-crm-status", f'{lead.origin.sheet} (column "{lead.header("CRM status")}")',
+                            f"{sum(unknown.values())} lead(s) have a CRM status rules.json does not map: {listed}; "
+                            'LeadQ\'s own stage is kept for them — map each value in "crm_status" of rules.json '
+                            '(Customer, Lost, Disqualified, Opportunity, SQL, MQL or keep)', "warning",
+                            sheet=lead.origin.sheet, column=lead.header("CRM status")))
     return _Stages(stage, reason, disq, outcome, probability, deal_name, email)
+
+
+def contact_check(lead: _Leads, rules: Rules, log: ProblemLog) -> None:
+    """One clear warning when nothing on the sheet can make a contact a Lead: the email / phone
+    columns are missing, or empty on every row (an export pasted beside the template's columns)."""
+    need = {"email or phone": ["Email", "Phone"], "email": ["Email"], "phone": ["Phone"]}[rules.lead_requires]
+    present = [c for c in need if c in lead.frame.columns]
+    if not lead.n or any((~blank_mask(lead.frame[c])).any() for c in present):
+        return
+    words = " or ".join(f'"{c}"' for c in need)
+    what = (f"no {words} column" if not present else
+            " and ".join(f'"{lead.header(c)}"' for c in present) + " empty on every row")
+    log.add(Problem("no-contact-column", lead.origin.header_ref,
+                    f"{what}: all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires}) — "
+                    "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
 
 
 def amount_step(lead: _Leads, probability: np.ndarray, log: ProblemLog) -> tuple[pd.Series, np.ndarray]:
     """Deal amounts (not-a-number reported, counted as 0 in the weighting) and weighted amounts."""
     raw = _col(lead.frame, "Amount")
+    if "Amount" not in lead.frame.columns and "Deal stage" in lead.frame.columns:
+        n = int((~blank_mask(lead.frame["Deal stage"])).sum())
+        if n:
+            log.add(Problem("no-amount-column", lead.origin.header_ref,
+                            f"{n} lead(s) have a deal stage but the sheet has no \"Amount\" column: won amounts and the "
+                            "weighted pipeline show 0 — add it, or name yours (e.g. close_value) on Settings' Column mapping",
+                            "warning", sheet=lead.origin.sheet))
     amount, bad = to_number(raw)
     vals = raw.to_numpy(object)
     lead.report(log, "not-a-number", bad.to_numpy(), "Amount",
@@ -347,10 +421,10 @@ def next_action_step(lead: _Leads, stage: np.ndarray, rules: Rules, as_of: pd.Ti
     """Next action, its date and status (Overdue, Due soon, Missing, No date, Planned) for leads that need one."""
     action = _col(lead.frame, "Next action")
     raw = _col(lead.frame, "Next action date")
-    action_date, bad = to_date(raw, date_order)
-    vals = raw.to_numpy(object)
-    lead.report(log, "not-a-date", bad.to_numpy(), "Next action date",
-                lambda k: f'"{vals[k]}" is not a date (use 22/11/2026 or 2026-11-22)')
+    dates = read_dates(raw, date_order)
+    action_date = dates.dates
+    date_notes(dates, raw, date_order, lambda code, mask, msg: lead.report(log, code, mask, "Next action date", msg),
+               f'{lead.origin.sheet} (column "{lead.header("Next action date")}")', log, "")
     needs_action = np.isin(stage, NEEDS_ACTION)
     days_left = ((action_date - as_of).dt.days).to_numpy(dtype=float)
     status = np.select(
@@ -408,7 +482,32 @@ def _day(ts) -> int:
     return int(pd.Timestamp(ts).normalize().value // 86_400_000_000_000)
 
 
-def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_order: str = "auto"):
+def date_notes(dates: Dates, raw: pd.Series, order: str, report, where: str, log: ProblemLog, then: str) -> None:
+    """Report what reading a date column found: values that are no date (saying when the other
+    order would read them), cells whose only reading contradicts the column's inferred order, and
+    a column read day-first with nothing to tell."""
+    vals = raw.to_numpy(object)
+
+    def not_a_date(k):
+        text = str(vals[k]).strip()
+        other = next((o for o in ("MDY", "DMY") if o != dates.order and _one_date(text, o) is not None), None)
+        hint = (f" in the {dates.order} order set on Settings (it reads as {other}: set Date order to {other} or auto)"
+                if other and order != "auto" else " (use 22/11/2026 or 2026-11-22)")
+        return f'"{vals[k]}" is not a date{hint}{then}'
+    report("not-a-date", dates.bad.to_numpy(), not_a_date)
+    if dates.conflict is not None and dates.conflict.any():
+        ev = dates.evidence or {}
+        report("date-order-conflict", dates.conflict.to_numpy(),
+               lambda k: f'"{vals[k]}" can only be {dates.other_order()}, but {ev.get(dates.order, 0)} date(s) of this column '
+                         f"can only be {dates.order}, so its other dates are read {dates.order}; check this row and the source")
+    if dates.guessed:
+        log.add(Problem("date-order-guessed", where,
+                        f"{dates.guessed} date(s) such as 03/04/2026 could be day-first or month-first and nothing in the "
+                        "column tells: they are read day-first (DMY) — if they are US dates, set Date order to MDY on Settings",
+                        "warning"))
+
+
+def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_order: str = "auto", mapping: dict | None = None):
     """Clean the Activities table into integer codes for the kernel; report what is skipped.
 
     Returns ((lead, type_code, day, detail_code, detail_text), last activity day per lead) or
@@ -417,11 +516,12 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
     if activities is None or len(activities) == 0:
         return None, None
     origin = Origin(activities, "Activities")
-    frame, hmap = canonicalize(activities.reset_index(drop=True), "Activities")
+    frame, hmap = canonicalize(activities.reset_index(drop=True), "Activities", mapping)
     real = {**{c: c for c in frame.columns}, **hmap.columns}
     for needed in ("Date", "Activity"):
         if needed not in frame.columns:
             raise _missing_column(origin, hmap, "Activities", needed)
+    header_notes(origin, hmap, "Activities", log)
     lead, given = _activity_leads(frame, leads, ids)
     empty = blank_row(frame)
     id_header = real.get(LEAD_ID, real.get("Email", LEAD_ID))
@@ -433,11 +533,12 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
     known = lead >= 0
     type_code = _activity_types(frame["Activity"], rules, origin, real["Activity"], known & ~empty, log)
 
-    dates, bad = to_date(frame["Date"], date_order)
+    reading = read_dates(frame["Date"], date_order)
+    dates, bad = reading.dates, reading.bad
     ok_so_far = known & (type_code >= 0)
-    dv = frame["Date"]
-    origin.report(log, "not-a-date", bad.to_numpy() & ok_so_far, real["Date"],
-                  lambda p: f'"{dv.iat[p]}" is not a date (use 22/11/2026 or 2026-11-22); the activity is skipped')
+    date_notes(reading, frame["Date"], date_order,
+               lambda code, mask, msg: origin.report(log, code, mask & ok_so_far, real["Date"], msg),
+               f'{origin.sheet} (column "{real["Date"]}")', log, "; the activity is skipped")
     origin.report(log, "missing-date", dates.isna().to_numpy() & ~bad.to_numpy() & ok_so_far, real["Date"],
                   lambda p: "activity has no date; it is skipped")
     use = ok_so_far & dates.notna().to_numpy()
@@ -481,9 +582,9 @@ def _activity_types(values: pd.Series, rules: Rules, origin: Origin, header: str
     """Index of each activity's type in rules.activities (by key or label), -1 when unknown or blank."""
     lookup = {}
     for t, spec in rules.activities.items():
-        lookup.setdefault(key(t), t)
-        if spec.get("label"):
-            lookup.setdefault(key(spec["label"]), t)
+        for name in [t, spec.get("label"), *spec.get("aliases", [])]:
+            if name:
+                lookup.setdefault(key(name), t)
     types = list(rules.activities)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     resolved_u = [lookup.get(key(u)) for u in uniques]
@@ -562,6 +663,14 @@ def _deal_stages(values: pd.Series, rules: Rules, lead: _Leads, log: ProblemLog)
     names = [st["stage"] for st in rules.pipeline]
     lead.report(log, "unknown-deal-stage", bad_u[codes], "Deal stage",
                 lambda k: f'deal stage "{raw[k]}" is not in the pipeline{did_you_mean(str(raw[k]), names)}; it is ignored')
+    if bad_u.any():
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        unknown = sorted(((str(u).strip(), int(counts[i])) for i, u in enumerate(uniques) if bad_u[i]), key=lambda x: -x[1])
+        listed = ", ".join(f'"{v}" ×{n}' for v, n in unknown[:12]) + (", …" if len(unknown) > 12 else "")
+        log.add(Problem("unknown-deal-stages", f'{lead.origin.sheet} (column "{lead.header("Deal stage")}")',
+                        f"{sum(n for _, n in unknown)} lead(s) have a deal stage the pipeline does not know: {listed}; "
+                        'they count as no deal — add each to "pipeline" in rules.json (as a stage, or an alias of one)',
+                        "warning", sheet=lead.origin.sheet, column=lead.header("Deal stage")))
     return outcome_u[codes], prob_u[codes], name_u[codes]
 
 

@@ -6,11 +6,12 @@ collected from real Salesforce, HubSpot, Pipedrive, SuiteCRM and Odoo exports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .outputs import outputs
-from .text import key, suggest
+from .text import fold, key, suggest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,41 +19,51 @@ if TYPE_CHECKING:
 LEAD_ID = "Lead ID"
 
 LEADS_INPUTS: dict[str, list[str]] = {
-    LEAD_ID: ["Id", "Record ID", "LeadID", "Lead Id", "Contact ID", "Person ID", "Identifiant",
-              "ID prospect", "ID lead", "Réf", "Référence"],
+    LEAD_ID: ["Id", "Record ID", "LeadID", "Lead Id", "Prospect ID", "Contact ID", "Person ID", "Lead Number",
+              "(Do Not Modify) Lead", "Identifiant", "ID prospect", "ID lead", "ID contact", "Réf", "Référence",
+              "External ID"],
     "First name": ["FirstName", "First_Name", "Prénom", "Prenom", "Given name"],
     "Last name": ["LastName", "Last_Name", "Nom", "Nom de famille", "Surname", "Family name",
                   "contact_name"],
-    "Email": ["Email Address", "E-mail", "Emails", "Mail", "Courriel", "Adresse email",
+    "Email": ["Email Address", "E-mail", "Emails", "Primary email", "Adresse électronique", "Mail", "Courriel", "Adresse email",
               "Adresse e-mail", "email_from", "Work email"],
-    "Phone": ["Phone Number", "Mobile Phone", "Mobile", "Office Phone", "Téléphone", "Telephone",
-              "Tél", "Tel", "Portable"],
+    "Phone": ["Phone Number", "Business Phone", "Mobile Phone", "Mobile", "Office Phone", "Work Phone", "Téléphone",
+              "Telephone", "Tél", "Tel", "Portable", "Téléphone mobile", "Mobile number"],
     "Job title": ["Title", "JobTitle", "Job_Title", "Fonction", "Poste", "Titre", "function",
                   "Position", "Role"],
     "Company": ["Company Name", "Account Name", "Account", "Associated Company", "Company / Account",
                 "Organization", "Organisation", "Organization Name", "Entreprise", "Société",
-                "Societe", "Raison sociale", "partner_name", "Compte"],
+                "Societe", "Raison sociale", "partner_name", "Compte", "Nom de l'entreprise", "Company name (partner)"],
     "Industry": ["Secteur", "Secteur d'activité", "Sector", "Industrie"],
     "Company size": ["No. of Employees", "NumberOfEmployees", "Number of Employees", "Employees",
-                     "Headcount", "Effectif", "Effectifs", "Taille", "Taille de l'entreprise",
+                     "Employee count", "Employees range", "Headcount", "Effectif", "Tranche d'effectif",
+                     "Effectifs", "Taille", "Taille de l'entreprise",
                      "Nombre d'employés", "Nombre de salariés"],
     "Annual revenue": ["AnnualRevenue", "Revenue", "Chiffre d'affaires", "CA", "CA annuel"],
-    "Country": ["Country/Region", "Primary Address Country", "country_id", "Pays"],
-    "Source": ["Lead Source", "LeadSource", "Original Source", "source_id", "Origine",
-               "Source du lead", "Canal", "Source d'origine"],
+    "Country": ["Country/Region", "Primary Address Country", "Address Country", "Billing Country", "Mailing Country",
+                "country_id", "Pays"],
+    "Source": ["Lead Source", "LeadSource", "Original Source", "Source of lead", "source_id", "Origine",
+               "Source du lead", "Source du contact", "Canal", "Source d'origine", "Canal d'acquisition"],
     "Owner": ["Lead Owner", "Record Owner", "OwnerId", "Contact owner", "Assigned to",
               "Assigned User", "Deal owner", "sales_agent", "user_id", "Propriétaire",
-              "Commercial", "Responsable", "Sales rep"],
-    "Created": ["Created Date", "CreatedDate", "Create Date", "Date Created", "Creation date",
-                "Date de création", "Créé le", "first_contact_date", "Deal created"],
+              "Salesperson", "Owner Name", "Commercial", "Responsable", "Sales rep", "Propriétaire du contact",
+              "Suivi par", "Owner ID", "Deal - Owner"],
+    "Created": ["Created Date", "CreatedDate", "Create Date", "Date Created", "Created Time", "Created On",
+                "Created on", "Creation date", "Date added", "date_added", "Date de création", "Créé le",
+                "Date d'ajout", "first_contact_date", "Deal created", "create_date"],
     "Consent": ["Consentement", "Opt-in", "Optin", "GDPR consent", "RGPD"],
-    "Deal stage": ["DealStage", "deal_stage", "Opportunity stage", "Étape", "Etape",
-                   "Étape de la vente", "Étape de l'affaire", "stage_id", "Sales stage", "Phase"],
-    "Amount": ["Deal Value", "Value", "Opportunity Amount", "Montant", "expected_revenue",
-               "Deal amount", "Valeur"],
+    "Deal stage": ["DealStage", "deal_stage", "Deal - Stage", "Opportunity stage", "Pipeline stage",
+                   "Étape", "Etape", "Étape de la vente", "Étape de l'affaire", "Étape de l'opportunité",
+                   "stage_id", "Sales stage", "Phase"],
+    "Amount": ["Deal Value", "Value", "Deal - Value", "Opportunity Amount", "close_value", "Expected Revenue",
+               "expected_revenue", "Deal amount", "Est. Revenue", "Estimated Revenue", "Montant", "Montant HT",
+               "Montant de l'affaire", "Valeur"],
     "Next action": ["Next step", "NextStep", "Prochaine action", "Prochaine étape", "Next activity"],
     "Next action date": ["Next step date", "Next action due", "Date prochaine action",
                          "Date de la prochaine action", "Next activity date", "Échéance"],
+    "CRM status": ["Lifecycle Stage", "Lead Status", "Status", "LeadStatus", "Status Reason", "Deal - Status",
+                   "Deal Status", "CRM stage", "Lifecyclestage", "hs_lead_status", "Statut", "Statut du lead", "Statut du contact",
+                   "Cycle de vie", "Étape du cycle de vie"],
     "Disqualified": ["Disqualification reason", "Disqualified reason", "Disqualifié",
                      "Motif de disqualification", "Raison de disqualification"],
 }
@@ -62,7 +73,8 @@ LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the cu
 ACTIVITIES_INPUTS: dict[str, list[str]] = {
     LEAD_ID: LEADS_INPUTS[LEAD_ID],
     "Email": LEADS_INPUTS["Email"],
-    "Date": ["Activity date", "Timestamp", "Occurred at", "Datetime", "Date de l'activité", "Jour"],
+    "Date": ["Activity date", "Timestamp", "date_added", "Event date", "Date de l'événement",
+             "Occurred at", "Datetime", "Date de l'activité", "Jour"],
     "Activity": ["Activity type", "Type", "Event", "Event type", "Action", "Activité",
                  "Type d'activité", "Événement"],
     "Detail": ["Details", "URL", "Page", "Page URL", "Asset", "Description", "Détail", "Détails",
@@ -74,28 +86,70 @@ QUALIFICATION_INPUTS: dict[str, list[str]] = {
     "Notes": ["Note", "Comments", "Commentaires", "Remarques"],
 }
 
-# The part after "Entity - " in Pipedrive-style headers ("Person - Email") is tried too.
-_ENTITY_PREFIXES = ("person", "deal", "organization", "organisation", "lead", "contact", "company")
+# Pipedrive-style headers ("Person - Email", "Deal - Value"): the part after "Entity - " is
+# tried too, but only for the fields that entity carries ("Deal - Title" is no job title).
+_ENTITY_FIELDS = {
+    "person": {LEAD_ID, "First name", "Last name", "Email", "Phone", "Job title", "Owner", "Created", "Source",
+               "Country", "CRM status"},
+    "contact": {LEAD_ID, "First name", "Last name", "Email", "Phone", "Job title", "Owner", "Created", "Source",
+                "Country", "CRM status"},
+    "lead": set(LEADS_INPUTS),
+    "deal": {LEAD_ID, "Owner", "Created", "Source", "Deal stage", "Amount", "CRM status", "Next action",
+             "Next action date"},
+    "organization": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
+    "organisation": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
+    "company": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
+}
+_ENTITY_FIELDS["activity"] = {"Date", "Activity", "Detail", LEAD_ID, "Email"}
+
+# How a header claims a field, best first (the documented rank; ties go to the leftmost column).
+RANK_MAPPED, RANK_EXACT, RANK_ALIAS, RANK_ENTITY, RANK_GUESSED = 0, 1, 2, 3, 4
+RANK_WORDS = {RANK_MAPPED: "named on Settings' Column mapping", RANK_EXACT: "the LeadQ name",
+              RANK_ALIAS: "a known alias", RANK_ENTITY: "a known alias after an entity prefix"}
+# An id column LeadQ may take as Lead ID when it is the only one: "Prospect ID", "opportunity_id",
+# "Record ID", "Lead Number", "LeadId".
+_ID_LIKE = re.compile(r"(?:^|[\s_./#-])(?:id|identifier|identifiant|number|num|no|nr|nº|#)$")
+_CAMEL_ID = re.compile(r"[a-z0-9]Id$")
 
 
 @dataclass
 class HeaderMap:
-    """Which real column stands for each LeadQ column, and what was left over."""
+    """Which real column stands for each LeadQ column, and what was left over.
+
+    `columns` maps each LeadQ name to the real header that won it; `positions` the same to its
+    column position (headers may repeat). `conflicts` lists (field, winner, loser) where two
+    columns claimed one field; `guessed_id` names a lone id-like column taken as Lead ID;
+    `unmapped` lists Column-mapping entries whose header is not on the sheet.
+    """
 
     columns: dict[str, str] = field(default_factory=dict)   # canonical -> real header
     custom: list[str] = field(default_factory=list)          # real headers kept as they are
     outputs: dict[str, str] = field(default_factory=dict)    # LeadQ output -> real header
+    positions: dict[str, int] = field(default_factory=dict)  # canonical -> column position
+    custom_positions: list[int] = field(default_factory=list)
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)
+    guessed_id: str | None = None
+    id_candidates: list[str] = field(default_factory=list)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)
+    ranks: dict[str, int] = field(default_factory=dict)      # canonical -> rank of the winning claim
 
     def real(self, canonical: str) -> str | None:
         return self.columns.get(canonical)
 
 
-def _alias_table(spec: dict[str, list[str]]) -> dict[str, str]:
-    table: dict[str, str] = {}
+def _alias_table(spec: dict[str, list[str]]) -> dict[str, tuple[str, int, int]]:
+    """folded name -> (LeadQ name, rank, order among aliases)."""
+    table: dict[str, tuple[str, int, int]] = {}
+    for canonical in spec:
+        table.setdefault(key(canonical), (canonical, RANK_EXACT, 0))
     for canonical, aliases in spec.items():
-        for name in [canonical, *aliases]:
-            table.setdefault(key(name), canonical)
+        for i, name in enumerate(aliases, start=1):
+            table.setdefault(key(name), (canonical, RANK_ALIAS, i))
     return table
+
+
+def _spec(sheet: str) -> dict[str, list[str]]:
+    return {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS, "Qualification": QUALIFICATION_INPUTS}[sheet]
 
 
 _TABLES = {
@@ -106,32 +160,86 @@ _TABLES = {
 _OUTPUT_KEYS = {key(name): name for name in LEADS_OUTPUTS}
 
 
-def _lookup(header: str, table: dict[str, str]) -> str | None:
+def _claim(header, table) -> tuple[str, int, int] | None:
+    """(LeadQ name, rank, alias order) a header claims, or None."""
     k = key(header)
     if k in table:
         return table[k]
-    if " - " in str(header):
-        entity, _, rest = str(header).partition(" - ")
-        if key(entity) in _ENTITY_PREFIXES:
-            return table.get(key(rest))
+    text = str(header)
+    if " - " in text:
+        entity, _, rest = text.partition(" - ")
+        hit = table.get(key(rest))
+        if hit and hit[0] in _ENTITY_FIELDS.get(key(entity), ()):
+            return hit[0], RANK_ENTITY, hit[2]
     return None
 
 
-def match_headers(headers, sheet: str, outputs: bool = False) -> HeaderMap:
-    """Map real headers to LeadQ columns for one sheet ("Leads", "Activities", "Qualification")."""
+def _lookup(header: str, table) -> str | None:
+    hit = _claim(header, table)
+    return hit[0] if hit else None
+
+
+def is_id_like(header) -> bool:
+    """An id column by its name: 'Prospect ID', 'opportunity_id', 'Lead Number', 'LeadId'."""
+    text = str(header).strip()
+    return bool(_ID_LIKE.search(fold(text).replace("_", " "))) or bool(_CAMEL_ID.search(text))
+
+
+def match_headers(headers, sheet: str, outputs: bool = False, mapping: dict[str, str] | None = None) -> HeaderMap:
+    """Map real headers to LeadQ columns for one sheet ("Leads", "Activities", "Qualification").
+
+    Never fails, whatever the headers (repeated, blank, not text). Each LeadQ field goes to the
+    best claim: a Column mapping entry (LeadQ field -> your header), then the LeadQ name itself,
+    then an alias (earlier aliases first), then an alias after an entity prefix ("Person - Email");
+    ties go to the leftmost column. Every other claimant stays a custom column, recorded in
+    `conflicts`. With no Lead ID column, the only id-like column is taken as Lead ID.
+    """
     table = _TABLES[sheet]
+    spec = _spec(sheet)
     result = HeaderMap()
-    for header in headers:
-        if header is None or str(header).strip() == "":
+    wanted = {}
+    for canonical, header in (mapping or {}).items():
+        name = _lookup(canonical, {key(c): (c, RANK_EXACT, 0) for c in spec}) if canonical else None
+        if name and header is not None and str(header).strip():
+            wanted[key(header)] = name
+    claims: dict[str, list[tuple[int, int, int, str]]] = {}
+    free: list[tuple[int, str]] = []
+    for pos, header in enumerate(headers):
+        if header is None or (isinstance(header, float) and header != header) or str(header).strip() == "":
+            continue
+        if outputs and key(header) in _OUTPUT_KEYS and _OUTPUT_KEYS[key(header)] not in result.outputs:
+            result.outputs[_OUTPUT_KEYS[key(header)]] = header
             continue
         if outputs and key(header) in _OUTPUT_KEYS:
-            result.outputs.setdefault(_OUTPUT_KEYS[key(header)], header)
             continue
-        canonical = _lookup(header, table)
-        if canonical and canonical not in result.columns:
-            result.columns[canonical] = header
+        hit = (wanted[key(header)], RANK_MAPPED, 0) if key(header) in wanted else _claim(header, table)
+        if hit:
+            claims.setdefault(hit[0], []).append((hit[1], hit[2], pos, header))
         else:
-            result.custom.append(header)
+            free.append((pos, header))
+    for canonical, found in claims.items():
+        found.sort(key=lambda c: c[:3])
+        winner = found[0]
+        result.columns[canonical] = winner[3]
+        result.positions[canonical] = winner[2]
+        result.ranks[canonical] = winner[0]
+        for loser in found[1:]:
+            result.conflicts.append((canonical, str(winner[3]), str(loser[3])))
+            free.append((loser[2], loser[3]))
+    for canonical, header in (mapping or {}).items():
+        name = next((c for c in spec if key(c) == key(canonical)), None)
+        if name and header is not None and str(header).strip() and key(result.columns.get(name, "")) != key(header):
+            result.unmapped.append((name, str(header)))
+    free.sort()
+    if LEAD_ID in spec and LEAD_ID not in result.columns:
+        result.id_candidates = [str(h) for _, h in free if is_id_like(h)]
+        if len(result.id_candidates) == 1:
+            pos, header = next((p, h) for p, h in free if str(h) == result.id_candidates[0])
+            result.columns[LEAD_ID], result.positions[LEAD_ID] = header, pos
+            result.guessed_id = str(header)
+            free = [(p, h) for p, h in free if p != pos]
+    result.custom = [h for _, h in free]
+    result.custom_positions = [p for p, _ in free]
     return result
 
 
@@ -149,6 +257,17 @@ def known_fields() -> list[str]:
     return list(LEADS_INPUTS)
 
 
+def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:
+    """(LeadQ field, your header) for custom headers that look like a missing field: near-misses
+    of a LeadQ name or alias ("Emial", "Lead Sorce"), to add to Settings' Column mapping."""
+    out = []
+    for header in hmap.custom:
+        hit = near_miss(str(header), sheet)
+        if hit and hit not in hmap.columns and hit not in [f for f, _ in out]:
+            out.append((hit, str(header)))
+    return out
+
+
 def near_miss(header: str, sheet: str) -> str | None:
     """A known column name close to an unknown header, for 'did you mean' messages."""
     names = [n for canonical, aliases in {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS,
@@ -158,10 +277,23 @@ def near_miss(header: str, sheet: str) -> str | None:
     return _lookup(hit, _TABLES[sheet]) if hit else None
 
 
-def canonicalize(frame: pd.DataFrame, sheet: str) -> tuple[pd.DataFrame, HeaderMap]:
-    """Rename a sheet's columns to LeadQ's names; custom columns keep their header."""
-    hmap = match_headers(frame.columns, sheet, outputs=(sheet == "Leads"))
-    rename = {real: canonical for canonical, real in hmap.columns.items()}
-    keep = list(rename) + hmap.custom
-    out = frame[keep].rename(columns=rename)
+def canonicalize(frame: pd.DataFrame, sheet: str, mapping: dict[str, str] | None = None) -> tuple[pd.DataFrame, HeaderMap]:
+    """Rename a sheet's columns to LeadQ's names; custom columns keep their header.
+
+    Columns are taken by position, so repeated headers never produce a two-column "field";
+    a custom header repeated, or equal to a LeadQ name another column won, gets " (2)", " (3)"…
+    """
+    hmap = match_headers(list(frame.columns), sheet, outputs=(sheet == "Leads"), mapping=mapping)
+    order = list(hmap.positions.items())
+    names = [c for c, _ in order]
+    taken = {key(n) for n in names}
+    for header in hmap.custom:
+        name, n = str(header), 1
+        while key(name) in taken:
+            n += 1
+            name = f"{header} ({n})"
+        taken.add(key(name))
+        names.append(name)
+    out = frame.iloc[:, [p for _, p in order] + hmap.custom_positions].copy()
+    out.columns = names
     return out, hmap

@@ -22,6 +22,8 @@ from .vocabulary import NO_WORDS, YES_WORDS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .parse import Numbers
+
 # numpy and pandas are imported inside the functions that compute: validating rules.json
 # (`leadq check-rules`) reads the registry below and must start without loading them.
 
@@ -46,9 +48,18 @@ class FieldValues:
         return fold_series(self.raw.astype(object))
 
     @cached_property
+    def numbers(self) -> Numbers:
+        """Numbers and ranges ('51-200' keeps both ends: low 51, high 200)."""
+        from .parse import read_numbers
+        return read_numbers(self.raw)
+
+    @property
     def number(self) -> pd.Series:
-        from .parse import to_number
-        return to_number(self.raw)[0]
+        return self.numbers.value
+
+    @property
+    def not_a_number(self) -> pd.Series:
+        return self.numbers.bad
 
 
 def _as_list(value) -> list:
@@ -114,14 +125,21 @@ def glob_mask(text: pd.Series, pattern: str) -> pd.Series:
     return pd.Series(hits[codes], index=text.index)
 
 
+# A range ('51-200', '10,001+') matches a numeric rule only when the whole range does: between
+# wants both ends inside; gt / gte read the low end, lt / lte the high end. A single number is a
+# range whose ends are equal, so this is the plain comparison for it.
 def _between(f: FieldValues, value) -> pd.Series:
     lo, hi = float(value[0]), float(value[1])
-    return f.number.between(lo, hi).fillna(False).astype(bool)
+    return ((f.numbers.low >= lo) & (f.numbers.high <= hi)).fillna(False).astype(bool)
+
+
+_END = {"gt": "low", "ge": "low", "lt": "high", "le": "high"}
 
 
 def _compare(method: str) -> Callable[[FieldValues, object], pd.Series]:
     def op(f: FieldValues, value) -> pd.Series:
-        return getattr(f.number, method)(float(value)).fillna(False).astype(bool)
+        end = getattr(f.numbers, _END[method])
+        return getattr(end, method)(float(value)).fillna(False).astype(bool)
     return op
 
 
@@ -198,14 +216,15 @@ _REGISTRY = [
     Operator("like", lambda f, v: glob_mask(f.text, str(v)) & ~f.blank,
              "matches the glob (`*` any text, `?` one character)", "a pattern", {"type": "string", "minLength": 1},
              '"like" needs a pattern text, e.g. "*@*.fr"', {"field": "Email", "op": "like", "value": "*@*.fr"}),
-    Operator("between", _between, "is a number from the first to the second, inclusive", "two numbers",
+    Operator("between", _between, "is a number from the first to the second, inclusive (a range such as `51-200` must lie "
+             "wholly inside)", "two numbers",
              {"type": "array", "minItems": 2, "maxItems": 2, "items": _NUMBER}, '"between" needs two numbers, e.g. [50, 1000]',
              {"field": "Company size", "op": "between", "value": [50, 1000]}, _between_order),
-    _compare_op("gt", "gt", "is a number greater than the value", {"field": "Annual revenue", "op": "gt", "value": 1000000}),
-    _compare_op("gte", "ge", "is a number greater than or equal to the value",
+    _compare_op("gt", "gt", "is a number greater than the value (a range: its low end)", {"field": "Annual revenue", "op": "gt", "value": 1000000}),
+    _compare_op("gte", "ge", "is a number greater than or equal to the value (a range: its low end)",
                 {"field": "Company size", "op": "gte", "value": 50}),
-    _compare_op("lt", "lt", "is a number less than the value", {"field": "Company size", "op": "lt", "value": 10}),
-    _compare_op("lte", "le", "is a number less than or equal to the value",
+    _compare_op("lt", "lt", "is a number less than the value (a range: its high end)", {"field": "Company size", "op": "lt", "value": 10}),
+    _compare_op("lte", "le", "is a number less than or equal to the value (a range: its high end)",
                 {"field": "Company size", "op": "lte", "value": 10}),
     Operator("is_empty", lambda f, v: f.blank.copy(), "is blank", "no value", None, "", {"field": "Phone", "op": "is_empty"}),
     Operator("not_empty", lambda f, v: ~f.blank, "is not blank", "no value", None, "", {"field": "Phone", "op": "not_empty"}),

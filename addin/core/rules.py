@@ -27,7 +27,7 @@ from .text import did_you_mean, key, suggest
 from .vocabulary import OUTCOMES, STAGES, default_probability
 
 MAX_RULES_BYTES = 5_000_000
-_MERGED_OBJECTS = ("score", "thresholds", "next_actions")
+_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status")
 
 
 def schema() -> dict:
@@ -191,6 +191,14 @@ class Rules:
     @property
     def pipeline(self) -> list[dict]:
         return self.data.get("pipeline", [])
+
+    @property
+    def crm_status(self) -> dict:
+        return self.data.get("crm_status", {})
+
+    @property
+    def lead_requires(self) -> str:
+        return self.data.get("lead_requires", "email or phone")
 
     def stage_label(self, stage: str) -> str:
         return self.data.get("stages", {}).get(stage, {}).get("label", stage)
@@ -387,6 +395,25 @@ def _check_pages(user: dict, merged: dict) -> list[_Finding]:
     return out
 
 
+def _check_activity_names(user: dict, merged: dict) -> list[_Finding]:
+    """A name in the Activity column must mean one type: keys, labels and aliases compared like the sheet compares them."""
+    out, seen = [], {}
+    acts = user.get("activities")
+    for t, spec in (acts.items() if isinstance(acts, dict) else []):
+        if not isinstance(spec, dict):
+            continue
+        names = [("key", t), ("label", spec.get("label"))] + [("aliases", a) for a in spec.get("aliases") or []]
+        for where, name in names:
+            if not isinstance(name, str) or not key(name):
+                continue
+            other = seen.setdefault(key(name), t)
+            if other != t:
+                out.append((["activities", t, where], "duplicate-activity-name",
+                            f'"{name}" already names activity type "{other}"; a name in the Activity column must mean one type',
+                            "error"))
+    return out
+
+
 def _check_scale(user: dict, merged: dict) -> list[_Finding]:
     """Thresholds, score range and grades in a usable order."""
     out = []
@@ -483,7 +510,7 @@ def _check_qualification(user: dict, merged: dict) -> list[_Finding]:
 
 # The checks of meaning, run in this order after the schema; each is defensive about shapes
 # (the schema has already reported a wrong one).
-_CHECKS = (_check_ids, _check_rule_values, _check_pages, _check_scale, _check_pipeline, _check_qualification)
+_CHECKS = (_check_ids, _check_rule_values, _check_pages, _check_activity_names, _check_scale, _check_pipeline, _check_qualification)
 
 
 def _semantic(user: dict, merged: dict) -> list[_Finding]:

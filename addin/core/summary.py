@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import Evaluation
+from .text import fold_series
 from .vocabulary import (
     ACTION_ALERTS,
     ACTION_ORDER,
@@ -66,8 +67,13 @@ def _funnel(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
 
 def _group(ctx: pd.DataFrame, by: str) -> pd.DataFrame:
     reach = _reached(ctx["Stage"])
-    key = ctx[by].fillna("").astype(str).str.strip().replace("", "(none)")
-    frame = pd.DataFrame({by: key, "Leads": 1, "MQL": reach >= 2, "SQL": reach >= 3, "Opportunities": reach >= 4,
+    # 'Google', 'google ' and 'GOOGLE' are one source, shown in its most frequent spelling.
+    text = ctx[by].fillna("").astype(str).str.strip()
+    folded = fold_series(text).str.replace(" ", "", regex=False)
+    spelling = (pd.DataFrame({"k": folded.to_numpy(), "t": text.to_numpy()}).value_counts(sort=True)
+                .reset_index().drop_duplicates("k").set_index("k")["t"])
+    key = folded.map(spelling).replace("", "(none)")
+    frame = pd.DataFrame({by: key.to_numpy(), "Leads": 1, "MQL": reach >= 2, "SQL": reach >= 3, "Opportunities": reach >= 4,
                           "Customers": (ctx["Stage"] == CUSTOMER).to_numpy()})
     out = frame.groupby(by, sort=False).sum(numeric_only=True).astype(int)
     out["Conversion"] = out["Customers"] / out["Leads"]

@@ -182,7 +182,7 @@ def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str
     if not cells:
         return {}, {}
     top = min(r for r, _ in cells)
-    frame = reader.load_sheet(real, header_row=None, n_rows=40, use_columns=[0, 1]).to_pandas()
+    frame = reader.load_sheet(real, header_row=None, n_rows=80, use_columns=[0, 1]).to_pandas()
     return parse_settings(frame.astype(object).to_numpy().tolist(), top)
 
 

@@ -86,8 +86,10 @@ def sample_frames(as_of: dt.date, seed: int = 2026, n: int = 200) -> dict[str, p
             else:
                 action = ["Rappeler", "Envoyer la proposition", "Démo produit", "Call back", "Send pricing"][i % 5]
                 action_date = today + pd.Timedelta(days=int(rng.integers(-15, 25)))
-        rows.append({"Lead ID": lid, "First name": first, "Last name": last, "Email": email, "Phone": f"+33 6 {rng.integers(10, 99)} "
-                     f"{rng.integers(10, 99)} {rng.integers(10, 99)} {rng.integers(10, 99)}", "Job title": title,
+        phone = f"+33 6 {rng.integers(10, 99)} {rng.integers(10, 99)} {rng.integers(10, 99)} {rng.integers(10, 99)}"
+        rows.append({"Lead ID": lid, "First name": first, "Last name": last, "Email": email,
+                     "Phone": phone if email else "",      # a visitor left no contact at all (a Lead needs one)
+                     "Job title": title,
                      "Company": company, "Industry": industry, "Company size": size, "Annual revenue": float(size * 110_000),
                      "Country": country, "Source": SOURCES[rng.integers(len(SOURCES))], "Owner": OWNERS[i % 3],
                      "Created": created, "Consent": "Oui" if rng.random() > 0.2 else "Non", "Deal stage": deal,

@@ -20,6 +20,7 @@ import pandas as pd
 import xlsxwriter
 
 from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
+from ..core.parse import DATE_ORDERS
 from ..core.present import (
     DETAIL_WIDTHS,
     HEADER_FILL,
@@ -34,13 +35,14 @@ from ..core.present import (
 from ..core.rules import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
+from ..settings import MAPPING_SHEETS, mapping_label
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
 REFRESH_MACRO = "SampleCall"
 INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
-                "Next action date": 12, "Disqualified": 16}
+                "Next action date": 12, "CRM status": 16, "Disqualified": 16}
 XLWINGS_CONF = [("Interpreter_Win", ""), ("Interpreter_Mac", ""), ("PYTHONPATH", ""), ("Conda Path", ""),
                 ("Conda Env", ""), ("UDF Modules", "addin.udfs"), ("Debug UDFs", False), ("Use UDF Server", False),
                 ("Show Console", False)]
@@ -140,7 +142,7 @@ def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | N
 
 def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]) -> None:
     inputs = list(LEADS_INPUTS)
-    columns = inputs + LEADS_OUTPUTS
+    columns = inputs + _extra(frame, inputs + LEADS_OUTPUTS) + LEADS_OUTPUTS
     ws.write_string(0, 0, "LeadQ — Leads", f.title)
     ws.write_string(1, 0, "Type or paste your leads in the table. Dark blue columns are computed by LeadQ: "
                     "press Refresh (or run `leadq refresh`); they are overwritten on every refresh.", f.note)
@@ -176,10 +178,16 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
                                                              "format": f.red})
 
 
+def _extra(frame, known: list[str]) -> list[str]:
+    """An imported export's own columns (kept after LeadQ's, under their header)."""
+    return [] if frame is None else [str(c) for c in frame.columns if c not in known]
+
+
 def _activities_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
     columns = ["Lead ID", "Date", "Activity", "Detail"]
+    columns += _extra(frame, columns)
     n = _write_frame(ws, 1, columns, frame, {"Date": f.date})
-    ws.add_table(0, 0, max(n, 1), 3, {"name": "Activities", "style": "Table Style Light 9",
+    ws.add_table(0, 0, max(n, 1), len(columns) - 1, {"name": "Activities", "style": "Table Style Light 9",
                                       "columns": [{"header": c, "header_format": f.input_header} for c in columns]})
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 11, f.date)
@@ -193,6 +201,7 @@ def _activities_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
 def _qualification_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
     checklist = rules.checklist
     columns = ["Lead ID"] + [c.id for c in checklist.criteria] + ["Notes"]
+    columns += _extra(frame, columns)
     n = _write_frame(ws, 1, columns, frame, {})
     ws.add_table(0, 0, max(n, 1), len(columns) - 1, {
         "name": "Qualification", "style": "Table Style Light 9",
@@ -233,14 +242,24 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
             ("Activities source", None, "Blank: the Activities sheet. Or a log too big for a sheet: events.parquet, "
                                         "events/*.parquet, events.csv or crm.duckdb#events (relative to this folder)."),
             ("Score details file", None, "Where the full Score details go when they pass a sheet's 1,048,576 rows "
-                                         "(blank: WORKBOOK.score-details.parquet beside this workbook).")]
+                                         "(blank: WORKBOOK.score-details.parquet beside this workbook)."),
+            ("Date order", "auto", "How dates like 03/04/2026 are read: auto (each column tells by a day above 12; "
+             "none: day first, with a warning), DMY (03/04 = 3 April), MDY (US: March 4) or YMD.")]
     for r, (k, v, h) in enumerate(rows, start=1):
         ws.write_string(r, 0, k, f.text)
         if v:
             ws.write_string(r, 1, v, f.text)
         ws.write_string(r, 2, h, f.note)
+    ws.data_validation(len(rows), 1, len(rows), 1, {"validate": "list", "source": list(DATE_ORDERS), "error_type": "warning"})
+    top = len(rows) + 2
+    ws.write_row(top, 0, ["Column mapping", "Your header"], f.input_header)
+    ws.write_string(top, 2, "Only if LeadQ does not recognise a column of your export: write its header beside the "
+                    "LeadQ field it holds (e.g. close_value beside Amount). A mapping beats every known alias.", f.note)
+    fields = [mapping_label(sheet, name) for sheet, names in MAPPING_SHEETS.items() for name in names]
+    for r, label in enumerate(fields, start=top + 1):
+        ws.write_string(r, 0, label, f.text)
     ws.set_column(1, 1, 16, f.date)
-    ws.set_column(0, 0, 14)
+    ws.set_column(0, 0, 22)
     ws.set_column(2, 2, 60)
     ws.write_row(0, 4, ["Deal stages", "Answers", "Activity types"], f.input_header)
     stages = [s["stage"] for s in rules.pipeline]

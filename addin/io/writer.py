@@ -44,6 +44,7 @@ from ..core.present import (
     owned_values,
 )
 from ..errors import Problem, WorkbookError
+from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
 from .package import NS, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
@@ -339,6 +340,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
             summary(edit, styles)
         if settings:
             problems += write_settings(edit, data, settings)
+        refresh_activity_types(edit, list(ev.rules.activities))
         if styles.changed or styles_part not in pkg.names:
             edit.put(styles_part, styles.to_bytes(),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml")
