@@ -32,7 +32,7 @@ def _cli(*argv):
 
 
 def _import_and_refresh(tmp_path, leads, activities=None, sheet=None):
-    book = tmp_path / "book.xlsm"
+    book = tmp_path / f"{Path(leads).stem}.xlsm"          # `leadq new` never replaces a workbook
     argv = ["new", book, "--leads", leads] + (["--activities", activities] if activities else []) + \
         (["--sheet", sheet] if sheet else [])
     code, out, err = _cli(*argv)
