@@ -55,7 +55,8 @@ def test_01_02_2026_is_the_same_date_on_settings_in_a_udf_and_through_the_api(tm
 def test_the_workbook_date_order_applies_to_the_as_of_date(tmp_path):
     path = _book(tmp_path, "01/02/2026")
     wb = openpyxl.load_workbook(path, keep_vba=True)
-    wb["Settings"]["A7"], wb["Settings"]["B7"] = "Date order", "MDY"
+    row = next(c.row for c in wb["Settings"]["A"] if c.value == "Date order")   # the template's own row
+    wb["Settings"][f"B{row}"] = "MDY"
     wb.save(path)
     ev = refresh(path).evaluation
     assert ev.as_of == pd.Timestamp("2026-01-02") and ev.date_order == "MDY" and ev.leads.iloc[0]["Score"] == 0
