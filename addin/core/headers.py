@@ -45,7 +45,9 @@ LEADS_INPUTS: dict[str, list[str]] = {
               "Commercial", "Responsable", "Sales rep"],
     "Created": ["Created Date", "CreatedDate", "Create Date", "Date Created", "Creation date",
                 "Date de création", "Créé le", "first_contact_date", "Deal created"],
-    "Consent": ["Consentement", "Opt-in", "Optin", "GDPR consent", "RGPD"],
+    "Consent": ["Consentement", "Opt-in", "Optin", "Opt in", "GDPR consent", "GDPR", "RGPD", "Consentement RGPD",
+                "Marketing consent", "Email consent", "Email opt-in", "Consent given", "Einwilligung",
+                "Consentimiento", "Consenso"],
     "Deal stage": ["DealStage", "deal_stage", "Opportunity stage", "Étape", "Etape",
                    "Étape de la vente", "Étape de l'affaire", "stage_id", "Sales stage", "Phase"],
     "Amount": ["Deal Value", "Value", "Opportunity Amount", "Montant", "expected_revenue",
@@ -55,6 +57,13 @@ LEADS_INPUTS: dict[str, list[str]] = {
                          "Date de la prochaine action", "Next activity date", "Échéance"],
     "Disqualified": ["Disqualification reason", "Disqualified reason", "Disqualifié",
                      "Motif de disqualification", "Raison de disqualification"],
+}
+
+# Read when present, but not a column of the template (most CRM exports carry one).
+LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
+    "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
+                     "Updated", "Updated at", "Last update", "Date of last update", "Dernière modification",
+                     "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
 }
 
 LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the current layout's columns
@@ -99,7 +108,7 @@ def _alias_table(spec: dict[str, list[str]]) -> dict[str, str]:
 
 
 _TABLES = {
-    "Leads": _alias_table(LEADS_INPUTS),
+    "Leads": _alias_table({**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}),
     "Activities": _alias_table(ACTIVITIES_INPUTS),
     "Qualification": _alias_table(QUALIFICATION_INPUTS),
 }
@@ -146,12 +155,12 @@ def canonical_field(name: str) -> str:
 
 
 def known_fields() -> list[str]:
-    return list(LEADS_INPUTS)
+    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS]
 
 
 def near_miss(header: str, sheet: str) -> str | None:
     """A known column name close to an unknown header, for 'did you mean' messages."""
-    names = [n for canonical, aliases in {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS,
+    names = [n for canonical, aliases in {"Leads": {**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}, "Activities": ACTIVITIES_INPUTS,
                                           "Qualification": QUALIFICATION_INPUTS}[sheet].items()
              for n in [canonical, *aliases]]
     hit = suggest(header, names, cutoff=0.8)
