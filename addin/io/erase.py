@@ -89,6 +89,7 @@ class Rewriter:
 
     def __init__(self, target: str, shift: Shift):
         self.target, self.shift = target.casefold(), shift
+        self.name = target
         self.changed = False
 
     def formula(self, text: str, own_sheet: str | None, where: str, height: int = 0,
@@ -119,10 +120,11 @@ class Rewriter:
             name = _sheet_name(sheet) if sheet else own_sheet
             if name is None or name.casefold() != self.target:
                 return m.group(0)
-            return (sheet or "") + self._ref(m.group("ref"), where, height, anchor)
+            return (sheet or "") + self._ref(m.group("ref"), where, height, anchor, own_sheet)
         return _REF_RE.sub(sub, seg)
 
-    def _ref(self, ref: str, where: str, height: int, anchor) -> str:
+    def _ref(self, ref: str, where: str, height: int, anchor, own_sheet=None) -> str:
+        shown = ref if own_sheet is not None and own_sheet.casefold() == self.target else f"{self.name}!{ref}"
         parts = [p for p in _CELL_PARTS.finditer(ref)]
         rows = [int(p.group(4) or p.group(6)) for p in parts]
         absolute = [bool(p.group(3) if p.group(4) else p.group(5)) for p in parts]
@@ -132,21 +134,21 @@ class Rewriter:
             new_rows = [r + (new_top - old_top) if not a else None for r, a in zip(rows, absolute)]
             for i, a in enumerate(absolute):
                 if a:
-                    new_rows[i] = self._one(rows[i], where, ref)
+                    new_rows[i] = self._one(rows[i], where, shown)
         elif len(rows) == 2:
             if height and not self.shift.uniform(min(rows), max(rows) + height):
-                raise _refuse(where, f"a shared formula copied over rows around the removed ones refers to {ref}; "
+                raise _refuse(where, f"a shared formula copied over rows around the removed ones refers to {shown}; "
                                      "LeadQ cannot shift it safely")
             span = self.shift.span(rows[0], rows[1])
             if span is None:
-                raise _refuse(where, f"a formula refers to {ref}, which only holds rows being removed "
+                raise _refuse(where, f"a formula refers to {shown}, which only holds rows being removed "
                                      "(Excel would show #REF!); change the formula first")
             new_rows = list(span)
         else:
             if height and not self.shift.uniform(rows[0], rows[0] + height):
-                raise _refuse(where, f"a shared formula copied over the removed rows refers to {ref}; "
+                raise _refuse(where, f"a shared formula copied over the removed rows refers to {shown}; "
                                      "LeadQ cannot shift it safely")
-            new_rows = [self._one(rows[0], where, ref)]
+            new_rows = [self._one(rows[0], where, shown)]
         out, pos = [], 0
         for p, n in zip(parts, new_rows):
             digits = 4 if p.group(4) else 6
@@ -300,6 +302,7 @@ def _check_group_inside(inner: bytes, shift: Shift, sheet: str) -> None:
                                                      "LeadQ cannot split it — remove the rows by hand")
 
 
+_CELL_AT = re.compile(rb'<c\b[^>]*?\br="([A-Z]+\d+)"')
 _F_RE = re.compile(rb"<f\b([^>]*?)(?:/>|>(.*?)</f>)", re.S)
 
 
@@ -321,7 +324,8 @@ def _rewrite_cells(xml: bytes, sheet: str, rw: Rewriter) -> bytes:
     """Rewrite the formulas of cells on `sheet` (their own unqualified references are on it)."""
     def fix(m):
         attrs, text = m.group(1), m.group(2)
-        where = f"{sheet}!"
+        cell = _CELL_AT.match(xml, max(xml.rfind(b"<c ", 0, m.start()), 0))
+        where = f"{sheet}!{cell.group(1).decode()}" if cell else f"{sheet}!"
         height = 0
         ref = re.search(rb'\bref="([^"]+)"', attrs)
         kind = re.search(rb'\bt="(\w+)"', attrs)
