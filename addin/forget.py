@@ -52,7 +52,7 @@ class ForgetResult:
     rows: dict[str, int]               # sheet -> rows removed
     cells: dict[str, list[int]]        # sheet -> Excel rows (for --dry-run's listing)
     external: str = ""                 # what happened to an external activities file
-    remains: list[str] = field(default_factory=list)
+    remains: list[Problem] = field(default_factory=list)
     dry_run: bool = False
     refresh: object | None = None      # the RefreshResult of the refresh that followed
     salt_where: str = ""
@@ -146,7 +146,7 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
         result.remains += remains
         if dry_run:
             return result
-        _log(edit, result, now or dt.datetime.now(dt.timezone.utc))
+        _log(edit, result, now or dt.datetime.now(dt.UTC))
         fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-erased-", suffix=target.suffix, dir=target.parent)
         os.close(fd)
         try:
@@ -164,13 +164,15 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
     return result
 
 
-def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str, list[str]]:
+def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str, list[Problem]]:
     """Remove the person's rows from an external activities file LeadQ can rewrite (CSV); else say it remains."""
     if path is None:
         return "", []
     path = Path(path)
     if not path.is_file() or path.suffix.lower() not in (".csv", ".txt"):
-        return "not rewritable", [f"{path}: LeadQ cannot rewrite this activities source; erase the person's rows there by hand"]
+        return "not rewritable", [Problem("external-source-remains", str(path),
+                                          "LeadQ cannot rewrite this activities source; erase the person's rows there "
+                                          "by hand (LeadQ rewrites CSV files only)", "warning")]
     with open(path, newline="", encoding="utf-8-sig") as f:
         sample = f.read(65536)
         f.seek(0)
@@ -228,7 +230,7 @@ def _log(edit: PackageEdit, result: ForgetResult, when: dt.datetime) -> None:
             cells.append(f'<c r="{ref}"><v>{int(v)}</v></c>')
         else:
             cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>')
-    rows_xml += f'<row r="{r}">{"".join(cells)}</row>'.encode("utf-8")
+    rows_xml += f'<row r="{r}">{"".join(cells)}</row>'.encode()
     head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{col_letter(len(LOG_COLUMNS) - 1)}{r}"/>', head)
     edit.put(part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
     if styles.changed:
