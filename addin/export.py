@@ -56,7 +56,10 @@ def pseudonymised_frame(workbook, rules=None, as_of=None, env: dict | None = Non
     })
     for col in KEPT_INPUTS:
         if col in leads.columns:
-            out[col] = leads[col].to_numpy(object)
+            values = leads[col].reset_index(drop=True)
+            if pd.api.types.is_float_dtype(values.dtype) and (values.dropna() % 1 == 0).all():
+                values = values.astype("Int64")         # 18, not 18.0 (Excel stores every number as a float)
+            out[col] = values
     for col in OUTPUTS:
         out[col] = ev.leads[col].to_numpy()
     out["Consent"] = np.where(ctx["Consent"].to_numpy(bool), "Yes", "No")

@@ -21,7 +21,7 @@ import fastexcel
 import numpy as np
 import pandas as pd
 
-from .core.evaluate import lead_key
+from .core.evaluate import lead_key, lead_keys
 from .core.headers import LEAD_ID, canonicalize
 from .core.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
 from .core.privacy import pseudonym
@@ -72,8 +72,7 @@ def _matches(frame: pd.DataFrame | None, sheet: str, ids: set[str], emails: set[
     canon, _ = canonicalize(frame.reset_index(drop=True), sheet if sheet != HISTORY else "Activities")
     hit = np.zeros(len(frame), dtype=bool)
     if LEAD_ID in canon.columns:
-        keys = canon[LEAD_ID].map(lead_key) if len(canon) else canon[LEAD_ID]
-        hit |= keys.isin(ids).to_numpy()
+        hit |= lead_keys(canon[LEAD_ID]).isin(ids).to_numpy()
     if "Email" in canon.columns and emails:
         hit |= fold_series(canon["Email"]).isin(emails).to_numpy()
     return hit
@@ -96,7 +95,7 @@ def _score_details_rows(path: Path, package: Package, ids: set[str]) -> int:
         frame = fastexcel.read_excel(str(path)).load_sheet(real, use_columns=[LEAD_ID]).to_pandas()
     except Exception:      # an empty or hand-edited sheet: it is rebuilt anyway
         return 0
-    return int(frame[LEAD_ID].map(lead_key).isin(ids).sum()) if len(frame) else 0
+    return int(lead_keys(frame[LEAD_ID]).isin(ids).sum()) if len(frame) else 0
 
 
 def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=None, rules=None, as_of=None,
@@ -111,7 +110,7 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
     check_not_open(workbook)
     data = read_workbook(workbook)
     leads, _ = canonicalize(data.leads.reset_index(drop=True), "Leads")
-    ids_all = leads[LEAD_ID].map(lead_key) if LEAD_ID in leads.columns else pd.Series([], dtype=object)
+    ids_all = lead_keys(leads[LEAD_ID]) if LEAD_ID in leads.columns else pd.Series([], dtype=object)
     emails_all = fold_series(leads["Email"]) if "Email" in leads.columns else pd.Series([""] * len(leads))
     if lead is not None:
         hit = (ids_all == lead_key(lead)).to_numpy()

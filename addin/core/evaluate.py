@@ -122,6 +122,11 @@ def _lead_key(values: pd.Series) -> pd.Series:
     return map_unique(values, one)
 
 
+def lead_keys(values: pd.Series) -> pd.Series:
+    """A column of Lead IDs as the engine keys them (each distinct value read once)."""
+    return _lead_key(values)
+
+
 def lead_key(value) -> str:
     """One Lead ID as the engine keys it (what a user or a worksheet function passes)."""
     return _lead_key(pd.Series([value], dtype=object)).iat[0]
