@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--mql-per-week", type=_positive, metavar="N", help="MQL threshold: about N MQLs a week (sales capacity)")
     k.add_argument("--rules", help="rules file (default: Settings sheet, then rules.json beside the workbook)")
     k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
+    _privacy_commands(sub)
     return p
 
 
@@ -128,6 +129,56 @@ def _source_options(p: argparse.ArgumentParser) -> None:
 
 def _source_args(args) -> dict:
     return {"activities": args.activities, "engine": args.engine, "spark_master": args.spark_master}
+
+
+def _privacy_commands(sub) -> None:
+    f = sub.add_parser("forget", help="erase one person from a workbook (GDPR), log it, and refresh")
+    f.add_argument("workbook")
+    who = f.add_mutually_exclusive_group(required=True)
+    who.add_argument("--lead", metavar="ID", help="the person's Lead ID")
+    who.add_argument("--email", metavar="ADDRESS", help="the person's email (every Leads row with it goes)")
+    f.add_argument("--dry-run", action="store_true", help="show what would be removed; change nothing")
+    f.add_argument("--activities", metavar="FILE", help="an external activities file (CSV) to erase the person from too")
+    f.add_argument("--rules")
+    f.add_argument("--as-of", type=_date)
+    f.add_argument("--output", help="write the result here instead of in place")
+    x = sub.add_parser("export", help="export scores, stages and grades with names and emails pseudonymised")
+    x.add_argument("workbook")
+    x.add_argument("--pseudonymise", "--pseudonymize", metavar="OUT.csv", required=True,
+                   help="the CSV to write (names, emails, Lead IDs and owners as stable salted hashes)")
+    x.add_argument("--rules")
+    x.add_argument("--as-of", type=_date)
+
+
+def cmd_forget(args, out, err) -> int:
+    from .forget import forget
+    r = forget(args.workbook, lead=args.lead, email=args.email, dry_run=args.dry_run, activities_file=args.activities,
+               rules=args.rules, as_of=args.as_of, output=args.output)
+    verb = "would remove" if r.dry_run else "removed"
+    sheets = ", ".join(f"{n} row{'s' * (n != 1)} from {s}" for s, n in r.rows.items())
+    out.write(f"{args.workbook}: {verb} {sheets} (person {r.request})\n")
+    if r.dry_run:
+        for sheet, rows in r.cells.items():
+            if rows:
+                out.write(f"  {sheet}: rows {', '.join(map(str, rows))}\n")
+        out.write("  Score details and the Summary are rebuilt without them; nothing was changed (--dry-run)\n")
+    if r.external:
+        out.write(f"activities file {args.activities}: {verb} {r.external}\n")
+    for line in r.remains:
+        err.write(f"warning: {line}\n")
+    if not r.dry_run:
+        ev = r.refresh.evaluation
+        out.write(f"logged on the Privacy log sheet (salted hashes only; salt: {r.salt_where}); "
+                  f"refreshed: {len(ev.leads)} leads — {_stage_line(ev)}\n")
+    return 0
+
+
+def cmd_export(args, out, err) -> int:
+    from .export import export_pseudonymised
+    n, where = export_pseudonymised(args.workbook, args.pseudonymise, rules=args.rules, as_of=args.as_of)
+    out.write(f"wrote {args.pseudonymise}: {n} leads, Lead IDs, names, emails and owners as salted hashes "
+              f"(salt: {where}; keep it private)\n")
+    return 0
 
 
 def _date(text: str):
@@ -352,7 +403,7 @@ def cmd_calibrate(args, out, err) -> int:
 
 
 COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
-            "explain": cmd_explain, "calibrate": cmd_calibrate}
+            "explain": cmd_explain, "calibrate": cmd_calibrate, "forget": cmd_forget, "export": cmd_export}
 
 
 class Terminated(BaseException):

@@ -108,6 +108,8 @@ _DATA = [
     ("missing-activity", "Missing activity type", "warning", "An Activities row has no type; it is skipped."),
     ("missing-criterion-column", "Missing criterion column", "warning", "A checklist criterion has no column on Qualification."),
     ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
+    ("consent-not-understood", "Consent not understood", "warning",
+     "A Consent cell is neither yes, no, a date nor blank; the lead counts as without consent."),
     ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
     ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
     ("unknown-deal-stages", "Unknown deal stages (grouped)", "warning", "Every unknown deal stage with its count, and the fix."),
@@ -122,11 +124,21 @@ _DATA = [
     ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),
 ]
 
+_PRIVACY = [
+    ("lead-not-found", "Person not found", "error", "`leadq forget` names a Lead ID or email that no Leads row holds."),
+    ("erase-refused", "Erasure refused", "error",
+     "Removing the person's rows would break something LeadQ cannot shift safely (a formula pointing only into them, "
+     "a pivot table, a drawing below them…); nothing was changed."),
+    ("external-source-remains", "External source not erased", "warning",
+     "The activities come from a source LeadQ cannot rewrite; the person's rows remain there."),
+]
+
 CATALOGUE: dict[str, ProblemType] = {
     **{c: ProblemType(c, t, s, d) for c, t, s, d in _RULES},
     **{f"schema-{k}": ProblemType(f"schema-{k}", f"Schema: {k}", "error", d) for k, d in _SCHEMA.items()},
     **{c: ProblemType(c, t, s, d) for c, t, s, d in _WORKBOOK},
     **{c: ProblemType(c, t, s, d) for c, t, s, d in _DATA},
+    **{c: ProblemType(c, t, s, d) for c, t, s, d in _PRIVACY},
 }
 
 

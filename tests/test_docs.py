@@ -55,7 +55,7 @@ def _commands() -> list[str]:
 
 
 def test_the_parser_has_the_commands():
-    assert {"check-rules", "new", "demo", "refresh", "explain"} <= set(_commands())
+    assert {"check-rules", "new", "demo", "refresh", "explain", "forget", "export"} <= set(_commands())
 
 
 @pytest.mark.parametrize("command", _commands())

@@ -17,6 +17,7 @@ from . import fitrules
 from .crm import apply_crm_status, has_contact
 from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
+from .privacy import consent_step, flag_status, retention_step, without_engagement
 from .qualification import assess
 from .rules import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
@@ -128,6 +129,11 @@ def _lead_key(values: pd.Series) -> pd.Series:
     return map_unique(values, one)
 
 
+def lead_keys(values: pd.Series) -> pd.Series:
+    """A column of Lead IDs as the engine keys them (each distinct value read once)."""
+    return _lead_key(values)
+
+
 def lead_key(value) -> str:
     """One Lead ID as the engine keys it (what a user or a worksheet function passes)."""
     return _lead_key(pd.Series([value], dtype=object)).iat[0]
@@ -196,16 +202,20 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     log = ProblemLog()
     lead = read_leads(leads, log, mapping.get("Leads"))
     lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
+    consent = consent_step(lead, rules, date_order, log)
     table = RuleTable.of(rules)
     fields, ledger_fit = fit_step(lead, rules, log)
     ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log,
                                                      mapping.get("Activities"))
+    ledger_eng, tags = without_engagement(ledger_eng, tags, consent, rules)
     ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n)
     grade = grade_step(fit, rules)
     verdict, has_answers = checklist_step(qualification, lead, rules, log)
     st = stage_step(lead, rules, fields, score, verdict, log)
     amount, weighted = amount_step(lead, st.probability, log)
     act = next_action_step(lead, st.stage, rules, as_of, date_order, log)
+    expired, last_touch = retention_step(lead, rules, st.outcome == OPEN, act["date"], last_day, as_of, date_order, log)
+    act["status"] = flag_status(act["status"], consent, expired, rules)
     texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
     out = pd.DataFrame({
         "Lead ID": lead.ids.to_numpy(), "Fit score": fit, "Engagement score": engagement, "Score": score,
@@ -213,6 +223,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
         "Interests": texts["interests"], "Next action status": act["status"], "Why": texts["why"],
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
+    context = context.assign(**{"Consent": consent, "Retention expired": expired, "Last touch": last_touch})
     details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
     # Sheet-level lines (a missing column, grouped counts) come before the cell-by-cell ones.
     problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)

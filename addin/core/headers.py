@@ -51,7 +51,9 @@ LEADS_INPUTS: dict[str, list[str]] = {
     "Created": ["Created Date", "CreatedDate", "Create Date", "Date Created", "Created Time", "Created On",
                 "Created on", "Creation date", "Date added", "date_added", "Date de création", "Créé le",
                 "Date d'ajout", "first_contact_date", "Deal created", "create_date"],
-    "Consent": ["Consentement", "Opt-in", "Optin", "GDPR consent", "RGPD"],
+    "Consent": ["Consentement", "Opt-in", "Optin", "Opt in", "GDPR consent", "GDPR", "RGPD", "Consentement RGPD",
+                "Marketing consent", "Email consent", "Email opt-in", "Consent given", "Einwilligung",
+                "Consentimiento", "Consenso"],
     "Deal stage": ["DealStage", "deal_stage", "Deal - Stage", "Opportunity stage", "Pipeline stage",
                    "Étape", "Etape", "Étape de la vente", "Étape de l'affaire", "Étape de l'opportunité",
                    "stage_id", "Sales stage", "Phase"],
@@ -66,6 +68,13 @@ LEADS_INPUTS: dict[str, list[str]] = {
                    "Cycle de vie", "Étape du cycle de vie"],
     "Disqualified": ["Disqualification reason", "Disqualified reason", "Disqualifié",
                      "Motif de disqualification", "Raison de disqualification"],
+}
+
+# Read when present, but not a column of the template (most CRM exports carry one).
+LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
+    "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
+                     "Updated", "Updated at", "Last update", "Date of last update", "Dernière modification",
+                     "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
 }
 
 LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the current layout's columns
@@ -153,7 +162,7 @@ def _spec(sheet: str) -> dict[str, list[str]]:
 
 
 _TABLES = {
-    "Leads": _alias_table(LEADS_INPUTS),
+    "Leads": _alias_table({**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}),
     "Activities": _alias_table(ACTIVITIES_INPUTS),
     "Qualification": _alias_table(QUALIFICATION_INPUTS),
 }
@@ -254,7 +263,7 @@ def canonical_field(name: str) -> str:
 
 
 def known_fields() -> list[str]:
-    return list(LEADS_INPUTS)
+    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS]
 
 
 def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:
@@ -270,7 +279,7 @@ def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:
 
 def near_miss(header: str, sheet: str) -> str | None:
     """A known column name close to an unknown header, for 'did you mean' messages."""
-    names = [n for canonical, aliases in {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS,
+    names = [n for canonical, aliases in {"Leads": {**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}, "Activities": ACTIVITIES_INPUTS,
                                           "Qualification": QUALIFICATION_INPUTS}[sheet].items()
              for n in [canonical, *aliases]]
     hit = suggest(header, names, cutoff=0.8)

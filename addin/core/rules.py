@@ -27,7 +27,7 @@ from .text import did_you_mean, key, suggest
 from .vocabulary import OUTCOMES, STAGES, default_probability
 
 MAX_RULES_BYTES = 5_000_000
-_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status")
+_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status", "privacy")
 
 
 def schema() -> dict:
@@ -209,6 +209,11 @@ class Rules:
     @property
     def due_soon_days(self) -> int:
         return int(self.data.get("next_actions", {}).get("due_soon_days", 7))
+
+    @property
+    def privacy(self) -> dict:
+        """The privacy section, every key filled (see core.privacy.Policy)."""
+        return self.data.get("privacy") or {}
 
     def activity_points(self, activity_type: str) -> float:
         """Points of one activity type, found by key or label, ignoring case and accents."""
@@ -522,6 +527,8 @@ def _merge(defaults: dict, user: dict) -> dict:
     for k, v in user.items():
         if k in _MERGED_OBJECTS and isinstance(v, dict) and isinstance(merged.get(k), dict):
             merged[k] = {**merged[k], **v}
+            if k == "privacy" and isinstance(v.get("consent"), dict):
+                merged[k]["consent"] = {**defaults.get(k, {}).get("consent", {}), **v["consent"]}
         elif k == "stages" and isinstance(v, dict):
             merged[k] = {s: {**merged.get(k, {}).get(s, {}), **(v.get(s) or {})} for s in STAGES
                          if s in merged.get(k, {}) or s in v}

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import Evaluation
+from .privacy import may_hand_off, privacy_counts, privacy_table
 from .text import fold_series
 from .vocabulary import (
     ACTION_ALERTS,
@@ -45,6 +46,7 @@ class Summary:
     grid: pd.DataFrame
     quality: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    privacy: pd.DataFrame = field(default_factory=pd.DataFrame)   # leads kept past the retention period
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -156,7 +158,8 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
          "Amount": np.nan, "Details": ", ".join(f"{r} ({n})" for r, n in reasons.items())},
     ])
     open_stage = ~ctx["Stage"].isin(CLOSED_STAGES).to_numpy()
-    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy(), ["Score", "Lead ID"], [False, True])
+    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy() & may_hand_off(ctx, ev.rules), ["Score", "Lead ID"],
+                         [False, True])
     hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), ["Score", "Lead ID"],
                          [False, True], limit=hot_limit)
     actions = _actions(ctx, ev)
@@ -174,8 +177,10 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Lost": float(lost_p["Amount"].sum()),
         "Overdue actions": int((actions["Status"] == OVERDUE).sum()),
         "Data problems": ev.problem_total,
+        **privacy_counts(ctx),
     }
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
-                    "currency": ev.rules.currency, "rules_source": ev.rules_source})
+                    "currency": ev.rules.currency, "rules_source": ev.rules_source},
+                   privacy_table(ctx, ev.as_of))

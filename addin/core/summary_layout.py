@@ -188,7 +188,8 @@ def _title(p: _Page, s: Summary, refreshed_at: str) -> None:
                ("Weighted pipeline", k["Weighted pipeline"], "kpi_money")],
               [("Open pipeline", k["Open pipeline"], "kpi_money"), ("Won", k["Won"], "kpi_money"),
                ("Lost", k["Lost"], "kpi_money"), ("Overdue actions", k["Overdue actions"], alert[bool(k["Overdue actions"])]),
-               ("Data problems", k["Data problems"], alert[bool(k["Data problems"])])]]
+               ("Data problems", k["Data problems"], alert[bool(k["Data problems"])]),
+               ("Without consent · past retention", f"{k['No consent']} · {k['Retention expired']}", "kpi")]]
     row = 4
     for group in groups:
         for c, (label, value, st) in enumerate(group):
@@ -315,6 +316,30 @@ def _grid(p: _Page, s: Summary) -> None:
     p.end_section()
 
 
+def _privacy(p: _Page, s: Summary, rules) -> None:
+    """Consent and retention counts, and the leads kept past the retention period (issue 15)."""
+    k, months = s.kpis, rules.privacy.get("retention_months")
+    limit = f"no activity, open deal or update for over {months} months" if months else "no retention period set"
+    r = p.section(f"Privacy — {k['No consent']} without consent, {k['Retention expired']} past retention",
+                  f"Without consent: never handed to sales. Past retention ({limit}): erase with "
+                  "`leadq forget`, or renew consent.")
+    if len(s.privacy):
+        p.header(r, ["Lead ID", "Name", "Owner", "Last touch", "Months idle", "Stage"], {"Months idle"})
+        shown = s.privacy.head(ACTION_ROWS)
+        for i, row in shown.iterrows():
+            rr = r + 1 + i
+            p.link(rr, 0, row["Lead ID"], row["Row"])
+            p.put(rr, 1, row["Name"] or "", "text")
+            p.put(rr, 2, _v(row["Owner"]) or "", "text")
+            p.put(rr, 3, row["Last touch"], "date")
+            p.put(rr, 4, int(row["Months idle"]), "int")
+            p.put(rr, 5, row["Stage"], "text")
+        if len(s.privacy) > len(shown):
+            p.put(r + 1 + len(shown), 0, f"… and {len(s.privacy) - len(shown)} more (filter Next action status on "
+                                         "the Leads sheet)", "note")
+    p.end_section()
+
+
 def _quality(p: _Page, s: Summary) -> None:
     n, found = len(s.quality), s.kpis["Data problems"]
     listed = "" if found <= n else "; the first of each kind are listed"
@@ -342,5 +367,6 @@ def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
     _queues(p, s, rules)
     _actions(p, s)
     _grid(p, s)
+    _privacy(p, s, rules)
     _quality(p, s)
     return p.out

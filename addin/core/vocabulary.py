@@ -18,12 +18,15 @@ REACH = {VISITOR: 0, LEAD: 1, MQL: 2, SQL: 3, OPPORTUNITY: 4, CUSTOMER: 5, LOST:
 
 # ---------------------------------------------------------------------------- next actions
 OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED = "Overdue", "Due soon", "Missing", "No date", "Planned"
-ACTION_STATUSES = [OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED]
+# privacy flags win over the action statuses: nobody should chase a lead that must not be contacted
+NO_CONSENT, RETENTION_EXPIRED = "No consent", "Retention expired"
+ACTION_STATUSES = [RETENTION_EXPIRED, NO_CONSENT, OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED]
 ACTION_ALERTS = [OVERDUE, DUE_SOON, MISSING, NO_DATE]       # listed on the Summary
 ACTION_ORDER = {OVERDUE: 0, DUE_SOON: 1, MISSING: 2, NO_DATE: 2}
 # fill and font of each flagged status (conditional formats on Leads, styles on the Summary)
 ACTION_COLORS = {OVERDUE: ("#C00000", "#FFFFFF"), DUE_SOON: ("#FFEB9C", "#7F6000"),
-                 MISSING: ("#F8CBAD", "#833C0B"), NO_DATE: ("#F8CBAD", "#833C0B")}
+                 MISSING: ("#F8CBAD", "#833C0B"), NO_DATE: ("#F8CBAD", "#833C0B"),
+                 NO_CONSENT: ("#7030A0", "#FFFFFF"), RETENTION_EXPIRED: ("#404040", "#FFFFFF")}
 
 # ---------------------------------------------------------------------------- answers (folded)
 YES_WORDS = frozenset({"yes", "y", "oui", "o", "x", "✓", "✔", "☑", "true", "vrai", "1", "ok", "si"})
@@ -31,6 +34,13 @@ NO_WORDS = frozenset({"no", "n", "non", "false", "faux", "0", "✗", "✘", "☐
 UNKNOWN_WORDS = frozenset({"", "?", "unknown", "inconnu", "inconnue", "nsp", "tbd", "n/a", "na", "-"})
 ANSWER_CHOICES = ["Yes", "No", "Unknown", "Oui", "Non"]     # the Qualification drop-down
 CONSENT_CHOICES = ["Oui", "Non", "Yes", "No"]              # the Leads Consent drop-down
+# what the Consent column says beyond yes/no (a date there means consent given on that day)
+CONSENT_YES_WORDS = YES_WORDS | frozenset({
+    "ja", "granted", "given", "accepted", "accepte", "consented", "consent", "consenti", "consentement donne",
+    "opt in", "opt-in", "optin", "opted in", "double opt in", "double opt-in", "subscribed", "inscrit", "d'accord"})
+CONSENT_NO_WORDS = NO_WORDS | frozenset({
+    "nein", "refused", "refuse", "declined", "withdrawn", "retire", "revoked", "revoque", "opt out", "opt-out",
+    "optout", "opted out", "unsubscribed", "desinscrit", "desabonne", "no consent", "pas de consentement"})
 
 # ---------------------------------------------------------------------------- deal outcomes
 WON, LOST_OUTCOME, OPEN = "won", "lost", "open"
