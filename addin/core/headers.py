@@ -73,7 +73,7 @@ LEADS_INPUTS: dict[str, list[str]] = {
 # Read when present, but not a column of the template (most CRM exports carry one).
 LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
     "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
-                     "Updated", "Updated at", "Last update", "Date of last update", "Dernière modification",
+                     "Updated", "Updated at", "Date Modified", "Last update", "Date of last update", "Dernière modification",
                      "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
 }
 
