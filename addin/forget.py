@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import os
 import re
 import tempfile
@@ -29,6 +30,7 @@ from .core.text import fold, fold_series
 from .errors import Problem, WorkbookError
 from .io.edit import PackageEdit
 from .io.erase import remove_rows
+from .io.importer import decode, sniff_delimiter
 from .io.package import Package, col_letter, xml_text
 from .io.reader import _layout, _load, read_workbook
 from .io.sheetxml import split
@@ -172,14 +174,10 @@ def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str
         return "not rewritable", [Problem("external-source-remains", str(path),
                                           "LeadQ cannot rewrite this activities source; erase the person's rows there "
                                           "by hand (LeadQ rewrites CSV files only)", "warning")]
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        sample = f.read(65536)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        rows = list(csv.reader(f, dialect))
+    # Read as an import reads it (encoding and delimiter sniffed), written back the same way.
+    text, encoding = decode(path.read_bytes())
+    delimiter = sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows:
         return "0 rows", []
     frame = pd.DataFrame(rows[1:], columns=rows[0], dtype=object)
@@ -189,8 +187,8 @@ def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str
         return f"{int(hit.sum())} rows", []
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, dialect)
+        with os.fdopen(fd, "w", newline="", encoding=encoding) as f:
+            w = csv.writer(f, delimiter=delimiter)
             w.writerow(rows[0])
             w.writerows(r for r, h in zip(rows[1:], hit) if not h)
             f.flush()

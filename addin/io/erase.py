@@ -12,6 +12,7 @@ the file.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
-from .package import NS, REL_TABLE, col_index, col_letter, parse_xml, rels_path, to_xml
+from .package import NS, REL_TABLE, col_index, col_letter, parse_xml, rels_path, to_xml, xml_text
 from .sheetxml import ROW_NUM, ROW_RE, split
 
 REL_DRAWING_TYPES = ("/drawing", "/vmlDrawing", "/comments", "/threadedComment", "/pivotTable")
@@ -341,18 +342,10 @@ def _rewrite_cells(xml: bytes, sheet: str, rw: Rewriter) -> bytes:
                     attrs = attrs[:ref.start(1)] + new.encode() + attrs[ref.end(1):]
         if text is None:
             return m.group(0) if attrs == m.group(1) else b"<f%s/>" % attrs
-        formula = _unxml(text.decode("utf-8"))
+        formula = html.unescape(text.decode("utf-8"))
         new_text = rw.formula(formula, sheet, where, height=height)
-        return b"<f%s>%s</f>" % (attrs, _xml(new_text).encode("utf-8"))
+        return b"<f%s>%s</f>" % (attrs, xml_text(new_text).encode("utf-8"))
     return _F_RE.sub(fix, xml)
-
-
-def _unxml(s: str) -> str:
-    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
-
-
-def _xml(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _shift_dimension(head: str, shift: Shift) -> str:
@@ -386,8 +379,8 @@ def _shift_tail(tail: str, sheet: str, rw: Rewriter, edit: PackageEdit, part: st
         text = text[:sq.start(1)] + new + text[sq.end(1):]
 
         def formula(fm):
-            body = rw.formula(_unxml(fm.group(2)), sheet, f"{sheet}!{old}", anchor=(old_top, new_top))
-            return f"<{fm.group(1)}>{_xml(body)}</{fm.group(1).split()[0]}>"
+            body = rw.formula(html.unescape(fm.group(2)), sheet, f"{sheet}!{old}", anchor=(old_top, new_top))
+            return f"<{fm.group(1)}>{xml_text(body)}</{fm.group(1).split()[0]}>"
         return re.sub(r"<(formula|formula1|formula2|xm:f)>(.*?)</\1>", formula, text, flags=re.S)
 
     tail = _BLOCKS.sub(block, tail)
@@ -495,14 +488,14 @@ def _shift_elsewhere(edit: PackageEdit, part: str, sheet: str, rw: Rewriter) -> 
         if other_part == part or not edit.exists(other_part):
             continue
         xml = edit.read(other_part)
-        if needle not in xml and _xml(sheet).encode("utf-8") not in xml:
+        if needle not in xml and xml_text(sheet).encode("utf-8") not in xml:
             continue
         head, rows_xml, tail = split(xml)
         rows_new = _rewrite_cells(rows_xml, other, rw) if b"<f" in rows_xml else rows_xml
 
         def formula(fm, other=other):
-            body = rw.formula(_unxml(fm.group(2)), other, f"{other}!")
-            return f"<{fm.group(1)}>{_xml(body)}</{fm.group(1).split()[0]}>"
+            body = rw.formula(html.unescape(fm.group(2)), other, f"{other}!")
+            return f"<{fm.group(1)}>{xml_text(body)}</{fm.group(1).split()[0]}>"
         tail_new = re.sub(r"<(formula|formula1|formula2|xm:f)>(.*?)</\1>", formula, tail, flags=re.S)
         if rows_new != rows_xml or tail_new != tail:
             edit.put(other_part, head.encode("utf-8") + rows_new + tail_new.encode("utf-8"))
@@ -518,11 +511,11 @@ def _shift_elsewhere(edit: PackageEdit, part: str, sheet: str, rw: Rewriter) -> 
         if not edit.exists(chart):
             continue
         xml = edit.read(chart)
-        if needle not in xml and _xml(sheet).encode("utf-8") not in xml:
+        if needle not in xml and xml_text(sheet).encode("utf-8") not in xml:
             continue
         text = xml.decode("utf-8")
         new = re.sub(r"(<c:f>)(.*?)(</c:f>)",
-                     lambda m: m.group(1) + _xml(rw.formula(_unxml(m.group(2)), None, f"chart {chart}")) + m.group(3),
+                     lambda m: m.group(1) + xml_text(rw.formula(html.unescape(m.group(2)), None, f"chart {chart}")) + m.group(3),
                      text, flags=re.S)
         if new != text:
             edit.put(chart, new.encode("utf-8"))
