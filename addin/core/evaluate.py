@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
 from .headers import LEAD_ID, canonical_field, canonicalize, near_miss
+from .history import HistoryStep, history_step, read_frame
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues
 from .parse import blank_mask, date_value, to_answer, to_date, to_number
 from .qualification import assess
@@ -94,6 +95,7 @@ class Evaluation:
     problem_counts: dict[str, int] = field(default_factory=dict)   # every problem found, by code
     date_order: str = "auto"
     rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
+    history: HistoryStep | None = None   # Stage since, SLA and the rows this refresh adds to History
 
     @property
     def problem_total(self) -> int:
@@ -172,13 +174,16 @@ class _Leads:
 
 
 def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
-             qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto") -> Evaluation:
+             qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto",
+             history: pd.DataFrame | None = None, refreshed_at=None) -> Evaluation:
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
-    date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD).
+    date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD);
+    history: the History sheet's rows (none: this is the first refresh); refreshed_at: when this
+    refresh happens, as History records it (default: the as-of day).
     """
     rules = load_rules(rules)
     as_of = _as_of(as_of, date_order)
@@ -193,16 +198,22 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     st = stage_step(lead, rules, fields, score, verdict, log)
     amount, weighted = amount_step(lead, st.probability, log)
     act = next_action_step(lead, st.stage, rules, as_of, date_order, log)
+    hist = history_step(lead.ids.to_numpy(object), st.stage, score, grade, last_day, act["status"], rules, as_of,
+                        read_frame(history, log), refreshed_at)
+    act["status"] = hist.status
     texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
     out = pd.DataFrame({
         "Lead ID": lead.ids.to_numpy(), "Fit score": fit, "Engagement score": engagement, "Score": score,
         "Grade": grade, "Stage": texts["stage_label"], "Checklist": texts["checklist"],
         "Interests": texts["interests"], "Next action status": act["status"], "Why": texts["why"],
+        "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
+    context = context.assign(**{"Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
+                                "Total": fit + engagement})      # unclipped: ranks leads sitting at the cap
     details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
     return Evaluation(out, details, log.finish(), context, rules, as_of, headers=lead.real,
-                      problem_counts=log.totals(), date_order=date_order)
+                      problem_counts=log.totals(), date_order=date_order, history=hist)
 
 
 def read_leads(leads: pd.DataFrame, log: ProblemLog) -> _Leads:

@@ -57,7 +57,7 @@ LEADS_INPUTS: dict[str, list[str]] = {
 }
 
 LEADS_OUTPUTS: list[str] = ["Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist",
-                            "Interests", "Next action status", "Why"]
+                            "Interests", "Next action status", "Why", "Stage since", "Days in stage"]
 
 ACTIVITIES_INPUTS: dict[str, list[str]] = {
     LEAD_ID: LEADS_INPUTS[LEAD_ID],

@@ -11,7 +11,7 @@ import pandas as pd
 from .text import fold
 from .vocabulary import NO_WORDS, UNKNOWN_WORDS, YES_WORDS
 
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_EPOCH = _EXCEL_EPOCH = pd.Timestamp("1899-12-30")   # serial 0 of Excel's 1900 date system
 # How a date written with numbers only (01/02/2026) is read. "auto" reads day first for now.
 DATE_ORDERS = ("auto", "DMY", "MDY", "YMD")
 _NUM_JUNK = re.compile(r"[\s\u00a0\u202f€$£%]|eur|usd|gbp|chf", re.IGNORECASE)

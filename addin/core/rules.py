@@ -25,7 +25,7 @@ from .text import did_you_mean, key, suggest
 from .vocabulary import OUTCOMES, STAGES, default_probability
 
 MAX_RULES_BYTES = 5_000_000
-_MERGED_OBJECTS = ("score", "thresholds", "next_actions")
+_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "history")
 
 
 def schema() -> dict:
@@ -191,6 +191,15 @@ class Rules:
     @property
     def due_soon_days(self) -> int:
         return int(self.data.get("next_actions", {}).get("due_soon_days", 7))
+
+    @property
+    def history_min_change(self) -> float:
+        return float(self.data.get("history", {}).get("min_change", 5))
+
+    @property
+    def sla_days(self) -> dict[str, float]:
+        """Follow-up deadline in days by stage key (stages without one are absent)."""
+        return {s: float(v["days"]) for s, v in (self.data.get("sla") or {}).items() if isinstance(v, dict)}
 
     def activity_points(self, activity_type: str) -> float:
         """Points of one activity type, found by key or label, ignoring case and accents."""

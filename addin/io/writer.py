@@ -54,7 +54,7 @@ from .sheetxml import (
 )
 from .styles import StyleBook
 
-NUMERIC = {"Fit score", "Engagement score", "Score"}
+NUMERIC = set(NUMBER_FORMATS)          # number cells (dates as serials); the others are text
 
 
 @dataclass
