@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from .core.evaluate import Evaluation, evaluate
 from .core.present import settings_status
 from .core.rules import default_rules_text, load_rules
@@ -25,11 +27,12 @@ class RefreshResult:
     rules_source: str
 
 
-def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None) -> tuple[Evaluation, RunSettings]:
+def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, refreshed_at=None,
+            run: RunSettings | None = None) -> tuple[Evaluation, RunSettings]:
     """Evaluate a workbook's data with the settings resolved for it (see addin.settings)."""
-    run = resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
+    run = run or resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
     ev = evaluate(data.leads, data.activities, run.rules, qualification=data.qualification, as_of=run.as_of,
-                  date_order=run.date_order)
+                  date_order=run.date_order, history=data.history, refreshed_at=refreshed_at)
     ev.rules_source = run.rules_source
     ev.add_problems(data.problems)
     return ev, run
@@ -45,14 +48,22 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     step("reading the workbook")
     data = read_workbook(workbook)
     step("scoring")
-    ev, run = compute(data, workbook, rules, as_of)
-    data.activities = data.qualification = None     # the writer needs neither: free the biggest frames
-    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    clock = dt.datetime.now()
+    stamp = now or clock.strftime("%Y-%m-%d %H:%M")
+    run = resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
+    ev, run = compute(data, workbook, run=run, refreshed_at=refreshed_at(run.as_of, clock))
+    data.activities = data.qualification = data.history = None   # the writer needs none of them: free them
     step("writing results")
     target = Path(output) if output else workbook
     report = write_results(workbook, data, ev, target=target, settings=settings_status(ev, stamp),
                            summary=summary_writer(ev, stamp))
     return RefreshResult(ev, ev.problems, report, run.rules_source)
+
+
+def refreshed_at(as_of, clock: dt.datetime) -> pd.Timestamp:
+    """When History says a refresh happened: the as-of day at the time of day the refresh ran (so
+    ages measured at the as-of date agree with History, and two refreshes of one day differ)."""
+    return pd.Timestamp(dt.datetime.combine(pd.Timestamp(as_of).date(), clock.time().replace(microsecond=0)))
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path]:

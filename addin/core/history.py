@@ -1,4 +1,4 @@
-"""LeadQ's memory: what each refresh records on the History sheet, and what it tells.
+"""LeadQ's memory: what each refresh records on the Lead history sheet, and what it tells.
 
 The History sheet is a change log: the first refresh records every lead; each later one records
 only the leads whose stage or grade changed or whose score moved by at least
@@ -20,7 +20,6 @@ import pandas as pd
 from ..errors import Problem, ProblemLog
 from .parse import EXCEL_EPOCH
 from .vocabulary import (
-    CLOSED_STAGES,
     CUSTOMER,
     DISQUALIFIED,
     FUNNEL,
@@ -36,6 +35,8 @@ from .vocabulary import (
     STAGES,
 )
 
+# Excel reserves the sheet name "History" (its change-tracking log) and refuses a workbook using it.
+SHEET = "Lead history"
 COLUMNS = ["Refreshed at", "Lead ID", "Score", "Stage", "Grade", "Rules version"]
 TREND_REFRESHES = 12
 VELOCITY_STEPS = [(LEAD, MQL), (MQL, SQL), (SQL, CUSTOMER)]
@@ -71,10 +72,10 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
     if log is not None and (~ok).any():
         bad = int((~ok).sum())
         row = first_row + int(np.flatnonzero(~ok)[0])
-        log.add(Problem("history-row-not-understood", f"History!{row}:{row}",
-                        f"{bad} History row{'s' * (bad != 1)} without a date, a Lead ID or a known stage "
-                        "(first on this row) are ignored; History is LeadQ's sheet — leave it as written",
-                        "warning", sheet="History", row=row))
+        log.add(Problem("history-row-not-understood", f"'{SHEET}'!{row}:{row}",
+                        f"{bad} {SHEET} row{'s' * (bad != 1)} without a date, a Lead ID or a known stage "
+                        f"(first on this row) are ignored; {SHEET} is LeadQ's sheet — leave it as written",
+                        "warning", sheet=SHEET, row=row))
     out = pd.DataFrame({"Refreshed at": pd.to_datetime(when[ok].to_numpy()), "Lead ID": ids[ok].to_numpy(object),
                         "Score": score[ok].to_numpy(float), "Stage": text["Stage"][ok].to_numpy(object),
                         "Grade": text["Grade"][ok].to_numpy(object),
@@ -334,5 +335,25 @@ def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["Leads", "Owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def open_stage(stage) -> bool:
-    return stage not in CLOSED_STAGES
+def compact(full: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
+    """History cut to at most `limit` rows: the oldest refreshes are folded into one baseline row
+    per lead (dated when the lead entered the stage it then had, with its latest score), so Stage
+    since survives. Returns (rows kept, rows folded away)."""
+    h = full.assign(_n=np.arange(len(full))).sort_values(["Lead ID", "Refreshed at", "_n"], kind="stable")
+    lead = h["Lead ID"].to_numpy(object)
+    stage = h["Stage"].to_numpy(object)
+    new_run = np.r_[True, (lead[1:] != lead[:-1]) | (stage[1:] != stage[:-1])]
+    h = h.assign(_run=np.cumsum(new_run))
+    times = np.sort(h["Refreshed at"].unique())
+    for cut in times[1:]:
+        before, after = h[h["Refreshed at"] < cut], h[h["Refreshed at"] >= cut]
+        last = before.drop_duplicates("Lead ID", keep="last")
+        last = last[last["Stage"] != REMOVED]
+        entry = before.drop_duplicates("_run", keep="first").set_index("_run")["Refreshed at"]
+        base = last.assign(**{"Refreshed at": entry.reindex(last["_run"]).to_numpy()})
+        if len(base) + len(after) <= limit:
+            kept = pd.concat([base, after]).sort_values(["Refreshed at", "_n"], kind="stable")
+            return kept[COLUMNS].reset_index(drop=True), len(full) - len(kept)
+    last = h.drop_duplicates("Lead ID", keep="last")
+    kept = last[last["Stage"] != REMOVED].sort_values(["Refreshed at", "_n"], kind="stable").head(limit)
+    return kept[COLUMNS].reset_index(drop=True), len(full) - len(kept)

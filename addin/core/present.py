@@ -12,6 +12,7 @@ import pandas as pd
 
 from .evaluate import Evaluation
 from .headers import LEADS_OUTPUTS
+from .history import SHEET as HISTORY
 from .scoring import LEDGER_COLUMNS
 from .vocabulary import ACTION_COLORS, STAGES
 
@@ -19,7 +20,6 @@ EXCEL_MAX_ROWS = 1_048_576
 OWNED_NAME = "_LeadQ_Outputs"        # hidden defined name recording the Leads columns LeadQ owns
 SCORE_DETAILS = "Score details"
 SUMMARY = "Summary"
-HISTORY = "History"
 HISTORY_NAME = "_LeadQ_History"      # hidden defined name: the History sheet is LeadQ's (it may append to it)
 
 NUMBER_FORMATS = {"Fit score": "0.0", "Engagement score": "0.0", "Score": "0.0", "Stage since": "yyyy-mm-dd",

@@ -63,6 +63,7 @@ class WriteReport:
     owned_columns: str
     details_rows: int
     details_cut: int
+    history_rows: int = 0        # rows this refresh appended to History
 
 
 def lock_file(path: Path) -> Path:
@@ -280,6 +281,11 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         lay = data.layouts["Leads"]
         owned = write_leads(edit, styles, lay, ev, len(data.leads))
         n, cut = write_details(edit, styles, ev)
+        added = 0
+        if ev.history is not None:
+            from .history_sheet import write_history
+            added, history_problems = write_history(edit, styles, ev.history, data.history_sheet)
+            ev.add_problems(history_problems)
         if summary is not None:
             summary(edit, styles)
         if settings:
@@ -290,7 +296,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         edit.save(target)
     finally:
         pkg.close()
-    return WriteReport(target, owned, n, cut)
+    return WriteReport(target, owned, n, cut, added)
 
 
 __all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml"]
