@@ -89,8 +89,9 @@ _DATA = [
     ("missing-criterion-column", "Missing criterion column", "warning", "A checklist criterion has no column on Qualification."),
     ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
     ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
-    ("history-row-not-understood", "History row not understood", "warning", "A History row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
-    ("history-full", "History full", "warning", "History reached a sheet's row limit; its oldest refreshes were folded into one baseline."),
+    ("history-row-not-understood", "History row not understood", "warning",
+     "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
+    ("history-full", "History full", "warning", "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline."),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {

@@ -12,7 +12,6 @@ import pandas as pd
 
 from .evaluate import Evaluation
 from .headers import LEADS_OUTPUTS
-from .history import SHEET as HISTORY
 from .scoring import LEDGER_COLUMNS
 from .vocabulary import ACTION_COLORS, STAGES
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.history import COLUMNS, compact
-from ..core.present import EXCEL_MAX_ROWS, HISTORY, HISTORY_NAME, HEADER_FILL, HEADER_FONT, excel_serial
+from ..core.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, HISTORY, HISTORY_NAME, excel_serial
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
 from .package import NS, Package, col_letter
@@ -98,13 +98,10 @@ def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | No
     end = xml.rfind(b"</sheetData>") if xml else -1
     last_row = 1
     if end >= 0:
-        found = None
-        for found in _LAST_ROW.finditer(xml, max(0, end - 20_000), end):
-            pass
-        if found is None and end > 20_000:       # a huge last row: look further back once
-            for found in _LAST_ROW.finditer(xml, 0, end):
-                pass
-        last_row = int(found.group(1)) if found else 1
+        found = list(_LAST_ROW.finditer(xml, max(0, end - 20_000), end))
+        if not found and end > 20_000:       # a huge last row: look further back once
+            found = list(_LAST_ROW.finditer(xml, 0, end))
+        last_row = int(found[-1].group(1)) if found else 1
     if part is None or end < 0 or step.started or last_row < 2:
         # No History (or nothing LeadQ can read in it): start the sheet with this refresh's rows.
         part = edit.ensure_sheet(existing or HISTORY)
@@ -125,8 +122,8 @@ def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | No
         new = _rows(appended, last_row + 1, styles)
         last = last_row + len(appended)
         head_end = xml.find(b"<sheetData")
-        head = re.sub(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{LAST}{last}"/>'.encode(), xml[:head_end], 1)
-        tail = re.sub(rb'<autoFilter ref="[^"]*"', f'<autoFilter ref="A1:{LAST}{last}"'.encode(), xml[end:], 1)
+        head = re.sub(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{LAST}{last}"/>'.encode(), xml[:head_end], count=1)
+        tail = re.sub(rb'<autoFilter ref="[^"]*"', f'<autoFilter ref="A1:{LAST}{last}"'.encode(), xml[end:], count=1)
         body = memoryview(xml)[head_end:end]
 
         def chunks():
