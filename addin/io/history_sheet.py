@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.history import COLUMNS, compact
-from ..core.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, HISTORY, HISTORY_NAME, excel_serial
+from ..core.history import SHEET as HISTORY
+from ..core.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, HISTORY_NAME, excel_serial
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
 from .package import NS, Package, col_letter
