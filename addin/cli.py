@@ -92,16 +92,20 @@ def cmd_refresh(args, out, err) -> int:
     if step:
         err.write("\r\033[K")
     ev = result.evaluation
+    from .core.history import changes
+    moved = changes(ev.history, ev.context)
     if args.json:
         from .core.present import stage_counts
         out.write(json.dumps({"workbook": str(result.report.target), "leads": len(ev.leads),
                               "as_of": ev.as_of.date().isoformat(), "rules": result.rules_source,
-                              "stages": stage_counts(ev), "problems_found": ev.problem_total,
+                              "stages": stage_counts(ev), "changes": moved.as_dict(),
+                              "history_rows_added": result.report.history_rows, "problems_found": ev.problem_total,
                               "problem_counts": ev.problem_counts,
                               "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2) + "\n")
         return 0
     out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
               f"with {result.rules_source} — {_stage_line(ev)}\n")
+    _changes(out, ev, moved, result.report.history_rows)
     if result.report.details_cut:
         out.write(f"Score details holds the first {result.report.details_rows:,} ledger rows of "
                   f"{result.report.details_rows + result.report.details_cut:,} (a sheet's limit); use `leadq explain`\n")
@@ -110,6 +114,19 @@ def cmd_refresh(args, out, err) -> int:
         for p in result.problems[:10]:
             out.write(f"  {p}\n")
     return 0
+
+
+def _changes(out, ev, moved, added: int) -> None:
+    """What changed since the last refresh, stage by stage (`MQL 70 → 73: +5 new, −2 moved on`)."""
+    if moved.first:
+        out.write(f"Lead history started: {added:,} leads recorded\n")
+        return
+    lines = moved.lines(ev.rules.stage_label)
+    since = moved.previous_at.strftime("%Y-%m-%d %H:%M") if moved.previous_at is not None else "the last refresh"
+    out.write(f"Since {since}:" + (" no lead changed stage" if not lines else "") + "\n")
+    for line in lines:
+        out.write(f"  {line}\n")
+    out.write(f"Lead history: {added:,} row{'s' * (added != 1)} added\n")
 
 
 def cmd_new(args, out, err) -> int:

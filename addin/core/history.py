@@ -335,6 +335,21 @@ def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["Leads", "Owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
+@dataclass
+class Memory:
+    """The Summary's history sections."""
+
+    changes: Changes
+    trend: pd.DataFrame
+    velocity: pd.DataFrame
+    sla: pd.DataFrame
+
+
+def memory(ev) -> Memory:
+    """Since last refresh, the trend, the velocity and the SLA breaches of an evaluation with history."""
+    return Memory(changes(ev.history, ev.context), trend(ev.history), velocity(ev.history), sla_by_owner(ev.context))
+
+
 def compact(full: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
     """History cut to at most `limit` rows: the oldest refreshes are folded into one baseline row
     per lead (dated when the lead entered the stage it then had, with its latest score), so Stage
