@@ -170,13 +170,19 @@ def write_summary(book, ev, stamp: str) -> None:
     # Charts read a small data block beside the page (xlwings charts take one contiguous range).
     for k, spec in enumerate(charts):
         col = 16 + 3 * k
-        sheet.range((1, col)).value = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec["labels"], spec["values"])]
+        if spec.get("kind") == "line":       # the trend: one column per stage (it comes last: room to the right)
+            block = [["Refreshed at"] + [name for name, *_ in spec["series"]]] + [
+                [lbl] + [float(values[i]) for _, _, _, values in spec["series"]] for i, lbl in enumerate(spec["labels"])]
+        else:
+            block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec["labels"], spec["values"])]
+        sheet.range((1, col)).value = block
         c1, r1, c2, r2 = spec["anchor"]
         top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
         chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
                                  height=bottom_right.top - top_left.top)
-        chart.set_source_data(sheet.range((1, col), (len(spec["labels"]) + 1, col + 1)))
-        chart.chart_type = "bar_clustered" if spec["horizontal"] else "column_clustered"
+        chart.set_source_data(sheet.range((1, col), (len(block), col + len(block[0]) - 1)))
+        chart.chart_type = ("line_markers" if spec.get("kind") == "line" else
+                            "bar_clustered" if spec["horizontal"] else "column_clustered")
         chart.name = spec["title"]
 
 

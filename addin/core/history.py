@@ -326,12 +326,12 @@ def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:
     sub = context[m]
     owner = sub["Owner"].fillna("").astype(str).str.strip().replace("", "(none)")
     if not len(sub):
-        return pd.DataFrame(columns=["Owner", "Leads", "MQL", "SQL", "Longest wait (days)"])
+        return pd.DataFrame(columns=["Owner", "Leads", "MQL", "SQL", "Max days"])
     frame = pd.DataFrame({"Owner": owner.to_numpy(object), "Leads": 1, "MQL": (sub["Stage"] == MQL).to_numpy(int),
                           "SQL": (sub["Stage"] == SQL).to_numpy(int), "Days": sub["Days in stage"].to_numpy()})
     out = frame.groupby("Owner", sort=False).agg(Leads=("Leads", "sum"), MQL=("MQL", "sum"), SQL=("SQL", "sum"),
                                                   Longest=("Days", "max")).reset_index()
-    out = out.rename(columns={"Longest": "Longest wait (days)"})
+    out = out.rename(columns={"Longest": "Max days"})
     return out.sort_values(["Leads", "Owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 

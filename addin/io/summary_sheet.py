@@ -10,7 +10,9 @@ import pandas as pd
 
 from ..core.evaluate import Evaluation
 from ..core.present import HEADER_FILL, SUMMARY, contrast
+from ..core.history import NEWS_STAGES
 from ..core.summary import Summary, summarise
+from ..core.vocabulary import ACTION_COLORS, DISQUALIFIED, FUNNEL, LOST, SLA_BREACHED, VISITOR
 from .edit import PackageEdit
 from .package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_text
 from .styles import StyleBook
@@ -18,7 +20,7 @@ from .template import _currency_format
 
 WIDTHS = [24, 20, 16, 11, 14, 16, 12, 12, 12, 12, 12, 12, 12]
 DRAWING = "xl/drawings/drawingLeadQSummary.xml"
-CHARTS = ["xl/charts/chartLeadQFunnel.xml", "xl/charts/chartLeadQPipeline.xml"]
+CHARTS = ["xl/charts/chartLeadQFunnel.xml", "xl/charts/chartLeadQPipeline.xml", "xl/charts/chartLeadQTrend.xml"]
 ACCENT = "#2F5597"
 SOFT = "#D9E1F2"
 
@@ -45,7 +47,8 @@ class Grid:
             elif isinstance(v, (int, float)):
                 cell = f'<c r="{ref}" s="{s}"><v>{float(v)!r}</v></c>'
             elif isinstance(v, pd.Timestamp):
-                serial = (v - pd.Timestamp("1899-12-30")).days
+                serial = (v - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+                serial = int(serial) if serial == int(serial) else repr(serial)     # keeps the time of day
                 cell = f'<c r="{ref}" s="{s}"><v>{serial}</v></c>'
             else:
                 cell = f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{xml_text(str(v))}</t></is></c>'
@@ -97,6 +100,10 @@ class _Styles:
         self.amber = make(bold=True, fill="#FFEB9C", color="#7F6000")
         self.grey = make(bold=True, fill="#F8CBAD", color="#833C0B")
         self.grid_cell = make(num_fmt="#,##0", halign="center")
+        fill, font = ACTION_COLORS[SLA_BREACHED]
+        self.sla = make(bold=True, fill=fill, color=font)
+        self.green = make(color="#00783C", num_fmt="+0.0;-0.0;0")
+        self.datetime = make(num_fmt="yyyy-mm-dd hh:mm")
 
     def stage(self, color: str):
         return self.make(bold=True, fill=color, color=contrast(color))
@@ -199,6 +206,8 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
                    "values": list(s.pipeline.loc[open_rows, "Weighted"]), "colors": [ACCENT] * len(open_rows),
                    "anchor": (6, 26, 13, 41), "fmt": _currency_format(s.meta["currency"])})
     r = max(last + 3, 43)
+    if s.memory is not None:
+        r = history_sections(g, st, r, s, ev, charts)
 
     # By source, by owner
     for title, frame, col in (("By source", s.by_source, "Source"), ("By owner", s.by_owner, "Owner")):
@@ -217,7 +226,10 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
     for title, frame, note in (
             ("Hand-off queue — MQLs waiting for sales", s.handoff,
              "Hottest first. Missing: the checklist criteria not yet answered yes."),
-            ("Hottest open leads", s.hottest, f"Open leads scoring {ev.rules.hot:g} or more.")):
+            ("Hottest open leads", s.hottest, f"Open leads scoring {ev.rules.hot:g} or more." + (
+                f" {k['At score maximum']:,} lead{'s sit' if k['At score maximum'] != 1 else ' sits'} at the score "
+                f"maximum ({ev.rules.score_range[1]:g}): leads tied there are ranked by their unclipped total."
+                if k["At score maximum"] else ""))):
         r = _section(g, st, r, f"{title} ({len(frame)})", note)
         _header(g, st, r, ["Lead ID", "Name", "Owner", "Score", "Days idle", "Missing" if "MQL" in title else "Stage"],
                 {"Score", "Days idle"})
@@ -244,7 +256,7 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
     for i, row in shown.iterrows():
         rr = r + 1 + i
         status = row["Status"]
-        g.put(rr, 0, status, {"Overdue": st.red_bold, "Due soon": st.amber}.get(status, st.grey))
+        g.put(rr, 0, status, {"Overdue": st.red_bold, "Due soon": st.amber, SLA_BREACHED: st.sla}.get(status, st.grey))
         _lead_link(g, st, rr, 1, row["Lead ID"], row["Row"])
         g.put(rr, 2, _v(row["Owner"]) or "", st.red if status == "Overdue" else st.text)
         g.put(rr, 3, _v(row["Due"]), st.red_date if status == "Overdue" else st.date)
@@ -279,7 +291,158 @@ def layout(s: Summary, ev: Evaluation, refreshed_at: str, st: _Styles) -> tuple[
     return g, charts
 
 
+def history_sections(g: Grid, st: _Styles, r: int, s: Summary, ev: Evaluation, charts: list[dict]) -> int:
+    """Since last refresh, the stage trend (table and line chart), velocity and SLA breaches by owner,
+    from row r; returns the row after them. (Self-contained until the Summary layout moves to core.)"""
+    m = s.memory
+    ch = m.changes
+    label = ev.rules.stage_label
+    if ch.first:
+        r = _section(g, st, r, "Since last refresh",
+                     "This refresh started the Lead history: changes show from the next refresh on.")
+        r += 1
+    else:
+        when = ch.previous_at.strftime("%Y-%m-%d %H:%M")
+        news = " · ".join(f"{ch.new(x)} new {label(x)}" for x in NEWS_STAGES)
+        r = _section(g, st, r, f"Since last refresh ({when})",
+                     f"{news} · {len(ch.moved_back)} moved back · {len(ch.lost)} lost or disqualified")
+        names = ["Stage", "Before", "Now", "New", "Moved on", "Moved back", "Lost", "Removed"]
+        _header(g, st, r, names, set(names) - {"Stage"})
+        for i, (key, row) in enumerate(ch.counts.iterrows()):
+            g.put(r + 1 + i, 0, label(key), st.stage(ev.rules.stage_color(key)))
+            for c, name in enumerate(names[1:], start=1):
+                g.put(r + 1 + i, c, int(row[name]), st.int)
+        r += len(ch.counts) + 2
+        for title, frame in (("Biggest risers", ch.risers), ("Biggest fallers", ch.fallers)):
+            g.put(r, 0, f"{title} ({len(frame)})", st.bold)
+            _header(g, st, r + 1, ["Lead ID", "Name", "Owner", "Before", "Now", "Change"], {"Before", "Now", "Change"})
+            for i, row in frame.iterrows():
+                rr = r + 2 + i
+                _lead_link(g, st, rr, 0, row["Lead ID"], row["Row"])
+                g.put(rr, 1, row["Name"] or "", st.text)
+                g.put(rr, 2, _v(row["Owner"]) or "", st.text)
+                g.put(rr, 3, float(row["Before"]), st.num)
+                g.put(rr, 4, float(row["Score"]), st.num)
+                g.put(rr, 5, float(row["Change"]), st.green if row["Change"] > 0 else st.red)
+            r += len(frame) + 3
+        back = pd.concat([ch.moved_back.assign(Why="moved back"), ch.lost.assign(Why="lost")], ignore_index=True)
+        if len(back):
+            g.put(r, 0, f"Moved back or lost ({len(back)})", st.bold)
+            _header(g, st, r + 1, ["Lead ID", "Name", "Owner", "Before", "Now"])
+            shown = back.head(15)
+            for i, row in shown.iterrows():
+                rr = r + 2 + i
+                _lead_link(g, st, rr, 0, row["Lead ID"], row["Row"])
+                g.put(rr, 1, row["Name"] or "", st.text)
+                g.put(rr, 2, _v(row["Owner"]) or "", st.text)
+                g.put(rr, 3, label(row["Before"]), st.text)
+                g.put(rr, 4, label(row["Stage"]), st.stage(ev.rules.stage_color(row["Stage"])))
+            if len(back) > len(shown):
+                g.put(r + 2 + len(shown), 0, f"… and {len(back) - len(shown)} more", st.note)
+            r += len(shown) + 4
+
+    # Trend: leads per stage after each of the last refreshes, with a line chart beside the table.
+    tr = m.trend
+    shown_stages = [x for x in FUNNEL if x != VISITOR] + [LOST, DISQUALIFIED]
+    r = _section(g, st, r, f"Trend — leads per stage, last {len(tr)} refresh{'es' * (len(tr) != 1)}",
+                 "Counted from the Lead history after each refresh.")
+    _header(g, st, r, ["Refreshed at"] + [label(x) for x in shown_stages], {label(x) for x in shown_stages})
+    first = r + 1
+    for i, (when, row) in enumerate(tr.iterrows()):
+        g.put(first + i, 0, pd.Timestamp(when), st.datetime)
+        for c, x in enumerate(shown_stages, start=1):
+            g.put(first + i, c, int(row[x]), st.int)
+    last = first + len(tr) - 1
+    top = last + 2
+    charts.append({"part": CHARTS[2], "kind": "line", "title": "Leads per stage over the last refreshes",
+                   "cats": (0, first, last), "labels": [pd.Timestamp(x).strftime("%m-%d %H:%M") for x in tr.index],
+                   "serials": [(pd.Timestamp(x) - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1) for x in tr.index],
+                   "series": [(label(x), 1 + c, ev.rules.stage_color(x), [int(v) for v in tr[x]])
+                              for c, x in enumerate(shown_stages)],
+                   "anchor": (0, top, 9, top + 18), "fmt": "#,##0"})
+    r = top + 20
+
+    # Velocity
+    r = _section(g, st, r, "Velocity — median days from stage to stage",
+                 "From the day a lead first entered one stage to the day it first entered the next, as History saw it.")
+    _header(g, st, r, ["From", "To", "Leads", "Median days"], {"Leads", "Median days"})
+    for i, row in m.velocity.iterrows():
+        g.put(r + 1 + i, 0, label(row["From"]), st.text)
+        g.put(r + 1 + i, 1, label(row["To"]), st.text)
+        g.put(r + 1 + i, 2, int(row["Leads"]), st.int)
+        g.put(r + 1 + i, 3, _v(float(row["Median days"])), st.num)
+    r += len(m.velocity) + 3
+
+    # Follow-up deadlines by owner
+    sla = ev.rules.sla_days
+    deadlines = ", ".join(f"{label(x)} {d:g} day{'s' * (d != 1)}" for x, d in sla.items()) or "none set"
+    r = _section(g, st, r, f"Follow-up deadlines (SLA) — {int(m.sla['Leads'].sum()) if len(m.sla) else 0} breached",
+                 f"Deadlines: {deadlines}. Breached: longer in the stage and since the last activity, with no next action.")
+    if len(m.sla):
+        _header(g, st, r, ["Owner", "Leads", "MQL", "SQL", "Max days"],
+                {"Leads", "MQL", "SQL", "Max days"})
+        for i, row in m.sla.iterrows():
+            g.put(r + 1 + i, 0, row["Owner"], st.text)
+            for c, name in enumerate(["Leads", "MQL", "SQL", "Max days"], start=1):
+                g.put(r + 1 + i, c, int(row[name]), st.int)
+        r += len(m.sla) + 3
+    else:
+        r += 1
+    return r
+
+
+def _line_chart_xml(spec: dict) -> bytes:
+    """A native line chart, one series per column of a table on the Summary."""
+    c0, r1, r2 = spec["cats"]
+    n = len(spec["labels"])
+    cat_ref = f"'{SUMMARY}'!${col_letter(c0)}${r1}:${col_letter(c0)}${r2}"
+    pts = "".join(f'<c:pt idx="{i}"><c:v>{float(x)!r}</c:v></c:pt>' for i, x in enumerate(spec["serials"]))
+    series = []
+    for k, (name, col, color, values) in enumerate(spec["series"]):
+        ref = f"'{SUMMARY}'!${col_letter(col)}${r1}:${col_letter(col)}${r2}"
+        name_ref = f"'{SUMMARY}'!${col_letter(col)}${r1 - 1}"
+        vals = "".join(f'<c:pt idx="{i}"><c:v>{float(v)!r}</c:v></c:pt>' for i, v in enumerate(values))
+        rgb = color.lstrip("#")
+        series.append(
+            f'<c:ser><c:idx val="{k}"/><c:order val="{k}"/><c:tx><c:strRef><c:f>{escape(name_ref)}</c:f><c:strCache>'
+            f'<c:ptCount val="1"/><c:pt idx="0"><c:v>{escape(name)}</c:v></c:pt></c:strCache></c:strRef></c:tx>'
+            f'<c:spPr><a:ln w="28575" cap="rnd"><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill><a:round/></a:ln></c:spPr>'
+            f'<c:marker><c:symbol val="circle"/><c:size val="5"/><c:spPr><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill>'
+            f'<a:ln><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill></a:ln></c:spPr></c:marker>'
+            f'<c:cat><c:numRef><c:f>{escape(cat_ref)}</c:f><c:numCache><c:formatCode>yyyy-mm-dd hh:mm</c:formatCode>'
+            f'<c:ptCount val="{n}"/>{pts}</c:numCache></c:numRef></c:cat>'
+            f'<c:val><c:numRef><c:f>{escape(ref)}</c:f><c:numCache><c:formatCode>General</c:formatCode>'
+            f'<c:ptCount val="{n}"/>{vals}</c:numCache></c:numRef></c:val><c:smooth val="0"/></c:ser>')
+    txt = '<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="900"/></a:pPr><a:endParaRPr lang="en-US"/></a:p></c:txPr>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<c:roundedCorners val="0"/><c:chart>'
+        f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
+        f'sz="1200" b="1"/><a:t>{escape(spec["title"])}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
+        '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>'
+        '<c:lineChart><c:grouping val="standard"/><c:varyColors val="0"/>' + "".join(series) +
+        '<c:marker val="1"/><c:axId val="50030"/><c:axId val="50040"/></c:lineChart>'
+        '<c:catAx><c:axId val="50030"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
+        '<c:axPos val="b"/><c:numFmt formatCode="mm-dd hh:mm" sourceLinked="0"/><c:majorTickMark val="none"/>'
+        f'<c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{txt}<c:crossAx val="50040"/><c:crosses val="autoZero"/>'
+        '<c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
+        '<c:valAx><c:axId val="50040"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
+        '<c:axPos val="l"/><c:majorGridlines><c:spPr><a:ln><a:solidFill><a:srgbClr val="E7E6E6"/></a:solidFill></a:ln>'
+        f'</c:spPr></c:majorGridlines><c:numFmt formatCode="{escape(spec["fmt"])}" sourceLinked="0"/>'
+        f'<c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{txt}'
+        '<c:crossAx val="50030"/><c:crosses val="autoZero"/><c:crossBetween val="between"/></c:valAx>'
+        '<c:spPr><a:noFill/></c:spPr></c:plotArea><c:legend><c:legendPos val="r"/><c:overlay val="0"/>'
+        f'{txt}</c:legend><c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart>'
+        '<c:spPr><a:solidFill><a:srgbClr val="FFFFFF"/></a:solidFill><a:ln><a:solidFill><a:srgbClr val="D9D9D9"/>'
+        '</a:solidFill></a:ln></c:spPr></c:chartSpace>').encode()
+
+
 def _chart_xml(spec: dict) -> bytes:
+    if spec.get("kind") == "line":
+        return _line_chart_xml(spec)
     c0, r1, r2 = spec["cats"]
     v0 = spec["vals"][0]
     n = len(spec["labels"])
