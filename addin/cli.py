@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--output", help="write the refreshed workbook here instead of in place")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    v = sub.add_parser("preview", help="what a new rules file would change on a workbook's leads (writes nothing)")
+    v.add_argument("workbook")
+    v.add_argument("--rules", required=True, help="the new rules file to compare with the rules the workbook uses")
+    v.add_argument("--as-of", type=_date, help="date ages are measured at, for both rule sets (default: Settings, then today)")
+    v.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
     e = sub.add_parser("explain", help="print the rule-by-rule ledger of one lead")
     e.add_argument("workbook")
     e.add_argument("lead_id")
@@ -129,6 +135,21 @@ def _changes(out, ev, moved, added: int) -> None:
     out.write(f"Lead history: {added:,} row{'s' * (added != 1)} added\n")
 
 
+def cmd_preview(args, out, err) -> int:
+    from .core.preview import render_text
+    from .refresh import preview
+    old, new, p = preview(args.workbook, args.rules, as_of=args.as_of)
+    if args.json:
+        out.write(json.dumps({"workbook": str(args.workbook), "as_of": old.as_of.date().isoformat(),
+                              "current_rules": old.rules_source, "new_rules": new.rules_source, **p.as_dict()},
+                             ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{args.workbook}: as of {old.as_of.date().isoformat()}, {old.rules_source} → {new.rules_source}\n")
+    for line in render_text(p, old.rules.stage_label):
+        out.write(line + "\n")
+    return 0
+
+
 def cmd_new(args, out, err) -> int:
     from .refresh import new_workbook
     for path in new_workbook(args.out, sample=args.sample, rules=args.rules):
@@ -204,7 +225,7 @@ def cmd_check_rules(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "refresh": cmd_refresh,
+COMMANDS = {"preview": cmd_preview, "check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain}
 
 

@@ -60,6 +60,21 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     return RefreshResult(ev, ev.problems, report, run.rules_source)
 
 
+def preview(workbook, new_rules, as_of=None):
+    """Evaluate a workbook's data with its current rules and with `new_rules`, on the same as-of date;
+    writes nothing. Returns (current evaluation, new evaluation, Preview)."""
+    from .core.preview import compare
+    workbook = Path(workbook)
+    if not workbook.exists():
+        raise WorkbookError(f"{workbook}: no such file")
+    data = read_workbook(workbook)
+    current = resolve(workbook, data.settings, data.settings_rows, as_of=as_of)
+    proposed = resolve(workbook, data.settings, data.settings_rows, rules=new_rules, as_of=current.as_of)
+    old, _ = compute(data, workbook, run=current)
+    new, _ = compute(data, workbook, run=proposed)
+    return old, new, compare(old, new)
+
+
 def refreshed_at(as_of, clock: dt.datetime) -> pd.Timestamp:
     """When History says a refresh happened: the as-of day at the time of day the refresh ran (so
     ages measured at the as-of date agree with History, and two refreshes of one day differ)."""

@@ -9,8 +9,8 @@ from xml.sax.saxutils import escape
 import pandas as pd
 
 from ..core.evaluate import Evaluation
-from ..core.present import HEADER_FILL, SUMMARY, contrast
 from ..core.history import NEWS_STAGES
+from ..core.present import HEADER_FILL, SUMMARY, contrast
 from ..core.summary import Summary, summarise
 from ..core.vocabulary import ACTION_COLORS, DISQUALIFIED, FUNNEL, LOST, SLA_BREACHED, VISITOR
 from .edit import PackageEdit
