@@ -15,6 +15,9 @@ import xlwings as xw
 
 from .core.evaluate import evaluate
 from .core.headers import LEADS_OUTPUTS, header_row
+from .core.history import COLUMNS as HISTORY_COLUMNS
+from .core.history import SHEET as HISTORY
+from .core.history import refreshed_at
 from .core.present import (
     NUMBER_FORMATS,
     SCORE_DETAILS,
@@ -186,6 +189,42 @@ def write_summary(book, ev, stamp: str) -> None:
         chart.name = spec["title"]
 
 
+def _history_sheet(book):
+    """LeadQ's Lead history sheet, or None; a sheet of that name LeadQ did not write (its first row is
+    not LeadQ's header) is never written to."""
+    sheet = _sheet(book, HISTORY)
+    if sheet is None:
+        return None
+    header = sheet.range((1, 1), (1, len(HISTORY_COLUMNS))).value
+    if [str(h).strip() if h is not None else "" for h in header] != HISTORY_COLUMNS:
+        if all(h is None for h in header) and sheet.used_range.value in (None, [], [[None]]):
+            return sheet                     # emptied by the user: started again
+        raise LeadQError(f'the workbook has a sheet "{sheet.name}" that LeadQ did not create, and LeadQ keeps its '
+                         f'lead history in a sheet of that name; rename your sheet (e.g. "{sheet.name} (mine)")')
+    return sheet
+
+
+def write_history(book, step) -> None:
+    """Append this refresh's rows to Lead history (start the sheet when there is none)."""
+    sheet = _history_sheet(book)
+    rows = step.appended
+    if sheet is None or step.started:
+        sheet = _fresh_sheet(book, HISTORY)
+        sheet.range((1, 1)).value = [HISTORY_COLUMNS]
+        _apply(sheet.range((1, 1), (1, len(HISTORY_COLUMNS))), {"bold": True, "color": "#FFFFFF", "fill": "#1F3864"})
+        start = 2
+    else:
+        start = sheet.used_range.last_cell.row + 1
+    if not len(rows):
+        return
+    values = [[when.to_pydatetime(), excel_text(lead), None if score != score else float(score), excel_text(stage),
+               excel_text(grade), excel_text(version)]
+              for when, lead, score, stage, grade, version in rows[HISTORY_COLUMNS].itertuples(index=False)]
+    sheet.range((start, 1)).value = values
+    sheet.range((start, 1), (start + len(values) - 1, 1)).number_format = "yyyy-mm-dd hh:mm"
+    sheet.range((start, 3), (start + len(values) - 1, 3)).number_format = "0.0"
+
+
 def _run(book, stamp: str):
     settings = book_settings(book)
     run = run_settings(book, settings=settings)
@@ -194,10 +233,13 @@ def _run(book, stamp: str):
         raise LeadQError('no "Leads" sheet')
     activities, _ = read_sheet(book, "Activities")
     qualification, _ = read_sheet(book, "Qualification")
-    ev = evaluate(leads, activities, run.rules, qualification=qualification, as_of=run.as_of, date_order=run.date_order)
+    history = read_sheet(book, HISTORY)[0] if _history_sheet(book) is not None else None
+    ev = evaluate(leads, activities, run.rules, qualification=qualification, as_of=run.as_of, date_order=run.date_order,
+                  history=history, refreshed_at=refreshed_at(run.as_of, dt.datetime.now()))
     ev.rules_source = run.rules_source
     write_leads(book, ev, layout, len(leads))
     write_details(book, ev)
+    write_history(book, ev.history)
     write_summary(book, ev, stamp)
     return ev, settings[1]
 
@@ -234,3 +276,52 @@ def check_rules() -> None:
         errors = [str(p) for p in problems if p.severity == "error"]
         text = f"{len(errors)} problem(s) in {path.name}: " + " | ".join(errors)
     _status(book, rows, {"Status": text})
+
+
+PREVIEW_SHEET = "Rules preview"
+PREVIEW_LABEL = "Preview rules"          # Settings row naming the rules file to preview
+PREVIEW_DEFAULT = "rules.new.json"       # else this file beside the workbook
+
+
+def preview_rules() -> None:
+    """What the rules file to preview (Settings "Preview rules", else rules.new.json beside the workbook)
+    would change, on the same data and as-of date, written to a Rules preview sheet; no other cell changes."""
+    from .core.preview import compare, sheet_rows
+    book = xw.Book.caller()
+    settings, rows = book_settings(book)
+    folder = Path(book.fullname).resolve().parent
+    named = settings.get(key(PREVIEW_LABEL))
+    path = Path(str(named).strip()) if named not in (None, "") else folder / PREVIEW_DEFAULT
+    path = path if path.is_absolute() else folder / path
+    try:
+        if not path.is_file():
+            raise LeadQError(f'no rules file to preview: {path} not found; put the path of the new rules in Settings '
+                             f'"{PREVIEW_LABEL}", or save it as {PREVIEW_DEFAULT} beside the workbook')
+        current = run_settings(book, settings=(settings, rows))
+        leads, _ = read_sheet(book, "Leads")
+        if leads is None:
+            raise LeadQError('no "Leads" sheet')
+        activities, _ = read_sheet(book, "Activities")
+        qualification, _ = read_sheet(book, "Qualification")
+        from .core.rules import load_rules
+        new_rules = load_rules(path)
+        old = evaluate(leads, activities, current.rules, qualification=qualification, as_of=current.as_of,
+                       date_order=current.date_order)
+        new = evaluate(leads, activities, new_rules, qualification=qualification, as_of=current.as_of,
+                       date_order=current.date_order)
+    except LeadQError as e:
+        _status(book, rows, {"Status": f"Preview failed: {str(e).splitlines()[0]}"})
+        return
+    p = compare(old, new)
+    sheet = _fresh_sheet(book, PREVIEW_SHEET)
+    body = sheet_rows(p, current.rules.stage_label, title=f"Rules preview — {current.rules_source} → {path.name}, "
+                                                          f"as of {current.as_of.date().isoformat()}")
+    width = max(len(r) for r in body)
+    sheet.range((1, 1)).value = [[excel_text(v) for v in r] + [None] * (width - len(r)) for r in body]
+    _apply(sheet.range((1, 1)), {"bold": True, "size": 14, "color": "#1F3864"})
+    for i, r in enumerate(body, start=1):
+        if r and isinstance(r[0], str) and r[0].isupper():
+            _apply(sheet.range((i, 1)), {"bold": True, "color": "#1F3864"})
+    _status(book, rows, {"Status": f"Rules preview written: {p.leads} leads, "
+                                   f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
+                                   f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})

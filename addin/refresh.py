@@ -7,9 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from .core.evaluate import Evaluation, evaluate
+from .core.history import refreshed_at
 from .core.present import settings_status
 from .core.rules import default_rules_text, load_rules
 from .errors import Problem, WorkbookError
@@ -73,12 +72,6 @@ def preview(workbook, new_rules, as_of=None):
     old, _ = compute(data, workbook, run=current)
     new, _ = compute(data, workbook, run=proposed)
     return old, new, compare(old, new)
-
-
-def refreshed_at(as_of, clock: dt.datetime) -> pd.Timestamp:
-    """When History says a refresh happened: the as-of day at the time of day the refresh ran (so
-    ages measured at the as-of date agree with History, and two refreshes of one day differ)."""
-    return pd.Timestamp(dt.datetime.combine(pd.Timestamp(as_of).date(), clock.time().replace(microsecond=0)))
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path]:

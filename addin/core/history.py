@@ -83,6 +83,12 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
     return out
 
 
+def refreshed_at(as_of, clock) -> pd.Timestamp:
+    """When the Lead history says a refresh happened: the as-of day at the time of day the refresh
+    ran (so ages measured at the as-of date agree with History, and two refreshes of a day differ)."""
+    return pd.Timestamp(pd.Timestamp(as_of).date()) + (pd.Timestamp(clock) - pd.Timestamp(clock).normalize()).floor("s")
+
+
 def _timestamps(values: pd.Series) -> pd.Series:
     """Date-times as the sheet holds them (Excel serials with their time of day, datetimes, ISO text)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):

@@ -154,3 +154,22 @@ def render_text(p: Preview, label=lambda s: s) -> list[str]:
     if p.warnings:
         out += [""] + [f"warning: {w}" for w in p.warnings]
     return out
+
+
+def sheet_rows(p: Preview, label=lambda s: s, title: str = "Rules preview") -> list[list]:
+    """The preview as rows of cell values (the Rules preview sheet); section titles in capitals."""
+    out: list[list] = [[title], [f"{p.leads} leads, same data and as-of date"], []]
+    out += [["STAGES"], ["Stage", "Current rules", "New rules", "Change"]]
+    out += [[label(r["Stage"]), int(r["Before"]), int(r["After"]), int(r["Change"])] for _, r in p.stage_counts.iterrows()]
+    out += [[], ["TRANSITIONS (rows: current rules, columns: new rules)"], [""] + [label(s) for s in STAGES]]
+    out += [[label(s)] + [int(p.transitions.loc[s, c]) for c in STAGES] for s in STAGES]
+    out += [[], [f"GRADE CHANGES ({p.grade_changes})"], ["From", "To", "Leads"]]
+    out += [[g0, g1, int(p.grades.loc[g0, g1])] for g0 in p.grades.index for g1 in p.grades.columns if p.grades.loc[g0, g1]]
+    out += [[], ["TOP MOVERS"], ["Lead ID", "Name", "Score before", "Score after", "Change", "Stage before", "Stage after",
+                                "Ledger difference"]]
+    out += [[r["Lead ID"], r["Name"], float(r["Before"]), float(r["After"]), float(r["Change"]), label(r["Stage before"]),
+             label(r["Stage after"]), r["Ledger difference"]] for _, r in p.movers.iterrows()]
+    out += [[], ["SCORE DISTRIBUTION"], ["Band", "Current rules", "New rules"]]
+    out += [[r["Band"], int(r["Before"]), int(r["After"])] for _, r in p.distribution.iterrows()]
+    out += [[], ["WARNINGS"]] + ([[w] for w in p.warnings] or [["none"]])
+    return out
