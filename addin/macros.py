@@ -19,6 +19,7 @@ from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import SHEET as HISTORY
 from .core.history import refreshed_at
 from .core.present import (
+    HISTORY_NAME,
     NUMBER_FORMATS,
     SCORE_DETAILS,
     SUMMARY,
@@ -221,6 +222,10 @@ def write_history(book, step) -> None:
                excel_text(grade), excel_text(version)]
               for when, lead, score, stage, grade, version in rows[HISTORY_COLUMNS].itertuples(index=False)]
     sheet.range((start, 1)).value = values
+    try:                                    # recorded as LeadQ's, like the file writer does (Excel; not every engine)
+        book.names.add(HISTORY_NAME, f"='{sheet.name}'!$A$1")
+    except Exception:
+        pass
     sheet.range((start, 1), (start + len(values) - 1, 1)).number_format = "yyyy-mm-dd hh:mm"
     sheet.range((start, 3), (start + len(values) - 1, 3)).number_format = "0.0"
 

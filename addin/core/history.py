@@ -95,11 +95,11 @@ def _timestamps(values: pd.Series) -> pd.Series:
         return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         serial = values.astype(float).where(values.astype(float).between(1, 2958465))
-        return EXCEL_EPOCH + pd.to_timedelta(serial * 86_400_000, unit="ms").round("s")
+        return EXCEL_EPOCH + pd.to_timedelta((serial * 86_400).round(), unit="s")
     num = pd.to_numeric(values, errors="coerce")
     out = pd.to_datetime(values.where(num.isna()).astype(object), errors="coerce", format="mixed")
     serial = num.where(num.between(1, 2958465))
-    return out.fillna(EXCEL_EPOCH + pd.to_timedelta(serial * 86_400_000, unit="ms").round("s")).astype("datetime64[ns]")
+    return out.fillna(EXCEL_EPOCH + pd.to_timedelta((serial * 86_400).round(), unit="s")).astype("datetime64[ns]")
 
 
 def _last_rows(history: pd.DataFrame) -> pd.DataFrame:
@@ -366,10 +366,11 @@ def compact(full: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, int]:
     new_run = np.r_[True, (lead[1:] != lead[:-1]) | (stage[1:] != stage[:-1])]
     h = h.assign(_run=np.cumsum(new_run))
     times = np.sort(h["Refreshed at"].unique())
+    gone = set(h.drop_duplicates("Lead ID", keep="last").query("Stage == @REMOVED")["Lead ID"])
     for cut in times[1:]:
         before, after = h[h["Refreshed at"] < cut], h[h["Refreshed at"] >= cut]
         last = before.drop_duplicates("Lead ID", keep="last")
-        last = last[last["Stage"] != REMOVED]
+        last = last[(last["Stage"] != REMOVED) & ~last["Lead ID"].isin(gone)]     # no baseline for leads since removed
         entry = before.drop_duplicates("_run", keep="first").set_index("_run")["Refreshed at"]
         base = last.assign(**{"Refreshed at": entry.reindex(last["_run"]).to_numpy()})
         if len(base) + len(after) <= limit:

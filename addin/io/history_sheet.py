@@ -36,30 +36,30 @@ def marker(pkg: Package) -> str | None:
     return None
 
 
-def owned(pkg: Package, defined_name) -> str | None:
-    """The History sheet's real name when it is LeadQ's; None when there is none. A user's sheet of
-    that name stops the refresh (LeadQ writes only sheets it created)."""
+def owned(pkg: Package, defined_name, header: list | None = None) -> str | None:
+    """The History sheet's real name when it is LeadQ's (recorded in _LeadQ_History, or — written by
+    the macro, which cannot always record names — headed exactly as LeadQ heads it); None when there
+    is none. A user's sheet of that name stops the refresh (LeadQ writes only sheets it created)."""
     real = pkg.real_sheet_name(HISTORY)
     if real is None:
         return None
-    if not defined_name:
+    if not defined_name and header != COLUMNS:
         raise WorkbookError(f'the workbook has a sheet "{real}" that LeadQ did not create, and LeadQ keeps its '
                             f'lead history in a sheet of that name; rename your sheet (e.g. "{real} (mine)")')
     return real
 
 
-def read_history(reader, pkg: Package, defined_name) -> pd.DataFrame | None:
-    """History's rows as the sheet holds them (header on row 1), or None when there is no History."""
-    real = owned(pkg, defined_name)
+def read_history(reader, pkg: Package) -> tuple[str | None, pd.DataFrame | None]:
+    """(the sheet's real name, its rows) when the workbook has LeadQ's Lead history, else (None, None)."""
+    real = pkg.real_sheet_name(HISTORY)
     if real is None:
-        return None
+        return None, None
     try:
         frame = reader.load_sheet(real, header_row=0).to_pandas()
-    except Exception as e:     # an empty sheet: fastexcel has nothing to read
-        if "empty" in str(e).lower() or "no rows" in str(e).lower():
-            return None
-        raise WorkbookError(f'the "{real}" sheet cannot be read ({e}); delete it to start the history again') from None
-    return frame
+    except Exception:          # an empty sheet: nothing to read, so nothing of ours either
+        frame = None
+    owned(pkg, marker(pkg), [str(c) for c in frame.columns] if frame is not None else None)
+    return real, frame
 
 
 def _rows(frame: pd.DataFrame, first_row: int, styles: StyleBook) -> bytes:

@@ -178,9 +178,8 @@ def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
-        from .history_sheet import marker, owned, read_history
-        history_sheet = owned(package, marker(package))
-        history = read_history(reader, package, marker(package)) if history_sheet else None
+        from .history_sheet import read_history
+        history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
                             settings, layouts, problems, settings_rows, history, history_sheet)
     finally:
