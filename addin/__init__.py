@@ -10,10 +10,11 @@ from importlib import import_module
 from .errors import LeadQError, Problem, RulesError, WorkbookError
 
 __version__ = "0.1.0"
-__all__ = ["Evaluation", "Explanation", "LeadQError", "Problem", "Rules", "RulesError", "Summary", "WorkbookError",
-           "check_rules", "evaluate", "explain", "load_rules", "refresh", "schema", "summarise"]
+__all__ = ["Calibration", "Evaluation", "Explanation", "Goal", "LeadQError", "Problem", "Rules", "RulesError", "Summary",
+           "WorkbookError", "calibrate", "check_rules", "evaluate", "explain", "load_rules", "refresh", "schema", "summarise"]
 
-_LAZY = {"Evaluation": ".core.evaluate", "evaluate": ".core.evaluate", "Explanation": ".core.explain",
+_LAZY = {"Calibration": ".core.calibrate", "Goal": ".core.suggest", "calibrate": ".core.calibrate",
+         "Evaluation": ".core.evaluate", "evaluate": ".core.evaluate", "Explanation": ".core.explain",
          "explain": ".core.explain", "Rules": ".core.rules", "check_rules": ".core.rules", "load_rules": ".core.rules",
          "schema": ".core.rules", "Summary": ".core.summary", "summarise": ".core.summary"}
 

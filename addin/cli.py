@@ -61,7 +61,45 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--rules")
     e.add_argument("--as-of", type=_date)
     e.add_argument("--json", action="store_true", help="print the ledger as JSON")
+
+    k = sub.add_parser("calibrate", help="learn the points from outcomes: lift per rule, suggested points and MQL threshold")
+    k.add_argument("workbook")
+    k.add_argument("--outcome", default="won", metavar="won|COLUMN",
+                   help="won: won vs lost deals (default); or a Leads column of 1/0, Yes/No (blank: still open)")
+    k.add_argument("--holdout", type=_share, default=0.3, help="share of the leads with an outcome kept apart to measure on (default 0.3)")
+    k.add_argument("--seed", type=int, default=0, help="seed of the held-out split (default 0)")
+    k.add_argument("--write", metavar="FILE", help="write the suggested rules to FILE (never over rules.json)")
+    k.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    k.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="COL",
+                   help="Leads columns never used (fields filled in after contact would leak the answer)")
+    k.add_argument("--no-new-rules", action="store_true", help="do not suggest rules on columns no rule reads")
+    g = k.add_mutually_exclusive_group()
+    g.add_argument("--mql-precision", type=_share, metavar="P", help="MQL threshold: the lowest whose MQLs win at least P (0-1)")
+    g.add_argument("--mql-share", type=_share, metavar="S", help="MQL threshold: S (0-1) of the leads are MQLs")
+    g.add_argument("--mql-per-week", type=_positive, metavar="N", help="MQL threshold: about N MQLs a week (sales capacity)")
+    k.add_argument("--rules", help="rules file (default: Settings sheet, then rules.json beside the workbook)")
+    k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     return p
+
+
+def _share(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1 (e.g. 0.3)")
+    return v
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return v
 
 
 def _date(text: str):
@@ -188,7 +226,8 @@ def cmd_explain(args, out, err) -> int:
                               "ledger": json.loads(ledger.astype({"Rule": str, "Kind": str}).to_json(orient="records", force_ascii=False))},
                              ensure_ascii=False, indent=2) + "\n")
         return 0
-    out.write(f"{row['Lead ID']}: score {row['Score']:g} (fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
+    base = f"base {ev.rules.base:g} + " if ev.rules.base else ""
+    out.write(f"{row['Lead ID']}: score {row['Score']:g} ({base}fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
               f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}\n")
     out.write(f"stage: {ex.stage_reason}\n")
     if row["Checklist"]:
@@ -225,8 +264,33 @@ def cmd_check_rules(args, out, err) -> int:
     return 0
 
 
+def cmd_calibrate(args, out, err) -> int:
+    from .calibration import calibrate_workbook, goal_of, write_suggested
+    from .core.calibration_view import calibration_lines
+    cal, source, path = calibrate_workbook(
+        args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
+        exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
+        new_rules=not args.no_new_rules)
+    written = write_suggested(cal, args.write, path) if args.write else None
+    if args.json:
+        from .core.calibration_view import calibration_json
+        out.write(json.dumps({"workbook": str(args.workbook), "rules": source, "written": str(written) if written else None,
+                              **calibration_json(cal)}, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{args.workbook}: rules from {source}\n")
+    for line in calibration_lines(cal):
+        out.write(line + "\n")
+    if written:
+        rules_name = path.name if path else "rules.json"
+        out.write(f"\nwrote {written} — check it with `leadq check-rules {written}`, compare with "
+                  f"`diff {rules_name} {written}` (one rule per line), and refresh with `--rules {written}` to try it\n")
+    else:
+        out.write("\nadd --write rules.suggested.json to save the suggested rules\n")
+    return 0
+
+
 COMMANDS = {"preview": cmd_preview, "check-rules": cmd_check_rules, "new": cmd_new, "demo": cmd_demo, "refresh": cmd_refresh,
-            "explain": cmd_explain}
+            "explain": cmd_explain, "calibrate": cmd_calibrate}
 
 
 def run(argv=None, out=None, err=None) -> int:

@@ -7,31 +7,45 @@ and styles, Settings status) comes from the same core code the headless writer u
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xlwings as xw
 
 from .core.evaluate import evaluate
-from .core.headers import LEADS_OUTPUTS, header_row
+from .core.headers import header_row
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import SHEET as HISTORY
 from .core.history import refreshed_at
+from .core.outputs import (
+    LAYOUT_NAME,
+    OWNED_NAME,
+    layout_version,
+    marked_columns,
+    marker,
+    not_free,
+    outputs,
+    owned_positions,
+)
 from .core.present import (
+    DETAILS_HEADER_FORMAT,
     HISTORY_NAME,
-    NUMBER_FORMATS,
+    LEADS_HEADER_FORMAT,
     SCORE_DETAILS,
     SUMMARY,
     color_rules,
+    detail_format,
     details_values,
     excel_text,
-    owned_positions,
+    output_format,
     owned_values,
     settings_status,
 )
 from .core.rules import check_rules as _check_rules
 from .core.summary import summarise
+from .core.summary_layout import summary_layout
+from .core.table import table_frame
 from .core.text import column_letter, key
 from .errors import LeadQError
 from .settings import rules_location
@@ -42,25 +56,60 @@ def _sheet(book, name: str):
     return next((s for s in book.sheets if s.name.casefold() == name.casefold()), None)
 
 
-def read_sheet(book, name: str):
-    """A sheet's table as a DataFrame tagged with its cells, plus (header row, first column, headers)."""
+@dataclass
+class Table:
+    """A sheet's table as read through xlwings: the frame and where it sits (Excel numbering)."""
+
+    sheet: object
+    frame: pd.DataFrame
+    header_row: int
+    first_col: int                  # 0-based
+    list_object: object = None      # the Excel table (ListObject), if the data is one
+
+
+def _list_object(sheet):
+    """The Excel table named like the sheet, else the sheet's first one (as the file reader picks)."""
+    try:
+        tables = list(sheet.tables)
+    except Exception:  # an engine without tables
+        return None
+    return next((t for t in tables if key(t.name) == key(sheet.name)), tables[0] if tables else None)
+
+
+def read_table(book, name: str) -> Table | None:
+    """A sheet's table through the same table-to-DataFrame code as the file reader."""
     sheet = _sheet(book, name)
     if sheet is None:
-        return None, None
-    used = sheet.used_range
-    values = used.options(ndim=2).value
-    top, left = used.row, used.column - 1
-    h = header_row([sum(v not in (None, "") for v in r) for r in values])
-    headers = [str(v).strip() if v not in (None, "") else f"Column {j + 1}" for j, v in enumerate(values[h])]
-    while headers and headers[-1].startswith("Column ") and all(r[len(headers) - 1] in (None, "") for r in values):
-        headers.pop()
-    body = [r[: len(headers)] for r in values[h + 1:]]
-    while body and all(v in (None, "") for v in body[-1]):
-        body.pop()
-    df = pd.DataFrame(body, columns=headers, dtype=object)
-    df.attrs["leadq_origin"] = {"sheet": sheet.name, "rows": np.arange(len(df)) + top + h + 1,
-                                "letters": {c: column_letter(left + j) for j, c in enumerate(headers)}}
-    return df, (top + h, left, headers)
+        return None
+    table = _list_object(sheet)
+    rng = table.range if table is not None else sheet.used_range
+    values = rng.options(ndim=2).value
+    h = 0 if table is not None else header_row([sum(v not in (None, "") for v in r) for r in values])
+    frame = table_frame(values[h:], sheet.name, rng.row + h, rng.column - 1)
+    return Table(sheet, frame, rng.row + h, rng.column - 1, table)
+
+
+def _frame(table: Table | None) -> pd.DataFrame | None:
+    return table.frame if table is not None else None
+
+
+def _name(book, name: str) -> str | None:
+    """What a workbook-level defined name refers to ("='Leads'!$T$3:$AB$3"), or None."""
+    try:
+        return book.names[name].refers_to if name in book.names else None
+    except Exception:  # an engine without names
+        return None
+
+
+def _set_name(book, name: str, refers_to: str) -> None:
+    """Set a hidden defined name, as the file writer does."""
+    if name in book.names:
+        book.names[name].delete()
+    added = book.names.add(name, refers_to)
+    try:
+        added.api.Visible = False
+    except Exception:  # no Excel object model (macOS, tests): the name stays visible in Name Manager
+        pass
 
 
 def _status(book, rows: dict, values: dict[str, str]) -> None:
@@ -84,20 +133,50 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
 
 
+_XL_UNDERLINE_SINGLE = 2
+
+
+def _border_bottom(rng, color: str) -> None:
+    side = rng.borders["edge_bottom"]
+    side.line_style = "continuous"
+    side.weight = "thin"
+    side.color = _rgb(color)
+
+
+# One entry per keyword of the file writer's StyleBook.xf (a test keeps the two in step).
+_FORMATS = {
+    "num_fmt": lambda rng, v: setattr(rng, "number_format", v),
+    "bold": lambda rng, v: setattr(rng.font, "bold", True),
+    "italic": lambda rng, v: setattr(rng.font, "italic", True),
+    "color": lambda rng, v: setattr(rng.font, "color", _rgb(v)),
+    "size": lambda rng, v: setattr(rng.font, "size", v),
+    "fill": lambda rng, v: setattr(rng, "color", _rgb(v)),
+    "wrap": lambda rng, v: setattr(rng, "wrap_text", True),
+    "halign": lambda rng, v: setattr(rng, "horizontal_alignment", v),
+    "valign": lambda rng, v: setattr(rng, "vertical_alignment", v),
+    "border_bottom": _border_bottom,
+    # xlwings has no portable underline or indent: Excel's object model (Windows) sets them;
+    # where it is missing (macOS) they are left out rather than failing the refresh over a look.
+    "underline": lambda rng, v: _windows_only(lambda: setattr(rng.api.Font, "Underline", _XL_UNDERLINE_SINGLE)),
+    "indent": lambda rng, v: _windows_only(lambda: setattr(rng.api, "IndentLevel", int(v))),
+}
+
+
+def _windows_only(set_it) -> None:
+    try:
+        set_it()
+    except Exception:       # appscript on macOS has other names; a missing underline is cosmetic
+        pass
+
+
 def _apply(rng, fmt: dict) -> None:
-    """Put a format token (the kwargs of the file writer's StyleBook.xf) on a range."""
-    if fmt.get("bold"):
-        rng.font.bold = True
-    if fmt.get("italic"):
-        rng.font.italic = True
-    if fmt.get("color"):
-        rng.font.color = _rgb(fmt["color"])
-    if fmt.get("size"):
-        rng.font.size = fmt["size"]
-    if fmt.get("fill"):
-        rng.color = _rgb(fmt["fill"])
-    if fmt.get("num_fmt"):
-        rng.number_format = fmt["num_fmt"]
+    """Put a format token (the keywords of the file writer's StyleBook.xf) on a range."""
+    unknown = set(fmt) - set(_FORMATS)
+    if unknown:
+        raise ValueError(f"no xlwings translation for the format keyword(s) {sorted(unknown)}")
+    for name, value in fmt.items():
+        if value:           # a false or empty keyword is the default look: nothing to set
+            _FORMATS[name](rng, value)
 
 
 def _conditional_colors(rng, ev, column: str) -> None:
@@ -117,23 +196,49 @@ def _conditional_colors(rng, ev, column: str) -> None:
             c.Font.Color = r + g * 256 + b * 65536
 
 
-def write_leads(book, ev, layout, n_rows: int) -> None:
-    header_row, first_col, headers = layout
-    cols, _ = owned_positions(headers, first_col)
-    sheet = _sheet(book, "Leads")
-    start = cols[0] + 1
-    sheet.range((header_row, start)).value = [LEADS_OUTPUTS]
-    _apply(sheet.range((header_row, start), (header_row, start + len(cols) - 1)),
-           {"bold": True, "color": "#FFFFFF", "fill": "#1F3864"})
-    if n_rows:
-        body = sheet.range((header_row + 1, start), (header_row + n_rows, start + len(cols) - 1))
-        body.value = _matrix(owned_values(ev, n_rows))
-        for i, name in enumerate(LEADS_OUTPUTS):
-            col = sheet.range((header_row + 1, start + i), (header_row + n_rows, start + i))
-            if name in NUMBER_FORMATS:
-                col.number_format = NUMBER_FORMATS[name]
+def _check_free(leads: Table, owned) -> None:
+    """New output columns must be empty on every row, like the file writer checks."""
+    used = leads.sheet.used_range
+    bottom = max(used.row + used.shape[0] - 1, leads.header_row)
+    for c in owned.new:
+        values = leads.sheet.range((leads.header_row, c + 1), (bottom, c + 1)).options(ndim=2).value
+        for i, (v,) in enumerate(values):
+            if v not in (None, ""):
+                raise not_free(f"{column_letter(c)}{leads.header_row + i}", owned)
+
+
+def _extend_table(leads: Table, owned) -> None:
+    """Grow the Leads table over output columns right of it (Excel may already have)."""
+    table = leads.list_object
+    if table is None:
+        return
+    rng = table.range
+    if max(owned.columns) > rng.column + rng.shape[1] - 2:
+        bottom = rng.row + rng.shape[0] - 1
+        table.resize(leads.sheet.range((rng.row, rng.column), (bottom, max(owned.columns) + 1)))
+
+
+def write_leads(book, ev, leads: Table) -> None:
+    """Write the output columns where the workbook's marker says (upgrading an older layout)."""
+    headers = list(leads.frame.columns)
+    owned = owned_positions(headers, leads.first_col, marked_columns(_name(book, OWNED_NAME)),
+                            layout_version(_name(book, LAYOUT_NAME)))
+    _check_free(leads, owned)
+    sheet, n_rows, top = leads.sheet, len(leads.frame), leads.header_row
+    values = owned_values(ev, n_rows)
+    for c, name in zip(owned.columns, outputs()):
+        head = sheet.range((top, c + 1))
+        head.value = name
+        _apply(head, LEADS_HEADER_FORMAT)
+        if n_rows:
+            col = sheet.range((top + 1, c + 1), (top + n_rows, c + 1))
+            col.value = _matrix(values[[name]])
+            _apply(col, output_format(name))
             if name in ("Stage", "Next action status"):
                 _conditional_colors(col, ev, name)
+    _extend_table(leads, owned)
+    _set_name(book, OWNED_NAME, "=" + marker(sheet.name, top, owned))
+    _set_name(book, LAYOUT_NAME, f"={owned.version}")
 
 
 def _fresh_sheet(book, name: str, after=None):
@@ -153,53 +258,70 @@ def write_details(book, ev) -> None:
     sheet = _fresh_sheet(book, SCORE_DETAILS)
     frame = details.astype({"Rule": object, "Kind": object})
     sheet.range((1, 1)).value = [list(frame.columns)] + _matrix(frame)
-    _apply(sheet.range((1, 1), (1, len(frame.columns))), {"bold": True, "color": "#FFFFFF", "fill": "#1F3864"})
+    _apply(sheet.range((1, 1), (1, len(frame.columns))), DETAILS_HEADER_FORMAT)
+    for i, name in enumerate(frame.columns):
+        if detail_format(name) and len(frame):
+            _apply(sheet.range((2, i + 1), (len(frame) + 1, i + 1)), detail_format(name))
+
+
+def _write_row(sheet, r: int, cells: dict[int, tuple]) -> None:
+    """One row of the Summary layout: one value write, one format call per run of equal styles."""
+    first, last = min(cells), max(cells)
+    values = [cells[c][0] if c in cells else None for c in range(first, last + 1)]
+    sheet.range((r, first + 1)).value = [[excel_text(v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+                                          for v in values]]
+    for c, (_, style) in cells.items():
+        if c > first and cells.get(c - 1, (None, None))[1] == style:
+            continue                         # inside a run already formatted
+        end = c
+        while cells.get(end + 1, (None, None))[1] == style:
+            end += 1
+        _apply(sheet.range((r, c + 1), (r, end + 1)), style.as_dict())
 
 
 def write_summary(book, ev, stamp: str) -> None:
-    from .io.summary_sheet import WIDTHS, _Styles, layout
-    s = summarise(ev)
-    st = _Styles(lambda **fmt: tuple(sorted(fmt.items())), s.meta["currency"])
-    grid, charts = layout(s, ev, stamp, st)
+    """Render the Summary layout cell by cell (the file writer renders the same layout as XML)."""
+    page = summary_layout(summarise(ev), ev.rules, stamp)
     sheet = _fresh_sheet(book, SUMMARY)
-    for (r, c), (value, fmt) in sorted(grid.cells.items()):
-        cell = sheet.range((r, c + 1))
-        if value is not None and not (isinstance(value, float) and np.isnan(value)):
-            cell.value = excel_text(value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
-        _apply(cell, dict(fmt))
-    for ref, location, display in grid.links:
-        sheet.range(ref).add_hyperlink("#" + location, display)
-    for i, w in enumerate(WIDTHS):
+    rows: dict[int, dict[int, tuple]] = {}
+    for (r, c), cell in sorted(page.cells.items()):
+        rows.setdefault(r, {})[c] = cell
+    for r, cells in rows.items():
+        _write_row(sheet, r, cells)
+    for link in page.links:
+        sheet.range((link.row, link.col + 1)).add_hyperlink("#" + link.location, link.text)
+    for r, height in page.heights.items():
+        sheet.range((r, 1)).row_height = height
+    for i, w in enumerate(page.widths):
         sheet.range((1, i + 1)).column_width = w
     # Charts read a small data block beside the page (xlwings charts take one contiguous range).
-    for k, spec in enumerate(charts):
-        col = 16 + 3 * k
-        if spec.get("kind") == "line":       # the trend: one column per stage (it comes last: room to the right)
-            block = [["Refreshed at"] + [name for name, *_ in spec["series"]]] + [
-                [lbl] + [float(values[i]) for _, _, _, values in spec["series"]] for i, lbl in enumerate(spec["labels"])]
+    col = page.last_col + 4
+    for spec in page.charts:
+        if spec.kind == "line":       # the trend: one column per stage
+            block = [["Refreshed at"] + [name for name, *_ in spec.series]] + [
+                [lbl] + [float(values[i]) for _, _, _, values in spec.series] for i, lbl in enumerate(spec.labels)]
         else:
-            block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec["labels"], spec["values"])]
+            block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec.labels, spec.values)]
         sheet.range((1, col)).value = block
-        c1, r1, c2, r2 = spec["anchor"]
+        c1, r1, c2, r2 = spec.anchor
         top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
         chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
                                  height=bottom_right.top - top_left.top)
         chart.set_source_data(sheet.range((1, col), (len(block), col + len(block[0]) - 1)))
-        chart.chart_type = ("line_markers" if spec.get("kind") == "line" else
-                            "bar_clustered" if spec["horizontal"] else "column_clustered")
-        chart.name = spec["title"]
+        chart.chart_type = ("line_markers" if spec.kind == "line" else
+                            "bar_clustered" if spec.horizontal else "column_clustered")
+        col += len(block[0]) + 1
+        chart.name = spec.title
 
 
 def _history_sheet(book):
-    """LeadQ's Lead history sheet, or None; a sheet of that name LeadQ did not write (its first row is
-    not LeadQ's header) is never written to."""
+    """LeadQ's Lead history sheet, or None; a sheet of that name LeadQ did not write (not recorded in
+    _LeadQ_History and not headed as LeadQ heads it) is never written to."""
     sheet = _sheet(book, HISTORY)
     if sheet is None:
         return None
     header = sheet.range((1, 1), (1, len(HISTORY_COLUMNS))).value
-    if [str(h).strip() if h is not None else "" for h in header] != HISTORY_COLUMNS:
-        if all(h is None for h in header) and sheet.used_range.value in (None, [], [[None]]):
-            return sheet                     # emptied by the user: started again
+    if _name(book, HISTORY_NAME) is None and [str(h).strip() if h is not None else "" for h in header] != HISTORY_COLUMNS:
         raise LeadQError(f'the workbook has a sheet "{sheet.name}" that LeadQ did not create, and LeadQ keeps its '
                          f'lead history in a sheet of that name; rename your sheet (e.g. "{sheet.name} (mine)")')
     return sheet
@@ -216,33 +338,31 @@ def write_history(book, step) -> None:
         start = 2
     else:
         start = sheet.used_range.last_cell.row + 1
-    if not len(rows):
-        return
-    values = [[when.to_pydatetime(), excel_text(lead), None if score != score else float(score), excel_text(stage),
-               excel_text(grade), excel_text(version)]
-              for when, lead, score, stage, grade, version in rows[HISTORY_COLUMNS].itertuples(index=False)]
-    sheet.range((start, 1)).value = values
-    try:                                    # recorded as LeadQ's, like the file writer does (Excel; not every engine)
-        book.names.add(HISTORY_NAME, f"='{sheet.name}'!$A$1")
-    except Exception:
+    if len(rows):
+        values = [[when.to_pydatetime(), excel_text(lead), None if score != score else float(score), excel_text(stage),
+                   excel_text(grade), excel_text(version)]
+                  for when, lead, score, stage, grade, version in rows[HISTORY_COLUMNS].itertuples(index=False)]
+        sheet.range((start, 1)).value = values
+        sheet.range((start, 1), (start + len(values) - 1, 1)).number_format = "yyyy-mm-dd hh:mm"
+        sheet.range((start, 3), (start + len(values) - 1, 3)).number_format = "0.0"
+    try:                       # recorded as LeadQ's, as the file writer does
+        _set_name(book, HISTORY_NAME, f"='{sheet.name}'!$A$1")
+    except Exception:          # an engine without names: the header marks the sheet as LeadQ's
         pass
-    sheet.range((start, 1), (start + len(values) - 1, 1)).number_format = "yyyy-mm-dd hh:mm"
-    sheet.range((start, 3), (start + len(values) - 1, 3)).number_format = "0.0"
 
 
 def _run(book, stamp: str):
     settings = book_settings(book)
     run = run_settings(book, settings=settings)
-    leads, layout = read_sheet(book, "Leads")
+    leads = read_table(book, "Leads")
     if leads is None:
         raise LeadQError('no "Leads" sheet')
-    activities, _ = read_sheet(book, "Activities")
-    qualification, _ = read_sheet(book, "Qualification")
-    history = read_sheet(book, HISTORY)[0] if _history_sheet(book) is not None else None
-    ev = evaluate(leads, activities, run.rules, qualification=qualification, as_of=run.as_of, date_order=run.date_order,
+    history = _frame(read_table(book, HISTORY)) if _history_sheet(book) is not None else None
+    ev = evaluate(leads.frame, _frame(read_table(book, "Activities")), run.rules,
+                  qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of, date_order=run.date_order,
                   history=history, refreshed_at=refreshed_at(run.as_of, dt.datetime.now()))
     ev.rules_source = run.rules_source
-    write_leads(book, ev, layout, len(leads))
+    write_leads(book, ev, leads)
     write_details(book, ev)
     write_history(book, ev.history)
     write_summary(book, ev, stamp)
@@ -283,6 +403,50 @@ def check_rules() -> None:
     _status(book, rows, {"Status": text})
 
 
+def calibrate(now: str | None = None) -> None:
+    """Calibrate macro: learn the points from won and lost deals; write the Calibration sheet (with a
+    gain chart) and rules.suggested.json beside the workbook — never over rules.json."""
+    import json
+
+    from .calibration import write_suggested
+    from .core.calibrate import calibrate as learn
+    from .core.calibration_view import CALIBRATION, sheet_blocks
+    from .core.rules import default_rules_text
+    book = xw.Book.caller()
+    settings = book_settings(book)
+    rows = settings[1]
+    try:
+        leads = read_table(book, "Leads")
+        if leads is None:
+            raise LeadQError('no "Leads" sheet')
+        run = run_settings(book, settings=settings)
+        source = json.loads(run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text())
+        cal = learn(leads.frame, _frame(read_table(book, "Activities")), run.rules,
+                    qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of,
+                    date_order=run.date_order, source=source)
+        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
+    except LeadQError as e:
+        _status(book, rows, {"Status": f"Calibration failed: {str(e).splitlines()[0] if str(e) else repr(e)}"})
+        return
+    cells, chart_spec = sheet_blocks(cal)
+    sheet = _fresh_sheet(book, CALIBRATION)
+    width = max(len(r) for r in cells)
+    sheet.range((1, 1)).value = [[excel_text(v) for v in r] + [None] * (width - len(r)) for r in cells]
+    _apply(sheet.range((1, 1)), {"bold": True, "size": 14})
+    first, last = chart_spec["data"]
+    row, col = chart_spec["anchor"]
+    top_left, bottom_right = sheet.range((row, col)), sheet.range((row + 18, col + 7))
+    chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
+                             height=bottom_right.top - top_left.top)
+    chart.set_source_data(sheet.range((first, 1), (last, 4)))
+    chart.chart_type = "line"
+    chart.name = "Gain: share of won deals found"
+    m = cal.metrics
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    _status(book, rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
+                                   f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+
+
 PREVIEW_SHEET = "Rules preview"
 PREVIEW_LABEL = "Preview rules"          # Settings row naming the rules file to preview
 PREVIEW_DEFAULT = "rules.new.json"       # else this file beside the workbook
@@ -303,11 +467,11 @@ def preview_rules() -> None:
             raise LeadQError(f'no rules file to preview: {path} not found; put the path of the new rules in Settings '
                              f'"{PREVIEW_LABEL}", or save it as {PREVIEW_DEFAULT} beside the workbook')
         current = run_settings(book, settings=(settings, rows))
-        leads, _ = read_sheet(book, "Leads")
+        leads = _frame(read_table(book, "Leads"))
         if leads is None:
             raise LeadQError('no "Leads" sheet')
-        activities, _ = read_sheet(book, "Activities")
-        qualification, _ = read_sheet(book, "Qualification")
+        activities = _frame(read_table(book, "Activities"))
+        qualification = _frame(read_table(book, "Qualification"))
         from .core.rules import load_rules
         new_rules = load_rules(path)
         old = evaluate(leads, activities, current.rules, qualification=qualification, as_of=current.as_of,

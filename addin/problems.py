@@ -46,6 +46,10 @@ _RULES = [
     ("criteria-ignored", "Criteria ignored", "warning", "Criteria are only read with the custom framework."),
     ("unknown-criterion", "Unknown criterion", "error", "A required criterion is not one of the framework's."),
     ("require-min", "Require more than exists", "error", "The minimum of criteria is above their number."),
+    ("fit-rule-kind", "Fit rule kind", "error", "A fit rule is none, or more than one, of: a condition (op), all, bands, per."),
+    ("fit-rule-key", "Key out of place", "error", "A fit rule lacks a key its kind needs, or has one its kind does not take."),
+    ("band-shape", "Band shape", "error", "A band is neither a range (gte / lt) nor a list (in), or is an empty range."),
+    ("band-unreachable", "Band never matches", "error", "An earlier band already takes every value of this one (first match wins)."),
 ]
 
 # JSON Schema violations: one code per keyword LeadQ explains in plain words.
@@ -92,6 +96,7 @@ _DATA = [
     ("history-row-not-understood", "History row not understood", "warning",
      "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
     ("history-full", "History full", "warning", "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline."),
+    ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {

@@ -90,7 +90,8 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None) -> list[Path
         text = Path(rules).read_text("utf-8") if rules else default_rules_text()
         data = json.loads(text)
         data["$schema"] = "./rules.schema.json"
-        beside.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        from .core.rules import rules_text
+        beside.write_text(rules_text(data), encoding="utf-8")     # one rule per line, like the repository's
         from importlib import resources
         (out.parent / "rules.schema.json").write_text(
             resources.files("addin").joinpath("rules.schema.json").read_text("utf-8"), encoding="utf-8")

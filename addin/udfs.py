@@ -14,6 +14,7 @@ from .core.evaluate import evaluate
 from .core.explain import explain
 from .core.headers import LEADS_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
+from .core.table import table_frame
 from .errors import LeadQError
 from .settings import SHEET as SETTINGS_SHEET
 from .settings import RunSettings, parse_settings, resolve
@@ -34,15 +35,13 @@ def run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = Non
     return resolve(book.fullname if book is not None else None, values, cells, as_of=as_of, as_of_where=as_of_where)
 
 
-def frame(rows) -> pd.DataFrame | None:
-    """A 2-D list with a header row (as Excel passes a range) as a DataFrame; blank rows dropped."""
+def frame(rows, sheet: str | None = None) -> pd.DataFrame | None:
+    """A 2-D list with a header row (as Excel passes a range) as a DataFrame; empty rows at the end dropped."""
     if rows is None:
         return None
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], list):
         raise LeadQError("pass a whole table, header row included (e.g. Leads[#All])")
-    header = [str(h).strip() if h is not None else f"Column {i + 1}" for i, h in enumerate(rows[0])]
-    body = [r for r in rows[1:] if any(v not in (None, "") for v in r)]
-    return pd.DataFrame(body, columns=header, dtype=object)
+    return table_frame(rows, sheet)
 
 
 def _cells(df: pd.DataFrame) -> list[list]:

@@ -1,5 +1,8 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -66,3 +69,25 @@ def _every_problem_code_is_registered(monkeypatch):
         assert code in CATALOGUE, f"problem code {code!r} is not registered in addin/problems.py"
         original(self, code, *args, **kwargs)
     monkeypatch.setattr(errors.Problem, "__init__", checked)
+
+
+OOXCHECK = Path(os.environ.get("OOXCHECK", "/work/shared/tools/ooxcheck/ooxcheck.py"))
+
+
+def _errors(path: Path) -> tuple[int, set[str]]:
+    run = subprocess.run([sys.executable, str(OOXCHECK), "--brief", str(path)], capture_output=True, text=True)
+    lines = (run.stdout + run.stderr).splitlines()
+    return run.returncode, {x.strip() for x in lines if x.strip().startswith(("ERROR", "INVALID")) or "Traceback" in x}
+
+
+def ooxcheck(path: Path, baseline: Path | None = None) -> None:
+    """Fail unless the Excel-load gate passes the file; with `baseline`, unless it finds no error
+    the baseline file does not have (for files saved by openpyxl, which the gate faults on its own).
+    Skipped where the checker is not installed."""
+    if not OOXCHECK.exists():
+        return
+    code, errors = _errors(path)
+    if baseline is None:
+        assert code == 0, "\n".join(sorted(errors))
+    else:
+        assert errors <= _errors(baseline)[1], "\n".join(sorted(errors - _errors(baseline)[1]))

@@ -350,7 +350,7 @@ def test_cli_subprocess_end_to_end(tmp_path):
     out = subprocess.run([sys.executable, "-m", "addin", "demo", str(tmp_path / "d.xlsm"), "--as-of", AS_OF],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "200 leads" in out.stdout and "Customer 10" in out.stdout
+    assert "200 leads" in out.stdout and "Customer 23" in out.stdout
 
 
 @pytest.mark.libreoffice

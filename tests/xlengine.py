@@ -14,9 +14,12 @@ from pathlib import Path
 import openpyxl
 import xlwings as xw
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import PatternFill
+from openpyxl.styles import Alignment, PatternFill, Side
+from openpyxl.styles import Border as XlBorder
 from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.table import TableColumn
 
 
 class _NoObjectModel:
@@ -24,6 +27,40 @@ class _NoObjectModel:
 
     def __getattr__(self, name):
         raise AttributeError(f"the openpyxl test engine has no Excel object model ({name})")
+
+
+class _RangeApi(_NoObjectModel):
+    """The few members of Excel's Range object LeadQ uses where xlwings has no portable API
+    (Font.Underline, IndentLevel); anything else raises, like _NoObjectModel."""
+
+    def __init__(self, rng):
+        object.__setattr__(self, "_rng", rng)
+        object.__setattr__(self, "Font", _FontApi(rng))
+
+    def __setattr__(self, name, value):
+        if name != "IndentLevel":
+            raise AttributeError(f"the openpyxl test engine cannot set Range.{name}")
+        for c in self._rng.cells():
+            c.alignment = _alignment(c, indent=value)
+
+
+class _FontApi(_NoObjectModel):
+    def __init__(self, rng):
+        object.__setattr__(self, "_rng", rng)
+
+    def __setattr__(self, name, value):
+        if name != "Underline":
+            raise AttributeError(f"the openpyxl test engine cannot set Font.{name}")
+        for c in self._rng.cells():
+            f = c.font
+            c.font = openpyxl.styles.Font(name=f.name, size=f.sz, bold=f.b, italic=f.i, color=f.color,
+                                          underline="single" if value == 2 else None)
+
+
+def _alignment(cell, **kw):
+    a = cell.alignment
+    now = {"horizontal": a.horizontal, "vertical": a.vertical, "wrap_text": a.wrap_text, "indent": a.indent}
+    return Alignment(**{**now, **kw})
 
 
 class Engine:
@@ -88,6 +125,10 @@ class Book:
     @property
     def sheets(self):
         return Sheets(self)
+
+    @property
+    def names(self):
+        return Names(self)
 
     def save(self, path=None, password=None):
         self.wb.save(path or self.path)
@@ -165,8 +206,126 @@ class Sheet:
     def charts(self):
         return Charts(self)
 
+    @property
+    def tables(self):
+        return Tables(self)
+
     def __eq__(self, other):
         return isinstance(other, Sheet) and other.ws is self.ws
+
+
+class Names:
+    """Workbook-level defined names (xlwings' Names impl: snapshot, call, contains, add)."""
+
+    def __init__(self, book: Book):
+        self.book = book
+
+    def _dict(self):
+        return self.book.wb.defined_names
+
+    def snapshot(self):
+        return [(n, Name(self.book, n)) for n in self._dict()]
+
+    def __call__(self, name):
+        if isinstance(name, int):
+            return self.snapshot()[name - 1][1]
+        if name not in self._dict():
+            raise KeyError(name)
+        return Name(self.book, name)
+
+    def contains(self, name):
+        return name in self._dict()
+
+    def __len__(self):
+        return len(self._dict())
+
+    def add(self, name, refers_to):
+        self._dict()[name] = DefinedName(name, attr_text=refers_to.lstrip("="))
+        return Name(self.book, name)
+
+
+class Name:
+    def __init__(self, book: Book, name: str):
+        self.book, self._name = book, name
+
+    @property
+    def _dn(self):
+        return self.book.wb.defined_names[self._name]
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def refers_to(self):
+        return "=" + self._dn.attr_text
+
+    @refers_to.setter
+    def refers_to(self, value):
+        self._dn.attr_text = value.lstrip("=")
+
+    def delete(self):
+        del self.book.wb.defined_names[self._name]
+
+    @property
+    def api(self):
+        return _NameApi(self)
+
+
+class _NameApi(_NoObjectModel):
+    def __init__(self, name: Name):
+        object.__setattr__(self, "_name", name)
+
+    def __setattr__(self, attr, value):
+        if attr != "Visible":
+            raise AttributeError(f"the openpyxl test engine cannot set Name.{attr}")
+        self._name._dn.hidden = not value
+
+
+class Tables:
+    """A sheet's Excel tables (ListObjects)."""
+
+    def __init__(self, sheet: Sheet):
+        self.sheet = sheet
+
+    def __iter__(self):
+        for name in self.sheet.ws.tables:
+            yield Table(self.sheet, self.sheet.ws.tables[name])
+
+    def __len__(self):
+        return len(self.sheet.ws.tables)
+
+    def __call__(self, name_or_index):
+        if isinstance(name_or_index, int):
+            return list(self)[name_or_index - 1]
+        return Table(self.sheet, self.sheet.ws.tables[name_or_index])
+
+
+class Table:
+    def __init__(self, sheet: Sheet, table):
+        self.sheet, self.table = sheet, table
+
+    @property
+    def name(self):
+        return self.table.displayName
+
+    @property
+    def range(self):
+        c1, r1, c2, r2 = range_boundaries(self.table.ref)
+        return Range(self.sheet, r1, c1, r2, c2)
+
+    def resize(self, rng):
+        """Like Excel: the table takes the new range; added columns are named by their header cells."""
+        rng = rng.impl
+        self.table.ref = f"{get_column_letter(rng.c1)}{rng.r1}:{get_column_letter(rng.c2)}{rng.r2}"
+        if self.table.autoFilter is not None:
+            self.table.autoFilter.ref = self.table.ref
+        columns = self.table.tableColumns
+        next_id = max([0] + [c.id for c in columns]) + 1
+        for col in range(rng.c1 + len(columns), rng.c2 + 1):
+            header = self.sheet.ws.cell(rng.r1, col).value
+            columns.append(TableColumn(id=next_id, name=str(header) if header is not None else f"Column{next_id}"))
+            next_id += 1
 
 
 class Font:
@@ -197,7 +356,7 @@ class Range:
 
     @property
     def api(self):
-        return _NoObjectModel()
+        return _RangeApi(self)
 
     def __call__(self, row, col=None):
         return Range(self.sheet, self.r1 + row - 1, self.c1 + col - 1, self.r1 + row - 1, self.c1 + col - 1)
@@ -245,7 +404,9 @@ class Range:
         for i, row in enumerate(data):
             for j, v in enumerate(row):
                 cell = self.sheet.ws.cell(self.r1 + i, self.c1 + j)
-                if isinstance(v, str) and v.startswith("'"):
+                if isinstance(v, str) and v == "":
+                    cell.value = None                  # like Excel, an empty string empties the cell
+                elif isinstance(v, str) and v.startswith("'"):
                     cell.value = v[1:]
                     cell.data_type = "s"           # Excel's text prefix
                 else:
@@ -283,6 +444,46 @@ class Range:
         self.sheet.ws.column_dimensions[get_column_letter(self.c1)].width = value
 
     @property
+    def wrap_text(self):
+        return self.first().alignment.wrap_text
+
+    @wrap_text.setter
+    def wrap_text(self, value):
+        for c in self.cells():
+            c.alignment = _alignment(c, wrap_text=bool(value))
+
+    @property
+    def horizontal_alignment(self):
+        return self.first().alignment.horizontal
+
+    @horizontal_alignment.setter
+    def horizontal_alignment(self, value):
+        for c in self.cells():
+            c.alignment = _alignment(c, horizontal=value)
+
+    @property
+    def vertical_alignment(self):
+        return self.first().alignment.vertical
+
+    @vertical_alignment.setter
+    def vertical_alignment(self, value):
+        for c in self.cells():
+            c.alignment = _alignment(c, vertical=value)
+
+    @property
+    def borders(self):
+        return Borders(self)
+
+    @property
+    def row_height(self):
+        return self.sheet.ws.row_dimensions[self.r1].height
+
+    @row_height.setter
+    def row_height(self, value):
+        for r in range(self.r1, self.r2 + 1):
+            self.sheet.ws.row_dimensions[r].height = value
+
+    @property
     def left(self):
         return 64.0 * (self.c1 - 1)
 
@@ -294,6 +495,38 @@ class Range:
         cell = self.first()
         cell.value = text_to_display
         cell.hyperlink = Hyperlink(ref=cell.coordinate, location=address.lstrip("#"), display=text_to_display)
+
+
+class Borders:
+    def __init__(self, rng: Range):
+        self.rng = rng
+
+    def __getitem__(self, side):
+        return Border(self.rng, side)
+
+
+class Border:
+    """One side; only the bottom edge (the one LeadQ draws) is modelled, on every cell of the range."""
+
+    _WEIGHTS = {"hairline": "hair", "thin": "thin", "medium": "medium", "thick": "thick"}
+
+    def __init__(self, rng: Range, side: str):
+        if side != "edge_bottom":
+            raise NotImplementedError(f"the openpyxl test engine only draws bottom borders, not {side}")
+        self.rng, self.side = rng, side
+
+    def _set(self, **kw):
+        for c in self.rng.cells():
+            b = c.border.bottom
+            now = {"style": b.style or "thin", "color": b.color}
+            c.border = XlBorder(left=c.border.left, right=c.border.right, top=c.border.top, bottom=Side(**{**now, **kw}))
+
+    line_style = property(lambda self: self.rng.first().border.bottom.style,
+                          lambda self, v: self._set(style=None if v is None else "thin"))
+    weight = property(lambda self: self.rng.first().border.bottom.style,
+                      lambda self, v: self._set(style=self._WEIGHTS[v]))
+    color = property(lambda self: self.rng.first().border.bottom.color,
+                     lambda self, v: self._set(color="FF%02X%02X%02X" % tuple(v)))
 
 
 class Charts:

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
-from .headers import LEAD_ID, canonical_field, canonicalize, near_miss
+from . import fitrules
+from .headers import LEAD_ID, canonicalize, near_miss
 from .history import HistoryStep, history_step, read_frame
-from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues
 from .parse import blank_mask, date_value, to_answer, to_date, to_number
 from .qualification import assess
 from .rules import Rules, load_rules
-from .scoring import LEDGER_COLUMNS, RuleTable, engagement_hits, finish_ledger, fit_hits
+from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .text import column_letter, did_you_mean, fold_series, key, map_unique
 from .vocabulary import (
     CUSTOMER,
@@ -189,6 +189,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     as_of = _as_of(as_of, date_order)
     log = ProblemLog()
     lead = read_leads(leads, log)
+    lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
     table = RuleTable.of(rules)
     fields, ledger_fit = fit_step(lead, rules, log)
     ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log)
@@ -235,23 +236,21 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog) -> _Leads:
     return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real)
 
 
-def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, str], pd.DataFrame]:
-    """The column each fit and disqualify rule reads (missing ones reported), and the fit ledger rows."""
-    fields: dict[str, str] = {}
+def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dict[str, str]], pd.DataFrame]:
+    """The columns each fit and disqualify rule reads (missing ones reported), and the fit ledger rows."""
     frame = lead.frame
-    by_key = {key(c): c for c in frame.columns}
+    fields, missing = fitrules.columns(frame, [*rules.fit, *rules.disqualify])
+    for rule, name in missing:
+        cols = [lead.header(c) for c in frame.columns]
+        log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
+                        f'rule "{rule["id"]}" reads column "{name}", which the sheet does not have'
+                        f'{did_you_mean(name, cols)}; the rule never matches', "warning",
+                        sheet=lead.origin.sheet, column=name))
     for rule in [*rules.fit, *rules.disqualify]:
-        col = canonical_field(rule["field"])
-        col = col if col in frame.columns else by_key.get(key(rule["field"]))
-        if col is None:
-            cols = [lead.header(c) for c in frame.columns]
-            log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
-                            f'rule "{rule["id"]}" reads column "{rule["field"]}", which the sheet does not have'
-                            f'{did_you_mean(rule["field"], cols)}; the rule never matches', "warning",
-                            sheet=lead.origin.sheet, column=rule["field"]))
-            continue
-        fields[rule["id"]] = col
-        if rule["op"] in NUMERIC_OPERATORS and not pd.api.types.is_numeric_dtype(frame[col].dtype):
+        for name in fitrules.numeric_fields(rule) if rule["id"] in fields else []:
+            col = fields[rule["id"]][name]
+            if pd.api.types.is_numeric_dtype(frame[col].dtype):
+                continue
             bad = to_number(frame[col])[1].to_numpy()
             vals = frame[col].to_numpy(object)
             lead.report(log, "not-a-number", bad, col,
@@ -271,14 +270,16 @@ def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as
 
 def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules, table: RuleTable, n: int):
     """Fit, engagement and clipped score per lead (in points); the clip becomes a ledger row of its own."""
-    ledger = pd.concat([x for x in (ledger_fit, ledger_eng) if len(x)] or [ledger_fit], ignore_index=True)
+    ledger_base = base_rows(n, table)
+    ledger = pd.concat([x for x in (ledger_fit, ledger_eng, ledger_base) if len(x)] or [ledger_fit], ignore_index=True)
     lead_pos = ledger["lead"].to_numpy()
     is_fit = ledger["rule"].to_numpy() < table.fit
+    is_eng = ~is_fit & (ledger["rule"].to_numpy() != table.base)
     pts = ledger["points_c"].to_numpy()
     fit_c = np.bincount(lead_pos[is_fit], weights=pts[is_fit], minlength=n).round().astype(np.int64)
-    eng_c = np.bincount(lead_pos[~is_fit], weights=pts[~is_fit], minlength=n).round().astype(np.int64)
+    eng_c = np.bincount(lead_pos[is_eng], weights=pts[is_eng], minlength=n).round().astype(np.int64)
     lo, hi = rules.score_range
-    total_c = fit_c + eng_c
+    total_c = fit_c + eng_c + int(cents(rules.base))
     score_c = np.clip(total_c, -np.inf if lo is None else lo * 100, np.inf if hi is None else hi * 100).astype(np.int64)
     clip = score_c - total_c
     if (clip != 0).any():
@@ -315,16 +316,16 @@ class _Stages:
     email: pd.Series
 
 
-def stage_step(lead: _Leads, rules: Rules, fields: dict[str, str], score: np.ndarray, verdict: pd.DataFrame,
+def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], score: np.ndarray, verdict: pd.DataFrame,
                log: ProblemLog) -> _Stages:
     """Each lead's funnel stage, first match wins: Customer, Lost, Disqualified, Opportunity, SQL, MQL, Lead, Visitor."""
     frame = lead.frame
     reason = _col(frame, "Disqualified").astype(object)
     reason = reason.where(~blank_mask(reason), None).to_numpy(object)
     for rule in rules.disqualify:
-        col = fields.get(rule["id"])
-        if col is not None:
-            m = OPERATORS[rule["op"]](FieldValues(frame[col]), rule.get("value")).to_numpy(bool)
+        cols = fields.get(rule["id"])
+        if cols is not None:
+            m = fitrules.condition_mask(frame, rule, cols[rule["field"]])
             reason = np.where(m & pd.isna(reason), rule["reason"], reason)
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)

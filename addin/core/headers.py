@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .outputs import outputs
 from .text import key, suggest
 
 if TYPE_CHECKING:
@@ -56,8 +57,7 @@ LEADS_INPUTS: dict[str, list[str]] = {
                      "Motif de disqualification", "Raison de disqualification"],
 }
 
-LEADS_OUTPUTS: list[str] = ["Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist",
-                            "Interests", "Next action status", "Why", "Stage since", "Days in stage"]
+LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the current layout's columns
 
 ACTIVITIES_INPUTS: dict[str, list[str]] = {
     LEAD_ID: LEADS_INPUTS[LEAD_ID],

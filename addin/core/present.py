@@ -11,12 +11,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .evaluate import Evaluation
-from .headers import LEADS_OUTPUTS
+from .outputs import outputs
 from .scoring import LEDGER_COLUMNS
 from .vocabulary import ACTION_COLORS, STAGES
 
 EXCEL_MAX_ROWS = 1_048_576
-OWNED_NAME = "_LeadQ_Outputs"        # hidden defined name recording the Leads columns LeadQ owns
 SCORE_DETAILS = "Score details"
 SUMMARY = "Summary"
 HISTORY_NAME = "_LeadQ_History"      # hidden defined name: the History sheet is LeadQ's (it may append to it)
@@ -32,6 +31,9 @@ DETAIL_WIDTHS = {"Lead ID": 12, "Rule": 26, "Kind": 9, "Matched": 40, "Count": 8
 HEADER_FILL = "#1F3864"          # computed-column headers: dark blue, white bold text
 HEADER_FONT = "#FFFFFF"
 INPUT_HEADER_FILL = "#D9E1F2"
+# Cell formats as tokens (the keywords of the file writer's StyleBook.xf); each writer renders them.
+LEADS_HEADER_FORMAT = {"bold": True, "color": HEADER_FONT, "fill": HEADER_FILL, "wrap": True, "valign": "center"}
+DETAILS_HEADER_FORMAT = {"bold": True, "color": HEADER_FONT, "fill": HEADER_FILL}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class ColorRule:
     text: str
     fill: str
     font: str
+
+
+def currency_format(currency: str) -> str:
+    """Excel's number format for whole amounts in the rules' currency."""
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "CAD": "$"}.get(currency, currency)
+    return f'#,##0 "{symbol}"' if currency in ("EUR", "CHF") else f'"{symbol}"#,##0'
 
 
 def contrast(fill: str) -> str:
@@ -57,31 +65,16 @@ def color_rules(ev: Evaluation) -> list[ColorRule]:
     return out
 
 
-def owned_positions(headers: list[str], first_col: int, marked: list[int] | None = None) -> tuple[list[int], bool]:
-    """Columns (0-based) where LeadQ's outputs go on Leads, and whether they are new.
+def output_format(name: str) -> dict:
+    """The cell format of an output column's values on Leads."""
+    if name in NUMBER_FORMATS:
+        return {"num_fmt": NUMBER_FORMATS[name]}
+    return {"halign": "center"} if name == "Grade" else {}
 
-    `marked` are the columns recorded as LeadQ's on the last refresh; they are reused when
-    their headers still read as the outputs, else an existing block of output headers is,
-    else the outputs go right after the last header. A user column with an output's name is
-    an error, never overwritten.
-    """
-    from ..errors import WorkbookError
-    from .text import key
-    want = [key(n) for n in LEADS_OUTPUTS]
-    if marked:
-        names = [headers[c - first_col] if 0 <= c - first_col < len(headers) else None for c in marked]
-        if [key(n) for n in names] == want:
-            return list(marked), False
-    keys = [key(h) for h in headers]
-    for start in range(len(keys) - len(want) + 1):
-        if keys[start:start + len(want)] == want:
-            return [first_col + start + i for i in range(len(want))], False
-    clash = [h for h in headers if key(h) in want]
-    if clash:
-        raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
-                            'column (e.g. "Old score") so LeadQ can add its own')
-    start = first_col + len(headers)
-    return list(range(start, start + len(want))), True
+
+def detail_format(name: str) -> dict:
+    """The cell format of a Score details column's values."""
+    return {"num_fmt": DETAIL_FORMATS[name]} if name in DETAIL_FORMATS else {}
 
 
 def excel_text(value):
@@ -94,7 +87,7 @@ def excel_text(value):
 
 def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
     """The output columns for every input row (rows the engine skipped stay blank)."""
-    out = ev.leads.reindex(range(n_rows))[LEADS_OUTPUTS]
+    out = ev.leads.reindex(index=range(n_rows), columns=outputs())
     for c in out.columns:
         if c in DATE_OUTPUTS:
             out[c] = excel_serial(out[c])
@@ -135,4 +128,4 @@ def stage_counts(ev: Evaluation) -> dict[str, int]:
 
 
 __all__ = ["ColorRule", "color_rules", "owned_values", "details_values", "settings_status", "contrast",
-           "NUMBER_FORMATS", "WIDTHS", "OWNED_NAME", "SCORE_DETAILS", "SUMMARY"]
+           "NUMBER_FORMATS", "WIDTHS", "SCORE_DETAILS", "SUMMARY"]

@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import Problem, RulesError
 from ..problems import schema_code
+from . import fitrules
 from .headers import canonical_field, known_fields
 from .operators import value_shape_error
 from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
@@ -137,6 +138,14 @@ class Rules:
     def score_range(self) -> tuple[float | None, float | None]:
         s = self.data.get("score", {})
         return s.get("min"), s.get("max")
+
+    @property
+    def base(self) -> float:
+        return self.data.get("score", {}).get("base", 0)
+
+    @property
+    def blank_values(self) -> list | dict:
+        return self.data.get("blank_values") or []
 
     @property
     def fit(self) -> list[dict]:
@@ -283,6 +292,9 @@ def _located(code: str, name: str, lines: dict, parts, message: str, severity: s
 def _schema_problem(err, lines: dict, name: str) -> Problem:
     if err.validator in ("anyOf", "oneOf") and err.context:
         deeper = [e for e in err.context if e.validator != "type" or e.validator_value != "null"]
+        # The branch whose type matched went further into the value: that is the one the user meant.
+        deepest = [e for e in deeper if len(e.absolute_path) > len(err.absolute_path)]
+        deeper = deepest or deeper
         return _schema_problem(best_match(deeper or err.context), lines, name)
     parts = list(err.absolute_path)
     inst = err.instance
@@ -353,17 +365,21 @@ def _check_rule_values(user: dict, merged: dict) -> list[_Finding]:
     for section in ("fit", "disqualify"):
         for i, r in _items(user, section):
             op = r.get("op")
-            if isinstance(op, str):
+            if section == "fit":
+                out += fitrules.problems(r, [section, i])
+            elif isinstance(op, str):
                 err = value_shape_error(op, r.get("value"), "value" in r)
                 if err:
                     out.append(([section, i, "value"] if "value" in r else [section, i], "operator-value", err, "error"))
-            fld = r.get("field")
-            if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
-                hit = suggest(fld, known_fields(), cutoff=0.8)
-                if hit:
-                    out.append(([section, i, "field"], "unknown-field",
-                                f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
-                                "a custom column of that exact name also works", "warning"))
+            conds = r.get("all") if isinstance(r.get("all"), list) else [r]
+            for j, c in enumerate(conds):
+                fld = c.get("field") if isinstance(c, dict) else None
+                if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
+                    hit = suggest(fld, known_fields(), cutoff=0.8)
+                    if hit:
+                        out.append(([section, i, "all", j, "field"] if c is not r else [section, i, "field"], "unknown-field",
+                                    f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
+                                    "a custom column of that exact name also works", "warning"))
     return out
 
 
@@ -532,3 +548,21 @@ def load_rules(source=None) -> Rules:
         errors = [p for p in problems if p.severity == "error"]
         raise RulesError(f"{len(errors)} problem(s) in the rules:\n" + "\n".join(str(p) for p in errors), problems)
     return rules
+
+
+def rules_text(data: dict) -> str:
+    """rules.json text with one rule, activity type or pipeline stage per line: diffs read rule by rule."""
+    lines = ["{"]
+    items = list(data.items())
+    for n, (k, v) in enumerate(items):
+        comma = "," if n < len(items) - 1 else ""
+        head = f"  {json.dumps(k)}: "
+        if isinstance(v, list) and v and all(isinstance(e, dict) for e in v):
+            body = ",\n".join("    " + json.dumps(e, ensure_ascii=False) for e in v)
+            lines.append(f"{head}[\n{body}\n  ]{comma}")
+        elif isinstance(v, dict) and v and all(isinstance(e, dict) for e in v.values()) and k != "score":
+            body = ",\n".join(f"    {json.dumps(kk)}: {json.dumps(e, ensure_ascii=False)}" for kk, e in v.items())
+            lines.append(f"{head}{{\n{body}\n  }}{comma}")
+        else:
+            lines.append(f"{head}{json.dumps(v, ensure_ascii=False)}{comma}")
+    return "\n".join(lines) + "\n}\n"

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .operators import OPERATORS, FieldValues, glob_mask
+from . import fitrules
+from .fitrules import cents
+from .operators import glob_mask
 from .rules import Rules
 
 LEDGER_COLUMNS = ["Lead ID", "Rule", "Kind", "Matched", "Count", "Raw points", "Decay factor", "Cap", "Points"]
@@ -39,7 +41,7 @@ class RuleTable:
     def of(cls, rules: Rules) -> RuleTable:
         names, kinds, labels, pts, mc, mp = [], [], [], [], [], []
         for r in rules.fit:
-            names.append(r["id"]), kinds.append("fit"), labels.append(r["id"]), pts.append(r["points"])
+            names.append(r["id"]), kinds.append("fit"), labels.append(r["id"]), pts.append(r.get("points", 0))
             mc.append(1), mp.append(np.inf)
         for t, spec in rules.activities.items():
             names.append(f"activity:{t}"), kinds.append("activity"), labels.append(spec.get("label", t))
@@ -47,11 +49,18 @@ class RuleTable:
         for page in rules.pages:
             names.append(page["id"]), kinds.append("page"), labels.append(page["match"])
             pts.append(page.get("points", 0)), mc.append(page.get("max_count", NO_LIMIT)), mp.append(page.get("max_points", np.inf))
+        names.append("score-base"), kinds.append("base"), labels.append("score.base"), pts.append(rules.base)
+        mc.append(1), mp.append(np.inf)
         names.append("score-range"), kinds.append("clip"), labels.append(""), pts.append(0), mc.append(1), mp.append(np.inf)
         return cls(np.array(names, dtype=object), np.array(kinds, dtype=object), np.array(labels, dtype=object),
                    np.asarray(pts, dtype=float), np.asarray(mc, dtype=np.int64), np.asarray(mp, dtype=float),
                    len(rules.fit), list(rules.activities), len(names) - 1,
                    sorted({t for p in rules.pages for t in p.get("tags", [])}))
+
+    @property
+    def base(self) -> int:
+        """Code of the score-base row (just before the clip row)."""
+        return self.clip - 1
 
 
 def decay_factor(age_days: np.ndarray, decay: dict | None) -> np.ndarray:
@@ -70,10 +79,6 @@ def decay_factor(age_days: np.ndarray, decay: dict | None) -> np.ndarray:
     return np.ones_like(age)
 
 
-def cents(points) -> np.ndarray:
-    return np.rint(np.asarray(points, dtype=float) * 100).astype(np.int64)
-
-
 def empty_ledger() -> pd.DataFrame:
     frame = pd.DataFrame({c: np.zeros(0, dtype=np.int64) for c in _INT_COLS})
     frame["factor"] = np.zeros(0)
@@ -81,37 +86,32 @@ def empty_ledger() -> pd.DataFrame:
     return frame
 
 
-def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, str]) -> pd.DataFrame:
+def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Ledger rows of the fit rules (each fires at most once per lead); `lead` is the row position.
 
-    `fields` maps each rule id to the DataFrame column it reads; rules without one are skipped.
+    `fields` maps each rule id to {field it reads: DataFrame column}; rules without one are skipped.
     """
     parts = []
     for code, rule in enumerate(rules.fit):
-        col = fields.get(rule["id"])
-        if col is None:
+        cols = fields.get(rule["id"])
+        if cols is None:
             continue
-        mask = OPERATORS[rule["op"]](FieldValues(leads[col]), rule.get("value")).to_numpy(bool)
-        n = int(mask.sum())
-        if not n:
+        h = fitrules.hits(leads, rule, cols)
+        if not len(h.lead):
             continue
-        vals = leads[col].to_numpy(object)[mask]
-        matched = np.array([_shown(v) for v in vals], dtype=object)
-        p = cents(rule["points"]).item()
-        parts.append(pd.DataFrame({"lead": np.flatnonzero(mask), "rule": code, "count": 1, "raw_c": p, "cap_c": 0,
-                                   "points_c": p, "factor": 1.0, "matched": pd.Series(matched, dtype=object)}))
+        parts.append(pd.DataFrame({"lead": h.lead, "rule": code, "count": h.count, "raw_c": h.raw_c,
+                                   "cap_c": h.points_c - h.raw_c, "points_c": h.points_c, "factor": 1.0,
+                                   "matched": pd.Series(h.matched, dtype=object)}))
     return pd.concat(parts, ignore_index=True) if parts else empty_ledger()
 
 
-def _shown(value) -> str:
-    """A matched cell value as text; 700.0 and 700 read the same, whatever reader produced them."""
-    if value is None or value != value:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 and getattr(value, "minute", 0) == 0 else value.isoformat()
-    return str(value)
+def base_rows(n: int, table: RuleTable) -> pd.DataFrame:
+    """One score-base ledger row per lead (none when the base is 0)."""
+    p = int(cents(table.points[table.base]))
+    if p == 0 or n == 0:
+        return empty_ledger()
+    return pd.DataFrame({"lead": np.arange(n), "rule": table.base, "count": 1, "raw_c": p, "cap_c": 0, "points_c": p,
+                         "factor": 1.0, "matched": pd.Series(np.full(n, "every lead", dtype=object), dtype=object)})
 
 
 def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, detail_code: np.ndarray,
@@ -219,11 +219,11 @@ def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray
 
 
 def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd.DataFrame:
-    """Public ledger, in lead order then fit, activity, page, clip."""
+    """Public ledger, in lead order then fit, activity, page, base, clip."""
     order = np.lexsort((ledger["rule"].to_numpy(), ledger["lead"].to_numpy()))
     led = ledger.iloc[order]
     r = led["rule"].to_numpy()
-    kinds = ["fit", "activity", "page", "clip"]
+    kinds = ["fit", "activity", "page", "base", "clip"]
     kind_code = np.array([kinds.index(k) for k in table.kinds], dtype=np.int8)
     return pd.DataFrame({
         "Lead ID": pd.Series(ids[led["lead"].to_numpy()], dtype=object),

@@ -226,3 +226,8 @@ def xml_text(s: str) -> str:
     """Escape text for an XML text node, dropping characters XML 1.0 cannot hold."""
     s = _ILLEGAL_XML.sub("", s)
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xml_attr(s: str) -> str:
+    """Escape text for a double-quoted XML attribute value."""
+    return xml_text(str(s)).replace('"', "&quot;")

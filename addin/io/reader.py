@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
-import numpy as np
 import pandas as pd
 
-from ..core.headers import LEADS_OUTPUTS
 from ..core.headers import header_row as header_row_index
+from ..core.outputs import outputs
+from ..core.table import tag_origin
 from ..core.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
-from .package import Package, col_letter, parse_range, parse_ref
+from .package import Package, parse_range, parse_ref
 
 SHEETS = ("Leads", "Activities", "Qualification")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -122,8 +122,8 @@ def _layout(package: Package, reader, tables: dict, sheet: str) -> TableLayout |
 def _load(reader, layout: TableLayout) -> pd.DataFrame:
     if layout.table_name:
         # LeadQ's own output columns are never inputs: skip them (faster, and no type guessing on blanks).
-        outputs = {key(n) for n in LEADS_OUTPUTS} if layout.sheet.casefold() == "leads" else set()
-        keep = [i for i, h in enumerate(layout.headers) if key(h) not in outputs]
+        outputs_ = {key(n) for n in outputs()} if layout.sheet.casefold() == "leads" else set()
+        keep = [i for i, h in enumerate(layout.headers) if key(h) not in outputs_]
         frame = reader.load_table(layout.table_name, use_columns=keep).to_pandas()
         frame.columns = [layout.headers[i] for i in keep][: len(frame.columns)]
         frame = frame.iloc[: max(layout.last_row - layout.header_row, 0)]
@@ -131,10 +131,7 @@ def _load(reader, layout: TableLayout) -> pd.DataFrame:
         frame = reader.load_sheet(layout.sheet, header_row=layout.relative_header).to_pandas()
         layout.headers = [str(c) for c in frame.columns]
         layout.last_row = layout.header_row + len(frame)
-    letters = {h: col_letter(layout.first_col + i) for i, h in enumerate(frame.columns)}
-    frame.attrs["leadq_origin"] = {"sheet": layout.sheet, "rows": np.arange(len(frame)) + layout.first_data_row,
-                                   "letters": letters}
-    return frame
+    return tag_origin(frame, layout.sheet, layout.first_data_row, layout.first_col)
 
 
 def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str, int]]:

@@ -30,6 +30,8 @@ PAGES = ["https://leadq.example/pricing", "https://leadq.example/tarifs", "https
          "https://leadq.example/blog/lead-scoring-guide", "https://leadq.example/cas-client/assurances",
          "https://leadq.example/case-studies/retail", "https://leadq.example/", "https://leadq.example/contact"]
 ASSETS = ["Livre blanc — Le lead scoring en 10 étapes", "White paper: CRM best practices", "Guide BANT (PDF)"]
+DECIDERS = [0, 1, 2, 3, 9, 10, 13]     # TITLES the default rules count as decision-makers
+OTHERS = [4, 5, 6, 7, 8, 11, 12]
 WEBINARS = ["Webinar: qualifier ses leads avec BANT", "Webinar: scoring et CRM"]
 
 
@@ -39,22 +41,35 @@ def sample_frames(as_of: dt.date, seed: int = 2026, n: int = 200) -> dict[str, p
     today = pd.Timestamp(as_of)
     rows, acts, answers = [], [], []
     # Profile of each lead: how engaged, and where it is in the funnel.
-    plan = (["visitor"] * 30 + ["cold"] * 50 + ["warm"] * 45 + ["sql"] * 25 + ["opp"] * 25 + ["won"] * 10 + ["lost"] * 8
-            + ["disq"] * 7)
+    # Closed deals (won or lost) are numerous, as in a pipeline that has run for a year, and their
+    # outcome follows the lead's quality — profile and behaviour — plus chance, so `leadq calibrate`
+    # has something true to find (and, with 70 outcomes, says the sample is small).
+    plan = (["visitor"] * 25 + ["cold"] * 40 + ["warm"] * 30 + ["sql"] * 15 + ["opp"] * 15 + ["closed"] * 70
+            + ["disq"] * 5)
     plan = plan[:n] + ["cold"] * max(0, n - len(plan))
     rng.shuffle(plan)
+    mid = [c for c in COMPANIES if 50 <= c[2] <= 1000]
+    other = [c for c in COMPANIES if not 50 <= c[2] <= 1000]
     for i, kind in enumerate(plan):
         lid = f"L{1001 + i}"
         first, last = FIRST[rng.integers(len(FIRST))], LAST[rng.integers(len(LAST))]
         company, industry, size, country = COMPANIES[rng.integers(len(COMPANIES))]
         title = TITLES[rng.integers(0, 14)] if kind != "disq" else ["Étudiant", "Stagiaire marketing"][i % 2]
+        quality = rng.normal()
+        if kind == "closed":
+            pool = DECIDERS if rng.random() < 0.35 + 0.25 * quality else OTHERS
+            title = TITLES[pool[rng.integers(len(pool))]]
+            pick = mid if rng.random() < 0.55 + 0.2 * quality else other
+            company, industry, size, country = pick[rng.integers(len(pick))]
+            kind = "won" if quality + rng.normal(0, 0.7) > 0.6 else "lost"
         domain = company.lower().split()[0].replace("é", "e").replace("ô", "o") + ".example"
         if kind == "disq" and i % 3 == 0:
             domain = "competitor.example"
+        free_email = 0.15 if kind not in ("won", "lost") else (0.3 if quality < 0 else 0.05)
         email = "" if kind == "visitor" else (f"{first}.{last}".lower().replace("'", "").replace(" ", "")
                                               .replace("é", "e").replace("è", "e").replace("ë", "e").replace("ï", "i")
                                               .replace("ü", "u").replace("ç", "c").replace("É", "e").replace("ô", "o")
-                                              + "@" + (domain if rng.random() > 0.15 else "gmail.com"))
+                                              + "@" + (domain if rng.random() > free_email else "gmail.com"))
         created = today - pd.Timedelta(days=int(rng.integers(20, 360)))
         deal, amount, action, action_date = "", None, "", None
         if kind == "opp":
@@ -78,11 +93,15 @@ def sample_frames(as_of: dt.date, seed: int = 2026, n: int = 200) -> dict[str, p
                      "Created": created, "Consent": "Oui" if rng.random() > 0.2 else "Non", "Deal stage": deal,
                      "Amount": amount, "Next action": action, "Next action date": action_date,
                      "Disqualified": "Doublon" if kind == "disq" and i % 3 == 1 else ""})
-        n_acts = {"visitor": 3, "cold": 3, "warm": 5, "sql": 7, "opp": 8, "won": 8, "lost": 5, "disq": 4}[kind]
+        n_acts = {"visitor": 3, "cold": 3, "warm": 5, "sql": 7, "opp": 8, "won": 6, "lost": 6, "disq": 4}[kind]
+        if kind in ("won", "lost"):
+            n_acts = max(2, int(round(n_acts + 2 * quality)))
         for _ in range(int(rng.integers(max(1, n_acts - 3), n_acts + 4))):
             age = int(rng.integers(0, 120 if kind in ("warm", "sql", "opp") else 360))
             when = today - pd.Timedelta(days=age)
             r = rng.random()
+            if kind in ("won", "lost"):     # better leads do more of what signals intent
+                r = r ** np.exp(-0.6 * quality) if r > 0.35 else r
             if kind in ("visitor", "cold"):
                 t, d = ("page_visit", PAGES[rng.integers(len(PAGES))]) if r < 0.7 else ("newsletter_open", "Newsletter")
             elif r < 0.35:

@@ -187,12 +187,12 @@ def ensure_widths(head: str, widths: dict[int, float]) -> str:
 
 
 def replace_owned_cf(tail: str, owned: list[int], new_blocks: list[str]) -> str:
-    """Drop conditional formats that lie entirely in LeadQ's columns; add LeadQ's own."""
-    lo, hi = min(owned), max(owned)
+    """Drop conditional formats that lie entirely in LeadQ's columns (which may have gaps); add LeadQ's own."""
+    mine = set(owned)
 
     def ours(sqref: str) -> bool:
         try:
-            return all(lo <= parse_range(r)[1] and parse_range(r)[3] <= hi for r in sqref.split())
+            return all(set(range(parse_range(r)[1], parse_range(r)[3] + 1)) <= mine for r in sqref.split())
         except ValueError:
             return False
     tail = re.sub(r'<conditionalFormatting\b[^>]*\bsqref="([^"]+)"[^>]*>.*?</conditionalFormatting>',

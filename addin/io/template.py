@@ -19,8 +19,19 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
-from ..core.present import DETAIL_WIDTHS, HEADER_FILL, HEADER_FONT, INPUT_HEADER_FILL, NUMBER_FORMATS, SCORE_DETAILS, WIDTHS, contrast
+from ..core.headers import LEADS_INPUTS
+from ..core.outputs import outputs
+from ..core.present import (
+    DETAIL_WIDTHS,
+    HEADER_FILL,
+    HEADER_FONT,
+    INPUT_HEADER_FILL,
+    NUMBER_FORMATS,
+    SCORE_DETAILS,
+    WIDTHS,
+    contrast,
+    currency_format,
+)
 from ..core.rules import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
@@ -41,11 +52,6 @@ def vba_project() -> bytes:
     with resources.as_file(resources.files("xlwings").joinpath("quickstart_standalone.xlsm")) as path:
         with zipfile.ZipFile(path) as z:
             return z.read("xl/vbaProject.bin")
-
-
-def _currency_format(currency: str) -> str:
-    symbol = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF", "CAD": "$"}.get(currency, currency)
-    return f'#,##0 "{symbol}"' if currency in ("EUR", "CHF") else f'"{symbol}"#,##0'
 
 
 def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
@@ -105,7 +111,7 @@ class _Formats:
         self.text = wb.add_format({})
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.int = wb.add_format({"num_format": "#,##0"})
-        self.money = wb.add_format({"num_format": _currency_format(rules.currency)})
+        self.money = wb.add_format({"num_format": currency_format(rules.currency)})
         self.score = wb.add_format({"num_format": NUMBER_FORMATS["Score"]})
         self.center = wb.add_format({"align": "center"})
         self.stage = {s: wb.add_format({"bg_color": rules.stage_color(s), "font_color": contrast(rules.stage_color(s))})
@@ -135,7 +141,8 @@ def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | N
 
 def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]) -> None:
     inputs = list(LEADS_INPUTS)
-    columns = inputs + LEADS_OUTPUTS
+    computed = outputs()                 # the current layout's columns
+    columns = inputs + computed
     ws.write_string(0, 0, "LeadQ — Leads", f.title)
     ws.write_string(1, 0, "Type or paste your leads in the table. Dark blue columns are computed by LeadQ: "
                     "press Refresh (or run `leadq refresh`); they are overwritten on every refresh.", f.note)
@@ -148,7 +155,7 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
     last = header + max(n, 1)
     ws.add_table(header, 0, last, len(columns) - 1, {
         "name": "Leads", "style": "Table Style Light 9",
-        "columns": [{"header": c, "header_format": f.computed_header if c in LEADS_OUTPUTS else f.input_header}
+        "columns": [{"header": c, "header_format": f.computed_header if c in computed else f.input_header}
                     for c in columns]})
     ws.set_row(header, 32)
     for i, c in enumerate(columns):

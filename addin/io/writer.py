@@ -1,6 +1,7 @@
 """Write LeadQ's results into the user's workbook without touching anything else.
 
-LeadQ owns: its output columns on Leads (recorded in the hidden defined name _LeadQ_Outputs),
+LeadQ owns: its output columns on Leads (recorded in the hidden defined names _LeadQ_Outputs and
+_LeadQ_Layout, see core/outputs.py),
 the conditional formats that lie inside them, the Score details and Summary sheets, and the
 "Last refresh" / "Status" values on Settings. Every other part of the file is copied byte for
 byte; in the Leads sheet only the owned cells change.
@@ -18,25 +19,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core.evaluate import Evaluation
-from ..core.headers import LEADS_OUTPUTS
-from ..core.present import (
-    DETAIL_FORMATS,
-    DETAIL_WIDTHS,
-    HEADER_FILL,
-    HEADER_FONT,
-    NUMBER_FORMATS,
+from ..core.outputs import (
+    LAYOUT_NAME,
     OWNED_NAME,
+    Owned,
+    layout_version,
+    marked_columns,
+    marker,
+    not_free,
+    outputs,
+    owned_positions,
+)
+from ..core.present import (
+    DETAIL_WIDTHS,
+    DETAILS_HEADER_FORMAT,
+    LEADS_HEADER_FORMAT,
+    NUMBER_FORMATS,
     SCORE_DETAILS,
     WIDTHS,
     color_rules,
+    detail_format,
     details_values,
-    owned_positions,
+    output_format,
     owned_values,
 )
 from ..core.text import key
 from ..errors import WorkbookError
 from .edit import PackageEdit
-from .package import NS, Package, col_letter, parse_range, to_xml
+from .package import NS, Package, col_letter, parse_range, to_xml, xml_attr
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     _join,
@@ -77,46 +87,41 @@ def check_not_open(path: Path) -> None:
                             "or write elsewhere with --output")
 
 
-def _owned_columns(edit: PackageEdit, lay: TableLayout) -> tuple[list[int], bool]:
-    """Column indexes of LeadQ's outputs on Leads, and whether they are new."""
-    marked = None
-    marker = edit.get_defined_name(OWNED_NAME)
-    if marker:
-        try:
-            _, c1, _, c2 = parse_range(marker.split("!")[-1].replace("$", ""))
-            marked = list(range(c1, c2 + 1))
-        except ValueError:
-            marked = None
-    return owned_positions(lay.headers, lay.first_col, marked)
+def _owned_columns(edit: PackageEdit, lay: TableLayout) -> Owned:
+    """Where LeadQ's outputs go on Leads, after the columns the last refresh recorded."""
+    return owned_positions(lay.headers, lay.first_col, marked_columns(edit.get_defined_name(OWNED_NAME)),
+                           layout_version(edit.get_defined_name(LAYOUT_NAME)))
 
 
-def _check_free(rows_xml: bytes, cols: list[int], lay: TableLayout) -> None:
-    letters = "|".join(col_letter(c) for c in cols).encode()
+def _check_free(rows_xml: bytes, owned: Owned) -> None:
+    letters = "|".join(col_letter(c) for c in owned.new).encode()
     for m in re.finditer(rb'<c\b[^>]*?\br="((?:%s)(\d+))"[^>]*?>(.*?)</c>' % letters, rows_xml, re.S):
         if b"<v" in m.group(3) or b"<is" in m.group(3) or b"<f" in m.group(3):
-            raise WorkbookError(f'Leads!{m.group(1).decode()} holds data where LeadQ needs to add its result columns '
-                                f'({col_letter(cols[0])}–{col_letter(cols[-1])}); move that data, or make it part of the Leads table')
+            raise not_free(m.group(1).decode(), owned)
 
 
-def _update_table(edit: PackageEdit, lay: TableLayout, cols: list[int]) -> None:
+def _update_table(edit: PackageEdit, lay: TableLayout, owned: Owned) -> None:
+    """Extend the Leads table over output columns right of it."""
+    from lxml import etree
+
     from .package import parse_xml
     root = parse_xml(edit.read(lay.table_part))
     r1, c1, r2, c2 = parse_range(root.get("ref"))
-    last = max(c2, cols[-1])
-    if last == c2:
+    beyond = sorted((c, name) for c, name in zip(owned.columns, outputs()) if c > c2)
+    if not beyond:
         return
-    ref = f"{col_letter(c1)}{r1}:{col_letter(last)}{r2}"
-    root.set("ref", ref)
+    last = beyond[-1][0]
+    root.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{r2}")
     af = root.find("{*}autoFilter")
     if af is not None:
         af.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{r2 - int(root.get('totalsRowCount', '0') or 0)}")
     tcs = root.find("{*}tableColumns")
     next_id = max([0] + [int(tc.get("id")) for tc in tcs]) + 1
-    for i, name in enumerate(LEADS_OUTPUTS):
-        if cols[i] > c2:
-            from lxml import etree
-            etree.SubElement(tcs, tcs.tag.replace("tableColumns", "tableColumn"), id=str(next_id), name=name)
-            next_id += 1
+    names = dict(beyond)
+    for c in range(c2 + 1, last + 1):            # a gap (never made by LeadQ) gets Excel's default name
+        etree.SubElement(tcs, tcs.tag.replace("tableColumns", "tableColumn"), id=str(next_id),
+                         name=names.get(c, f"Column{next_id}"))
+        next_id += 1
     tcs.set("count", str(len(tcs)))
     edit.put(lay.table_part, to_xml(root))
 
@@ -124,22 +129,24 @@ def _update_table(edit: PackageEdit, lay: TableLayout, cols: list[int]) -> None:
 def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
     """Put the output values, headers, widths and colour rules on the Leads sheet."""
     head, rows_xml, tail = split(edit.read(lay.part))
-    cols, new = _owned_columns(edit, lay)
-    if new:
-        _check_free(rows_xml, cols, lay)
+    owned = _owned_columns(edit, lay)
+    if owned.new:
+        _check_free(rows_xml, owned)
+    names = outputs()
+    cols = owned.columns
     values = owned_values(ev, n_rows)
     data_rows = np.arange(n_rows, dtype=np.int64) + lay.first_data_row
+    header_style = styles.xf(**LEADS_HEADER_FORMAT)
+    order = sorted(zip(cols, names))            # cells of a row go left to right
+    header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
+                     for c, name in order)
     columns = []
-    header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL, wrap=True, valign="center")
-    header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{name}</t></is></c>'
-                     for c, name in zip(cols, LEADS_OUTPUTS))
-    for c, name in zip(cols, LEADS_OUTPUTS):
+    for c, name in order:
         if name in NUMERIC:
             columns.append(number_cells(col_letter(c), data_rows, values[name].to_numpy(float),
-                                        styles.xf(num_fmt=NUMBER_FORMATS[name])))
+                                        styles.xf(**output_format(name))))
         else:
-            columns.append(text_cells(col_letter(c), data_rows, values[name],
-                                      styles.xf(wrap=False) if name != "Grade" else styles.xf(halign="center")))
+            columns.append(text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name))))
     cells = pc.cast(_join(*columns), pa.binary()).to_pylist() if n_rows else []
     row_numbers = np.concatenate([[lay.header_row], data_rows])
     all_cells = [header.encode("utf-8")] + cells
@@ -147,9 +154,9 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
-    head = set_dimension(head, last_row, cols[-1])
-    head = ensure_widths(head, {c: WIDTHS[n] for c, n in zip(cols, LEADS_OUTPUTS)})
-    rng = {name: f"{col_letter(c)}{lay.first_data_row}:{col_letter(c)}{last_row}" for c, name in zip(cols, LEADS_OUTPUTS)}
+    head = set_dimension(head, last_row, max(cols))
+    head = ensure_widths(head, {c: WIDTHS.get(n, 14) for c, n in order})
+    rng = {name: f"{col_letter(c)}{lay.first_data_row}:{col_letter(c)}{last_row}" for c, name in order}
     priority = max_cf_priority(re.sub(r'<conditionalFormatting\b.*?</conditionalFormatting>', "", tail, flags=re.S))
     blocks = []
     for i, rule in enumerate(color_rules(ev)):
@@ -157,18 +164,17 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     tail = replace_owned_cf(tail, cols, blocks)
     edit.put(lay.part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
     if lay.table_part:
-        _update_table(edit, lay, cols)
-    sheet_ref = "'" + lay.sheet.replace("'", "''") + "'"
-    marker = f"{sheet_ref}!${col_letter(cols[0])}${lay.header_row}:${col_letter(cols[-1])}${lay.header_row}"
-    edit.defined_name(OWNED_NAME, marker)
-    return f"{col_letter(cols[0])}:{col_letter(cols[-1])}"
+        _update_table(edit, lay, owned)
+    edit.defined_name(OWNED_NAME, marker(lay.sheet, lay.header_row, owned))
+    edit.defined_name(LAYOUT_NAME, str(owned.version))
+    return owned.letters()
 
 
 def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
               autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
               extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
               show_grid: bool = True, zoom: int | None = None) -> bytes:
-    """A whole worksheet part from prepared <row> XML."""
+    """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text."""
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
              f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
     if tab_color:
@@ -192,7 +198,8 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
     parts.append(extra_before_drawing)
     if hyperlinks:
         parts.append("<hyperlinks>" + "".join(
-            f'<hyperlink ref="{ref}" location="{loc}" display="{disp}"/>' for ref, loc, disp in hyperlinks) + "</hyperlinks>")
+            f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(disp)}"/>'
+            for ref, loc, disp in hyperlinks) + "</hyperlinks>")
     parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
     parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
     if drawing_rid:
@@ -209,9 +216,9 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
     details, cut = details_values(ev)
     cols = list(details.columns)
     n = len(details)
-    header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
+    header_style = styles.xf(**DETAILS_HEADER_FORMAT)
     text_style = styles.xf()
-    num_styles = {c: styles.xf(num_fmt=DETAIL_FORMATS.get(c)) for c in cols}
+    num_styles = {c: styles.xf(**detail_format(c)) for c in cols}
     header = "".join(f'<c r="{col_letter(i)}1" s="{header_style}" t="inlineStr"><is><t>{c}</t></is></c>'
                      for i, c in enumerate(cols))
     last = len(cols) - 1

@@ -1,0 +1,147 @@
+"""LeadQ's output columns on the Leads sheet, by layout version, and where they go in a workbook.
+
+A workbook records the columns LeadQ owns in the hidden defined name `_LeadQ_Outputs` (a union
+of ranges on the header row) and the layout that wrote them in `_LeadQ_Layout` (a number). A
+later layout only adds columns: refreshing a workbook written by an older one reuses its
+columns by name and adds the new ones beside them, so nothing the user has is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import WorkbookError
+from .text import column_letter, key
+
+OWNED_NAME = "_LeadQ_Outputs"
+LAYOUT_NAME = "_LeadQ_Layout"
+
+# Layout version -> the output columns, in order. Append a version to add columns; never edit one.
+LAYOUTS: dict[int, tuple[str, ...]] = {
+    1: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
+        "Next action status", "Why"),
+    # Lead history (issue 11): the date the lead entered its stage, and the days since.
+    2: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
+        "Next action status", "Why", "Stage since", "Days in stage"),
+}
+
+
+def current_version() -> int:
+    return max(LAYOUTS)
+
+
+def outputs(version: int | None = None) -> list[str]:
+    """The output columns of a layout (default: the current one)."""
+    return list(LAYOUTS[current_version() if version is None else version])
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Where the current layout's outputs go: `columns[i]` (0-based) holds `outputs()[i]`;
+    `new` are the columns LeadQ did not own before (their cells must be free)."""
+
+    columns: list[int]
+    new: list[int]
+    version: int
+
+    def runs(self) -> list[tuple[int, int]]:
+        """The owned columns as contiguous (first, last) runs, left to right."""
+        return _runs(self.columns)
+
+    def letters(self) -> str:
+        """Like "T:AB" or "T:AB,AE", for messages."""
+        return ",".join(f"{column_letter(a)}:{column_letter(b)}" for a, b in self.runs())
+
+
+def _runs(columns: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for c in sorted(columns):
+        if out and out[-1][1] == c - 1:
+            out[-1] = (out[-1][0], c)
+        else:
+            out.append((c, c))
+    return out
+
+
+def _runs_text(columns: list[int]) -> str:
+    return ", ".join(column_letter(a) + (f"–{column_letter(b)}" if b > a else "") for a, b in _runs(columns))
+
+
+def marker(sheet: str, header_row: int, owned: Owned) -> str:
+    """The `_LeadQ_Outputs` formula: the owned header cells as a union of ranges."""
+    ref = "'" + sheet.replace("'", "''") + "'!"
+    return ",".join(f"{ref}${column_letter(a)}${header_row}" + (f":${column_letter(b)}${header_row}" if b > a else "")
+                    for a, b in owned.runs())
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def marked_columns(text: str | None) -> list[int] | None:
+    """The columns a `_LeadQ_Outputs` formula covers, or None when it is missing or not understood."""
+    if not text:
+        return None
+    cols: list[int] = []
+    for part in text.lstrip("=").split(","):
+        m = re.fullmatch(r"\s*(?:'(?:[^']|'')+'|[^'!]+)!\$?([A-Z]{1,3})\$?\d+(?::\$?([A-Z]{1,3})\$?\d+)?\s*", part)
+        if not m:
+            return None
+        a, b = _col_index(m.group(1)), _col_index(m.group(2) or m.group(1))
+        cols.extend(range(min(a, b), max(a, b) + 1))
+    return sorted(set(cols)) or None
+
+
+def layout_version(text) -> int:
+    """The `_LeadQ_Layout` value; workbooks refreshed before versions were recorded are version 1."""
+    try:
+        v = int(float(str(text).lstrip("=")))
+    except (TypeError, ValueError):
+        return 1
+    return v if v in LAYOUTS else 1
+
+
+def _previous(headers: list[str], first_col: int, marked: list[int] | None, version: int) -> dict[str, int] | None:
+    """{output key: column} of the outputs an earlier refresh wrote, if they can be found."""
+    if marked:
+        found = {key(headers[c - first_col]): c for c in marked if 0 <= c - first_col < len(headers)}
+        if len(found) == len(marked) and set(found) == {key(n) for n in LAYOUTS.get(version, ())}:
+            return found
+    keys = [key(h) for h in headers]
+    for v in sorted(LAYOUTS, reverse=True):          # a block of some layout's headers, newest first
+        want = [key(n) for n in LAYOUTS[v]]
+        for start in range(len(keys) - len(want) + 1):
+            if keys[start:start + len(want)] == want:
+                return {k: first_col + start + i for i, k in enumerate(want)}
+    return None
+
+
+def owned_positions(headers: list[str], first_col: int, marked: list[int] | None = None,
+                    version: int = 1) -> Owned:
+    """Where LeadQ's outputs go on Leads, given the table's headers and its first column (0-based).
+
+    The columns recorded in `marked` (by layout `version`) are reused by name when their headers
+    still read as that layout's outputs, else a block of any layout's output headers is; outputs
+    not found go right of the table's last column. A user column with an output's name is an
+    error, never overwritten.
+    """
+    names = outputs()
+    old = _previous(headers, first_col, marked, version) or {}
+    missing = [n for n in names if key(n) not in old]
+    clash = [h for h in headers if key(h) in {key(n) for n in missing}]
+    if clash:
+        raise WorkbookError(f'Leads has a column "{clash[0]}", a name LeadQ writes its results under; rename that '
+                            'column (e.g. "Old score") so LeadQ can add its own')
+    start = first_col + len(headers)
+    new = {key(n): start + i for i, n in enumerate(missing)}
+    return Owned([old.get(key(n), new.get(key(n))) for n in names], sorted(new.values()), current_version())
+
+
+def not_free(cell: str, owned: Owned) -> WorkbookError:
+    return WorkbookError(f"Leads!{cell} holds data where LeadQ needs to add its result columns "
+                         f"({_runs_text(owned.new)}); move that data, or make it part "
+                         "of the Leads table")

@@ -1,0 +1,175 @@
+"""Owned-column migration: a workbook refreshed by an older output layout is upgraded in place."""
+
+import re
+import shutil
+import zipfile
+
+import openpyxl
+import pytest
+from conftest import AS_OF, ROOT, ooxcheck
+from xlengine import open_as_caller
+
+import addin.macros as macros
+from addin.core import outputs as layouts
+from addin.core.outputs import Owned, layout_version, marked_columns, marker, owned_positions
+from addin.errors import WorkbookError
+from addin.refresh import new_workbook, refresh
+
+V1 = list(layouts.LAYOUTS[1])
+EXTRA = "Owner check"
+
+
+def _rewrite(path, edits):
+    """Replace parts of a workbook package (a user's edit, done at the XML level so nothing else moves)."""
+    with zipfile.ZipFile(path) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    for name, fn in edits.items():
+        parts[name] = fn(parts[name].decode("utf-8")).encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def _add_notes_column(sheet: str) -> str:
+    """A "Notes" header in AD3 and a note every 7th row: the user's column right of LeadQ's."""
+    def add(m):
+        r = int(m.group(1))
+        if r == 3:
+            cell = '<c r="AD3" t="inlineStr"><is><t>Notes</t></is></c>'
+        elif r >= 4 and (r - 4) % 7 == 0:
+            cell = f'<c r="AD{r}" t="inlineStr"><is><t>call back {r}</t></is></c>'
+        else:
+            return m.group(0)
+        return m.group(0).replace("</row>", cell + "</row>")
+    return re.sub(r'<row r="(\d+)"[^>]*>.*?</row>', add, sheet, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def refreshed_v1(tmp_path_factory):
+    """The demo refreshed by layout 1, then given a user column "Notes" in the table right of LeadQ's."""
+    path = tmp_path_factory.mktemp("v1") / "v1.xlsm"
+    saved = dict(layouts.LAYOUTS)          # made and refreshed by a LeadQ that knew layout 1 only
+    layouts.LAYOUTS.clear()
+    layouts.LAYOUTS[1] = saved[1]
+    try:
+        new_workbook(path, sample=True, as_of=AS_OF)
+        refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
+    finally:
+        layouts.LAYOUTS.update(saved)
+    _rewrite(path, {
+        "xl/worksheets/sheet1.xml": _add_notes_column,
+        "xl/tables/table1.xml": lambda t: t.replace("A3:AC203", "A3:AD203").replace(
+            '<tableColumns count="29">', '<tableColumns count="30">').replace(
+            "</tableColumns>", '<tableColumn id="30" name="Notes"/></tableColumns>')})
+    ooxcheck(path)
+    return path
+
+
+@pytest.fixture
+def layout_2(monkeypatch):
+    """The current layout becomes version 2: layout 1 plus one column the engine leaves blank."""
+    monkeypatch.setitem(layouts.LAYOUTS, 2, (*V1, EXTRA))
+    monkeypatch.setenv("LEADQ_RULES", str(ROOT / "rules.json"))
+
+
+def _leads(path):
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Leads"]
+    header = {c.value: c.column for c in ws[3] if c.value is not None}
+    cells = {(c.row, c.column): c.value for row in ws.iter_rows() for c in row if c.value is not None}
+    names = {n: wb.defined_names[n].attr_text for n in ("_LeadQ_Outputs", "_LeadQ_Layout") if n in wb.defined_names}
+    return ws, header, cells, names
+
+
+def _check_upgrade(before, after, baseline=None):
+    ws0, head0, cells0, names0 = _leads(before)
+    ws, head, cells, names = _leads(after)
+    assert names0 == {"_LeadQ_Outputs": "'Leads'!$U$3:$AC$3", "_LeadQ_Layout": "1"}
+    assert [head[n] for n in V1] == [head0[n] for n in V1]                 # old columns reused where they were
+    assert head["Notes"] == head0["Notes"] == 30 and head[EXTRA] == 31      # new column right of the table (AE)
+    assert names == {"_LeadQ_Outputs": "'Leads'!$U$3:$AC$3,'Leads'!$AE$3", "_LeadQ_Layout": "2"}
+    owned = set(head[n] for n in V1) | {head[EXTRA]}
+    user0 = {k: v for k, v in cells0.items() if k[1] not in owned}
+    assert {k: v for k, v in cells.items() if k[1] not in owned} == user0   # every user cell unchanged
+    assert [v for (r, c), v in cells.items() if c == head[EXTRA] and r > 3] == []   # blank: the engine leaves it
+    assert ws.tables["Leads"].ref == "A3:AE203"
+    assert [c.name for c in ws.tables["Leads"].tableColumns][-3:] == ["Why", "Notes", EXTRA]
+    for r in range(4, 204):
+        assert ws.cell(r, head["Score"]).value == ws0.cell(r, head0["Score"]).value
+    ooxcheck(after, baseline)
+
+
+def _copy(src, tmp_path):
+    """A copy of the workbook with the rules file its Settings name beside it."""
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
+    return shutil.copy(src, tmp_path / "up.xlsm")
+
+
+def test_headless_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layout_2):
+    path = _copy(refreshed_v1, tmp_path)
+    refresh(path, as_of=AS_OF, now="2026-11-22 09:00")
+    _check_upgrade(refreshed_v1, path)
+    sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    stage = re.search(r'<conditionalFormatting sqref="([^"]+)"><cfRule[^>]*><formula>"MQL"', sheet).group(1)
+    assert stage == "Y4:Y203"                                               # colours stay on the Stage column
+    assert 'sqref="AD' not in sheet                                         # none on the user's Notes column
+    first = path.read_bytes()
+    refresh(path, as_of=AS_OF, now="2026-11-22 09:00")                      # a second refresh is stable
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(__import__("io").BytesIO(first)) as z0:
+        assert z.read("xl/worksheets/sheet1.xml") == z0.read("xl/worksheets/sheet1.xml")
+        assert z.read("xl/workbook.xml") == z0.read("xl/workbook.xml")
+
+
+def test_macro_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layout_2):
+    path = _copy(refreshed_v1, tmp_path)
+    resaved = tmp_path / "resaved.xlsm"            # what openpyxl's save alone does, for the Excel-load gate
+    openpyxl.load_workbook(refreshed_v1, keep_vba=True).save(resaved)
+    book = open_as_caller(path)
+    macros.refresh(now="2026-11-22 09:00")
+    book.impl.save()
+    wb = openpyxl.load_workbook(path)
+    assert wb["Settings"]["B5"].value.startswith("OK"), wb["Settings"]["B5"].value
+    _check_upgrade(refreshed_v1, path, baseline=resaved)
+    assert wb.defined_names["_LeadQ_Outputs"].hidden and wb.defined_names["_LeadQ_Layout"].hidden
+    assert wb["Leads"]["AE3"].font.b and wb["Leads"]["AE3"].fill.fgColor.rgb == "FF1F3864"
+    _, _, cells, names = _leads(path)
+    book = open_as_caller(path)                                             # a second refresh is stable
+    macros.refresh(now="2026-11-22 09:00")
+    book.impl.save()
+    assert _leads(path)[2:] == (cells, names)
+
+
+def test_a_workbook_without_a_layout_version_is_layout_1():
+    assert layout_version(None) == 1 and layout_version("=1") == 1 and layout_version("7") == 1
+
+
+def test_the_marker_is_a_union_of_ranges_read_back_as_columns():
+    owned = Owned([20, 21, 22, 30], [30], 2)
+    text = marker("Lead's", 3, owned)
+    assert text == "'Lead''s'!$U$3:$W$3,'Lead''s'!$AE$3"
+    assert marked_columns("=" + text) == [20, 21, 22, 30]
+    assert marked_columns("=#REF!") is None
+
+
+def test_new_columns_go_right_of_the_block_when_it_ends_the_table(monkeypatch):
+    monkeypatch.setitem(layouts.LAYOUTS, 2, (*V1, EXTRA))
+    headers = ["Lead ID", "Email", *V1]
+    owned = owned_positions(headers, 0, list(range(2, 11)), 1)
+    assert owned.columns == list(range(2, 12)) and owned.new == [11] and owned.version == 2
+    # an old template (no marker) is found by its headers and upgraded the same way
+    assert owned_positions(headers, 0).columns == owned.columns
+
+
+def test_layouts_only_ever_add_columns():
+    versions = sorted(layouts.LAYOUTS)
+    assert versions == list(range(1, len(versions) + 1))
+    for v in versions[1:]:
+        assert list(layouts.LAYOUTS[v][: len(layouts.LAYOUTS[v - 1])]) == list(layouts.LAYOUTS[v - 1])
+    assert layouts.outputs() == __import__("addin.core.headers", fromlist=["x"]).LEADS_OUTPUTS
+
+
+def test_a_user_column_named_like_a_new_output_is_an_error_not_overwritten(monkeypatch):
+    monkeypatch.setitem(layouts.LAYOUTS, 2, (*V1, EXTRA))
+    headers = ["Lead ID", EXTRA.upper(), *V1]
+    with pytest.raises(WorkbookError, match='Leads has a column "OWNER CHECK"'):
+        owned_positions(headers, 0, list(range(2, 11)), 1)

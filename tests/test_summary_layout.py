@@ -1,0 +1,75 @@
+"""The Summary layout as data: sections flow one below the other, charts beside their tables."""
+
+import pandas as pd
+from conftest import AS_OF, acts_frame
+
+import addin
+from addin.core.summary import summarise
+from addin.core.summary_layout import CHART_COLUMNS, SECTION_GAP, summary_layout
+
+
+def _layout(rules, n_leads=10, stages=None):
+    if stages:
+        rules = {**rules, "pipeline": stages}
+    leads = pd.DataFrame({"Lead ID": [f"L{i}" for i in range(n_leads)], "Email": [f"l{i}@x.fr" for i in range(n_leads)],
+                          "Source": "Web", "Owner": "Ann"})
+    ev = addin.evaluate(leads, acts_frame([(lead, day, "webinar", "") for lead in ("L1", "L2")
+                                             for day in ("2026-11-10", "2026-11-12")]), rules, as_of=AS_OF)
+    return summary_layout(summarise(ev), ev.rules, "2026-11-22 08:00"), ev
+
+
+def _sections(page):
+    return sorted((r, v) for (r, c), (v, st) in page.cells.items() if st.name == "section")
+
+
+def _text_at(page, row):
+    return page.cells[(row, 0)][0]
+
+
+def test_each_section_starts_two_blank_rows_below_the_previous_one(base_rules):
+    page, _ = _layout(base_rules)
+    starts = [r for r, _ in _sections(page)]
+    assert [_text_at(page, r).split(" ")[0] for r in starts] == [
+        "Funnel", "Pipeline", "By", "By", "Hand-off", "Hottest", "Next", "Fit", "Data"]
+    for prev, start in zip(starts, starts[1:]):
+        used = [r for (r, _) in page.cells if prev <= r < start]
+        charts = [ch.anchor[3] - 1 for ch in page.charts if ch.anchor[1] == prev]
+        assert start == max(used + charts) + SECTION_GAP
+        assert not [r for (r, _) in page.cells if max(used + charts) < r < start]
+
+
+def test_charts_sit_beside_their_section_and_over_no_cell(base_rules):
+    page, ev = _layout(base_rules)
+    titles = dict(_sections(page))
+    funnel, pipeline = page.charts
+    assert titles[funnel.anchor[1]] == "Funnel" and titles[pipeline.anchor[1]] == "Pipeline"
+    for ch in page.charts:
+        c1, r1, c2, r2 = ch.anchor
+        assert (c1, c2) == CHART_COLUMNS
+        assert not [(r, c) for (r, c) in page.cells if r1 <= r < r2 and c >= c1]
+    # the chart's data range is the table it stands beside
+    col, first, last = funnel.vals
+    assert [page.cells[(r, col)][0] for r in range(first, last + 1)] == funnel.values
+    assert [page.cells[(r, 0)][0] for r in range(first, last + 1)] == funnel.labels
+
+
+def test_a_long_pipeline_pushes_the_next_sections_down(base_rules):
+    short, _ = _layout(base_rules)
+    stages = [{"stage": f"Stage {i}", "probability": 0.1} for i in range(30)] + [{"stage": "Won", "outcome": "won"},
+                                                                                  {"stage": "Lost", "outcome": "lost"}]
+    long, _ = _layout(base_rules, stages=stages)
+    short_at, long_at = (next(r for r, t in _sections(p) if t == "By source") for p in (short, long))
+    pipeline_end = max(r for (r, c) in long.cells if r < long_at)
+    assert long_at == pipeline_end + SECTION_GAP > short_at
+    assert long.charts[1].anchor[1] == short.charts[1].anchor[1]      # sections above did not move
+
+
+def test_styles_are_tokens_and_links_carry_raw_text(base_rules):
+    page, ev = _layout(base_rules)
+    title_style = page.cells[(1, 0)][1]
+    assert title_style.as_dict() == {"bold": True, "size": 18, "color": "#1F3864"}
+    assert all(isinstance(v, (bool, int, float, str)) for st in page.styles() for _, v in st.fmt)
+    links = {link.text: link.location for link in page.links}
+    rows = dict(zip(ev.context["Lead ID"], ev.context["Row"]))
+    assert links and all(loc == f"'Leads'!A{rows[t]}" for t, loc in links.items())
+    assert page.heights[1] == 30 and page.widths[0] == 24
