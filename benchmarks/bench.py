@@ -1,6 +1,7 @@
 """LeadQ benchmark (not a timed test): `python benchmarks/bench.py [engine|workbook|all] [--sizes S,L]`.
 
 engine:   evaluate() on synthetic DataFrames -> activities per second and peak memory.
+history:  a refresh of a workbook whose Lead history holds 10 earlier weekly refreshes.
 Each measurement runs in a fresh process so its peak memory (ru_maxrss) is its own.
 """
 
@@ -115,7 +116,46 @@ def workbook(size: str) -> dict:
             "ratio_again": round(again / (read_s + write), 2)}
 
 
-BENCHES = {"engine": engine, "workbook": workbook}
+def history(size: str, earlier: int = 10) -> dict:
+    """A refresh of a workbook whose Lead history holds `earlier` refreshes (a week apart, so decay
+    moves scores and stages): its time, the rows it appends and the History part's size."""
+    import datetime as dt
+    import shutil
+
+    from addin.core.history import SHEET
+    from addin.io.package import Package
+    path = _workbook_path(size)
+    work = path.with_name(f"history-{size}.xlsm")
+    shutil.copyfile(path, work)
+    rules = HERE.parent / "rules.json"          # the template's Settings name rules.json beside the workbook
+    if not (work.parent / "rules.json").exists():
+        shutil.copyfile(rules, work.parent / "rules.json")
+    start = dt.date(2026, 11, 22) - dt.timedelta(weeks=earlier)
+
+    def run(day: dt.date) -> tuple[float, float, int]:
+        out = subprocess.run(["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "addin", "refresh", str(work),
+                              "--as-of", day.isoformat(), "--json"], check=True, capture_output=True, text=True)
+        seconds, kb = out.stderr.strip().splitlines()[-1].split()
+        return float(seconds), float(kb) / 1024, json.loads(out.stdout)["history_rows_added"]
+
+    added = [run(start + dt.timedelta(weeks=k))[2] for k in range(earlier)]
+
+    def part_size() -> tuple[int, int]:
+        pkg = Package(work)
+        info = pkg.zip.getinfo(pkg.sheet_part(SHEET))
+        pkg.close()
+        return info.file_size, info.compress_size
+    before = part_size()
+    seconds, peak, appended = run(dt.date(2026, 11, 22))
+    after = part_size()
+    return {"bench": "history", "size": size, "earlier_refreshes": earlier, "rows_added_by_earlier": added,
+            "history_rows_before": sum(added), "refresh_seconds": round(seconds, 2), "peak_mb": round(peak),
+            "rows_appended": appended, "history_part_mb_before": round(before[0] / 1e6, 1),
+            "history_part_mb_after": round(after[0] / 1e6, 1),
+            "history_part_compressed_mb_after": round(after[1] / 1e6, 1)}
+
+
+BENCHES = {"engine": engine, "workbook": workbook, "history": history}
 
 
 def main() -> None:

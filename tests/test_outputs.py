@@ -1,6 +1,5 @@
 """Owned-column migration: a workbook refreshed by an older output layout is upgraded in place."""
 
-import datetime as dt
 import re
 import shutil
 import zipfile
@@ -50,8 +49,14 @@ def _add_notes_column(sheet: str) -> str:
 def refreshed_v1(tmp_path_factory):
     """The demo refreshed by layout 1, then given a user column "Notes" in the table right of LeadQ's."""
     path = tmp_path_factory.mktemp("v1") / "v1.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
+    saved = dict(layouts.LAYOUTS)          # made and refreshed by a LeadQ that knew layout 1 only
+    layouts.LAYOUTS.clear()
+    layouts.LAYOUTS[1] = saved[1]
+    try:
+        new_workbook(path, sample=True, as_of=AS_OF)
+        refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
+    finally:
+        layouts.LAYOUTS.update(saved)
     _rewrite(path, {
         "xl/worksheets/sheet1.xml": _add_notes_column,
         "xl/tables/table1.xml": lambda t: t.replace("A3:AD203", "A3:AE203").replace(
@@ -120,9 +125,6 @@ def test_macro_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layo
     path = _copy(refreshed_v1, tmp_path)
     resaved = tmp_path / "resaved.xlsm"            # what openpyxl's save alone does, for the Excel-load gate
     openpyxl.load_workbook(refreshed_v1, keep_vba=True).save(resaved)
-    wb = openpyxl.load_workbook(path, keep_vba=True)
-    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)     # the fixture's as-of date, not today's (the scores decay)
-    wb.save(path)
     book = open_as_caller(path)
     macros.refresh(now="2026-11-22 09:00")
     book.impl.save()
