@@ -1,5 +1,6 @@
 """Owned-column migration: a workbook refreshed by an older output layout is upgraded in place."""
 
+import datetime as dt
 import re
 import shutil
 import zipfile
@@ -125,6 +126,9 @@ def test_macro_refresh_upgrades_a_layout_1_workbook(refreshed_v1, tmp_path, layo
     path = _copy(refreshed_v1, tmp_path)
     resaved = tmp_path / "resaved.xlsm"            # what openpyxl's save alone does, for the Excel-load gate
     openpyxl.load_workbook(refreshed_v1, keep_vba=True).save(resaved)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)     # the fixture's as-of date, not today's (the scores decay)
+    wb.save(path)
     book = open_as_caller(path)
     macros.refresh(now="2026-11-22 09:00")
     book.impl.save()

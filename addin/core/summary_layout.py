@@ -367,6 +367,9 @@ def _quality(p: _Page, s: Summary) -> None:
     p.end_section()
 
 
+TREND_ROWS = 18          # the trend chart's height, below its table
+
+
 def history_sections(p: _Page, s: Summary, rules) -> None:
     """Since last refresh, the stage trend (table and line chart), velocity and SLA breaches by owner."""
     m, label = s.memory, rules.stage_label
@@ -429,10 +432,10 @@ def history_sections(p: _Page, s: Summary, rules) -> None:
     p.out.charts.append(ChartSpec(
         name="Trend", title="Leads per stage over the last refreshes", horizontal=False, cats=(0, first, last),
         vals=(1, first, last), labels=[pd.Timestamp(x).strftime("%m-%d %H:%M") for x in tr.index], values=[],
-        colors=[], fmt="#,##0", anchor=(0, top, 9, top + 18), kind="line",
+        colors=[], fmt="#,##0", anchor=(0, top, 9, top + TREND_ROWS), kind="line",
         series=tuple((label(x), 1 + c, rules.stage_color(x), [int(v) for v in tr[x]]) for c, x in enumerate(shown_stages)),
         serials=tuple(excel_serial(tr.index).tolist())))
-    p.reserved = top + 18
+    p.reserved = top + TREND_ROWS - 1          # the chart below the table, like a chart beside a section
     p.end_section()
 
     r = p.section("Velocity — median days from stage to stage",

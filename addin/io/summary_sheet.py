@@ -87,7 +87,7 @@ def _line_chart_xml(spec: dict) -> bytes:
         '<c:lineChart><c:grouping val="standard"/><c:varyColors val="0"/>' + "".join(series) +
         '<c:marker val="1"/><c:axId val="50030"/><c:axId val="50040"/></c:lineChart>'
         '<c:catAx><c:axId val="50030"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
-        '<c:axPos val="b"/><c:numFmt formatCode="mm-dd hh:mm" sourceLinked="0"/><c:majorTickMark val="none"/>'
+        '<c:axPos val="b"/><c:numFmt formatCode="yyyy-mm-dd" sourceLinked="0"/><c:majorTickMark val="none"/>'
         f'<c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{txt}<c:crossAx val="50040"/><c:crosses val="autoZero"/>'
         '<c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
         '<c:valAx><c:axId val="50040"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
