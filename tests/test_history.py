@@ -162,6 +162,13 @@ def test_three_refreshes_with_edited_activities(tmp_path, rules):
     assert [c.value for c in rows[risers + 2][3:6]] == [35, 40, 5]
     trend = next(i for i, r in enumerate(rows) if str(r[0].value).startswith("Trend — leads per stage, last 3"))
     assert [[c.value for c in r[1:3]] for r in rows[trend + 3:trend + 6]] == [[2, 2], [1, 3], [0, 3]]   # Lead, MQL
+    # explain says the same (Stage since as ISO text in --json), without rewriting the file
+    before = path.read_bytes()
+    code, out, err = cli("explain", path, "B", "--rules", rules, "--as-of", "2026-11-09", "--json")
+    assert code == 0, err
+    lead = json.loads(out)["lead"]
+    assert (lead["Stage since"], lead["Days in stage"], lead["Next action status"]) == ("2026-11-05", 4, "Missing")
+    assert path.read_bytes() == before
 
 
 def _since_table_or_first(path):

@@ -254,9 +254,10 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
     prev = step.previous["Stage"].to_numpy(object)
     had = pd.notna(prev)
     reach = np.array([REACH[s] for s in STAGES])
-    code = {s: i for i, s in enumerate(STAGES)}
-    now_r = reach[[code[s] for s in now]] if len(now) else np.zeros(0, dtype=int)
-    prev_r = np.array([REACH[s] if isinstance(s, str) else -1 for s in prev], dtype=int)
+    now_code = pd.Categorical(now, categories=STAGES).codes
+    prev_code = pd.Categorical(prev, categories=STAGES).codes          # -1: new to History
+    now_r = reach[now_code]
+    prev_r = np.where(prev_code >= 0, reach[prev_code], -1)
     lost_now = np.isin(now, [LOST, DISQUALIFIED])
     moved = had & (prev != now)
     on = moved & ~lost_now & (now_r > prev_r)

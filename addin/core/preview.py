@@ -120,8 +120,9 @@ def compare(old: Evaluation, new: Evaluation, movers: int = MOVERS) -> Preview:
         if mql_before and abs(mql_after - mql_before) / mql_before >= 0.25:
             warnings.append(f"MQLs go from {mql_before} to {mql_after} ({(mql_after - mql_before) / mql_before:+.0%}): "
                             "tell sales before publishing these rules")
-        reach_a = np.array([REACH[s] for s in a["Stage"]])
-        reach_b = np.array([REACH[s] for s in b["Stage"]])
+        reach = np.array([REACH[s] for s in STAGES])
+        reach_a = reach[pd.Categorical(a["Stage"], categories=STAGES).codes]
+        reach_b = reach[pd.Categorical(b["Stage"], categories=STAGES).codes]
         down = int((reach_b < reach_a).sum())
         if down:
             warnings.append(f"{down} lead{'s' * (down != 1)} would move back down the funnel")

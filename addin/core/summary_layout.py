@@ -163,6 +163,12 @@ class _Page:
         self.put(row, col, lead_id, "link")
         self.out.links.append(Link(row, col, f"'Leads'!A{int(sheet_row)}", str(lead_id)))
 
+    def lead(self, row: int, lead) -> None:
+        """A lead's ID (linked to its row on Leads), name and owner in the first three columns."""
+        self.link(row, 0, lead["Lead ID"], lead["Row"])
+        self.put(row, 1, lead["Name"] or "", "text")
+        self.put(row, 2, _v(lead["Owner"]) or "", "text")
+
     def chart(self, rows: int, **spec) -> None:
         """A chart beside the section starting at the current row, `rows` rows tall."""
         c1, c2 = CHART_COLUMNS
@@ -284,9 +290,7 @@ def _queues(p: _Page, s: Summary, rules) -> None:
         shown = frame.head(QUEUE_ROWS)
         for i, row in shown.iterrows():
             rr = r + 1 + i
-            p.link(rr, 0, row["Lead ID"], row["Row"])
-            p.put(rr, 1, row["Name"] or "", "text")
-            p.put(rr, 2, _v(row["Owner"]) or "", "text")
+            p.lead(rr, row)
             p.put(rr, 3, float(row["Score"]), "num")
             p.put(rr, 4, row["Days since activity"], "int")
             p.put(rr, 5, row[last], "text")
@@ -338,9 +342,7 @@ def _privacy(p: _Page, s: Summary, rules) -> None:
         shown = s.privacy.head(ACTION_ROWS)
         for i, row in shown.iterrows():
             rr = r + 1 + i
-            p.link(rr, 0, row["Lead ID"], row["Row"])
-            p.put(rr, 1, row["Name"] or "", "text")
-            p.put(rr, 2, _v(row["Owner"]) or "", "text")
+            p.lead(rr, row)
             p.put(rr, 3, row["Last touch"], "date")
             p.put(rr, 4, int(row["Months idle"]), "int")
             p.put(rr, 5, row["Stage"], "text")
@@ -393,9 +395,7 @@ def history_sections(p: _Page, s: Summary, rules) -> None:
             p.header(r + 1, ["Lead ID", "Name", "Owner", "Before", "Now", "Change"], {"Before", "Now", "Change"})
             for i, row in frame.iterrows():
                 rr = r + 2 + i
-                p.link(rr, 0, row["Lead ID"], row["Row"])
-                p.put(rr, 1, row["Name"] or "", "text")
-                p.put(rr, 2, _v(row["Owner"]) or "", "text")
+                p.lead(rr, row)
                 p.put(rr, 3, float(row["Before"]), "num")
                 p.put(rr, 4, float(row["Score"]), "num")
                 p.put(rr, 5, float(row["Change"]), "rise" if row["Change"] > 0 else "fall")
@@ -407,9 +407,7 @@ def history_sections(p: _Page, s: Summary, rules) -> None:
             shown = back.head(15)
             for i, row in shown.iterrows():
                 rr = r + 2 + i
-                p.link(rr, 0, row["Lead ID"], row["Row"])
-                p.put(rr, 1, row["Name"] or "", "text")
-                p.put(rr, 2, _v(row["Owner"]) or "", "text")
+                p.lead(rr, row)
                 p.put(rr, 3, label(row["Before"]), "text")
                 p.put(rr, 4, label(row["Stage"]), stage_style(rules.stage_color(row["Stage"])))
             if len(back) > len(shown):

@@ -52,7 +52,19 @@ def rows_xml(page: SummaryLayout, xf) -> str:
     return "".join(out)
 
 
-def _line_chart_xml(spec: dict) -> bytes:
+def _chart_start(title: str) -> str:
+    """A chart part up to its plot area: the namespaces and the title."""
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<c:roundedCorners val="0"/><c:chart>'
+            f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
+            f'sz="1200" b="1"/><a:t>{xml_text(title)}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
+            '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>')
+
+
+def _line_chart_xml(spec: ChartSpec) -> bytes:
     """A native line chart, one series per column of a table on the Summary."""
     c0, r1, r2 = spec.cats
     n = len(spec.labels)
@@ -76,14 +88,7 @@ def _line_chart_xml(spec: dict) -> bytes:
             f'<c:ptCount val="{n}"/>{vals}</c:numCache></c:numRef></c:val><c:smooth val="0"/></c:ser>')
     txt = '<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="900"/></a:pPr><a:endParaRPr lang="en-US"/></a:p></c:txPr>'
     return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
-        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<c:roundedCorners val="0"/><c:chart>'
-        f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
-        f'sz="1200" b="1"/><a:t>{xml_text(spec.title)}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
-        '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>'
+        _chart_start(spec.title) +
         '<c:lineChart><c:grouping val="standard"/><c:varyColors val="0"/>' + "".join(series) +
         '<c:marker val="1"/><c:axId val="50030"/><c:axId val="50040"/></c:lineChart>'
         '<c:catAx><c:axId val="50030"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
@@ -117,14 +122,7 @@ def _chart_xml(spec: ChartSpec) -> bytes:
     fmt = xml_attr(spec.fmt)
     horizontal = spec.horizontal
     return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
-        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<c:roundedCorners val="0"/><c:chart>'
-        f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
-        f'sz="1200" b="1"/><a:t>{xml_text(spec.title)}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
-        '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>'
+        _chart_start(spec.title) +
         f'<c:barChart><c:barDir val="{"bar" if horizontal else "col"}"/><c:grouping val="clustered"/>'
         '<c:varyColors val="0"/><c:ser><c:idx val="0"/><c:order val="0"/><c:tx><c:v>Value</c:v></c:tx>'
         f'<c:spPr><a:solidFill><a:srgbClr val="{ACCENT.lstrip("#")}"/></a:solidFill></c:spPr>'
