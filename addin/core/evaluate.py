@@ -432,7 +432,7 @@ def amount_step(lead: _Leads, probability: np.ndarray, log: ProblemLog) -> tuple
                             "weighted pipeline show 0 — add it, or name yours (e.g. close_value) on Settings' Column mapping",
                             "warning", sheet=lead.origin.sheet))
     amount, bad = to_number(raw)
-    vals = raw.to_numpy(object)
+    vals = raw.array          # looked up only for the reported rows
     lead.report(log, "not-a-number", bad.to_numpy(), "Amount",
                 lambda k: f'amount "{vals[k]}" is not a number; it counts as 0')
     return amount, amount.fillna(0).to_numpy() * probability
@@ -508,7 +508,9 @@ def date_notes(dates: Dates, raw: pd.Series, order: str, report, where: str, log
     """Report what reading a date column found: values that are no date (saying when the other
     order would read them), cells whose only reading contradicts the column's inferred order, and
     a column read day-first with nothing to tell."""
-    vals = raw.to_numpy(object)
+    # Values are looked up one by one, for the few problems reported: a whole date column as
+    # Python objects costs seconds at a million rows.
+    vals = raw.array
 
     def not_a_date(k):
         text = str(vals[k]).strip()

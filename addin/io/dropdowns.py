@@ -31,8 +31,8 @@ def refresh_activity_types(edit: PackageEdit, types: list[str]) -> None:
     style = re.search(rb'<c r="%s%d"[^>]*?\bs="(\d+)"' % (col.encode(), first), rows_xml)
     rows = np.arange(first, max(last_old, first + len(types) - 1) + 1, dtype=np.int64)
     values = list(types) + [None] * (len(rows) - len(types))
-    cells = [c.encode("utf-8") for c in text_cells(col, rows, values, int(style.group(1)) if style else 0).to_pylist()]
-    rows_xml, _ = patch_rows(rows_xml, rows, cells, [col_index(col)])
+    cells = text_cells(col, rows, values, int(style.group(1)) if style else 0)
+    rows_xml, _ = patch_rows(rows_xml, rows, {col_index(col): cells}, [col_index(col)])
     edit.put(part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
     quoted = "'" + sheet.replace("'", "''") + "'" if not sheet.isalnum() else sheet
     edit.defined_name(NAME, f"{quoted}!${col}${first}:${col}${first + len(types) - 1}", hidden=False)

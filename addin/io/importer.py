@@ -130,7 +130,7 @@ def import_rows(workbook, sheet: str, frame: pd.DataFrame, replace: bool = False
     from .edit import PackageEdit
     from .package import Package, col_letter, parse_xml, to_xml
     from .reader import _layout
-    from .sheetxml import _join, patch_rows, set_dimension, split
+    from .sheetxml import patch_rows, set_dimension, split
     from .styles import StyleBook
     from .writer import check_not_open
 
@@ -176,12 +176,12 @@ def import_rows(workbook, sheet: str, frame: pd.DataFrame, replace: bool = False
         cols = sorted(placed)
         cells = [_cells(col_letter(lay.first_col + i), rows, frame.iloc[:, placed[i]], text_style, date_style)
                  for i in cols]
-        new = pc.cast(_join(*cells), pa.binary()).to_pylist() if n and cells else [b""] * n
         all_cols = [lay.first_col + i for i in range(len(lay.headers))]
         old_rows = np.arange(lay.first_data_row, lay.last_row + 1, dtype=np.int64) if replace else np.zeros(0, np.int64)
         row_numbers = np.union1d(old_rows, rows)
-        by_row = dict(zip(rows.tolist(), new))
-        patch = [by_row.get(int(r), b"") for r in row_numbers]
+        # Each column's cells, one per written row; the replaced rows below the export get none.
+        where = pa.array(np.searchsorted(rows, row_numbers), mask=~np.isin(row_numbers, rows))
+        patch = {lay.first_col + i: pc.take(column, where) for i, column in zip(cols, cells)}
         head, rows_xml, tail = split(edit.read(lay.part))
         _check_below_is_free(rows_xml, lay, start + n - 1, all_cols)
         rows_xml, _ = patch_rows(rows_xml, row_numbers, patch, all_cols if replace else [lay.first_col + i for i in cols])

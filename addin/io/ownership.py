@@ -21,7 +21,7 @@ from ..core.scoring import LEDGER_COLUMNS
 from ..core.text import key
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
-from .package import Package
+from .package import MAX_PART_BYTES, Package
 
 SHEET_NAMES = {SUMMARY: "_LeadQ_Summary", SCORE_DETAILS: "_LeadQ_Details", HISTORY: "_LeadQ_History"}
 # Sheets LeadQ heads with a row of column names: that row tells a sheet from before the records.
@@ -46,21 +46,41 @@ def _target_sheet(value: str | None) -> tuple[str | None, str | None]:
     return (m.group(1) or "").replace("''", "'") or m.group(2), m.group(3) + m.group(4)
 
 
+_VALUE = re.compile(rb"<c\b[^>]*>\s*<(?:v|is|f)\b")
+
+
+def _shared_strings(pkg: Package, wanted: set[int]) -> dict[int, str]:
+    """The shared strings at the given indexes, reading the table only as far as the last of them."""
+    part = "xl/sharedStrings.xml"
+    if not wanted or part not in pkg.names:
+        return {}
+    top = max(wanted)
+    xml = pkg.read_start(part, lambda data: data.count(b"</si>") > top, limit=MAX_PART_BYTES)
+    out = {}
+    for i, m in enumerate(re.finditer(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", xml, re.S)):
+        if i in wanted:
+            out[i] = " ".join(html.unescape(t.decode("utf-8", "replace"))
+                              for t in re.findall(rb"<t\b[^>]*>([^<]*)</t>", m.group(1) or b""))
+        if i >= top:
+            break
+    return out
+
+
 def _texts(pkg: Package, xml: bytes) -> str:
     """The text of the cells in a piece of sheet XML, inline or shared strings."""
     out = [html.unescape(t) for t in re.findall(r"<t(?:\s[^>]*)?>([^<]*)</t>", xml.decode("utf-8", "replace"))]
-    shared = re.findall(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>', xml)
-    if shared and "xl/sharedStrings.xml" in pkg.names:
-        table = [" ".join(t.itertext()) for t in pkg.xml("xl/sharedStrings.xml").iterfind("{*}si")]
-        out += [table[int(i)] for i in shared if int(i) < len(table)]
-    return " ".join(out)
+    shared = [int(i) for i in re.findall(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>', xml)]
+    table = _shared_strings(pkg, set(shared))
+    return " ".join(out + [table[i] for i in shared if i in table])
 
 
 def _looks_like_ours(pkg: Package, sheet: str, part: str) -> bool:
-    """A workbook made before ownership was recorded: the template's or a refresh's content."""
-    xml = pkg.read(part)
-    if not re.search(rb"<c\b[^>]*>\s*<(?:v|is|f)\b", xml):
-        return True                     # no value in any cell: nothing of the user's to lose
+    """A workbook made before ownership was recorded: the template's or a refresh's content.
+    Only the sheet's start is read (a big Score details is never inflated whole for this)."""
+    xml = pkg.read_start(part, lambda data: len(data) >= 20000 and b"</row>" in data and bool(_VALUE.search(data)),
+                           limit=MAX_PART_BYTES)
+    if not _VALUE.search(xml):
+        return len(xml) < MAX_PART_BYTES    # no value in any cell: nothing of the user's to lose
     first = re.search(rb"<row\b[^>]*>(.*?)</row>", xml, re.S)
     if sheet in _HEADERS:
         row = _texts(pkg, first.group(1)) if first else ""

@@ -186,6 +186,27 @@ class Package:
             self._cache[name] = data
         return self._cache[name]
 
+    def read_start(self, name: str, enough, chunk: int = 256 * 1024, limit: int = 4_000_000) -> bytes:
+        """The start of a part, decompressed chunk by chunk until `enough(data)` is true, `limit`
+        bytes are read, or the part ends: a big sheet's first rows without inflating it whole."""
+        if name in self._cache:
+            return self._cache[name]
+        if name not in self.names:
+            self.read(name)          # raises the "part is missing" sentence
+        buf = b""
+        try:
+            with self.zip.open(self.zip.getinfo(name)) as f:
+                while len(buf) < limit:
+                    more = f.read(chunk)
+                    if not more:
+                        break
+                    buf += more
+                    if enough(buf):
+                        break
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
+            raise _damaged(self.path, name, e) from None
+        return buf
+
     def xml(self, name: str) -> etree._Element:
         """A part parsed safely; damaged or hostile XML is a WorkbookError naming the part."""
         return parse_xml(self.read(name), f"{self.path.name}: {name}")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from ..core.table import tag_origin
 from ..core.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
-from .package import Package, _damaged, parse_range, parse_ref
+from .package import Package, parse_range, parse_ref
 
 SHEETS = ("Leads", "Activities", "Qualification")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -99,22 +97,8 @@ class _Loaded:
 
 def _first_cells(package: Package, part: str, limit_rows: int = 60) -> list[tuple[int, int]]:
     """(row, col) of the valued cells of the first rows, decompressing only the sheet's start."""
-    if part not in package.names:
-        package.read(part)          # raises the "part is missing" sentence
-    info = package.zip.getinfo(part)
+    buf = package.read_start(part, lambda data: data.count(b"</row>") > limit_rows)
     out: list[tuple[int, int]] = []
-    buf = b""
-    try:
-        with package.zip.open(info) as f:
-            while len(buf) < 4_000_000:
-                chunk = f.read(256 * 1024)
-                if not chunk:
-                    break
-                buf += chunk
-                if buf.count(b"</row>") > limit_rows:
-                    break
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as e:
-        raise _damaged(package.path, part, e) from None
     for m in re.finditer(rb'<c\b[^>]*?\br="([A-Z]+\d+)"[^>]*?(?:/>|>(.*?)</c>)', buf, re.S):
         if m.group(2) and (b"<v" in m.group(2) or b"<is" in m.group(2)):
             out.append(parse_ref(m.group(1).decode()))

@@ -15,12 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import WorkbookError
-from .package import col_index, col_letter, parse_range
+from .package import col_letter, parse_range
 
 ROW_RE = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
 ROW_NUM = re.compile(rb'\br="(\d+)"')
-CELL_RE = re.compile(rb"<c\b[^>]*?(?:/>|>.*?</c>)", re.S)
-CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 # Elements that must come after <conditionalFormatting> in a worksheet, in schema order.
 AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pageSetup", "headerFooter", "rowBreaks",
             "colBreaks", "customProperties", "cellWatches", "ignoredErrors", "smartTags", "drawing", "legacyDrawing",
@@ -50,9 +48,11 @@ def split(xml: bytes) -> tuple[str, bytes, str]:
 
 
 def _join(*parts) -> pa.Array:
-    """Element-wise concatenation in Arrow's C kernels (texts are broadcast); null stays null."""
-    return pc.binary_join_element_wise(*[p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p)
-                                         for p in parts], "")
+    """Element-wise concatenation in Arrow's C kernels (texts are broadcast); null stays null.
+    Arrays are all string or all large_string (texts follow them)."""
+    kind = next((p.type for p in parts if isinstance(p, (pa.Array, pa.ChunkedArray))), pa.string())
+    return pc.binary_join_element_wise(*[p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.scalar(p, kind)
+                                         for p in parts], pa.scalar("", kind))
 
 
 def _row_strings(rows: np.ndarray) -> pa.Array:
@@ -125,60 +125,105 @@ def concat(strings: pa.Array) -> bytes:
     return joined[0].as_buffer().to_pybytes()
 
 
-def _col_of(cell: bytes) -> int:
-    m = CELL_REF.search(cell[: cell.index(b">") + 1] if b">" in cell else cell)
-    return col_index(m.group(1).decode()) if m else -1
+def _arrow_bytes(data: bytes) -> pa.Array:
+    """One Arrow string holding `data` without copying it; refused if it is not UTF-8."""
+    arr = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], np.int64)), pa.py_buffer(data))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        raise WorkbookError("a sheet's XML is not valid UTF-8 (a damaged or crafted file?); open the workbook in "
+                            "Excel, let it repair the sheet and save it") from None
+    return arr
 
 
-def patch_rows(rows_xml: bytes, row_numbers: np.ndarray, new_cells: list[bytes], owned: list[int]) -> tuple[bytes, bool]:
+def columns_before(col: int) -> str:
+    """A regular expression matching exactly the column letters left of column `col` (0-based)."""
+    letters = col_letter(col)
+    alts = [f"[A-Z]{{1,{len(letters) - 1}}}"] if len(letters) > 1 else []
+    for i, ch in enumerate(letters):
+        if ch > "A":
+            rest = len(letters) - i - 1
+            alts.append(letters[:i] + f"[A-{chr(ord(ch) - 1)}]" + (f"[A-Z]{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join(alts) + ")" if alts else ""
+
+
+def _cell_re(letters: str) -> str:
+    """A cell of the given columns (a regex of letters), self-closing or not; a cell's start tag holds no '/'."""
+    return rf'<c\b[^>/]*?\br="{letters}\d+"[^>/]*(?:/>|>.*?</c>)'
+
+
+def _runs(cols: list[int]) -> list[list[int]]:
+    """Sorted columns as runs of adjacent ones: [2, 3, 5] -> [[2, 3], [5]]."""
+    runs: list[list[int]] = []
+    for c in cols:
+        if runs and c == runs[-1][-1] + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return runs
+
+
+def _one_array(values) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int]) -> tuple[bytes, bool]:
     """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
 
-    Returns the new rows XML and whether a formula was removed from an owned cell.
+    row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)};
+    owned: the columns whose old cells are removed in those rows. Rows LeadQ does not write are kept
+    byte for byte. Every step runs on all rows at once in Arrow's C kernels (RE2 expressions), so a
+    sheet of a million rows is never a Python loop. Returns the new rows XML and whether a formula
+    was removed from an owned cell.
     """
-    letters = "|".join(col_letter(c) for c in owned).encode()
-    owned_re = re.compile(rb'<c\b[^>]*?\br="(?:%s)\d+"[^>]*?(?:/>|>.*?</c>)' % letters, re.S)
-    first_owned_cell = re.compile(rb'<c\b[^>]*?\br="(?:%s)\d+"' % letters)
-    owned_letters = {col_letter(c).encode() for c in owned}
-    first_owned = min(owned)
-    out: list[bytes] = []
-    k, n = 0, len(row_numbers)
+    row_numbers = np.asarray(row_numbers, dtype=np.int64)
+    cols = sorted(cells)
+    cols_cells = {c: _one_array(pc.fill_null(pc.cast(cells[c] if isinstance(cells[c], (pa.Array, pa.ChunkedArray))
+                                                     else pa.array(cells[c], pa.string()), pa.large_string()), ""))
+                  for c in cols}
+    if rows_xml:
+        pieces = pc.split_pattern(_arrow_bytes(rows_xml), "<row").flatten()
+        prefix, rows = pieces[0].as_py(), pieces[1:]
+    else:
+        prefix, rows = "", pa.array([], pa.large_string())
+    found = pc.extract_regex(rows, r'^[^>]*?\br="(?P<r>\d+)"')
+    if found.null_count:
+        raise WorkbookError("a row of the sheet has no row number; open and save the workbook in Excel first")
+    existing = pc.cast(found.field(0), pa.int64()).to_numpy(zero_copy_only=False)
+    at = np.searchsorted(row_numbers, existing)
+    hit = at < len(row_numbers)
+    hit[hit] = row_numbers[at[hit]] == existing[hit]
     formulas = False
-    for m in ROW_RE.finditer(rows_xml):
-        num = ROW_NUM.search(m.group(1))
-        if not num:
-            raise WorkbookError("a row of the sheet has no row number; open and save the workbook in Excel first")
-        r = int(num.group(1))
-        while k < n and row_numbers[k] < r:
-            if new_cells[k]:
-                out.append(b'<row r="%d">%s</row>' % (row_numbers[k], new_cells[k]))
-            k += 1
-        if k < n and row_numbers[k] == r:
-            attrs, inner = m.group(1), m.group(2) or b""
-            attrs = re.sub(rb'\sspans="[^"]*"', b"", attrs)
-            hit = first_owned_cell.search(inner)
-            if hit:
-                rest = inner[hit.start():]
-                if all(ref[0] in owned_letters for ref in CELL_REF.findall(rest)):
-                    formulas |= b"<f" in rest          # the usual case: LeadQ's cells end the row
-                    inner = inner[:hit.start()]
-                else:                                 # user cells after LeadQ's: remove ours one by one
-                    formulas |= any(b"<f" in c for c in owned_re.findall(inner))
-                    inner = owned_re.sub(b"", inner)
-            last = inner.rfind(b"<c ")
-            if last == -1 or _col_of(inner[last:]) < first_owned:
-                inner = inner + new_cells[k]
-            else:
-                cells = CELL_RE.findall(inner) + CELL_RE.findall(new_cells[k])
-                inner = b"".join(sorted(cells, key=_col_of))
-            out.append(b"<row%s>%s</row>" % (attrs, inner) if inner else b"<row%s/>" % attrs)
-            k += 1
-        else:
-            out.append(m.group(0))
-    while k < n:
-        if new_cells[k]:
-            out.append(b'<row r="%d">%s</row>' % (row_numbers[k], new_cells[k]))
-        k += 1
-    return b"".join(out), formulas
+    out = rows
+    if hit.any():
+        mine = rows.filter(pa.array(hit))
+        mine = pc.replace_substring_regex(mine, r"^([^>]*?)/>", r"\1></row>", max_replacements=1)
+        mine = pc.replace_substring_regex(mine, r'^([^>]*?)\sspans="[^"]*"', r"\1", max_replacements=1)
+        if owned:
+            before = pc.count_substring_regex(mine, r"<f\b")
+            mine = pc.replace_substring_regex(mine, "(?s)" + _cell_re(f"(?:{'|'.join(col_letter(c) for c in sorted(set(owned)))})"), "")
+            formulas = bool(pc.any(pc.not_equal(before, pc.count_substring_regex(mine, r"<f\b"))).as_py())
+        which = pa.array(at[hit])
+        for run in _runs(cols):      # each block of adjacent columns goes between the cells left and right of it
+            left = columns_before(run[0])
+            cells_left = rf"(?:\s*{_cell_re(left)})*" if left else ""
+            parts = pc.extract_regex(mine, rf"(?s)^(?P<h>[^>]*>{cells_left})(?P<t>.*)$")
+            block = pc.take(_join(*(cols_cells[c] for c in run)), which)
+            mine = _join(parts.field("h"), block, parts.field("t"))
+        out = pc.replace_with_mask(rows, pa.array(hit), mine)
+    keys = existing
+    missing = ~np.isin(row_numbers, existing)
+    if cols and missing.any():
+        index = pa.array(np.flatnonzero(missing))
+        added = pc.take(_join(*(cols_cells[c] for c in cols)), index)
+        keep = pc.not_equal(added, "")
+        numbers = pc.cast(pc.filter(_row_strings(row_numbers[missing]), keep), pa.large_string())
+        out = pa.concat_arrays([out, _join(' r="', numbers, '">', pc.filter(added, keep), "</row>")])
+        keys = np.concatenate([existing, row_numbers[missing][np.asarray(keep)]])
+    if not len(out):
+        return prefix.encode("utf-8"), formulas
+    ordered = pc.take(out, pa.array(np.argsort(keys, kind="stable")))
+    return prefix.encode("utf-8") + concat(_join("<row", ordered)), formulas
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..core.evaluate import Evaluation
 from ..core.outputs import (
@@ -51,7 +50,6 @@ from .ownership import claim_sheet, owned_settings
 from .package import NS, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
-    _join,
     cap_text,
     cf_equals,
     concat,
@@ -165,19 +163,17 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     data_rows = np.arange(n_rows, dtype=np.int64) + lay.first_data_row
     header_style = styles.xf(**LEADS_HEADER_FORMAT)
     order = sorted(zip(cols, names))            # cells of a row go left to right
-    header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
-                     for c, name in order)
-    columns = []
-    for c, name in order:
-        if name in NUMERIC:
-            columns.append(number_cells(col_letter(c), data_rows, values[name].to_numpy(float),
-                                        styles.xf(**output_format(name))))
-        else:
-            columns.append(text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name))))
-    cells = pc.cast(_join(*columns), pa.binary()).to_pylist() if n_rows else []
     row_numbers = np.concatenate([[lay.header_row], data_rows])
-    all_cells = [header.encode("utf-8")] + cells
-    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, all_cells, cols)
+    cells = {}
+    for c, name in order:
+        header = f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
+        if name in NUMERIC:
+            column = number_cells(col_letter(c), data_rows, values[name].to_numpy(float), styles.xf(**output_format(name)))
+        else:
+            column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        cells[c] = pa.chunked_array([pa.array([header]), *chunks], pa.string())
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols)
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
@@ -300,9 +296,8 @@ def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]
     head, rows_xml, tail = split(edit.read(part))
     style = re.search(rb'<c r="B%d"[^>]*?\bs="(\d+)"' % todo[0][0], rows_xml)
     s = f' s="{style.group(1).decode()}"' if style else ""
-    cells = [f'<c r="B{r}"{s} t="inlineStr"><is><t xml:space="preserve">{_esc(v)}</t></is></c>'.encode()
-             for r, v in todo]
-    rows_xml, _ = patch_rows(rows_xml, np.array([r for r, _ in todo]), cells, [1])
+    cells = [f'<c r="B{r}"{s} t="inlineStr"><is><t xml:space="preserve">{_esc(v)}</t></is></c>' for r, v in todo]
+    rows_xml, _ = patch_rows(rows_xml, np.array([r for r, _ in todo]), {1: pa.array(cells)}, [1])
     edit.put(part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
     return problems
 
