@@ -259,6 +259,9 @@ def _imports(args) -> dict:
 
 def _changes(out, ev, moved, added: int) -> None:
     """What changed since the last refresh, stage by stage (`MQL 70 → 73: +5 new, −2 moved on`)."""
+    if not ev.history.write:
+        out.write("Lead history: nothing added (the as-of date is before its last refresh)\n")
+        return
     if moved.first:
         out.write(f"Lead history started: {added:,} leads recorded\n")
         return

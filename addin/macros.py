@@ -334,6 +334,8 @@ def write_summary(book, ev, stamp: str) -> None:
 def write_history(book, step) -> None:
     """Append this refresh's rows to Lead history (start the sheet when there is none), as the file
     writer does; the sheet's ownership was checked before anything was written."""
+    if not step.write:
+        return                           # a back-dated refresh leaves the history as it is
     sheet = _sheet(book, HISTORY)
     rows = step.appended
     if sheet is None or step.started:

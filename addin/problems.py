@@ -114,6 +114,8 @@ _DATA = [
     ("history-row-not-understood", "History row not understood", "warning",
      "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
     ("history-full", "History full", "warning", "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline."),
+    ("history-back-dated", "Refresh dated before the history", "warning",
+     "The as-of date is before the last refresh Lead history records; the history is read as it stood then and not added to."),
     ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
     ("unknown-deal-stages", "Unknown deal stages (grouped)", "warning", "Every unknown deal stage with its count, and the fix."),
     ("no-amount-column", "No amount column", "warning", "Deal stages but no Amount column: won and pipeline amounts are 0."),

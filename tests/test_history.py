@@ -221,6 +221,38 @@ def test_history_appends_without_rewriting_earlier_rows_and_restarts_when_delete
     assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-04")[0] == 0
 
 
+def test_a_refresh_dated_before_the_history_reads_it_as_it_stood_and_adds_nothing(tmp_path, rules):
+    path = tmp_path / "b.xlsx"
+    _book(path, [["A", "a@x.fr", "Ana", None, None, None]], [("A", D(2026, 10, 30), "webinar", "")])
+    assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-02")[0] == 0          # A: MQL (30)
+    _edit(path, add_acts=[("A", D(2026, 11, 6), "webinar", "")])
+    assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-09")[0] == 0          # A: 60, a new row
+    assert [r[:3] for r in _history(path)] == [("2026-11-02", "A", 30), ("2026-11-09", "A", 60)]
+    from addin.io.package import Package
+
+    def part():
+        pkg = Package(path)
+        data = pkg.read(pkg.sheet_part(SHEET))
+        pkg.close()
+        return data
+    before = part()
+    code, out, err = cli("refresh", path, "--rules", rules, "--as-of", "2026-11-05", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["history_rows_added"] == 0 and result["changes"]["previous_refresh"].startswith("2026-11-02")
+    assert any(p["code"] == "history-back-dated" and "2026-11-05 is before the last refresh" in p["message"]
+               for p in result["problems"])
+    assert part() == before                                   # the history keeps its rows, in time order
+    assert _leads(path)["A"][:3] == ("MQL", "2026-11-02", 3)   # as the history stood on the 5th
+    # the same day again, at an earlier hour than the last refresh: the new row still comes after it
+    from addin.core.history import history_step
+    past = pd.DataFrame({"Refreshed at": [pd.Timestamp("2026-11-09 15:00")], "Lead ID": ["A"], "Score": [60.0],
+                         "Stage": ["MQL"], "Grade": ["D"], "Rules version": ["1"]})
+    step = history_step(["A"], ["SQL"], [60.0], ["D"], None, ["Missing"], addin.load_rules({}),
+                        pd.Timestamp("2026-11-09"), past, pd.Timestamp("2026-11-09 08:00"))
+    assert step.write and list(step.appended["Refreshed at"]) == [pd.Timestamp("2026-11-09 15:00:01")]
+
+
 def test_a_users_sheet_named_like_the_history_is_never_written(tmp_path, rules):
     path = tmp_path / "u.xlsx"
     _book(path, [["A", "a@x.fr", "Ana", None, None, None]], [])

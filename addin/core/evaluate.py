@@ -223,6 +223,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     act["status"] = flag_status(act["status"], consent, expired, rules)
     hist = history_step(lead.ids.to_numpy(object), st.stage, score, grade, last_day, act["status"], rules, as_of,
                         read_frame(history, log), refreshed_at)
+    for p in hist.problems:
+        log.add(p)
     act["status"] = hist.status      # SLA breaches (privacy flags already won: they are never Missing)
     texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
     out = pd.DataFrame({

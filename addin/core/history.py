@@ -125,6 +125,7 @@ class HistoryStep:
     refreshed_at: pd.Timestamp
     started: bool                    # True when History was empty: everything recorded afresh
     problems: list[Problem] = field(default_factory=list)
+    write: bool = True               # False for a refresh dated before the history's last: nothing is added
 
 
 def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: np.ndarray, last_day,
@@ -138,6 +139,19 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     past = empty() if past is None else past
     when = pd.Timestamp(refreshed_at) if refreshed_at is not None else pd.Timestamp(as_of).normalize()
     today = pd.Timestamp(as_of).normalize()
+    problems, write = [], True
+    latest = past["Refreshed at"].max() if len(past) else None
+    if latest is not None and today < latest.normalize():
+        # Dated before the history's last refresh: read the history as it stood that day and add
+        # nothing, so its rows stay in time order.
+        problems.append(Problem(
+            "history-back-dated", f"'{SHEET}'",
+            f"the as-of date {today.date()} is before the last refresh {SHEET} records ({latest:%Y-%m-%d}): Stage "
+            f"since and the changes are read from {SHEET} as it stood on {today.date()}, and no row is added to it",
+            "warning", sheet=SHEET))
+        past, write = past[past["Refreshed at"] < today + pd.Timedelta(days=1)], False
+    elif latest is not None and when <= latest:
+        when = latest + pd.Timedelta(seconds=1)      # the same day at an earlier hour: still after the last rows
     n = len(ids)
     ids = np.asarray(ids, dtype=object)
     stage = np.asarray(stage, dtype=object)
@@ -177,8 +191,9 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     no_action = np.isin(status, ["", MISSING])
     breached = no_action & (days > deadline) & (idle > deadline)       # NaN deadline: never
     new_status = np.where(breached, SLA_BREACHED, status).astype(object)
-    return HistoryStep(since_day, days, new_status, deadline, appended, past,
-                       prev[["Stage", "Score", "Grade"]].reset_index(drop=True), removed, when, len(past) == 0)
+    return HistoryStep(since_day, days, new_status, deadline, appended if write else appended.iloc[:0], past,
+                       prev[["Stage", "Score", "Grade"]].reset_index(drop=True), removed, when, len(past) == 0,
+                       problems, write)
 
 
 def _version(rules) -> str:

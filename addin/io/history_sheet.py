@@ -71,6 +71,8 @@ _LAST_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 
 def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | None) -> tuple[int, list[Problem]]:
     """Append the refresh's History rows (or start the sheet); returns (rows appended, problems)."""
+    if not step.write:
+        return 0, []                     # a back-dated refresh leaves the history as it is
     claim_sheet(edit, HISTORY)           # refuses a sheet of that name LeadQ did not make; records it as LeadQ's
     appended = step.appended
     problems: list[Problem] = []
