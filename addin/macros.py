@@ -375,7 +375,7 @@ def _run(book, stamp: str):
     history = _frame(read_table(book, HISTORY))      # LeadQ's (checked above), or None: the first refresh
     ev = evaluate(leads.frame, activities, run.rules, qualification=qualification, as_of=run.as_of,
                   date_order=run.date_order, column_mapping=run.column_mapping, history=history,
-                  refreshed_at=refreshed_at(run.as_of, dt.datetime.now()))
+                  refreshed_at=refreshed_at(run.as_of, stamp))      # the Last refresh stamp's time, as headless
     ev.rules_source = run.rules_source
     write_leads(book, ev, leads)
     write_details(book, ev)

@@ -111,10 +111,10 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data = read_workbook(workbook)
     data.problems += shim_problems(workbook)
     step("scoring")
-    clock = dt.datetime.now()
-    ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=clock)
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    # Lead history's time of day is the Last refresh stamp's, as the macro's is
+    ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=stamp)
     data.activities = data.qualification = data.history = None   # the writer needs none of them: free them
-    stamp = now or clock.strftime("%Y-%m-%d %H:%M")
     step("writing results")
     target = Path(output) if output else workbook
     shown, full = ev, None

@@ -11,7 +11,7 @@ import zipfile
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import AS_OF, ROOT, write_json
+from conftest import AS_OF, ROOT, ooxcheck, write_json
 from lo import convert
 
 import addin
@@ -251,6 +251,21 @@ def test_a_refresh_dated_before_the_history_reads_it_as_it_stood_and_adds_nothin
     step = history_step(["A"], ["SQL"], [60.0], ["D"], None, ["Missing"], addin.load_rules({}),
                         pd.Timestamp("2026-11-09"), past, pd.Timestamp("2026-11-09 08:00"))
     assert step.write and list(step.appended["Refreshed at"]) == [pd.Timestamp("2026-11-09 15:00:01")]
+
+
+def test_no_lead_yet_means_no_trend_chart_until_one_is_recorded(tmp_path, rules):
+    path = tmp_path / "e.xlsx"
+    _book(path, [], [])
+    code, out, err = cli("refresh", path, "--rules", rules, "--as-of", "2026-11-02")
+    assert code == 0, err
+    texts = {c for r in openpyxl.load_workbook(path)["Summary"].iter_rows(values_only=True) for c in r if c}
+    assert "The Lead history holds no lead yet: the trend starts with the first refresh that scores leads." in texts
+    assert "xl/charts/chartLeadQTrend.xml" not in zipfile.ZipFile(path).namelist()
+    ooxcheck(path)
+    _edit(path, leads=[["A", "a@x.fr", "Ana", None, None, None]])
+    assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-03")[0] == 0
+    assert "xl/charts/chartLeadQTrend.xml" in zipfile.ZipFile(path).namelist()
+    ooxcheck(path)
 
 
 def test_a_users_sheet_named_like_the_history_is_never_written(tmp_path, rules):

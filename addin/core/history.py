@@ -87,8 +87,15 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
 
 def refreshed_at(as_of, clock) -> pd.Timestamp:
     """When the Lead history says a refresh happened: the as-of day at the time of day the refresh
-    ran (so ages measured at the as-of date agree with History, and two refreshes of a day differ)."""
-    return pd.Timestamp(pd.Timestamp(as_of).date()) + (pd.Timestamp(clock) - pd.Timestamp(clock).normalize()).floor("s")
+    ran (`clock`: a datetime, or the "YYYY-MM-DD HH:MM" stamp written to Settings' Last refresh), so
+    ages measured at the as-of date agree with History; a later refresh of the same day at the same
+    minute is placed a second after (history_step)."""
+    try:
+        t = pd.Timestamp(clock)
+    except (TypeError, ValueError):       # a stamp that is no time: the time now
+        t = pd.NaT
+    t = pd.Timestamp.now() if t is pd.NaT else t
+    return pd.Timestamp(pd.Timestamp(as_of).date()) + (t - t.normalize()).floor("s")
 
 
 def _timestamps(values: pd.Series) -> pd.Series:

@@ -372,6 +372,30 @@ def _quality(p: _Page, s: Summary) -> None:
 TREND_ROWS = 18          # the trend chart's height, below its table
 
 
+def _trend(p: _Page, tr, shown_stages: list[str], rules) -> None:
+    """Leads per stage after each of the last refreshes: a table, and a line chart below it."""
+    label = rules.stage_label
+    r = p.section(f"Trend — leads per stage, last {len(tr)} refresh{'es' * (len(tr) != 1)}",
+                  "Counted from the Lead history after each refresh.")
+    p.header(r, ["Refreshed at"] + [label(x) for x in shown_stages], {label(x) for x in shown_stages})
+    first = r + 1
+    for i, (when, row) in enumerate(tr.iterrows()):
+        p.put(first + i, 0, pd.Timestamp(when), "datetime")
+        for c, x in enumerate(shown_stages, start=1):
+            p.put(first + i, c, int(row[x]), "int")
+    last = first + len(tr) - 1
+    p.end_section()
+    top = p.row
+    p.out.charts.append(ChartSpec(
+        name="Trend", title="Leads per stage over the last refreshes", horizontal=False, cats=(0, first, last),
+        vals=(1, first, last), labels=[pd.Timestamp(x).strftime("%m-%d %H:%M") for x in tr.index], values=[],
+        colors=[], fmt="#,##0", anchor=(0, top, 9, top + TREND_ROWS), kind="line",
+        series=tuple((label(x), 1 + c, rules.stage_color(x), [int(v) for v in tr[x]]) for c, x in enumerate(shown_stages)),
+        serials=tuple(excel_serial(tr.index).tolist())))
+    p.reserved = top + TREND_ROWS - 1          # the chart below the table, like a chart beside a section
+    p.end_section()
+
+
 def history_sections(p: _Page, s: Summary, rules) -> None:
     """Since last refresh, the stage trend (table and line chart), velocity and SLA breaches by owner."""
     m, label = s.memory, rules.stage_label
@@ -416,26 +440,12 @@ def history_sections(p: _Page, s: Summary, rules) -> None:
 
     tr = m.trend
     shown_stages = [x for x in FUNNEL if x != VISITOR] + [LOST, DISQUALIFIED]
-    r = p.section(f"Trend — leads per stage, last {len(tr)} refresh{'es' * (len(tr) != 1)}",
-                  "Counted from the Lead history after each refresh.")
-    p.header(r, ["Refreshed at"] + [label(x) for x in shown_stages], {label(x) for x in shown_stages})
-    first = r + 1
-    for i, (when, row) in enumerate(tr.iterrows()):
-        p.put(first + i, 0, pd.Timestamp(when), "datetime")
-        for c, x in enumerate(shown_stages, start=1):
-            p.put(first + i, c, int(row[x]), "int")
-    last = first + len(tr) - 1
-    p.end_section()
-    top = p.row
-    p.out.charts.append(ChartSpec(
-        name="Trend", title="Leads per stage over the last refreshes", horizontal=False, cats=(0, first, last),
-        vals=(1, first, last), labels=[pd.Timestamp(x).strftime("%m-%d %H:%M") for x in tr.index], values=[],
-        colors=[], fmt="#,##0", anchor=(0, top, 9, top + TREND_ROWS), kind="line",
-        series=tuple((label(x), 1 + c, rules.stage_color(x), [int(v) for v in tr[x]]) for c, x in enumerate(shown_stages)),
-        serials=tuple(excel_serial(tr.index).tolist())))
-    p.reserved = top + TREND_ROWS - 1          # the chart below the table, like a chart beside a section
-    p.end_section()
-
+    if not len(tr):          # no lead recorded yet (an empty Leads sheet): no table, and no chart of nothing
+        p.section("Trend — leads per stage", "The Lead history holds no lead yet: the trend starts with the first "
+                                             "refresh that scores leads.")
+        p.end_section()
+    else:
+        _trend(p, tr, shown_stages, rules)
     r = p.section("Velocity — median days from stage to stage",
                   "From the day a lead first entered one stage to the day it first entered the next, as History saw it.")
     p.header(r, ["From", "To", "Leads", "Median days"], {"Leads", "Median days"})

@@ -199,5 +199,9 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
                                      for i, spec in enumerate(page.charts, start=1)])
         for spec in page.charts:
             edit.put(CHART_PARTS[spec.name], _chart_xml(spec), CT_CHART)
+        drawn = {spec.name for spec in page.charts}
+        for name, chart in CHART_PARTS.items():       # a chart an earlier refresh drew and this one does not
+            if name not in drawn and edit.exists(chart):
+                edit.remove(chart)
 
     return write
