@@ -328,6 +328,24 @@ def deflate_later(data: bytes) -> Future:
     return background().submit(deflate, data)
 
 
+class Deflated:
+    """A part made and deflated chunk by chunk by a worker thread (never whole in memory, only its
+    deflated bytes); the save writes it when its turn in the zip comes."""
+
+    def __init__(self, produce):
+        self.future = background().submit(Deflated._run, produce)
+
+    @staticmethod
+    def _run(produce) -> tuple[bytes, int, int]:
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        out, crc, size = [], 0, 0
+        for chunk in produce():
+            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+            out.append(c.compress(chunk))
+        out.append(c.flush())
+        return b"".join(out), crc, size
+
+
 def _pipe(chunks, sink) -> None:
     """sink(chunk) for every chunk, in a worker thread while the next chunk is being made."""
     import queue
@@ -486,7 +504,7 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
             # Every replaced part is deflated by the worker threads (those deflated since they were made are ready).
             ready = {n: (deflated[n][1] if deflated and n in deflated and deflated[n][0] is replaced[n]
                          else deflate_later(replaced[n]))
-                     for n in names if n in replaced and not callable(replaced[n])}
+                     for n in names if isinstance(replaced.get(n), bytes)}
             checks = []
             for name in names:
                 if name in replaced:
@@ -496,6 +514,11 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                     if callable(replaced[name]):      # a large part produced chunk by chunk: never whole in memory
                         zi._compresslevel = 1
                         _write_stream(out, zi, replaced[name])
+                        continue
+                    if isinstance(replaced[name], Deflated):
+                        raw, zi.CRC, zi.file_size = replaced[name].future.result()
+                        zi.compress_size = len(raw)
+                        _append_raw(out, zi, raw)
                         continue
                     raw, zi.CRC = ready.pop(name).result()
                     zi.file_size, zi.compress_size = len(replaced[name]), len(raw)

@@ -46,7 +46,7 @@ from ..errors import Problem, WorkbookError
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
-from .package import NS, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
+from .package import NS, Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     cap_text,
@@ -266,7 +266,7 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
             yield concat(row_xml(rows, cells))
         yield tail
 
-    edit.put(part, chunks)
+    edit.put(part, Deflated(chunks))        # made while LeadQ writes the rest
     edit.set_part_rels(part, [])
     edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
                       local_sheet=edit.sheet_index(SCORE_DETAILS))
