@@ -184,6 +184,8 @@ class Package:
                 raise _damaged(self.path, name, e) from None
             if len(data) > MAX_PART_BYTES:
                 raise WorkbookError(f"{self.path.name}: part {name} is larger than its zip entry says (a zip bomb?)")
+            if len(data) > 16_000_000:
+                return data          # a big sheet is read once; holding it would double the memory of its edit
             self._cache[name] = data
         return self._cache[name]
 

@@ -277,7 +277,7 @@ def code_name(edit: PackageEdit, part: str) -> str | None:
     """The VBA code name of an existing sheet (kept when LeadQ rebuilds it: macros refer to it)."""
     if part not in edit.pkg.names:
         return None
-    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read(part)[:4000])
+    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read_start(part, lambda data: len(data) >= 4000)[:4000])
     return m.group(1).decode("utf-8", "replace").replace("&amp;", "&") if m else None
 
 
