@@ -117,14 +117,19 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data.activities = data.qualification = data.history = None   # the writer needs none of them: free them
     step("writing results")
     target = Path(output) if output else workbook
-    shown, full = ev, None
+    shown, full, saving = ev, None, None
     if len(ev.details) > ledger_file.ROOM:
         step("writing the full Score details")
         full = ledger_file.details_path(target, data.settings, data.settings_rows)
-        ledger_file.write_details_file(full, ev.details)
+        from .io.package import background
+        saving = background().submit(ledger_file.write_details_file, full, ev.details)    # while the workbook is written
         shown = dataclasses.replace(ev, details=ledger_file.kind_totals(ev.details, full.name))
-    report = write_results(workbook, data, shown, target=target, settings=settings_status(ev, stamp),
-                           summary=summary_writer(ev, stamp), expect=expect)
+    try:
+        report = write_results(workbook, data, shown, target=target, settings=settings_status(ev, stamp),
+                               summary=summary_writer(ev, stamp), expect=expect)
+    finally:
+        if saving is not None:
+            saving.result()
     return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source, full)
 
 

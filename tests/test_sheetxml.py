@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from addin.errors import WorkbookError
 from addin.io.package import col_index, col_letter
-from addin.io.sheetxml import columns_before, patch_rows
+from addin.io.sheetxml import columns_before, columns_from, patch_rows
 
 CELL = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
 
@@ -79,6 +79,9 @@ def test_columns_before_is_exactly_the_columns_to_the_left():
         rx = re.compile(f"^{columns_before(col)}$") if columns_before(col) else None
         left = [col_letter(i) for i in range(col + 30) if rx and rx.match(col_letter(i))]
         assert left == [col_letter(i) for i in range(col)]
+        rx = re.compile(f"^{columns_from(col)}$")
+        assert [col_letter(i) for i in range(max(col - 30, 0), min(col + 30, 16384)) if rx.match(col_letter(i))] == \
+            [col_letter(i) for i in range(col, min(col + 30, 16384))]
 
 
 def test_patch_rows_refuses_invalid_utf8_and_rows_without_numbers():

@@ -549,7 +549,10 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
             raise _missing_column(origin, hmap, "Activities", needed)
     header_notes(origin, hmap, "Activities", log)
     lead, given = _activity_leads(frame, leads, ids)
-    empty = blank_row(frame)
+    # Only a row without a lead can be an empty row (a trailing blank table row is no problem).
+    empty = np.zeros(len(frame), dtype=bool)
+    if not given.all():
+        empty[~given] = blank_row(frame[~given])
     id_header = real.get(LEAD_ID, real.get("Email", LEAD_ID))
     origin.report(log, "activity-without-lead", ~given & ~empty, id_header,
                   lambda p: "activity has no Lead ID (or known Email); it is skipped")

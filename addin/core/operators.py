@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from jsonschema import Draft202012Validator
 
-from .text import fold, fold_series, map_unique
+from .text import fold, fold_series
 from .vocabulary import NO_WORDS, YES_WORDS
 
 if TYPE_CHECKING:
@@ -144,9 +144,15 @@ def _compare(method: str) -> Callable[[FieldValues, object], pd.Series]:
 
 
 def _email_domain_in(f: FieldValues, values) -> pd.Series:
-    domains = {fold(v).lstrip("@") for v in _as_list(values)}
-    return map_unique(f.text, lambda t: "@" in t and t.rpartition("@")[2].strip() in domains,
-                      missing=False, dtype=bool)
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    domains = pa.array(sorted({fold(v).lstrip("@") for v in _as_list(values)}), pa.string())
+    text = pa.array(f.text.to_numpy(object), pa.string(), from_pandas=True)
+    found = pc.extract_regex(text, "@(?P<domain>[^@]*)$")          # what follows the last @
+    hit = pc.and_(pc.is_valid(found), pc.is_in(pc.utf8_trim_whitespace(found.field("domain")), domains))
+    return pd.Series(np.asarray(pc.fill_null(hit, False), dtype=bool), index=f.raw.index)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,18 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import WorkbookError
-from .package import CT_WORKSHEET, NS, REL_CALC_CHAIN, REL_WORKSHEET, Package, relative_target, rels_path, save, to_xml
+from .package import (
+    CT_WORKSHEET,
+    NS,
+    REL_CALC_CHAIN,
+    REL_WORKSHEET,
+    Package,
+    deflate_later,
+    relative_target,
+    rels_path,
+    save,
+    to_xml,
+)
 
 M, R, PR, CT = NS["m"], NS["r"], NS["pr"], NS["ct"]
 _WB_ORDER = ["fileVersion", "fileSharing", "workbookPr", "workbookProtection", "bookViews", "sheets", "functionGroups",
@@ -25,6 +36,7 @@ class PackageEdit:
         self.replaced: dict[str, bytes] = {}
         self.added: list[str] = []
         self.removed: set[str] = set()
+        self.deflated: dict = {}          # part -> (its bytes, the future of their deflate)
         self.workbook = package.workbook
         self._rels = package.xml(rels_path("xl/workbook.xml"))
         self._types = package.xml("[Content_Types].xml")
@@ -42,6 +54,8 @@ class PackageEdit:
             self.added.append(part)
         self.removed.discard(part)
         self.replaced[part] = data
+        if isinstance(data, bytes) and len(data) > 1_000_000:      # a big sheet: deflated while LeadQ goes on
+            self.deflated[part] = (data, deflate_later(data))
         if content_type:
             self._override(part, content_type)
 
@@ -166,4 +180,4 @@ class PackageEdit:
             self.replaced[rels_path("xl/workbook.xml")] = to_xml(self._rels)
         if self._types_changed:
             self.replaced["[Content_Types].xml"] = to_xml(self._types)
-        return save(self.pkg, target, self.replaced, self.added, self.removed, expect=expect)
+        return save(self.pkg, target, self.replaced, self.added, self.removed, expect=expect, deflated=self.deflated)

@@ -15,6 +15,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from lxml import etree
@@ -183,6 +184,8 @@ class Package:
                 raise _damaged(self.path, name, e) from None
             if len(data) > MAX_PART_BYTES:
                 raise WorkbookError(f"{self.path.name}: part {name} is larger than its zip entry says (a zip bomb?)")
+            if len(data) > 16_000_000:
+                return data          # a big sheet is read once; holding it would double the memory of its edit
             self._cache[name] = data
         return self._cache[name]
 
@@ -276,9 +279,8 @@ def relative_target(source_part: str, target_part: str) -> str:
     return posixpath.relpath(target_part, posixpath.dirname(source_part))
 
 
-def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Copy one entry's compressed bytes as they are (no recompression); False when the entry was
-    already damaged in the source (its content does not match its CRC-32), which is copied as it was."""
+def _raw_entry(src: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One entry's compressed bytes as stored (short when the file is cut)."""
     src.fp.seek(info.header_offset)
     header = src.fp.read(30)
     if header[:4] != b"PK\x03\x04":
@@ -286,21 +288,100 @@ def _copy_raw(src: zipfile.ZipFile, dst: zipfile.ZipFile, info: zipfile.ZipInfo)
                             "let it repair the workbook and save it")
     name_len, extra_len = struct.unpack("<HH", header[26:30])
     src.fp.seek(info.header_offset + 30 + name_len + extra_len)
-    raw = src.fp.read(info.compress_size)
-    intact = len(raw) == info.compress_size
-    if intact and info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
-        intact = _crc_ok(raw, info)
-    new = copy.copy(info)
-    new.flag_bits &= ~0x08          # sizes go in the local header: no data descriptor needed
-    new.extra = b""
-    new.header_offset = dst.fp.tell()
-    dst.fp.write(new.FileHeader())
+    return src.fp.read(info.compress_size)
+
+
+def _append_raw(dst: zipfile.ZipFile, info: zipfile.ZipInfo, raw: bytes) -> None:
+    """Write an entry whose compressed bytes are ready (copied, or deflated in the background)."""
+    info.flag_bits &= ~0x08          # sizes go in the local header: no data descriptor needed
+    info.extra = b""
+    info.header_offset = dst.fp.tell()
+    dst.fp.write(info.FileHeader())
     dst.fp.write(raw)
-    dst.filelist.append(new)
-    dst.NameToInfo[new.filename] = new
+    dst.filelist.append(info)
+    dst.NameToInfo[info.filename] = info
     dst.start_dir = dst.fp.tell()      # where ZipFile writes its next entry and the central directory
     dst._didModify = True
-    return intact
+
+
+def _intact(raw: bytes, info: zipfile.ZipInfo) -> bool:
+    """False when an entry was already damaged in the source (its content does not match its CRC-32)."""
+    if len(raw) != info.compress_size:
+        return False
+    return _crc_ok(raw, info) if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) else True
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def background() -> ThreadPoolExecutor:
+    """Two worker threads for work that runs outside Python's lock (zlib, file I/O): a save deflates
+    LeadQ's parts and checks the copied ones while the main thread goes on."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leadq-zip")
+    return _POOL
+
+
+def compress_level(size: int) -> int:
+    return 1 if size > 8_000_000 else 6        # a big sheet: fast deflate (a few % larger, several times faster)
+
+
+def deflate(data: bytes) -> tuple[bytes, int]:
+    """Raw deflate (what a zip entry holds) and the CRC-32 of `data`."""
+    c = zlib.compressobj(compress_level(len(data)), zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(), zlib.crc32(data)
+
+
+def deflate_later(data: bytes) -> Future:
+    return background().submit(deflate, data)
+
+
+class Deflated:
+    """A part made and deflated chunk by chunk by a worker thread (never whole in memory, only its
+    deflated bytes); the save writes it when its turn in the zip comes."""
+
+    def __init__(self, produce):
+        self.future = background().submit(Deflated._run, produce)
+
+    @staticmethod
+    def _run(produce) -> tuple[bytes, int, int]:
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        out, crc, size = [], 0, 0
+        for chunk in produce():
+            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+            out.append(c.compress(chunk))
+        out.append(c.flush())
+        return b"".join(out), crc, size
+
+
+def _pipe(chunks, sink) -> None:
+    """sink(chunk) for every chunk, in a worker thread while the next chunk is being made."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+    done = object()
+
+    def work():
+        while (item := q.get()) is not done:
+            if not failed:
+                try:
+                    sink(item)
+                except BaseException as e:      # handed to the producer, which re-raises it
+                    failed.append(e)
+    worker = threading.Thread(target=work, name="leadq-zip-stream", daemon=True)
+    worker.start()
+    try:
+        for chunk in chunks:
+            if failed:
+                break
+            q.put(chunk)
+    finally:
+        q.put(done)
+        worker.join()
+    if failed:
+        raise failed[0]
 
 
 def _crc_ok(raw: bytes, info: zipfile.ZipInfo) -> bool:
@@ -329,8 +410,7 @@ def _write_stream(out: zipfile.ZipFile, zi: zipfile.ZipInfo, produce) -> None:
     for force in (False, True):
         try:
             with out.open(zi, "w", force_zip64=force) as w:
-                for chunk in produce():
-                    w.write(chunk)
+                _pipe(produce(), w.write)
             return
         except RuntimeError:
             if force:
@@ -407,7 +487,8 @@ def check_writable(target: Path) -> None:
 
 
 def save(package: Package, target: Path, replaced: dict[str, bytes], added_order: list[str] | None = None,
-         removed: set[str] | frozenset = frozenset(), expect: tuple | None = None) -> list[str]:
+         removed: set[str] | frozenset = frozenset(), expect: tuple | None = None,
+         deflated: dict[str, tuple[bytes, Future]] | None = None) -> list[str]:
     """Write a new package: replaced/added parts compressed anew, all others copied raw.
 
     Written to a temporary file beside the target (the real file when the target is a symbolic
@@ -427,21 +508,39 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
     try:
         with zipfile.ZipFile(tmp, "w") as out:
             order = [i.filename for i in package.zip.infolist()]
-            for name in order + [n for n in (added_order or sorted(replaced)) if n not in package.names]:
-                if name in removed:
-                    continue
+            names = [n for n in order + [n for n in (added_order or sorted(replaced)) if n not in package.names]
+                     if n not in removed]
+            # Every replaced part is deflated by the worker threads (those deflated since they were made are ready).
+            ready = {n: (deflated[n][1] if deflated and n in deflated and deflated[n][0] is replaced[n]
+                         else deflate_later(replaced[n]))
+                     for n in names if isinstance(replaced.get(n), bytes)}
+            checks = []
+            for name in names:
                 if name in replaced:
-                    data = replaced[name]
                     zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     zi.compress_type = zipfile.ZIP_DEFLATED
                     zi.external_attr = 0o600 << 16
-                    if callable(data):      # a large part produced chunk by chunk: never whole in memory
+                    if callable(replaced[name]):      # a large part produced chunk by chunk: never whole in memory
                         zi._compresslevel = 1
-                        _write_stream(out, zi, data)
+                        _write_stream(out, zi, replaced[name])
+                        continue
+                    if isinstance(replaced[name], Deflated):
+                        raw, zi.CRC, zi.file_size = replaced[name].future.result()
+                        zi.compress_size = len(raw)
+                        _append_raw(out, zi, raw)
+                        continue
+                    raw, zi.CRC = ready.pop(name).result()
+                    zi.file_size, zi.compress_size = len(replaced[name]), len(raw)
+                    if max(zi.file_size, zi.compress_size) >= zipfile.ZIP64_LIMIT:
+                        out.writestr(zi, replaced[name], compresslevel=1)
                     else:
-                        out.writestr(zi, data, compresslevel=1 if len(data) > 8_000_000 else 6)
-                elif not _copy_raw(package.zip, out, package.zip.getinfo(name)):
-                    damaged.append(name)
+                        _append_raw(out, zi, raw)
+                else:
+                    info = package.zip.getinfo(name)
+                    raw = _raw_entry(package.zip, info)
+                    _append_raw(out, copy.copy(info), raw)
+                    checks.append((name, background().submit(_intact, raw, info)))
+            damaged = [name for name, check in checks if not check.result()]
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         if target.exists():

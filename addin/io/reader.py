@@ -8,6 +8,7 @@ Each DataFrame carries `attrs["leadq_origin"]` so the engine's problems name rea
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,21 @@ def _load(reader, layout: TableLayout) -> pd.DataFrame:
     return tag_origin(frame, layout.sheet, layout.first_data_row, layout.first_col)
 
 
+def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout]) -> dict[str, pd.DataFrame]:
+    """Every sheet's frame. The Activities log (usually the biggest sheet) is read in a second
+    thread with its own reader while this one reads the others: fastexcel parses without holding
+    Python's lock, so on two cores the reads overlap."""
+    big = layouts.get("Activities")
+    if big is None or (os.cpu_count() or 1) < 2:
+        return {sheet: _load(reader, lay) for sheet, lay in layouts.items()}
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        activities = pool.submit(lambda: _load(_Reader(path), big))
+        frames = {sheet: _load(reader, lay) for sheet, lay in layouts.items() if lay is not big}
+        frames["Activities"] = activities.result()
+    return frames
+
+
 def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str, int]]:
     """Settings as {label key: value} from columns A and B, and the Excel row of each label."""
     real = package.real_sheet_name("Settings")
@@ -191,9 +207,7 @@ def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
                         "error")
             raise WorkbookError(f"{path.name}: {p.message}", [p])
         problems = []
-        frames = {}
-        for sheet, lay in layouts.items():
-            frames[sheet] = _load(reader, lay)
+        frames = _load_all(path, reader, layouts)
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)

@@ -147,9 +147,15 @@ def columns_before(col: int) -> str:
     return "(?:" + "|".join(alts) + ")" if alts else ""
 
 
-def _cell_re(letters: str) -> str:
-    """A cell of the given columns (a regex of letters), self-closing or not; a cell's start tag holds no '/'."""
-    return rf'<c\b[^>/]*?\br="{letters}\d+"[^>/]*(?:/>|>.*?</c>)'
+def columns_from(col: int) -> str:
+    """A regular expression matching exactly the column letters of column `col` (0-based) and right of it."""
+    letters = col_letter(col)
+    alts = [letters, f"[A-Z]{{{len(letters) + 1},}}"]
+    for i, ch in enumerate(letters):
+        if ch < "Z":
+            rest = len(letters) - i - 1
+            alts.append(letters[:i] + f"[{chr(ord(ch) + 1)}-Z]" + (f"[A-Z]{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join(alts) + ")"
 
 
 def _runs(cols: list[int]) -> list[list[int]]:
@@ -163,67 +169,147 @@ def _runs(cols: list[int]) -> list[list[int]]:
     return runs
 
 
-def _one_array(values) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+def _text_array(values) -> pa.Array:
+    """Cell XML strings as one large_string array, '' for null."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.string())
+    arr = pc.fill_null(pc.cast(arr, pa.large_string()), "")
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _views(starts: np.ndarray, lengths: np.ndarray, which: np.ndarray, buffers: list[bytes]) -> pa.Array:
+    """An Arrow string_view array of byte ranges of the given buffers, without copying them:
+    element i is buffers[which[i]][starts[i]:starts[i] + lengths[i]]."""
+    n = len(starts)
+    views = np.zeros((n, 16), np.uint8)
+    views[:, 0:4] = lengths.astype("<i4").view(np.uint8).reshape(n, 4)
+    # Bytes 4..16 hold a short string itself, or a long one's first 4 bytes, buffer index and offset.
+    take = np.where(lengths > 12, 4, lengths)
+    for k, buf in enumerate(buffers):
+        mine = which == k
+        if not mine.any() or not len(buf):
+            continue
+        data = np.frombuffer(buf, np.uint8)
+        pos = starts[mine, None] + np.arange(12)
+        got = data[np.minimum(pos, len(data) - 1)]
+        got[np.arange(12) >= take[mine, None]] = 0
+        views[mine, 4:16] = got
+    long = lengths > 12
+    views[long, 8:12] = which[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
+    return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views)] + [pa.py_buffer(b) for b in buffers])
 
 
 def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int]) -> tuple[bytes, bool]:
     """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
 
-    row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)};
-    owned: the columns whose old cells are removed in those rows. Rows LeadQ does not write are kept
-    byte for byte. Every step runs on all rows at once in Arrow's C kernels (RE2 expressions), so a
-    sheet of a million rows is never a Python loop. Returns the new rows XML and whether a formula
-    was removed from an owned cell.
+    row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
+    columns among `owned`, the columns whose old cells are removed in those rows. Rows LeadQ does not
+    write are kept byte for byte. Returns the new rows XML and whether a formula was removed from an
+    owned cell.
+
+    No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
+    ends and where each block of owned columns starts and ends (cells of a row go left to right); the
+    result is then the sheet's own bytes and the new cells, as ranges (Arrow string views), joined once.
     """
     row_numbers = np.asarray(row_numbers, dtype=np.int64)
-    cols = sorted(cells)
-    cols_cells = {c: _one_array(pc.fill_null(pc.cast(cells[c] if isinstance(cells[c], (pa.Array, pa.ChunkedArray))
-                                                     else pa.array(cells[c], pa.string()), pa.large_string()), ""))
-                  for c in cols}
-    if rows_xml:
-        pieces = pc.split_pattern(_arrow_bytes(rows_xml), "<row").flatten()
-        prefix, rows = pieces[0].as_py(), pieces[1:]
-    else:
-        prefix, rows = "", pa.array([], pa.large_string())
-    found = pc.extract_regex(rows, r'^[^>]*?\br="(?P<r>\d+)"')
-    if found.null_count:
+    owned = sorted(set(owned) | set(cells))
+    runs = _runs(owned)
+    if (b"<row" not in rows_xml) and rows_xml.strip():
+        raise WorkbookError("a sheet's rows cannot be read (no <row> element); open and save the workbook in Excel first")
+    rows_xml = bytes(rows_xml)
+    starts = np.fromiter((m.start() for m in re.finditer(rb"<row\b", rows_xml)), np.int64)
+    n_rows = len(starts)
+    ends = np.append(starts[1:], len(rows_xml))
+    prefix = rows_xml[:starts[0]] if n_rows else rows_xml
+    if n_rows:
+        _arrow_bytes(rows_xml)                                        # refuses text that is not UTF-8
+    rows = pa.LargeStringArray.from_buffers(n_rows, pa.py_buffer(np.append(starts, len(rows_xml))), pa.py_buffer(rows_xml))
+    tags = pc.extract_regex(rows, r"^(?P<tag><row\b[^>]*>)")
+    numbers = pc.extract_regex(tags.field("tag"), r'\br="(?P<r>\d+)"')
+    if tags.null_count or numbers.null_count:
         raise WorkbookError("a row of the sheet has no row number; open and save the workbook in Excel first")
-    existing = pc.cast(found.field(0), pa.int64()).to_numpy(zero_copy_only=False)
+    existing = pc.cast(numbers.field("r"), pa.int64()).to_numpy(zero_copy_only=False)
     at = np.searchsorted(row_numbers, existing)
     hit = at < len(row_numbers)
     hit[hit] = row_numbers[at[hit]] == existing[hit]
+
+    # New cells, one string per written row and run of owned columns, in one buffer.
+    blocks = [_join(*(_text_array(cells[c]) for c in run if c in cells)) if any(c in cells for c in run)
+              else pa.array([""] * len(row_numbers), pa.large_string()) for run in runs]
+    missing = np.flatnonzero(~np.isin(row_numbers, existing))
+    added = pc.take(_join(*blocks), pa.array(missing)) if len(blocks) and len(missing) else pa.array([], pa.large_string())
+    added_rows = _join('<row r="', pc.cast(_row_strings(row_numbers[missing]), pa.large_string()), '">', added, "</row>")
+    keep_added = np.asarray(pc.not_equal(added, ""), dtype=bool) if len(added) else np.zeros(0, bool)
+    new = pa.concat_arrays([b for b in blocks] + [added_rows]) if blocks else added_rows
+    new_offsets = np.frombuffer(new.buffers()[1], np.int64)[new.offset:new.offset + len(new) + 1]
+    new_data = new.buffers()[2].to_pybytes() if new.buffers()[2] is not None else b""
+
+    # Per existing row: where its start tag ends, its spans attribute, each owned run's range.
+    tag_text = tags.field("tag")
+    tag_len = pc.binary_length(tag_text).to_numpy(zero_copy_only=False).astype(np.int64)
+    closing = np.asarray(pc.ends_with(tag_text, "/>"), dtype=bool) if n_rows else np.zeros(0, bool)
+    spans = pc.extract_regex(tag_text, r'^(?P<before>[^>]*?)(?P<spans>\sspans="[^"]*")')
+    sp_len = np.where(np.asarray(spans.is_valid()), pc.binary_length(spans.field("spans")).to_numpy(zero_copy_only=False), 0) \
+        if n_rows else np.zeros(0, np.int64)
+    sp_at = np.where(sp_len > 0, pc.binary_length(spans.field("before")).to_numpy(zero_copy_only=False), 0) if n_rows \
+        else np.zeros(0, np.int64)
+    sp_at = np.where(sp_len > 0, sp_at, np.where(closing, tag_len - 2, tag_len))
+    body = tag_len                                          # where the cells start, relative to the row
     formulas = False
-    out = rows
-    if hit.any():
-        mine = rows.filter(pa.array(hit))
-        mine = pc.replace_substring_regex(mine, r"^([^>]*?)/>", r"\1></row>", max_replacements=1)
-        mine = pc.replace_substring_regex(mine, r'^([^>]*?)\sspans="[^"]*"', r"\1", max_replacements=1)
-        if owned:
-            before = pc.count_substring_regex(mine, r"<f\b")
-            mine = pc.replace_substring_regex(mine, "(?s)" + _cell_re(f"(?:{'|'.join(col_letter(c) for c in sorted(set(owned)))})"), "")
-            formulas = bool(pc.any(pc.not_equal(before, pc.count_substring_regex(mine, r"<f\b"))).as_py())
-        which = pa.array(at[hit])
-        for run in _runs(cols):      # each block of adjacent columns goes between the cells left and right of it
-            left = columns_before(run[0])
-            cells_left = rf"(?:\s*{_cell_re(left)})*" if left else ""
-            parts = pc.extract_regex(mine, rf"(?s)^(?P<h>[^>]*>{cells_left})(?P<t>.*)$")
-            block = pc.take(_join(*(cols_cells[c] for c in run)), which)
-            mine = _join(parts.field("h"), block, parts.field("t"))
-        out = pc.replace_with_mask(rows, pa.array(hit), mine)
-    keys = existing
-    missing = ~np.isin(row_numbers, existing)
-    if cols and missing.any():
-        index = pa.array(np.flatnonzero(missing))
-        added = pc.take(_join(*(cols_cells[c] for c in cols)), index)
-        keep = pc.not_equal(added, "")
-        numbers = pc.cast(pc.filter(_row_strings(row_numbers[missing]), keep), pa.large_string())
-        out = pa.concat_arrays([out, _join(' r="', numbers, '">', pc.filter(added, keep), "</row>")])
-        keys = np.concatenate([existing, row_numbers[missing][np.asarray(keep)]])
-    if not len(out):
-        return prefix.encode("utf-8"), formulas
-    ordered = pc.take(out, pa.array(np.argsort(keys, kind="stable")))
-    return prefix.encode("utf-8") + concat(_join("<row", ordered)), formulas
+    ranges = []
+    for run in runs:
+        a = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[0])}\d|</row>').to_numpy(zero_copy_only=False)
+        b = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[-1] + 1)}\d|</row>').to_numpy(zero_copy_only=False)
+        a, b = np.where(closing, body, a).astype(np.int64), np.where(closing, body, b).astype(np.int64)
+        ranges.append((a, b))
+    if hit.any() and owned:
+        letters = "|".join(col_letter(c) for c in owned)
+        formulas = bool(np.asarray(pc.match_substring_regex(rows, rf'<c\b[^>/]*\br="(?:{letters})\d+"[^>/]*>\s*<f\b'))[hit].any())
+    bounds = [body] + [x for ab in ranges for x in ab]
+    if hit.any() and any(np.any((bounds[i] > bounds[i + 1])[hit] | (bounds[i + 1] < 0)[hit]) for i in range(len(bounds) - 1)):
+        raise WorkbookError("the cells of a row are not in column order; open and save the workbook in Excel first")
+
+    # Every output row as the same number of segments: (start, length, buffer) each; 0 = the sheet, 1 = new cells.
+    n_out = n_rows + int(keep_added.sum())
+    segs = 5 + 2 * len(runs)
+    st = np.zeros((n_out, segs), np.int64)
+    ln = np.zeros((n_out, segs), np.int64)
+    buf = np.zeros((n_out, segs), np.int64)
+    literal = np.zeros((n_out, segs), bool)
+    mine = np.flatnonzero(hit)
+    rest = np.flatnonzero(~hit)
+    st[rest, 0], ln[rest, 0] = starts[rest], ends[rest] - starts[rest]              # untouched: as it was
+    r0 = starts[mine]
+    st[mine, 0], ln[mine, 0] = r0, sp_at[mine]                                     # <row … up to spans
+    tag_end = np.where(closing, tag_len - 2, tag_len)[mine]
+    st[mine, 1] = r0 + sp_at[mine] + sp_len[mine]                                  # … after spans, up to > or />
+    ln[mine, 1] = tag_end - sp_at[mine] - sp_len[mine]
+    literal[mine, 2] = closing[mine]                                               # '>' when it was <row …/>
+    prev = body[mine]
+    for j, (a, b) in enumerate(ranges):
+        st[mine, 3 + 2 * j], ln[mine, 3 + 2 * j] = r0 + prev, a[mine] - prev        # user cells before the run
+        k = at[mine] + j * len(row_numbers)                                          # the run's new cells
+        st[mine, 4 + 2 * j], ln[mine, 4 + 2 * j] = new_offsets[k], new_offsets[k + 1] - new_offsets[k]
+        buf[mine, 4 + 2 * j] = 1
+        prev = b[mine]
+    literal[mine, segs - 2] = closing[mine]                                        # '</row>' when it was <row …/>
+    st[mine, segs - 1], ln[mine, segs - 1] = r0 + prev, (ends - starts)[mine] - prev
+    if n_out > n_rows:
+        k = len(runs) * len(row_numbers) + np.flatnonzero(keep_added)
+        st[n_rows:, 0], ln[n_rows:, 0], buf[n_rows:, 0] = new_offsets[k], new_offsets[k + 1] - new_offsets[k], 1
+    lit = np.flatnonzero(literal.ravel())
+    keys = np.concatenate([existing, row_numbers[missing][keep_added]])
+    order = np.argsort(keys, kind="stable")
+    flat_st, flat_ln, flat_buf = st.ravel(), ln.ravel(), buf.ravel()
+    # The two literals live in a third small buffer: '>' then '</row>'.
+    flat_buf[lit] = 2
+    is_close = (lit % segs) == segs - 2
+    flat_st[lit], flat_ln[lit] = np.where(is_close, 1, 0), np.where(is_close, 6, 1)
+    index = (order[:, None] * segs + np.arange(segs)).ravel()
+    views = _views(flat_st[index], flat_ln[index], flat_buf[index], [rows_xml, new_data, b"></row>"])
+    joined = views.cast(pa.large_string())
+    size = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)]) if len(joined) else 0
+    return prefix + (joined.buffers()[2].slice(0, size) if size else b""), formulas
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

@@ -80,12 +80,14 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     for i, ws in enumerate(wb.worksheets(), start=1):
         ws.set_vba_name(f"Sheet{i}")
 
+    # LeadQ's own sheets first: their texts get the first shared-string indexes, so recognising them
+    # later (io/ownership.py) reads only the start of the string table, however big the data.
+    _summary_placeholder(summary, f)
+    _details_sheet(details, f)
     lists = _settings_sheet(wb, settings, rules, f)
     _leads_sheet(wb, leads, rules, f, sample.get("Leads") if sample else None, lists)
     _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
     _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
-    _summary_placeholder(summary, f)
-    _details_sheet(details, f)
     for r, (k, v) in enumerate(XLWINGS_CONF):
         conf.write_string(r, 0, k, f.text)
         if isinstance(v, bool):

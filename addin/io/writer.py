@@ -47,7 +47,7 @@ from ..errors import Problem, WorkbookError
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
-from .package import NS, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
+from .package import NS, Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     cap_text,
@@ -268,7 +268,7 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
             yield concat(row_xml(rows, cells))
         yield tail
 
-    edit.put(part, chunks)
+    edit.put(part, Deflated(chunks))        # made while LeadQ writes the rest
     edit.set_part_rels(part, [])
     edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
                       local_sheet=edit.sheet_index(SCORE_DETAILS))
@@ -279,7 +279,7 @@ def code_name(edit: PackageEdit, part: str) -> str | None:
     """The VBA code name of an existing sheet (kept when LeadQ rebuilds it: macros refer to it)."""
     if part not in edit.pkg.names:
         return None
-    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read(part)[:4000])
+    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read_start(part, lambda data: len(data) >= 4000)[:4000])
     return m.group(1).decode("utf-8", "replace").replace("&amp;", "&") if m else None
 
 
