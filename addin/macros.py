@@ -234,13 +234,21 @@ def write_leads(book, ev, leads: Table) -> None:
     _check_free(leads, owned)
     sheet, n_rows, top = leads.sheet, len(leads.frame), leads.header_row
     values = owned_values(ev, n_rows)
-    for c, name in zip(owned.columns, outputs()):
-        head = sheet.range((top, c + 1))
-        head.value = name
-        _apply(head, LEADS_HEADER_FORMAT)
+    names = outputs()
+    side_by_side = list(owned.columns) == list(range(owned.columns[0], owned.columns[0] + len(names)))
+    if side_by_side:                # the usual case: headers and values in one write, headers formatted at once
+        first = owned.columns[0] + 1
+        sheet.range((top, first)).value = [list(names)] + (_matrix(values[list(names)]) if n_rows else [])
+        _apply(sheet.range((top, first), (top, first + len(names) - 1)), LEADS_HEADER_FORMAT)
+    for c, name in zip(owned.columns, names):
+        if not side_by_side:
+            head = sheet.range((top, c + 1))
+            head.value = name
+            _apply(head, LEADS_HEADER_FORMAT)
         if n_rows:
             col = sheet.range((top + 1, c + 1), (top + n_rows, c + 1))
-            col.value = _matrix(values[[name]])
+            if not side_by_side:
+                col.value = _matrix(values[[name]])
             _apply(col, output_format(name))
             if name in ("Stage", "Next action status"):
                 _conditional_colors(col, ev, name)

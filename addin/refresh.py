@@ -108,7 +108,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     check_not_open(workbook)
     step("reading the workbook")
     expect = fingerprint(workbook)
-    data = read_workbook(workbook)
+    data = read_workbook(workbook, later=True)      # the Activities sheet may still be loading while scoring starts
     data.problems += shim_problems(workbook)
     step("scoring")
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -9,6 +9,8 @@ starting with "=" becomes a formula, an apostrophe prefix makes it text.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections import Counter
 from pathlib import Path
 
 import openpyxl
@@ -20,6 +22,23 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import TableColumn
+
+CALLS: Counter = Counter()      # calls into "Excel" made from outside this engine, by "Class.attribute"
+
+
+class _Counted:
+    """Counts every public attribute read or write from outside the engine: with the real Excel
+    engine each of them is a call across the COM bridge, which costs milliseconds."""
+
+    def __getattribute__(self, name):
+        if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
+            CALLS[f"{type(self).__name__}.{name}"] += 1
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
+            CALLS[f"{type(self).__name__}.{name}="] += 1
+        object.__setattr__(self, name, value)
 
 
 class _NoObjectModel:
@@ -98,7 +117,7 @@ class Apps:
         return self._apps[0]
 
 
-class App:
+class App(_Counted):
     engine = None       # set to the Engine instance when it is registered
 
     def __init__(self):
@@ -108,7 +127,7 @@ class App:
         self.pid = 1
 
 
-class Book:
+class Book(_Counted):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.wb = openpyxl.load_workbook(self.path, keep_vba=True)
@@ -137,7 +156,7 @@ class Book:
         return isinstance(other, Book) and other.path == self.path
 
 
-class Sheets:
+class Sheets(_Counted):
     def __init__(self, book: Book):
         self.book = book
 
@@ -159,7 +178,7 @@ class Sheets:
         return Sheet(self.book, ws)
 
 
-class Sheet:
+class Sheet(_Counted):
     def __init__(self, book: Book, ws):
         self.book = book
         self.ws = ws
@@ -214,7 +233,7 @@ class Sheet:
         return isinstance(other, Sheet) and other.ws is self.ws
 
 
-class Names:
+class Names(_Counted):
     """Workbook-level defined names (xlwings' Names impl: snapshot, call, contains, add)."""
 
     def __init__(self, book: Book):
@@ -244,7 +263,7 @@ class Names:
         return Name(self.book, name)
 
 
-class Name:
+class Name(_Counted):
     def __init__(self, book: Book, name: str):
         self.book, self._name = book, name
 
@@ -282,7 +301,7 @@ class _NameApi(_NoObjectModel):
         self._name._dn.hidden = not value
 
 
-class Tables:
+class Tables(_Counted):
     """A sheet's Excel tables (ListObjects)."""
 
     def __init__(self, sheet: Sheet):
@@ -301,7 +320,7 @@ class Tables:
         return Table(self.sheet, self.sheet.ws.tables[name_or_index])
 
 
-class Table:
+class Table(_Counted):
     def __init__(self, sheet: Sheet, table):
         self.sheet, self.table = sheet, table
 
@@ -328,7 +347,7 @@ class Table:
             next_id += 1
 
 
-class Font:
+class Font(_Counted):
     def __init__(self, rng):
         self.rng = rng
 
@@ -346,7 +365,7 @@ class Font:
                      lambda self, v: self._set(color="FF%02X%02X%02X" % tuple(v)))
 
 
-class Range:
+class Range(_Counted):
     max_cells_per_read = None
     max_cells_per_write = None
 
@@ -497,7 +516,7 @@ class Range:
         cell.hyperlink = Hyperlink(ref=cell.coordinate, location=address.lstrip("#"), display=text_to_display)
 
 
-class Borders:
+class Borders(_Counted):
     def __init__(self, rng: Range):
         self.rng = rng
 
@@ -505,7 +524,7 @@ class Borders:
         return Border(self.rng, side)
 
 
-class Border:
+class Border(_Counted):
     """One side; only the bottom edge (the one LeadQ draws) is modelled, on every cell of the range."""
 
     _WEIGHTS = {"hairline": "hair", "thin": "thin", "medium": "medium", "thick": "thick"}
@@ -529,7 +548,7 @@ class Border:
                      lambda self, v: self._set(color="FF%02X%02X%02X" % tuple(v)))
 
 
-class Charts:
+class Charts(_Counted):
     def __init__(self, sheet: Sheet):
         self.sheet = sheet
 
@@ -551,7 +570,7 @@ class Charts:
         return Chart(self.sheet, chart)
 
 
-class Chart:
+class Chart(_Counted):
     def __init__(self, sheet, chart):
         self.sheet, self.chart = sheet, chart
 

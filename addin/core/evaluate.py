@@ -7,6 +7,7 @@ leads (`_Leads.ids`), never per-row Python loops.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,7 +194,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
-    may also be a log scored where it lies (addin.engines.external.activities_for: files, DuckDB, Spark);
+    may also be a log scored where it lies (addin.engines.external.activities_for: files, DuckDB, Spark),
+    or the Future of a frame still being read (only the engagement step waits for it);
     rules: a Rules object, or anything load_rules() accepts; as_of: the date ages are measured
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
     date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD);
@@ -316,6 +318,8 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
                     log: ProblemLog, mapping: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
     """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
+    if isinstance(activities, Future):         # a sheet still being read while the steps above ran
+        activities = activities.result()
     if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
         eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
         return eng.ledger, eng.tags, eng.last_day

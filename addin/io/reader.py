@@ -160,18 +160,24 @@ def _load(reader, layout: TableLayout) -> pd.DataFrame:
     return tag_origin(frame, layout.sheet, layout.first_data_row, layout.first_col)
 
 
-def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout]) -> dict[str, pd.DataFrame]:
+def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], later: bool = False) -> dict:
     """Every sheet's frame. The Activities log (usually the biggest sheet) is read in a second
     thread with its own reader while this one reads the others: fastexcel parses without holding
-    Python's lock, so on two cores the reads overlap."""
+    Python's lock, so on two cores the reads overlap. later: Activities is left as the Future of
+    its frame (evaluate() waits for it only when it needs it: the leads' own steps go first)."""
     big = layouts.get("Activities")
     if big is None or (os.cpu_count() or 1) < 2:
         return {sheet: _load(reader, lay) for sheet, lay in layouts.items()}
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        activities = pool.submit(lambda: _load(_Reader(path), big))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-read")
+    activities = pool.submit(lambda: _load(_Reader(path), big))
+    pool.shutdown(wait=False)
+    try:
         frames = {sheet: _load(reader, lay) for sheet, lay in layouts.items() if lay is not big}
-        frames["Activities"] = activities.result()
+    except BaseException:
+        activities.cancel()
+        raise
+    frames["Activities"] = activities if later else activities.result()
     return frames
 
 
@@ -188,8 +194,9 @@ def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str
     return parse_settings(frame.astype(object).to_numpy().tolist(), top)
 
 
-def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
-    """Read the input sheets of a LeadQ workbook (any header spelling; tables or plain sheets)."""
+def read_workbook(path: Path, package: Package | None = None, later: bool = False) -> WorkbookData:
+    """Read the input sheets of a LeadQ workbook (any header spelling; tables or plain sheets).
+    later: `activities` may be a Future of the frame, still being read (see _load_all)."""
     path = Path(path)
     own = package is None
     package = package or Package(path)
@@ -207,7 +214,7 @@ def read_workbook(path: Path, package: Package | None = None) -> WorkbookData:
                         "error")
             raise WorkbookError(f"{path.name}: {p.message}", [p])
         problems = []
-        frames = _load_all(path, reader, layouts)
+        frames = _load_all(path, reader, layouts, later)
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
