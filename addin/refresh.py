@@ -109,7 +109,9 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data.problems += shim_problems(workbook)
     step("scoring")
     ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master)
-    data.activities = data.qualification = None     # the writer needs neither: free the biggest frames
+    # The writer needs none of the input values (only how many leads rows there are): free them.
+    data.activities = data.qualification = None
+    data.leads = data.leads.iloc[:, :0]
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     step("writing results")
     target = Path(output) if output else workbook
