@@ -114,7 +114,9 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     # Lead history's time of day is the Last refresh stamp's, as the macro's is
     ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=stamp)
-    data.activities = data.qualification = data.history = None   # the writer needs none of them: free them
+    # The writer needs none of the input values (only how many leads rows there are): free them.
+    data.activities = data.qualification = data.history = None
+    data.leads = data.leads.iloc[:, :0]
     step("writing results")
     target = Path(output) if output else workbook
     shown, full, saving = ev, None, None

@@ -756,11 +756,15 @@ def _why(ledger: pd.DataFrame, table: RuleTable, n: int) -> np.ndarray:
     rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
     top = rank < 3
     short = np.array([str(x).replace("activity:", "", 1) for x in table.names], dtype=object)
-    # Format each distinct (rule, count, points) once.
-    combo = pd.MultiIndex.from_arrays([rule[top], count[top], pts[top]])
+    # Format each distinct (rule, count, points) once: the three as one integer key.
+    c_codes, c_uniq = pd.factorize(count[top])
+    p_codes, p_uniq = pd.factorize(pts[top])
+    combo = (rule[top].astype(np.int64) * len(c_uniq) + c_codes) * len(p_uniq) + p_codes
     codes, uniq = pd.factorize(combo)
+    r_of, rest = np.divmod(uniq, len(c_uniq) * len(p_uniq))
+    c_of, p_of = np.divmod(rest, len(p_uniq))
     texts = np.array([f"{short[r]}{f' ×{c}' if c > 1 else ''} {'+' if p >= 0 else '−'}{abs(p) / 100:g}"
-                      for r, c, p in uniq], dtype=object)
+                      for r, c, p in zip(r_of, c_uniq[c_of], p_uniq[p_of])], dtype=object)
     text = texts[codes]
     joined = _join_ranked(lead[top], text, n, "; ")
     hits_per_lead = np.bincount(lead, minlength=n)

@@ -90,9 +90,10 @@ def _cap(arr: pa.Array) -> pa.Array:
 def esc(values) -> pa.Array:
     """Text as Arrow strings, XML-escaped, without characters XML cannot hold, cut to a cell's limit; blanks as null."""
     arr = _cap(_arrow_text(values))
-    arr = pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]", "")
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        arr = pc.replace_substring(arr, a, b)
+    if pc.any(pc.match_substring_regex(arr, "[&<>\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]")).as_py():
+        arr = pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]", "")
+        for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            arr = pc.replace_substring(arr, a, b)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 

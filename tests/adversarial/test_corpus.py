@@ -562,13 +562,13 @@ def test_another_program_saves_during_the_write(book, monkeypatch):
 
 def test_full_disk(book, monkeypatch):
     import addin.io.package as package
-    real = package._write_stream
+    real = package._append_raw
 
-    def full(*a, **k):
+    def full(*a, **k):          # every part the save writes goes through _append_raw
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(package, "_write_stream", full)
+    monkeypatch.setattr(package, "_append_raw", full)
     refused("full disk", attempt(book), r"the disk is full")
-    monkeypatch.setattr(package, "_write_stream", real)
+    monkeypatch.setattr(package, "_append_raw", real)
 
 
 def test_stale_temporaries_are_removed(book):
