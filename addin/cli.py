@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     _source_options(r)
 
+    v = sub.add_parser("preview", help="what a new rules file would change on a workbook's leads (writes nothing)")
+    v.add_argument("workbook")
+    v.add_argument("--rules", required=True, help="the new rules file to compare with the rules the workbook uses")
+    v.add_argument("--as-of", type=_date, help="date ages are measured at, for both rule sets (default: Settings, then today)")
+    v.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
     e = sub.add_parser("explain", help="print the rule-by-rule ledger of one lead")
     e.add_argument("workbook")
     e.add_argument("lead_id")
@@ -219,16 +225,20 @@ def cmd_refresh(args, out, err) -> int:
     if step:
         err.write("\r\033[K")
     ev = result.evaluation
+    from .core.history import changes
+    moved = changes(ev.history, ev.context)
     if args.json:
         from .core.present import stage_counts
         out.write(json.dumps({"workbook": str(result.report.target), "leads": len(ev.leads),
                               "as_of": ev.as_of.date().isoformat(), "rules": result.rules_source,
-                              "stages": stage_counts(ev), "problems_found": ev.problem_total,
+                              "stages": stage_counts(ev), "changes": moved.as_dict(),
+                              "history_rows_added": result.report.history_rows, "problems_found": ev.problem_total,
                               "problem_counts": ev.problem_counts,
                               "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2) + "\n")
         return 0
     out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
               f"with {result.rules_source} — {_stage_line(ev)}\n")
+    _changes(out, ev, moved, result.report.history_rows)
     if result.details_file:
         out.write(f"Score details holds each lead's totals by kind of rule; all {len(ev.details):,} ledger rows are in "
                   f"{result.details_file} (`leadq explain --saved` reads it)\n")
@@ -245,6 +255,37 @@ def cmd_refresh(args, out, err) -> int:
 def _imports(args) -> dict:
     return {sheet: ((path, args.sheet) if args.sheet else path) for sheet, path in
             (("Leads", args.leads), ("Activities", args.activities), ("Qualification", args.qualification)) if path}
+
+
+def _changes(out, ev, moved, added: int) -> None:
+    """What changed since the last refresh, stage by stage (`MQL 70 → 73: +5 new, −2 moved on`)."""
+    if not ev.history.write:
+        out.write("Lead history: nothing added (the as-of date is before its last refresh)\n")
+        return
+    if moved.first:
+        out.write(f"Lead history started: {added:,} leads recorded\n")
+        return
+    lines = moved.lines(ev.rules.stage_label)
+    since = moved.previous_at.strftime("%Y-%m-%d %H:%M") if moved.previous_at is not None else "the last refresh"
+    out.write(f"Since {since}:" + (" no lead changed stage" if not lines else "") + "\n")
+    for line in lines:
+        out.write(f"  {line}\n")
+    out.write(f"Lead history: {added:,} row{'s' * (added != 1)} added\n")
+
+
+def cmd_preview(args, out, err) -> int:
+    from .core.preview import render_text
+    from .refresh import preview
+    old, new, p = preview(args.workbook, args.rules, as_of=args.as_of)
+    if args.json:
+        out.write(json.dumps({"workbook": str(args.workbook), "as_of": old.as_of.date().isoformat(),
+                              "current_rules": old.rules_source, "new_rules": new.rules_source, **p.as_dict()},
+                             ensure_ascii=False, indent=2) + "\n")
+        return 0
+    out.write(f"{args.workbook}: as of {old.as_of.date().isoformat()}, {old.rules_source} → {new.rules_source}\n")
+    for line in render_text(p, old.rules.stage_label):
+        out.write(line + "\n")
+    return 0
 
 
 def cmd_new(args, out, err) -> int:
@@ -402,7 +443,7 @@ def cmd_calibrate(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
+COMMANDS = {"check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain, "calibrate": cmd_calibrate, "forget": cmd_forget, "export": cmd_export}
 
 

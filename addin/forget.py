@@ -1,7 +1,7 @@
 """`leadq forget`: erase one person from a workbook (GDPR art. 17), then refresh, with an audit line.
 
 The person is found on Leads by Lead ID or email (every Leads row with that email goes). Their
-rows leave Leads, Activities, Qualification and History (the rows are deleted, as Excel's
+rows leave Leads, Activities, Qualification and Lead history (the rows are deleted, as Excel's
 "Delete row" would: see io.erase), Score details and the Summary are rebuilt by the refresh that
 follows, and a line goes to the LeadQ-owned *Privacy log* sheet: when, salted hashes of the
 identifiers (never the identifiers), and how many rows left each sheet.
@@ -24,6 +24,7 @@ import pandas as pd
 
 from .core.evaluate import lead_key, lead_keys
 from .core.headers import LEAD_ID, canonicalize
+from .core.history import SHEET as HISTORY
 from .core.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
 from .core.privacy import pseudonym
 from .core.text import fold, fold_series
@@ -39,7 +40,6 @@ from .io.writer import check_not_open
 from .salt import privacy_salt
 
 PRIVACY_LOG = "Privacy log"
-HISTORY = "History"
 LOG_COLUMNS = ["Date (UTC)", "Request", "Lead ID hashes", "Leads", "Activities", "Qualification", "Score details",
                "History", "Activities file", "Salt"]
 _WIDTHS = [18, 30, 40, 8, 10, 13, 13, 9, 30, 24]

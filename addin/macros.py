@@ -15,6 +15,10 @@ import xlwings as xw
 
 from .core.evaluate import evaluate
 from .core.headers import header_row
+from .core.history import COLUMNS as HISTORY_COLUMNS
+from .core.history import FORMATS as HISTORY_FORMATS
+from .core.history import SHEET as HISTORY
+from .core.history import refreshed_at
 from .core.outputs import (
     LAYOUT_NAME,
     OWNED_NAME,
@@ -27,6 +31,7 @@ from .core.outputs import (
 )
 from .core.present import (
     DETAILS_HEADER_FORMAT,
+    HEADER_FILL,
     LEADS_HEADER_FORMAT,
     SCORE_DETAILS,
     SUMMARY,
@@ -38,7 +43,10 @@ from .core.present import (
     owned_values,
     settings_status,
 )
+from .core.preview import SHEET as PREVIEW_SHEET
+from .core.preview import compare, sheet_rows
 from .core.rules import check_rules as _check_rules
+from .core.rules import load_rules
 from .core.summary import summarise
 from .core.summary_layout import summary_layout
 from .core.table import table_frame
@@ -47,7 +55,7 @@ from .crash import crash_message
 from .engines.external import activities_input
 from .errors import LeadQError
 from .io.ownership import setting_looks_ours, sheet_values_look_ours
-from .settings import rules_location
+from .settings import preview_rules_location, rules_location
 from .udfs import book_settings, run_settings
 
 
@@ -262,7 +270,7 @@ def _fresh_sheet(book, name: str, after=None):
         sheet = book.sheets.add(after=after or book.sheets[len(book.sheets) - 1])
         sheet.name = name
     else:
-        if name in (SUMMARY, SCORE_DETAILS):
+        if name in (SUMMARY, SCORE_DETAILS, HISTORY, PREVIEW_SHEET):
             _check_ours(sheet, name)
         for chart in list(sheet.charts):
             chart.delete()
@@ -312,35 +320,74 @@ def write_summary(book, ev, stamp: str) -> None:
     for i, w in enumerate(page.widths):
         sheet.range((1, i + 1)).column_width = w
     # Charts read a small data block beside the page (xlwings charts take one contiguous range).
-    for k, spec in enumerate(page.charts):
-        col = page.last_col + 4 + 3 * k
-        sheet.range((1, col)).value = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec.labels, spec.values)]
+    col = page.last_col + 4
+    for spec in page.charts:
+        if spec.kind == "line":       # the trend: one column per stage
+            block = [["Refreshed at"] + [name for name, *_ in spec.series]] + [
+                [lbl] + [float(values[i]) for _, _, _, values in spec.series] for i, lbl in enumerate(spec.labels)]
+        else:
+            block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec.labels, spec.values)]
+        sheet.range((1, col)).value = block
         c1, r1, c2, r2 = spec.anchor
         top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
         chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
                                  height=bottom_right.top - top_left.top)
-        chart.set_source_data(sheet.range((1, col), (len(spec.labels) + 1, col + 1)))
-        chart.chart_type = "bar_clustered" if spec.horizontal else "column_clustered"
+        chart.set_source_data(sheet.range((1, col), (len(block), col + len(block[0]) - 1)))
+        chart.chart_type = ("line_markers" if spec.kind == "line" else
+                            "bar_clustered" if spec.horizontal else "column_clustered")
+        col += len(block[0]) + 1
         chart.name = spec.title
+
+
+def write_history(book, step) -> None:
+    """Append this refresh's rows to Lead history (start the sheet when there is none), as the file
+    writer does; the sheet's ownership was checked before anything was written."""
+    if not step.write:
+        return                           # a back-dated refresh leaves the history as it is
+    sheet = _sheet(book, HISTORY)
+    rows = step.appended
+    if sheet is None or step.started:
+        sheet = _fresh_sheet(book, HISTORY)
+        sheet.range((1, 1)).value = [HISTORY_COLUMNS]
+        _apply(sheet.range((1, 1), (1, len(HISTORY_COLUMNS))), DETAILS_HEADER_FORMAT)
+        start = 2
+    else:
+        used = sheet.used_range
+        start = used.row + used.shape[0]
+    if len(rows):
+        frame = rows[HISTORY_COLUMNS].astype(object)
+        frame["Refreshed at"] = [t.to_pydatetime() for t in rows["Refreshed at"]]
+        sheet.range((start, 1)).value = _matrix(frame)
+        for i, name in enumerate(HISTORY_COLUMNS):
+            if name in HISTORY_FORMATS:
+                sheet.range((start, i + 1), (start + len(frame) - 1, i + 1)).number_format = HISTORY_FORMATS[name]
+
+
+def _inputs(book, settings):
+    """The Leads table, the activities (the sheet, or Settings > Activities source) and Qualification."""
+    leads = read_table(book, "Leads")
+    if leads is None:
+        raise LeadQError('no "Leads" sheet')
+    activities = activities_input(_frame(read_table(book, "Activities")), *settings, book.fullname)[0]
+    return leads, activities, _frame(read_table(book, "Qualification"))
 
 
 def _run(book, stamp: str):
     settings = book_settings(book)
     run = run_settings(book, settings=settings)
-    for name in (SCORE_DETAILS, SUMMARY):      # refuse before writing anything
+    for name in (SCORE_DETAILS, SUMMARY, HISTORY):      # refuse before writing anything
         sheet = _sheet(book, name)
         if sheet is not None:
             _check_ours(sheet, name)
-    leads = read_table(book, "Leads")
-    if leads is None:
-        raise LeadQError('no "Leads" sheet')
-    activities = activities_input(_frame(read_table(book, "Activities")), *settings, book.fullname)[0]   # Settings > Activities source
-    ev = evaluate(leads.frame, activities, run.rules,
-                  qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of, date_order=run.date_order,
-                  column_mapping=run.column_mapping)
+    leads, activities, qualification = _inputs(book, settings)
+    history = _frame(read_table(book, HISTORY))      # LeadQ's (checked above), or None: the first refresh
+    ev = evaluate(leads.frame, activities, run.rules, qualification=qualification, as_of=run.as_of,
+                  date_order=run.date_order, column_mapping=run.column_mapping, history=history,
+                  refreshed_at=refreshed_at(run.as_of, stamp))      # the Last refresh stamp's time, as headless
     ev.rules_source = run.rules_source
     write_leads(book, ev, leads)
     write_details(book, ev)
+    write_history(book, ev.history)
     write_summary(book, ev, stamp)
     return ev, settings[1]
 
@@ -448,3 +495,40 @@ def calibrate(now: str | None = None) -> None:
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     _status(book, rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
                                    f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+
+
+def preview_rules(now: str | None = None) -> None:
+    """What the rules file to preview (Settings "Preview rules", else rules.new.json beside the
+    workbook) would change, on the same data and as-of date, written to a Rules preview sheet; no
+    other cell changes."""
+    book = xw.Book.caller()
+    settings = book_settings(book)
+    rows = settings[1]
+    try:
+        path = preview_rules_location(Path(book.fullname), *settings)
+        current = run_settings(book, settings=settings)
+        leads, activities, qualification = _inputs(book, settings)
+        options = dict(qualification=qualification, as_of=current.as_of, date_order=current.date_order,
+                       column_mapping=current.column_mapping)
+        old = evaluate(leads.frame, activities, current.rules, **options)
+        new = evaluate(leads.frame, activities, load_rules(path), **options)
+        p = compare(old, new)
+        sheet = _fresh_sheet(book, PREVIEW_SHEET)
+    except LeadQError as e:
+        _status(book, rows, {"Status": f"Failed: rules preview — {str(e).splitlines()[0] if str(e) else repr(e)}"})
+        return
+    except Exception as e:          # never a Python error box
+        _status(book, rows, {"Status": f"Failed: rules preview — {crash_message(e, _book_name(book))}"})
+        return
+    body = sheet_rows(p, current.rules.stage_label, title=f"{PREVIEW_SHEET} — {current.rules_source} → {path.name}, "
+                                                          f"as of {current.as_of.date().isoformat()}")
+    width = max(len(r) for r in body)
+    sheet.range((1, 1)).value = [[excel_text(v) for v in r] + [None] * (width - len(r)) for r in body]
+    _apply(sheet.range((1, 1)), {"bold": True, "size": 14, "color": HEADER_FILL})
+    for i, r in enumerate(body, start=1):
+        if r and isinstance(r[0], str) and r[0].isupper():
+            _apply(sheet.range((i, 1)), {"bold": True, "color": HEADER_FILL})
+    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    _status(book, rows, {"Status": f"OK — rules preview {stamp}: {p.leads} leads, "
+                                   f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
+                                   f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})

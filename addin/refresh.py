@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core.evaluate import Evaluation, evaluate
+from .core.history import refreshed_at
 from .core.present import settings_status
 from .core.rules import default_rules_text, load_rules
 from .engines.external import activities_input
@@ -74,14 +75,16 @@ class RefreshResult:
 
 
 def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, activities=None, engine=None,
-            spark_master=None) -> tuple[Evaluation, RunSettings]:
-    """Evaluate a workbook's data with the settings resolved for it (see addin.settings); activities,
-    engine, spark_master: where the activity log is and what scores it (engines.external.activities_input)."""
-    run = resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
+            spark_master=None, run: RunSettings | None = None, clock=None) -> tuple[Evaluation, RunSettings]:
+    """Evaluate a workbook's data with the settings resolved for it (see addin.settings, or `run` when
+    already resolved); activities, engine, spark_master: where the activity log is and what scores it
+    (engines.external.activities_input); clock: when the refresh runs, as its Lead history rows say."""
+    run = run or resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
     acts, source = activities_input(data.activities, data.settings, data.settings_rows, workbook, activities, engine,
                                     spark_master)
     ev = evaluate(data.leads, acts, run.rules, qualification=data.qualification, as_of=run.as_of,
-                  date_order=run.date_order, column_mapping=run.column_mapping)
+                  date_order=run.date_order, column_mapping=run.column_mapping, history=data.history,
+                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock))
     ev.rules_source = run.rules_source
     # The Activities sheet is not needed when the log lives elsewhere.
     ev.add_problems([p for p in data.problems if source.is_sheet or not (p.code == "missing-sheet" and "Activities" in p.message)])
@@ -108,11 +111,12 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data = read_workbook(workbook, later=True)      # the Activities sheet may still be loading while scoring starts
     data.problems += shim_problems(workbook)
     step("scoring")
-    ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master)
-    # The writer needs none of the input values (only how many leads rows there are): free them.
-    data.activities = data.qualification = None
-    data.leads = data.leads.iloc[:, :0]
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    # Lead history's time of day is the Last refresh stamp's, as the macro's is
+    ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=stamp)
+    # The writer needs none of the input values (only how many leads rows there are): free them.
+    data.activities = data.qualification = data.history = None
+    data.leads = data.leads.iloc[:, :0]
     step("writing results")
     target = Path(output) if output else workbook
     shown, full, saving = ev, None, None
@@ -141,6 +145,22 @@ def not_a_workbook(path: Path) -> None:
                     f"this is {kind}, not a LeadQ workbook: build one from it with "
                     f"`leadq new {out} --leads {path.name}`, then run `leadq refresh {out}`", "error")
         raise WorkbookError(str(p), [p])
+
+
+def preview(workbook, new_rules, as_of=None):
+    """Evaluate a workbook's data with its current rules and with `new_rules`, on the same as-of date;
+    writes nothing. Returns (current evaluation, new evaluation, Preview)."""
+    from .core.preview import compare
+    workbook = Path(workbook)
+    if not workbook.exists():
+        raise WorkbookError(f"{workbook}: no such file")
+    not_a_workbook(workbook)
+    data = read_workbook(workbook)
+    current = resolve(workbook, data.settings, data.settings_rows, as_of=as_of)
+    proposed = resolve(workbook, data.settings, data.settings_rows, rules=new_rules, as_of=current.as_of)
+    old, _ = compute(data, workbook, run=current)
+    new, _ = compute(data, workbook, run=proposed)
+    return old, new, compare(old, new)
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False,

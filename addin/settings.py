@@ -32,6 +32,7 @@ from .errors import Problem, WorkbookError
 SHEET = "Settings"
 RULES_FILE, AS_OF, DATE_ORDER = "Rules file", "As-of date", "Date order"
 ACTIVITIES_SOURCE, DETAILS_FILE = "Activities source", "Score details file"   # resolved by engines.source, io.ledger_file
+PREVIEW_RULES, PREVIEW_DEFAULT = "Preview rules", "rules.new.json"     # what the preview_rules macro compares
 VALUE_COLUMN = "B"
 ENV_RULES = "LEADQ_RULES"
 
@@ -119,6 +120,26 @@ def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=
             raise _error("file-not-found", f"${ENV_RULES}", f'rules file "{path}" not found; fix or unset ${ENV_RULES}')
         return path, f"{path} (${ENV_RULES})"
     return None, "bundled default rules"
+
+
+def preview_rules_location(workbook: Path, settings: dict, cells: dict) -> Path:
+    """The rules file the `preview_rules` macro compares with the current ones: Settings *Preview
+    rules* (relative to the workbook), else rules.new.json beside the workbook."""
+    folder = Path(workbook).resolve().parent
+    configured = settings.get(key(PREVIEW_RULES))
+    if not _blank(configured):
+        text = str(configured).strip()
+        path = Path(text) if Path(text).is_absolute() else folder / text
+        if not path.is_file():
+            raise _error("settings-rules-not-found", _cell(cells, PREVIEW_RULES),
+                         f'rules file to preview "{text}" not found (looked for {path}); correct the path, '
+                         f"or clear the cell to use {PREVIEW_DEFAULT} beside the workbook")
+        return path
+    path = folder / PREVIEW_DEFAULT
+    if not path.is_file():
+        raise _error("file-not-found", str(path), f'no rules file to preview: write its path in Settings "{PREVIEW_RULES}", '
+                     f"or save it as {PREVIEW_DEFAULT} beside the workbook")
+    return path
 
 
 def date_order(settings: dict, cells: dict) -> str:

@@ -1,4 +1,4 @@
-"""LeadQ benchmark (not a timed test): `python benchmarks/bench.py [startup|refresh|engine|all] [--sizes S,L] [--runs N]`.
+"""LeadQ benchmark (not a timed test): `python benchmarks/bench.py [startup|refresh|engine|history|all] [--sizes S,L] [--runs N]`.
 
 Every measure runs in a fresh process and is repeated (--runs) and reported as min–median–max;
 ratios are of medians. The baselines are not LeadQ's code:
@@ -14,6 +14,8 @@ layout "left" is the template's (the user's columns left of LeadQ's), "right" ha
 columns right of LeadQ's output columns (what users do when they add columns to the table).
 They are built once under benchmarks/.data, keyed by LeadQ's version and template.
 engine: evaluate() alone on DataFrames (activities per second), in one process.
+history: a refresh of a workbook whose Lead history holds 10 earlier refreshes a week apart: its time
+         and peak memory, the rows it appends and the size of the Lead history part.
 """
 
 from __future__ import annotations
@@ -222,9 +224,57 @@ def engine(size: str, runs: int) -> dict:
             "activities_per_s": round(SIZES[size][1] / statistics.median(times))}
 
 
+# ---------------------------------------------------------------- Lead history
+def history(size: str, runs: int, earlier: int = 10) -> dict:
+    """The workbook refreshed `earlier` times a week apart (activities dated after an as-of date do
+    not count yet, and decay moves scores, so stages change as in real use), then a timed refresh at
+    AS_OF, repeated `runs` times from the same file: time, peak memory, rows appended, part sizes."""
+    import datetime as dt
+
+    from addin.core.history import SHEET
+    from addin.io.package import Package
+    source = workbook_path(size, "left")
+    work = Path(tempfile.mkdtemp(prefix="leadq-bench-"))
+    shutil.copyfile(DATA / "rules.json", work / "rules.json")
+    wb, base = work / "bench.xlsm", work / "base.xlsm"
+    day = dt.date.fromisoformat(AS_OF)
+
+    def refresh_at(when: dt.date) -> tuple[float, float, dict]:
+        wall, mb, out = timed_rss(LEADQ + ["refresh", str(wb), "--as-of", when.isoformat(), "--json"], work)
+        return wall, mb, json.loads(out)
+
+    def part_size() -> tuple[int, int]:
+        pkg = Package(wb)
+        try:
+            info = pkg.zip.getinfo(pkg.sheet_part(SHEET))
+        finally:
+            pkg.close()
+        return info.file_size, info.compress_size
+
+    try:
+        shutil.copyfile(source, wb)
+        added = [refresh_at(day - dt.timedelta(weeks=earlier - k))[2]["history_rows_added"] for k in range(earlier)]
+        shutil.copyfile(wb, base)
+        before = part_size()
+        times, peaks, appended = [], [], 0
+        for _ in range(runs):
+            shutil.copyfile(base, wb)
+            wall, mb, result = refresh_at(day)
+            times.append(wall), peaks.append(mb)
+            appended = result["history_rows_added"]
+        after = part_size()
+        return {"bench": "history", "size": size, "runs": runs, "earlier_refreshes": earlier,
+                "rows_added_by_earlier": added, "history_rows_before": sum(added), "rows_appended": appended,
+                "refresh_s": spread(times), "peak_mb": f"{max(peaks):.0f}",
+                "history_part_mb_before": round(before[0] / 1e6, 1), "history_part_mb_after": round(after[0] / 1e6, 1),
+                "history_part_compressed_mb_after": round(after[1] / 1e6, 1)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", nargs="?", default="all", choices=["startup", "refresh", "engine", "all"])
+    p.add_argument("which", nargs="?", default="all", choices=["startup", "refresh", "engine", "history", "all"])
     p.add_argument("--sizes", default="S,L")
     p.add_argument("--layouts", default="left,right")
     p.add_argument("--runs", type=int, default=0, help="repetitions (default: 10 for start-up, 5 for S, 3 for L)")
@@ -233,7 +283,7 @@ def main() -> None:
     if a.engine_child:
         print(json.dumps(engine(a.engine_child[0], int(a.engine_child[1]))))
         return
-    todo = ["startup", "refresh", "engine"] if a.which == "all" else [a.which]
+    todo = ["startup", "refresh", "engine", "history"] if a.which == "all" else [a.which]
     for bench in todo:
         if bench == "startup":
             print(json.dumps(startup(a.runs or 10), ensure_ascii=False), flush=True)
@@ -242,6 +292,8 @@ def main() -> None:
             if bench == "refresh":
                 for layout in a.layouts.split(","):
                     print(json.dumps(refresh(size, layout, runs), ensure_ascii=False), flush=True)
+            elif bench == "history":
+                print(json.dumps(history(size, runs), ensure_ascii=False), flush=True)
             elif bench == "engine":      # in a child process of its own
                 out = subprocess.run([PY, __file__, "--engine-child", size, str(runs)], check=True, capture_output=True,
                                      text=True).stdout

@@ -17,7 +17,7 @@ def _schema_keys(node=None, prefix=""):
     node = node or schema()
     for name, sub in node.get("properties", {}).items():
         yield prefix + name
-        if not prefix and name != "stages" and "properties" in sub:
+        if not prefix and name not in ("stages", "sla") and "properties" in sub:   # keyed by stage
             yield from _schema_keys(sub, name + ".")
 
 

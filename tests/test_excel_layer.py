@@ -296,7 +296,7 @@ def test_macro_writes_the_same_owned_columns_marker_as_the_file_writer(demo, tmp
     names = [openpyxl.load_workbook(p).defined_names for p in (headless, macro)]
     for n in ("_LeadQ_Outputs", "_LeadQ_Layout"):
         assert names[0][n].attr_text == names[1][n].attr_text and names[0][n].hidden and names[1][n].hidden
-    assert names[1]["_LeadQ_Outputs"].attr_text == "'Leads'!$V$3:$AD$3"   # outputs after the 21 inputs (CRM status included)
+    assert names[1]["_LeadQ_Outputs"].attr_text == "'Leads'!$V$3:$AF$3"   # outputs after the 21 inputs (CRM status included)
 
 
 def _rename_lead(src, dst, new_id):

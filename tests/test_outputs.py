@@ -50,8 +50,14 @@ def _add_notes_column(sheet: str) -> str:
 def refreshed_v1(tmp_path_factory):
     """The demo refreshed by layout 1, then given a user column "Notes" in the table right of LeadQ's."""
     path = tmp_path_factory.mktemp("v1") / "v1.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
+    saved = dict(layouts.LAYOUTS)          # made and refreshed by a LeadQ that knew layout 1 only
+    layouts.LAYOUTS.clear()
+    layouts.LAYOUTS[1] = saved[1]
+    try:
+        new_workbook(path, sample=True, as_of=AS_OF)
+        refresh(path, as_of=AS_OF, rules=ROOT / "rules.json")
+    finally:
+        layouts.LAYOUTS.update(saved)
     _rewrite(path, {
         "xl/worksheets/sheet1.xml": _add_notes_column,
         "xl/tables/table1.xml": lambda t: t.replace("A3:AD203", "A3:AE203").replace(

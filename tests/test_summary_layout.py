@@ -30,10 +30,11 @@ def test_each_section_starts_two_blank_rows_below_the_previous_one(base_rules):
     page, _ = _layout(base_rules)
     starts = [r for r, _ in _sections(page)]
     assert [_text_at(page, r).split(" ")[0] for r in starts] == [
-        "Funnel", "Pipeline", "By", "By", "Hand-off", "Hottest", "Next", "Fit", "Privacy", "Data"]
+        "Funnel", "Pipeline", "Since", "Trend", "Velocity", "Follow-up", "By", "By", "Hand-off", "Hottest", "Next", "Fit",
+        "Privacy", "Data"]
     for prev, start in zip(starts, starts[1:]):
         used = [r for (r, _) in page.cells if prev <= r < start]
-        charts = [ch.anchor[3] - 1 for ch in page.charts if ch.anchor[1] == prev]
+        charts = [ch.anchor[3] - 1 for ch in page.charts if prev <= ch.anchor[1] < start]   # beside or below
         assert start == max(used + charts) + SECTION_GAP
         assert not [r for (r, _) in page.cells if max(used + charts) < r < start]
 
@@ -41,12 +42,18 @@ def test_each_section_starts_two_blank_rows_below_the_previous_one(base_rules):
 def test_charts_sit_beside_their_section_and_over_no_cell(base_rules):
     page, ev = _layout(base_rules)
     titles = dict(_sections(page))
-    funnel, pipeline = page.charts
+    funnel, pipeline, trend = page.charts
     assert titles[funnel.anchor[1]] == "Funnel" and titles[pipeline.anchor[1]] == "Pipeline"
-    for ch in page.charts:
+    for ch in (funnel, pipeline):
         c1, r1, c2, r2 = ch.anchor
         assert (c1, c2) == CHART_COLUMNS
         assert not [(r, c) for (r, c) in page.cells if r1 <= r < r2 and c >= c1]
+    # the trend's line chart sits below its table, across the page, over no cell
+    c1, r1, c2, r2 = trend.anchor
+    above = max(r for r, t in _sections(page) if r < r1)
+    assert titles[above].startswith("Trend") and (c1, c2) == (0, 9)
+    assert not [(r, c) for (r, c) in page.cells if r1 <= r < r2]
+    assert trend.kind == "line" and [name for name, *_ in trend.series][:3] == ["Lead", "MQL", "SQL"]
     # the chart's data range is the table it stands beside
     col, first, last = funnel.vals
     assert [page.cells[(r, col)][0] for r in range(first, last + 1)] == funnel.values

@@ -114,7 +114,7 @@ def test_sample_refresh_writes_engine_values_and_every_stage(sample_book):
     assert {c["Stage"] for c in got.values()} == {"Visitor", "Lead", "MQL", "SQL", "Opportunity", "Customer", "Lost",
                                                  "Disqualified"}
     table = ws.tables["Leads"]
-    assert table.ref == "A3:AD203" and [c.name for c in table.tableColumns][-9:] == LEADS_OUTPUTS
+    assert table.ref == "A3:AF203" and [c.name for c in table.tableColumns][-len(LEADS_OUTPUTS):] == LEADS_OUTPUTS
 
 
 def test_stage_column_has_conditional_colours_from_the_rules(sample_book):
@@ -142,14 +142,14 @@ def test_score_details_sheet_sums_to_scores(sample_book):
 
 
 def test_refresh_keeps_vba_and_every_user_cell(book, tmp_path):
-    before = cells(book, skip_sheets=("Summary", "Score details"))
+    before = cells(book, skip_sheets=("Summary", "Score details", "Lead history"))
     vba_before = zipfile.ZipFile(book).read("xl/vbaProject.bin")
     code, out, err = call("refresh", book, "--as-of", "2026-12-01")
     assert code == 0, err
-    owned_cols = set("VWXYZ") | {"AA", "AB", "AC", "AD"}   # the nine outputs follow the 21 input columns
+    owned_cols = set("VWXYZ") | {"AA", "AB", "AC", "AD", "AE", "AF"}   # the eleven outputs follow the 21 input columns
     skip = lambda sheet, c: (sheet == "Leads" and re.sub(r"\d", "", c.coordinate) in owned_cols) or \
         (sheet == "Settings" and c.coordinate in ("B4", "B5"))
-    after = cells(book, skip_sheets=("Summary", "Score details"))
+    after = cells(book, skip_sheets=("Summary", "Score details", "Lead history"))
     assert {k: v for k, v in before.items() if not skip(k[0], openpyxl.cell.Cell(None, row=1, column=1) if False else
                                                        type("C", (), {"coordinate": k[1]})())} == \
            {k: v for k, v in after.items() if not skip(k[0], type("C", (), {"coordinate": k[1]})())}
@@ -177,6 +177,10 @@ def test_untouched_parts_are_copied_byte_for_byte(book):
     owned = {"xl/worksheets/sheet1.xml", "xl/worksheets/sheet4.xml", "xl/worksheets/sheet5.xml",
              "xl/worksheets/sheet6.xml", "xl/styles.xml", "xl/workbook.xml"}
     owned |= {n for n in before if n.startswith(("xl/charts/chartLeadQ", "xl/drawings/drawingLeadQ"))}
+    from addin.io.package import Package
+    pkg = Package(book)
+    owned.add(pkg.sheet_part("Lead history"))     # LeadQ's history: this refresh appends to it
+    pkg.close()
     same = [n for n in before if n not in owned]
     assert same and all(before[n] == after[n] for n in same), [n for n in same if before[n] != after[n]]
     # workbook.xml: only the defined names (the Score details filter range) may change.
@@ -310,11 +314,11 @@ def test_data_in_the_way_of_new_columns_stops_the_write(tmp_path):
     ws = wb.add_worksheet("Leads")
     ws.add_table("A1:B2", {"name": "Leads", "columns": [{"header": "Lead ID"}, {"header": "Email"}],
                            "data": [["A", "a@b.fr"]]})
-    ws.write_string("E5", "my note")          # right where LeadQ would add its columns (C:K)
+    ws.write_string("E5", "my note")          # right where LeadQ would add its columns (C:M)
     wb.close()
     before = path.read_bytes()
     code, _, err = call("refresh", path)
-    assert code == 1 and "Leads!E5 holds data where LeadQ needs to add its result columns (C–K)" in err
+    assert code == 1 and "Leads!E5 holds data where LeadQ needs to add its result columns (C–M)" in err
     assert path.read_bytes() == before
 
 
@@ -394,10 +398,10 @@ def test_a_user_cell_right_of_leadq_columns_survives_refreshes(tmp_path):
     wb.save(path)
     assert call("refresh", path, "--as-of", AS_OF)[0] == 0
     wb = openpyxl.load_workbook(path)
-    wb["Leads"]["M2"] = "note beside LeadQ's columns"     # LeadQ owns C:K
+    wb["Leads"]["O2"] = "note beside LeadQ's columns"     # LeadQ owns C:M
     wb.save(path)
     code, _, err = call("refresh", path, "--as-of", AS_OF)
     assert code == 0, err
     ws = openpyxl.load_workbook(path)["Leads"]
-    assert ws["M2"].value == "note beside LeadQ's columns"
+    assert ws["O2"].value == "note beside LeadQ's columns"
     assert ws["G2"].value == "Lead" and ws["C1"].value == "Fit score"

@@ -17,6 +17,7 @@ from ..errors import Problem, ProblemLog, WorkbookError
 from . import fitrules
 from .crm import apply_crm_status, has_contact
 from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
+from .history import HistoryStep, history_step, read_frame
 from .parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
 from .privacy import consent_step, flag_status, retention_step, without_engagement
 from .qualification import assess
@@ -103,6 +104,7 @@ class Evaluation:
     problem_counts: dict[str, int] = field(default_factory=dict)   # every problem found, by code
     date_order: str = "auto"
     rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
+    history: HistoryStep | None = None   # Stage since, SLA and the rows this refresh adds to History
 
     @property
     def problem_total(self) -> int:
@@ -187,7 +189,8 @@ class _Leads:
 
 def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
              qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto",
-             column_mapping: dict | None = None) -> Evaluation:
+             column_mapping: dict | None = None, history: pd.DataFrame | None = None,
+             refreshed_at=None) -> Evaluation:
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
@@ -197,6 +200,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     at (default today; a date, an Excel serial or text such as 2026-11-22 or 22/11/2026);
     date_order: how dates written with numbers only are read (auto, DMY, MDY, YMD);
     column_mapping: {sheet: {LeadQ field: your header}} from Settings' Column mapping.
+    history: the History sheet's rows (none: this is the first refresh); refreshed_at: when this
+    refresh happens, as History records it (default: the as-of day).
     """
     mapping = column_mapping or {}
     rules = load_rules(rules)
@@ -218,19 +223,27 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     act = next_action_step(lead, st.stage, rules, as_of, date_order, log)
     expired, last_touch = retention_step(lead, rules, st.outcome == OPEN, act["date"], last_day, as_of, date_order, log)
     act["status"] = flag_status(act["status"], consent, expired, rules)
+    hist = history_step(lead.ids.to_numpy(object), st.stage, score, grade, last_day, act["status"], rules, as_of,
+                        read_frame(history, log), refreshed_at)
+    for p in hist.problems:
+        log.add(p)
+    act["status"] = hist.status      # SLA breaches (privacy flags already won: they are never Missing)
     texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
     out = pd.DataFrame({
         "Lead ID": lead.ids.to_numpy(), "Fit score": fit, "Engagement score": engagement, "Score": score,
         "Grade": grade, "Stage": texts["stage_label"], "Checklist": texts["checklist"],
         "Interests": texts["interests"], "Next action status": act["status"], "Why": texts["why"],
+        "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
-    context = context.assign(**{"Consent": consent, "Retention expired": expired, "Last touch": last_touch})
+    context = context.assign(**{"Consent": consent, "Retention expired": expired, "Last touch": last_touch,
+                                "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
+                                "Total": fit + engagement})      # unclipped: ranks leads sitting at the cap
     details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
     # Sheet-level lines (a missing column, grouped counts) come before the cell-by-cell ones.
     problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)
     return Evaluation(out, details, problems, context, rules, as_of, headers=lead.real,
-                      problem_counts=log.totals(), date_order=date_order)
+                      problem_counts=log.totals(), date_order=date_order, history=hist)
 
 
 def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:

@@ -39,8 +39,15 @@ def explain(ev: Evaluation, lead_id) -> Explanation:
     row = ev.leads.loc[hit[0]]
     ctx = ev.context.loc[hit[0]]
     ledger = ev.details[ev.details["Lead ID"] == wanted][LEDGER_COLUMNS].reset_index(drop=True)
-    lead = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    lead = {k: _plain(v) for k, v in row.items()}
     return Explanation(lead, ledger, ctx["Stage"], stage_reason(ctx, ev))
+
+
+def _plain(v):
+    """A value as JSON holds it: numpy scalars as Python numbers, dates (Stage since) as ISO text."""
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.date().isoformat()
+    return v.item() if hasattr(v, "item") else v
 
 
 def _pts(x: float) -> str:

@@ -21,6 +21,9 @@ LAYOUT_NAME = "_LeadQ_Layout"
 LAYOUTS: dict[int, tuple[str, ...]] = {
     1: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
         "Next action status", "Why"),
+    # Lead history (issue 11): the date the lead entered its stage, and the days since.
+    2: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
+        "Next action status", "Why", "Stage since", "Days in stage"),
 }
 
 

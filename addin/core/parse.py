@@ -17,7 +17,7 @@ import pandas as pd
 from .text import fold
 from .vocabulary import NO_WORDS, UNKNOWN_WORDS, YES_WORDS
 
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_EPOCH = _EXCEL_EPOCH = pd.Timestamp("1899-12-30")   # serial 0 of Excel's 1900 date system
 # How a date written with numbers only (01/02/2026) is read: "auto" infers it per column from
 # the values that can only be read one way (a part above 12) and reads a column with no such
 # value day-first (saying so); DMY / MDY / YMD impose an order.

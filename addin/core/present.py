@@ -19,9 +19,11 @@ EXCEL_MAX_ROWS = 1_048_576
 SCORE_DETAILS = "Score details"
 SUMMARY = "Summary"
 
-NUMBER_FORMATS = {"Fit score": "0.0", "Engagement score": "0.0", "Score": "0.0"}
+NUMBER_FORMATS = {"Fit score": "0.0", "Engagement score": "0.0", "Score": "0.0", "Stage since": "yyyy-mm-dd",
+                  "Days in stage": "0"}
+DATE_OUTPUTS = {"Stage since"}       # written as Excel date serials
 WIDTHS = {"Fit score": 9, "Engagement score": 12, "Score": 8, "Grade": 7, "Stage": 14, "Checklist": 40,
-          "Interests": 24, "Next action status": 14, "Why": 60}
+          "Interests": 24, "Next action status": 14, "Why": 60, "Stage since": 11, "Days in stage": 9}
 DETAIL_FORMATS = {"Raw points": "0.00", "Decay factor": "0.0000", "Cap": "0.00", "Points": "0.00"}
 DETAIL_WIDTHS = {"Lead ID": 12, "Rule": 26, "Kind": 9, "Matched": 40, "Count": 8, "Raw points": 11,
                  "Decay factor": 12, "Cap": 9, "Points": 9}
@@ -86,9 +88,18 @@ def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
     """The output columns for every input row (rows the engine skipped stay blank)."""
     out = ev.leads.reindex(index=range(n_rows), columns=outputs())
     for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
+        if c in DATE_OUTPUTS:
+            out[c] = excel_serial(out[c])
+        elif out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
             out[c] = out[c].astype(object).where(out[c].notna(), "")
     return out
+
+
+def excel_serial(values) -> pd.Series:
+    """Dates (and date-times) as Excel serial numbers; NaT as NaN."""
+    from .parse import EXCEL_EPOCH
+    s = pd.to_datetime(pd.Series(values))
+    return (s - EXCEL_EPOCH) / pd.Timedelta(days=1)
 
 
 def details_values(ev: Evaluation) -> tuple[pd.DataFrame, int]:

@@ -27,7 +27,7 @@ from .text import did_you_mean, key, suggest
 from .vocabulary import OUTCOMES, STAGES, default_probability
 
 MAX_RULES_BYTES = 5_000_000
-_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status", "privacy")
+_MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status", "privacy", "history")
 
 
 def schema() -> dict:
@@ -214,6 +214,15 @@ class Rules:
     def privacy(self) -> dict:
         """The privacy section, every key filled (see core.privacy.Policy)."""
         return self.data.get("privacy") or {}
+
+    @property
+    def history_min_change(self) -> float:
+        return float(self.data.get("history", {}).get("min_change", 5))
+
+    @property
+    def sla_days(self) -> dict[str, float]:
+        """Follow-up deadline in days by stage key (stages without one are absent)."""
+        return {s: float(v["days"]) for s, v in (self.data.get("sla") or {}).items() if isinstance(v, dict)}
 
     def activity_points(self, activity_type: str) -> float:
         """Points of one activity type, found by key or label, ignoring case and accents."""

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import Evaluation
+from .history import Memory, memory
 from .privacy import may_hand_off, privacy_counts, privacy_table
 from .text import fold_series
 from .vocabulary import (
@@ -47,6 +48,7 @@ class Summary:
     quality: pd.DataFrame
     meta: dict = field(default_factory=dict)
     privacy: pd.DataFrame = field(default_factory=pd.DataFrame)   # leads kept past the retention period
+    memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -158,10 +160,10 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
          "Amount": np.nan, "Details": ", ".join(f"{r} ({n})" for r, n in reasons.items())},
     ])
     open_stage = ~ctx["Stage"].isin(CLOSED_STAGES).to_numpy()
-    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy() & may_hand_off(ctx, ev.rules), ["Score", "Lead ID"],
-                         [False, True])
-    hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), ["Score", "Lead ID"],
-                         [False, True], limit=hot_limit)
+    # Leads clipped at the score maximum tie on Score: their unclipped total keeps them ranked.
+    rank, order = ["Score", "Total", "Lead ID"], [False, False, True]
+    handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy() & may_hand_off(ctx, ev.rules), rank, order)
+    hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), rank, order, limit=hot_limit)
     actions = _actions(ctx, ev)
     won = pipeline[pipeline["Outcome"] == WON]
     lost_p = pipeline[pipeline["Outcome"] == LOST_OUTCOME]
@@ -178,9 +180,16 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Overdue actions": int((actions["Status"] == OVERDUE).sum()),
         "Data problems": ev.problem_total,
         **privacy_counts(ctx),
+        "At score maximum": at_cap(ev),
     }
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
                     "currency": ev.rules.currency, "rules_source": ev.rules_source},
-                   privacy_table(ctx, ev.as_of))
+                   privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None)
+
+
+def at_cap(ev: Evaluation) -> int:
+    """How many leads sit at the score maximum (their unclipped totals tell them apart)."""
+    hi = ev.rules.score_range[1]
+    return 0 if hi is None else int((ev.context["Total"].to_numpy() >= hi).sum())

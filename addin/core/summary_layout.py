@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .present import HEADER_FILL, contrast, currency_format
+from .history import NEWS_STAGES
+from .present import HEADER_FILL, contrast, currency_format, excel_serial
 from .summary import Summary
 from .text import column_letter
-from .vocabulary import ACTION_COLORS, DUE_SOON, MISSING, NO_DATE, OVERDUE
+from .vocabulary import ACTION_COLORS, DISQUALIFIED, DUE_SOON, FUNNEL, LOST, MISSING, NO_DATE, OVERDUE, SLA_BREACHED, VISITOR
 
 ACCENT = "#2F5597"
 SOFT = "#D9E1F2"
@@ -64,6 +65,8 @@ def styles(currency: str) -> dict[str, Style]:
         "link": dict(color="#0563C1", underline=True), "red": dict(color=RED),
         "red_date": dict(color=RED, num_fmt="yyyy-mm-dd"),
         "grid_cell": dict(num_fmt="#,##0", halign="center"),
+        "rise": dict(color="#00783C", num_fmt="+0.0;-0.0;0"), "fall": dict(color=RED, num_fmt="+0.0;-0.0;0"),
+        "datetime": dict(num_fmt="yyyy-mm-dd hh:mm"),
     }
     table.update({status: dict(bold=True, fill=fill, color=font) for status, (fill, font) in ACTION_COLORS.items()})
     return {name: style(name, **fmt) for name, fmt in table.items()}
@@ -101,6 +104,9 @@ class ChartSpec:
     colors: list[str]
     fmt: str
     anchor: tuple[int, int, int, int]    # (first column, first row, column after, row after)
+    kind: str = "bar"                    # "line": one series per entry of `series`
+    series: tuple = ()                   # line charts: (name, column, colour, values) per series
+    serials: tuple = ()                  # line charts: the categories as Excel date serials
 
 
 @dataclass
@@ -156,6 +162,12 @@ class _Page:
     def link(self, row: int, col: int, lead_id, sheet_row) -> None:
         self.put(row, col, lead_id, "link")
         self.out.links.append(Link(row, col, f"'Leads'!A{int(sheet_row)}", str(lead_id)))
+
+    def lead(self, row: int, lead) -> None:
+        """A lead's ID (linked to its row on Leads), name and owner in the first three columns."""
+        self.link(row, 0, lead["Lead ID"], lead["Row"])
+        self.put(row, 1, lead["Name"] or "", "text")
+        self.put(row, 2, _v(lead["Owner"]) or "", "text")
 
     def chart(self, rows: int, **spec) -> None:
         """A chart beside the section starting at the current row, `rows` rows tall."""
@@ -269,15 +281,16 @@ def _queues(p: _Page, s: Summary, rules) -> None:
     for title, frame, note, last in (
             ("Hand-off queue — MQLs waiting for sales", s.handoff,
              "Hottest first. Missing: the checklist criteria not yet answered yes.", "Missing"),
-            ("Hottest open leads", s.hottest, f"Open leads scoring {rules.hot:g} or more.", "Stage")):
+            ("Hottest open leads", s.hottest, f"Open leads scoring {rules.hot:g} or more." + (
+                f" {s.kpis['At score maximum']:,} lead{'s sit' if s.kpis['At score maximum'] != 1 else ' sits'} at the "
+                f"score maximum ({rules.score_range[1]:g}): leads tied there are ranked by their unclipped total."
+                if s.kpis.get("At score maximum") else ""), "Stage")):
         r = p.section(f"{title} ({len(frame)})", note)
         p.header(r, ["Lead ID", "Name", "Owner", "Score", "Days idle", last], {"Score", "Days idle"})
         shown = frame.head(QUEUE_ROWS)
         for i, row in shown.iterrows():
             rr = r + 1 + i
-            p.link(rr, 0, row["Lead ID"], row["Row"])
-            p.put(rr, 1, row["Name"] or "", "text")
-            p.put(rr, 2, _v(row["Owner"]) or "", "text")
+            p.lead(rr, row)
             p.put(rr, 3, float(row["Score"]), "num")
             p.put(rr, 4, row["Days since activity"], "int")
             p.put(rr, 5, row[last], "text")
@@ -288,7 +301,8 @@ def _queues(p: _Page, s: Summary, rules) -> None:
 
 def _actions(p: _Page, s: Summary) -> None:
     counts = s.actions["Status"].value_counts()
-    r = p.section(f"Next actions — {counts.get(OVERDUE, 0)} overdue, {counts.get(DUE_SOON, 0)} due this week, "
+    sla = f"{counts[SLA_BREACHED]} past the follow-up deadline (SLA), " if counts.get(SLA_BREACHED) else ""
+    r = p.section(f"Next actions — {sla}{counts.get(OVERDUE, 0)} overdue, {counts.get(DUE_SOON, 0)} due this week, "
                   f"{counts.get(MISSING, 0) + counts.get(NO_DATE, 0)} missing",
                   "For leads from MQL to Opportunity. Overdue: due before the as-of date.")
     p.header(r, ["Status", "Lead ID", "Owner", "Due", "Days late", "Next action"], {"Days late"})
@@ -328,9 +342,7 @@ def _privacy(p: _Page, s: Summary, rules) -> None:
         shown = s.privacy.head(ACTION_ROWS)
         for i, row in shown.iterrows():
             rr = r + 1 + i
-            p.link(rr, 0, row["Lead ID"], row["Row"])
-            p.put(rr, 1, row["Name"] or "", "text")
-            p.put(rr, 2, _v(row["Owner"]) or "", "text")
+            p.lead(rr, row)
             p.put(rr, 3, row["Last touch"], "date")
             p.put(rr, 4, int(row["Months idle"]), "int")
             p.put(rr, 5, row["Stage"], "text")
@@ -357,12 +369,115 @@ def _quality(p: _Page, s: Summary) -> None:
     p.end_section()
 
 
+TREND_ROWS = 18          # the trend chart's height, below its table
+
+
+def _trend(p: _Page, tr, shown_stages: list[str], rules) -> None:
+    """Leads per stage after each of the last refreshes: a table, and a line chart below it."""
+    label = rules.stage_label
+    r = p.section(f"Trend — leads per stage, last {len(tr)} refresh{'es' * (len(tr) != 1)}",
+                  "Counted from the Lead history after each refresh.")
+    p.header(r, ["Refreshed at"] + [label(x) for x in shown_stages], {label(x) for x in shown_stages})
+    first = r + 1
+    for i, (when, row) in enumerate(tr.iterrows()):
+        p.put(first + i, 0, pd.Timestamp(when), "datetime")
+        for c, x in enumerate(shown_stages, start=1):
+            p.put(first + i, c, int(row[x]), "int")
+    last = first + len(tr) - 1
+    p.end_section()
+    top = p.row
+    p.out.charts.append(ChartSpec(
+        name="Trend", title="Leads per stage over the last refreshes", horizontal=False, cats=(0, first, last),
+        vals=(1, first, last), labels=[pd.Timestamp(x).strftime("%m-%d %H:%M") for x in tr.index], values=[],
+        colors=[], fmt="#,##0", anchor=(0, top, 9, top + TREND_ROWS), kind="line",
+        series=tuple((label(x), 1 + c, rules.stage_color(x), [int(v) for v in tr[x]]) for c, x in enumerate(shown_stages)),
+        serials=tuple(excel_serial(tr.index).tolist())))
+    p.reserved = top + TREND_ROWS - 1          # the chart below the table, like a chart beside a section
+    p.end_section()
+
+
+def history_sections(p: _Page, s: Summary, rules) -> None:
+    """Since last refresh, the stage trend (table and line chart), velocity and SLA breaches by owner."""
+    m, label = s.memory, rules.stage_label
+    ch = m.changes
+    if ch.first:
+        p.section("Since last refresh", "This refresh started the Lead history: changes show from the next refresh on.")
+        p.end_section()
+    else:
+        news = " · ".join(f"{ch.new(x)} new {label(x)}" for x in NEWS_STAGES)
+        r = p.section(f"Since last refresh ({ch.previous_at.strftime('%Y-%m-%d %H:%M')})",
+                      f"{news} · {len(ch.moved_back)} moved back · {len(ch.lost)} lost or disqualified")
+        names = ["Stage", "Before", "Now", "New", "Moved on", "Moved back", "Lost", "Removed"]
+        p.header(r, names, set(names) - {"Stage"})
+        for i, (key_, row) in enumerate(ch.counts.iterrows()):
+            p.put(r + 1 + i, 0, label(key_), stage_style(rules.stage_color(key_)))
+            for c, name in enumerate(names[1:], start=1):
+                p.put(r + 1 + i, c, int(row[name]), "int")
+        r += len(ch.counts) + 2
+        for title, frame in (("Biggest risers", ch.risers), ("Biggest fallers", ch.fallers)):
+            p.put(r, 0, f"{title} ({len(frame)})", "bold")
+            p.header(r + 1, ["Lead ID", "Name", "Owner", "Before", "Now", "Change"], {"Before", "Now", "Change"})
+            for i, row in frame.iterrows():
+                rr = r + 2 + i
+                p.lead(rr, row)
+                p.put(rr, 3, float(row["Before"]), "num")
+                p.put(rr, 4, float(row["Score"]), "num")
+                p.put(rr, 5, float(row["Change"]), "rise" if row["Change"] > 0 else "fall")
+            r += len(frame) + 3
+        back = pd.concat([ch.moved_back, ch.lost], ignore_index=True)
+        if len(back):
+            p.put(r, 0, f"Moved back or lost ({len(back)})", "bold")
+            p.header(r + 1, ["Lead ID", "Name", "Owner", "Before", "Now"])
+            shown = back.head(15)
+            for i, row in shown.iterrows():
+                rr = r + 2 + i
+                p.lead(rr, row)
+                p.put(rr, 3, label(row["Before"]), "text")
+                p.put(rr, 4, label(row["Stage"]), stage_style(rules.stage_color(row["Stage"])))
+            if len(back) > len(shown):
+                p.put(r + 2 + len(shown), 0, f"… and {len(back) - len(shown)} more", "note")
+        p.end_section()
+
+    tr = m.trend
+    shown_stages = [x for x in FUNNEL if x != VISITOR] + [LOST, DISQUALIFIED]
+    if not len(tr):          # no lead recorded yet (an empty Leads sheet): no table, and no chart of nothing
+        p.section("Trend — leads per stage", "The Lead history holds no lead yet: the trend starts with the first "
+                                             "refresh that scores leads.")
+        p.end_section()
+    else:
+        _trend(p, tr, shown_stages, rules)
+    r = p.section("Velocity — median days from stage to stage",
+                  "From the day a lead first entered one stage to the day it first entered the next, as History saw it.")
+    p.header(r, ["From", "To", "Leads", "Median days"], {"Leads", "Median days"})
+    for i, row in m.velocity.iterrows():
+        p.put(r + 1 + i, 0, label(row["From"]), "text")
+        p.put(r + 1 + i, 1, label(row["To"]), "text")
+        p.put(r + 1 + i, 2, int(row["Leads"]), "int")
+        p.put(r + 1 + i, 3, float(row["Median days"]), "num")
+    p.end_section()
+
+    deadlines = ", ".join(f"{label(x)} {d:g} day{'s' * (d != 1)}" for x, d in rules.sla_days.items()) or "none set"
+    total = int(m.sla["Leads"].sum()) if len(m.sla) else 0
+    r = p.section(f"Follow-up deadlines (SLA) — {total} breached",
+                  f"Deadlines: {deadlines}. Breached: longer in the stage and since the last activity, with no next action.")
+    if len(m.sla):
+        cols = ["Leads", "MQL", "SQL", "Max days"]
+        p.header(r, ["Owner", *cols], set(cols))
+        for i, row in m.sla.iterrows():
+            p.put(r + 1 + i, 0, row["Owner"], "text")
+            for c, name in enumerate(cols, start=1):
+                p.put(r + 1 + i, c, int(row[name]), "int")
+    p.end_section()
+
+
 def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
     """Every section of the Summary, one below the other, with its styles, links and charts."""
     p = _Page(styles(s.meta["currency"]))
     _title(p, s, refreshed_at)
     _funnel(p, s, rules)
     _pipeline(p, s)
+    if s.memory is not None:
+        history_sections(p, s, rules)
     _groups(p, s)
     _queues(p, s, rules)
     _actions(p, s)

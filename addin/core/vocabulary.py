@@ -20,13 +20,17 @@ REACH = {VISITOR: 0, LEAD: 1, MQL: 2, SQL: 3, OPPORTUNITY: 4, CUSTOMER: 5, LOST:
 OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED = "Overdue", "Due soon", "Missing", "No date", "Planned"
 # privacy flags win over the action statuses: nobody should chase a lead that must not be contacted
 NO_CONSENT, RETENTION_EXPIRED = "No consent", "Retention expired"
-ACTION_STATUSES = [RETENTION_EXPIRED, NO_CONSENT, OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED]
-ACTION_ALERTS = [OVERDUE, DUE_SOON, MISSING, NO_DATE]       # listed on the Summary
-ACTION_ORDER = {OVERDUE: 0, DUE_SOON: 1, MISSING: 2, NO_DATE: 2}
+SLA_BREACHED = "SLA breached"     # no next action and longer in the stage than rules.json's sla allows
+ACTION_STATUSES = [RETENTION_EXPIRED, NO_CONSENT, SLA_BREACHED, OVERDUE, DUE_SOON, MISSING, NO_DATE, PLANNED]
+ACTION_ALERTS = [SLA_BREACHED, OVERDUE, DUE_SOON, MISSING, NO_DATE]       # listed on the Summary
+ACTION_ORDER = {SLA_BREACHED: 0, OVERDUE: 0, DUE_SOON: 1, MISSING: 2, NO_DATE: 2}
 # fill and font of each flagged status (conditional formats on Leads, styles on the Summary)
-ACTION_COLORS = {OVERDUE: ("#C00000", "#FFFFFF"), DUE_SOON: ("#FFEB9C", "#7F6000"),
-                 MISSING: ("#F8CBAD", "#833C0B"), NO_DATE: ("#F8CBAD", "#833C0B"),
+ACTION_COLORS = {SLA_BREACHED: ("#C65911", "#FFFFFF"), OVERDUE: ("#C00000", "#FFFFFF"),
+                 DUE_SOON: ("#FFEB9C", "#7F6000"), MISSING: ("#F8CBAD", "#833C0B"), NO_DATE: ("#F8CBAD", "#833C0B"),
                  NO_CONSENT: ("#7030A0", "#FFFFFF"), RETENTION_EXPIRED: ("#404040", "#FFFFFF")}
+
+# ---------------------------------------------------------------------------- Lead history sheet
+REMOVED = "Removed"      # History's stage for a lead no longer on the Leads sheet (never a lead's stage)
 
 # ---------------------------------------------------------------------------- answers (folded)
 YES_WORDS = frozenset({"yes", "y", "oui", "o", "x", "✓", "✔", "☑", "true", "vrai", "1", "ok", "si"})

@@ -122,10 +122,7 @@ class PackageEdit:
         self._wb_changed = True
 
     def get_defined_name(self, name: str) -> str | None:
-        for dn in self.workbook.iterfind("m:definedNames/m:definedName", NS):
-            if dn.get("name") == name and dn.get("localSheetId") is None:
-                return dn.text
-        return None
+        return self.pkg.defined_name(name)        # the package's workbook element is the one edited
 
     def sheet_index(self, sheet: str) -> int:
         names = [s.get("name") for s in self.workbook.iterfind("m:sheets/m:sheet", NS)]

@@ -1,6 +1,7 @@
 """What in a workbook LeadQ made, and may therefore replace: recorded in hidden defined names.
 
-LeadQ rebuilds its Summary and Score details sheets and writes two Settings values. A sheet the
+LeadQ rebuilds its Summary and Score details sheets, appends to its Lead history sheet and writes
+two Settings values. A sheet the
 user made and happened to call "Summary", or a Settings row the user labelled "Status", is theirs:
 it is never overwritten. Each thing LeadQ writes is recorded in a hidden defined name pointing at
 it (Excel keeps the reference right when the sheet is renamed or rows are inserted). A workbook
@@ -12,14 +13,21 @@ from __future__ import annotations
 import html
 import re
 
+from ..core.history import COLUMNS as HISTORY_COLUMNS
+from ..core.history import SHEET as HISTORY
 from ..core.present import SCORE_DETAILS, SUMMARY
+from ..core.preview import SHEET as PREVIEW
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.text import key
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
-from .package import MAX_PART_BYTES
+from .package import MAX_PART_BYTES, Package
 
-SHEET_NAMES = {SUMMARY: "_LeadQ_Summary", SCORE_DETAILS: "_LeadQ_Details"}
+SHEET_NAMES = {SUMMARY: "_LeadQ_Summary", SCORE_DETAILS: "_LeadQ_Details", HISTORY: "_LeadQ_History"}
+# Sheets LeadQ heads with a row of column names: that row tells a sheet from before the records.
+_HEADERS = {SCORE_DETAILS: LEDGER_COLUMNS, HISTORY: HISTORY_COLUMNS}
+# Sheets LeadQ titles: the title in the first rows tells them (the Rules preview is the macro's only).
+_TITLES = {SUMMARY: "LeadQ — Summary", PREVIEW: PREVIEW}
 SETTING_NAMES = {"Last refresh": "_LeadQ_LastRefresh", "Status": "_LeadQ_Status"}
 _STAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?)?\s*$")
 
@@ -41,13 +49,13 @@ def _target_sheet(value: str | None) -> tuple[str | None, str | None]:
 _VALUE = re.compile(rb"<c\b[^>]*>\s*<(?:v|is|f)\b")
 
 
-def _shared_strings(edit: PackageEdit, wanted: set[int]) -> dict[int, str]:
+def _shared_strings(pkg: Package, wanted: set[int]) -> dict[int, str]:
     """The shared strings at the given indexes, reading the table only as far as the last of them."""
     part = "xl/sharedStrings.xml"
-    if not wanted or part not in edit.pkg.names:
+    if not wanted or part not in pkg.names:
         return {}
     top = max(wanted)
-    xml = edit.pkg.read_start(part, lambda data: data.count(b"</si>") > top, limit=MAX_PART_BYTES)
+    xml = pkg.read_start(part, lambda data: data.count(b"</si>") > top, limit=MAX_PART_BYTES)
     out = {}
     for i, m in enumerate(re.finditer(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", xml, re.S)):
         if i in wanted:
@@ -58,26 +66,26 @@ def _shared_strings(edit: PackageEdit, wanted: set[int]) -> dict[int, str]:
     return out
 
 
-def _texts(edit: PackageEdit, xml: bytes) -> str:
+def _texts(pkg: Package, xml: bytes) -> str:
     """The text of the cells in a piece of sheet XML, inline or shared strings."""
     out = [html.unescape(t) for t in re.findall(r"<t(?:\s[^>]*)?>([^<]*)</t>", xml.decode("utf-8", "replace"))]
     shared = [int(i) for i in re.findall(rb'<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)</v>', xml)]
-    table = _shared_strings(edit, set(shared))
+    table = _shared_strings(pkg, set(shared))
     return " ".join(out + [table[i] for i in shared if i in table])
 
 
-def _looks_like_ours(edit: PackageEdit, sheet: str, part: str) -> bool:
+def _looks_like_ours(pkg: Package, sheet: str, part: str) -> bool:
     """A workbook made before ownership was recorded: the template's or a refresh's content.
     Only the sheet's start is read (a big Score details is never inflated whole for this)."""
-    xml = edit.pkg.read_start(part, lambda data: len(data) >= 20000 and b"</row>" in data and bool(_VALUE.search(data)),
-                              limit=MAX_PART_BYTES)
+    xml = pkg.read_start(part, lambda data: len(data) >= 20000 and b"</row>" in data and bool(_VALUE.search(data)),
+                           limit=MAX_PART_BYTES)
     if not _VALUE.search(xml):
         return len(xml) < MAX_PART_BYTES    # no value in any cell: nothing of the user's to lose
     first = re.search(rb"<row\b[^>]*>(.*?)</row>", xml, re.S)
-    if sheet == SCORE_DETAILS:
-        row = _texts(edit, first.group(1)) if first else ""
-        return all(c in row for c in LEDGER_COLUMNS)
-    return "LeadQ — Summary" in _texts(edit, xml[:20000])
+    if sheet in _HEADERS:
+        row = _texts(pkg, first.group(1)) if first else ""
+        return all(c in row for c in _HEADERS[sheet])
+    return _TITLES[sheet] in _texts(pkg, xml[:20000])
 
 
 def setting_looks_ours(label: str, value) -> bool:
@@ -92,24 +100,38 @@ def sheet_values_look_ours(sheet: str, rows: list[list]) -> bool:
     cells = [v for r in rows for v in r if v not in (None, "")]
     if not cells:
         return True
-    if sheet == SCORE_DETAILS:
-        return bool(rows) and all(c in [str(v) for v in rows[0]] for c in LEDGER_COLUMNS)
-    return any(str(v).startswith("LeadQ — Summary") for r in rows[:3] for v in r)
+    if sheet in _HEADERS:
+        return bool(rows) and all(c in [str(v) for v in rows[0]] for c in _HEADERS[sheet])
+    return any(str(v).startswith(_TITLES[sheet]) for r in rows[:3] for v in r)
+
+
+def _is_ours(pkg: Package, sheet: str, recorded: str | None) -> bool:
+    """Whether the workbook's sheet named like LeadQ's `sheet` (if any) is LeadQ's, given the record."""
+    real = pkg.real_sheet_name(sheet)
+    if real is None:
+        return True
+    recorded_sheet, _ = _target_sheet(recorded)
+    if recorded_sheet is None:
+        return _looks_like_ours(pkg, sheet, pkg.sheets[real])
+    return recorded_sheet.casefold() == real.casefold()
+
+
+def not_ours(real: str, sheet: str) -> WorkbookError:
+    return WorkbookError(f'the sheet "{real}" was not made by LeadQ, which writes its {sheet} sheet under that '
+                         f'name and would replace it: rename your sheet (e.g. "My {sheet.lower()}"), then refresh again')
+
+
+def check_sheet(pkg: Package, sheet: str) -> None:
+    """Raise unless `sheet` is absent or LeadQ's own (before reading it as LeadQ's, e.g. Lead history)."""
+    if not _is_ours(pkg, sheet, pkg.defined_name(SHEET_NAMES[sheet])):
+        raise not_ours(pkg.real_sheet_name(sheet), sheet)
 
 
 def claim_sheet(edit: PackageEdit, sheet: str) -> None:
     """Raise unless `sheet` is absent or LeadQ's own; then record it as LeadQ's."""
     name = SHEET_NAMES[sheet]
-    real = edit.pkg.real_sheet_name(sheet)
-    if real is not None:
-        recorded, _ = _target_sheet(edit.get_defined_name(name))
-        if recorded is None:
-            ours = _looks_like_ours(edit, sheet, edit.pkg.sheets[real])
-        else:
-            ours = recorded.casefold() == real.casefold()
-        if not ours:
-            raise WorkbookError(f'the sheet "{real}" was not made by LeadQ, which writes its {sheet} sheet under that '
-                                f'name and would replace it: rename your sheet (e.g. "My {sheet.lower()}"), then refresh again')
+    if not _is_ours(edit.pkg, sheet, edit.get_defined_name(name)):
+        raise not_ours(edit.pkg.real_sheet_name(sheet), sheet)
     edit.defined_name(name, f"{quoted(sheet)}!$A$1")
 
 

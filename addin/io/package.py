@@ -238,6 +238,13 @@ class Package:
     def real_sheet_name(self, sheet: str) -> str | None:
         return next((n for n in self.sheets if n.casefold() == sheet.casefold()), None)
 
+    def defined_name(self, name: str) -> str | None:
+        """What a workbook-level defined name refers to, or None."""
+        for dn in self.workbook.iterfind("m:definedNames/m:definedName", NS):
+            if dn.get("name") == name and dn.get("localSheetId") is None:
+                return dn.text
+        return None
+
     def tables(self) -> dict[str, tuple[str, str, etree._Element]]:
         """Every Excel table: name -> (sheet name, table part, parsed XML)."""
         out = {}

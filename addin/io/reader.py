@@ -58,6 +58,8 @@ class WorkbookData:
     layouts: dict[str, TableLayout]
     problems: list[Problem] = field(default_factory=list)
     settings_rows: dict[str, int] = field(default_factory=dict)   # Settings label key -> Excel row
+    history: pd.DataFrame | None = None          # the History sheet's rows (None: no History yet)
+    history_sheet: str | None = None             # its real name, when LeadQ's History sheet exists
 
 
 class _Reader:
@@ -216,8 +218,10 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
+        from .history_sheet import read_history
+        history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
-                            settings, layouts, problems, settings_rows)
+                            settings, layouts, problems, settings_rows, history, history_sheet)
     finally:
         if own:
             package.close()

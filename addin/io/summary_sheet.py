@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.evaluate import Evaluation
+from ..core.parse import EXCEL_EPOCH
 from ..core.present import HEADER_FILL, SUMMARY
 from ..core.summary import summarise
 from ..core.summary_layout import ACCENT, ChartSpec, SummaryLayout, summary_layout
@@ -18,7 +19,8 @@ from .sheetxml import cap_text
 from .styles import StyleBook
 
 DRAWING = "xl/drawings/drawingLeadQSummary.xml"
-CHART_PARTS = {"Funnel": "xl/charts/chartLeadQFunnel.xml", "Pipeline": "xl/charts/chartLeadQPipeline.xml"}
+CHART_PARTS = {"Funnel": "xl/charts/chartLeadQFunnel.xml", "Pipeline": "xl/charts/chartLeadQPipeline.xml",
+               "Trend": "xl/charts/chartLeadQTrend.xml"}
 
 
 def _cell_xml(ref: str, v, s: int) -> str:
@@ -31,7 +33,9 @@ def _cell_xml(ref: str, v, s: int) -> str:
             return f'<c r="{ref}" s="{s}"/>'
         return f'<c r="{ref}" s="{s}"><v>{float(v)!r}</v></c>'
     if isinstance(v, pd.Timestamp):
-        return f'<c r="{ref}" s="{s}"><v>{(v - pd.Timestamp("1899-12-30")).days}</v></c>'
+        serial = (v - EXCEL_EPOCH) / pd.Timedelta(days=1)
+        serial = int(serial) if serial == int(serial) else repr(serial)     # keeps the time of day
+        return f'<c r="{ref}" s="{s}"><v>{serial}</v></c>'
     return f'<c r="{ref}" s="{s}" t="inlineStr"><is><t xml:space="preserve">{xml_text(cap_text(str(v)))}</t></is></c>'
 
 
@@ -48,7 +52,63 @@ def rows_xml(page: SummaryLayout, xf) -> str:
     return "".join(out)
 
 
+def _chart_start(title: str) -> str:
+    """A chart part up to its plot area: the namespaces and the title."""
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+            'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<c:roundedCorners val="0"/><c:chart>'
+            f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
+            f'sz="1200" b="1"/><a:t>{xml_text(title)}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
+            '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>')
+
+
+def _line_chart_xml(spec: ChartSpec) -> bytes:
+    """A native line chart, one series per column of a table on the Summary."""
+    c0, r1, r2 = spec.cats
+    n = len(spec.labels)
+    cat_ref = f"'{SUMMARY}'!${col_letter(c0)}${r1}:${col_letter(c0)}${r2}"
+    pts = "".join(f'<c:pt idx="{i}"><c:v>{float(x)!r}</c:v></c:pt>' for i, x in enumerate(spec.serials))
+    series = []
+    for k, (name, col, color, values) in enumerate(spec.series):
+        ref = f"'{SUMMARY}'!${col_letter(col)}${r1}:${col_letter(col)}${r2}"
+        name_ref = f"'{SUMMARY}'!${col_letter(col)}${r1 - 1}"
+        vals = "".join(f'<c:pt idx="{i}"><c:v>{float(v)!r}</c:v></c:pt>' for i, v in enumerate(values))
+        rgb = color.lstrip("#")
+        series.append(
+            f'<c:ser><c:idx val="{k}"/><c:order val="{k}"/><c:tx><c:strRef><c:f>{xml_text(name_ref)}</c:f><c:strCache>'
+            f'<c:ptCount val="1"/><c:pt idx="0"><c:v>{xml_text(name)}</c:v></c:pt></c:strCache></c:strRef></c:tx>'
+            f'<c:spPr><a:ln w="28575" cap="rnd"><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill><a:round/></a:ln></c:spPr>'
+            f'<c:marker><c:symbol val="circle"/><c:size val="5"/><c:spPr><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill>'
+            f'<a:ln><a:solidFill><a:srgbClr val="{rgb}"/></a:solidFill></a:ln></c:spPr></c:marker>'
+            f'<c:cat><c:numRef><c:f>{xml_text(cat_ref)}</c:f><c:numCache><c:formatCode>yyyy-mm-dd hh:mm</c:formatCode>'
+            f'<c:ptCount val="{n}"/>{pts}</c:numCache></c:numRef></c:cat>'
+            f'<c:val><c:numRef><c:f>{xml_text(ref)}</c:f><c:numCache><c:formatCode>General</c:formatCode>'
+            f'<c:ptCount val="{n}"/>{vals}</c:numCache></c:numRef></c:val><c:smooth val="0"/></c:ser>')
+    txt = '<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="900"/></a:pPr><a:endParaRPr lang="en-US"/></a:p></c:txPr>'
+    return (
+        _chart_start(spec.title) +
+        '<c:lineChart><c:grouping val="standard"/><c:varyColors val="0"/>' + "".join(series) +
+        '<c:marker val="1"/><c:axId val="50030"/><c:axId val="50040"/></c:lineChart>'
+        '<c:catAx><c:axId val="50030"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
+        '<c:axPos val="b"/><c:numFmt formatCode="yyyy-mm-dd" sourceLinked="0"/><c:majorTickMark val="none"/>'
+        f'<c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{txt}<c:crossAx val="50040"/><c:crosses val="autoZero"/>'
+        '<c:auto val="1"/><c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
+        '<c:valAx><c:axId val="50040"/><c:scaling><c:orientation val="minMax"/></c:scaling><c:delete val="0"/>'
+        '<c:axPos val="l"/><c:majorGridlines><c:spPr><a:ln><a:solidFill><a:srgbClr val="E7E6E6"/></a:solidFill></a:ln>'
+        f'</c:spPr></c:majorGridlines><c:numFmt formatCode="{xml_attr(spec.fmt)}" sourceLinked="0"/>'
+        f'<c:majorTickMark val="none"/><c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/>{txt}'
+        '<c:crossAx val="50030"/><c:crosses val="autoZero"/><c:crossBetween val="between"/></c:valAx>'
+        '<c:spPr><a:noFill/></c:spPr></c:plotArea><c:legend><c:legendPos val="r"/><c:overlay val="0"/>'
+        f'{txt}</c:legend><c:plotVisOnly val="1"/><c:dispBlanksAs val="gap"/></c:chart>'
+        '<c:spPr><a:solidFill><a:srgbClr val="FFFFFF"/></a:solidFill><a:ln><a:solidFill><a:srgbClr val="D9D9D9"/>'
+        '</a:solidFill></a:ln></c:spPr></c:chartSpace>').encode()
+
+
 def _chart_xml(spec: ChartSpec) -> bytes:
+    if spec.kind == "line":
+        return _line_chart_xml(spec)
     c0, r1, r2 = spec.cats
     v0 = spec.vals[0]
     n = len(spec.labels)
@@ -62,14 +122,7 @@ def _chart_xml(spec: ChartSpec) -> bytes:
     fmt = xml_attr(spec.fmt)
     horizontal = spec.horizontal
     return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
-        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<c:roundedCorners val="0"/><c:chart>'
-        f'<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:pPr><a:defRPr sz="1200" b="1"/></a:pPr><a:r><a:rPr lang="en-US" '
-        f'sz="1200" b="1"/><a:t>{xml_text(spec.title)}</a:t></a:r></a:p></c:rich></c:tx><c:overlay val="0"/></c:title>'
-        '<c:autoTitleDeleted val="0"/><c:plotArea><c:layout/>'
+        _chart_start(spec.title) +
         f'<c:barChart><c:barDir val="{"bar" if horizontal else "col"}"/><c:grouping val="clustered"/>'
         '<c:varyColors val="0"/><c:ser><c:idx val="0"/><c:order val="0"/><c:tx><c:v>Value</c:v></c:tx>'
         f'<c:spPr><a:solidFill><a:srgbClr val="{ACCENT.lstrip("#")}"/></a:solidFill></c:spPr>'
@@ -146,5 +199,9 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
                                      for i, spec in enumerate(page.charts, start=1)])
         for spec in page.charts:
             edit.put(CHART_PARTS[spec.name], _chart_xml(spec), CT_CHART)
+        drawn = {spec.name for spec in page.charts}
+        for name, chart in CHART_PARTS.items():       # a chart an earlier refresh drew and this one does not
+            if name not in drawn and edit.exists(chart):
+                edit.remove(chart)
 
     return write

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from ..core.headers import LEADS_INPUTS, LEADS_OUTPUTS
+from ..core.headers import LEADS_INPUTS
+from ..core.outputs import outputs
 from ..core.parse import DATE_ORDERS
 from ..core.present import (
     DETAIL_WIDTHS,
@@ -144,7 +145,8 @@ def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | N
 
 def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]) -> None:
     inputs = list(LEADS_INPUTS)
-    columns = inputs + _extra(frame, inputs + LEADS_OUTPUTS) + LEADS_OUTPUTS
+    computed = outputs()                 # the current layout's columns (read now: a test may pin an older layout)
+    columns = inputs + _extra(frame, inputs + computed) + computed
     ws.write_string(0, 0, "LeadQ — Leads", f.title)
     ws.write_string(1, 0, "Type or paste your leads in the table. Dark blue columns are computed by LeadQ: "
                     "press Refresh (or run `leadq refresh`); they are overwritten on every refresh.", f.note)
@@ -152,12 +154,13 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
     ws.insert_button(0, 5, {"macro": REFRESH_MACRO, "caption": "Refresh", "width": 120, "height": 32})
     header = 2
     formats = {"Created": f.date, "Next action date": f.date, "Company size": f.int, "Annual revenue": f.money,
-               "Amount": f.money, "Fit score": f.score, "Engagement score": f.score, "Score": f.score, "Grade": f.center}
+               "Amount": f.money, "Fit score": f.score, "Engagement score": f.score, "Score": f.score, "Grade": f.center,
+               "Stage since": f.date, "Days in stage": f.int}
     n = _write_frame(ws, header + 1, columns, frame, formats)
     last = header + max(n, 1)
     ws.add_table(header, 0, last, len(columns) - 1, {
         "name": "Leads", "style": "Table Style Light 9",
-        "columns": [{"header": c, "header_format": f.computed_header if c in LEADS_OUTPUTS else f.input_header}
+        "columns": [{"header": c, "header_format": f.computed_header if c in computed else f.input_header}
                     for c in columns]})
     ws.set_row(header, 32)
     for i, c in enumerate(columns):

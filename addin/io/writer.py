@@ -34,6 +34,7 @@ from ..core.present import (
     DETAIL_WIDTHS,
     DETAILS_HEADER_FORMAT,
     LEADS_HEADER_FORMAT,
+    NUMBER_FORMATS,
     SCORE_DETAILS,
     WIDTHS,
     color_rules,
@@ -64,7 +65,7 @@ from .sheetxml import (
 )
 from .styles import StyleBook
 
-NUMERIC = {"Fit score", "Engagement score", "Score"}
+NUMERIC = set(NUMBER_FORMATS)          # number cells (dates as serials); the others are text
 EXCEL_MAX_COLS = 16_384
 
 
@@ -75,6 +76,7 @@ class WriteReport:
     details_rows: int
     details_cut: int
     problems: list = field(default_factory=list)
+    history_rows: int = 0        # rows this refresh appended to History
 
 
 def lock_file(path: Path) -> Path:
@@ -331,6 +333,11 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         lay = data.layouts["Leads"]
         owned = write_leads(edit, styles, lay, ev, len(data.leads))
         n, cut = write_details(edit, styles, ev)
+        added = 0
+        if ev.history is not None:
+            from .history_sheet import write_history
+            added, history_problems = write_history(edit, styles, ev.history, data.history_sheet)
+            ev.add_problems(history_problems)
         if summary is not None:
             summary(edit, styles)
         if settings:
@@ -345,7 +352,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
     problems += [Problem("damaged-part", name, "this part was already damaged in the workbook (its content does not "
                          "match its checksum); LeadQ copied it as it was — Excel may repair or drop it", severity="warning")
                  for name in damaged]
-    return WriteReport(target, owned, n, cut, problems)
+    return WriteReport(target, owned, n, cut, problems, added)
 
 
 __all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml"]
