@@ -205,8 +205,8 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
 
     row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
     columns among `owned`, the columns whose old cells are removed in those rows. Rows LeadQ does not
-    write are kept byte for byte. Returns the new rows XML and whether a formula was removed from an
-    owned cell.
+    write are kept byte for byte. Returns the new rows XML (bytes-like: an Arrow buffer, not copied
+    once more) and whether a formula was removed from an owned cell.
 
     No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
     ends and where each block of owned columns starts and ends (cells of a row go left to right); the
@@ -307,10 +307,13 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     is_close = (lit % segs) == segs - 2
     flat_st[lit], flat_ln[lit] = np.where(is_close, 1, 0), np.where(is_close, 6, 1)
     index = (order[:, None] * segs + np.arange(segs)).ravel()
-    views = _views(flat_st[index], flat_ln[index], flat_buf[index], [rows_xml, new_data, b"></row>"])
+    # What comes before the first row (whitespace, usually nothing) is the first range.
+    views = _views(np.concatenate([[0], flat_st[index]]), np.concatenate([[len(prefix)], flat_ln[index]]),
+                   np.concatenate([[0], flat_buf[index]]), [rows_xml, new_data, b"></row>"])
     joined = views.cast(pa.large_string())
-    size = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)]) if len(joined) else 0
-    return prefix + (joined.buffers()[2].slice(0, size) if size else b""), formulas
+    del views
+    size = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)])
+    return (joined.buffers()[2].slice(0, size) if size else b""), formulas
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

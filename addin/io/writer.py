@@ -185,7 +185,8 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     for i, rule in enumerate(color_rules(ev)):
         blocks.append(cf_equals(rng[rule.column], rule.text, styles.dxf(fill=rule.fill, font=rule.font), priority + i + 1))
     tail = replace_owned_cf(tail, cols, blocks)
-    edit.put(lay.part, head.encode("utf-8") + rows_xml + tail.encode("utf-8"))
+    # Deflated by a worker from the three pieces: the sheet is never copied whole once more.
+    edit.put(lay.part, Deflated(lambda: iter((head.encode("utf-8"), rows_xml, tail.encode("utf-8")))))
     if lay.table_part:
         _update_table(edit, lay, owned)
     edit.defined_name(OWNED_NAME, marker(lay.sheet, lay.header_row, owned))
