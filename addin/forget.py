@@ -33,7 +33,7 @@ from .io.edit import PackageEdit
 from .io.erase import remove_rows
 from .io.importer import decode, sniff_delimiter
 from .io.package import Package, col_letter, xml_text
-from .io.reader import _layout, _load, read_workbook
+from .io.reader import read_sheet, read_workbook
 from .io.sheetxml import split
 from .io.styles import StyleBook
 from .io.writer import check_not_open
@@ -84,9 +84,7 @@ def _history(path: Path, package: Package) -> pd.DataFrame | None:
     real = package.real_sheet_name(HISTORY)
     if real is None:
         return None
-    reader = fastexcel.read_excel(str(path))
-    lay = _layout(package, reader, package.tables(), real)
-    return _load(reader, lay) if lay and lay.headers else None
+    return read_sheet(path, package, real)
 
 
 def _score_details_rows(path: Path, package: Package, ids: set[str]) -> int:

@@ -129,7 +129,7 @@ def import_rows(workbook, sheet: str, frame: pd.DataFrame, replace: bool = False
     export columns with no column in the table). Columns are matched by header like refresh does."""
     from .edit import PackageEdit
     from .package import Package, col_letter, parse_xml, to_xml
-    from .reader import _layout
+    from .reader import table_layout
     from .sheetxml import patch_rows, set_dimension, split
     from .styles import StyleBook
     from .writer import check_not_open
@@ -140,7 +140,7 @@ def import_rows(workbook, sheet: str, frame: pd.DataFrame, replace: bool = False
     pkg = Package(workbook)
     try:
         reader = fastexcel.read_excel(str(workbook))
-        lay = _layout(pkg, reader, pkg.tables(), sheet)
+        lay = table_layout(pkg, reader, sheet)
         if lay is None or not lay.table_part:
             raise _error(workbook, f'no "{sheet}" table to import into; import into a workbook made by `leadq new`')
         table = parse_xml(pkg.read(lay.table_part))

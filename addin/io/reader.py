@@ -181,6 +181,19 @@ def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], late
     return frames
 
 
+def table_layout(package: Package, reader, sheet: str, tables: dict | None = None) -> TableLayout | None:
+    """Where a sheet's table sits: its Excel table named like the sheet (else its first), else the
+    used range below the first row with two values. None when there is no such sheet."""
+    return _layout(package, reader, package.tables() if tables is None else tables, sheet)
+
+
+def read_sheet(path: Path, package: Package, sheet: str) -> pd.DataFrame | None:
+    """One sheet's table as a frame tagged with its cells; None when there is no such sheet or header."""
+    reader = _Reader(Path(path))
+    lay = table_layout(package, reader, sheet)
+    return _load(reader, lay) if lay and lay.headers else None
+
+
 def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str, int]]:
     """Settings as {label key: value} from columns A and B, and the Excel row of each label."""
     real = package.real_sheet_name("Settings")
