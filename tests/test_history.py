@@ -17,6 +17,7 @@ from lo import convert
 import addin
 from addin.cli import run
 from addin.core.history import COLUMNS, SHEET, compact, refreshed_at
+from addin.io.package import Package
 from addin.io.reader import read_workbook
 
 D = dt.datetime
@@ -99,6 +100,15 @@ def _since_table(path):
     head = next(i for i in range(start, start + 4) if rows[i][0] == "Stage")
     assert list(rows[head][:8]) == ["Stage", "Before", "Now", "New", "Moved on", "Moved back", "Lost", "Removed"]
     return rows[start][0], rows[start + 1][0], {r[0]: tuple(r[1:8]) for r in rows[head + 1:head + 9]}
+
+
+def _history_part(path):
+    """The Lead history sheet's XML as stored in the file."""
+    pkg = Package(path)
+    try:
+        return pkg.read(pkg.sheet_part(SHEET))
+    finally:
+        pkg.close()
 
 
 def test_three_refreshes_with_edited_activities(tmp_path, rules):
@@ -184,13 +194,8 @@ def test_history_appends_without_rewriting_earlier_rows_and_restarts_when_delete
     _book(path, [["A", "a@x.fr", "Ana", None, None, None], ["B", "b@x.fr", "Ben", None, None, None]],
           [("A", D(2026, 10, 30), "webinar", "")])
     assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-02")[0] == 0
-    from addin.io.package import Package
-
     def part():
-        pkg = Package(path)
-        data = pkg.read(pkg.sheet_part(SHEET))
-        pkg.close()
-        return data
+        return _history_part(path)
     first = part()
     rows_before = first[first.index(b"<sheetData>"):first.rindex(b"</sheetData>")]
     _edit(path, add_acts=[("B", D(2026, 11, 1), "webinar", "")])
@@ -228,13 +233,8 @@ def test_a_refresh_dated_before_the_history_reads_it_as_it_stood_and_adds_nothin
     _edit(path, add_acts=[("A", D(2026, 11, 6), "webinar", "")])
     assert cli("refresh", path, "--rules", rules, "--as-of", "2026-11-09")[0] == 0          # A: 60, a new row
     assert [r[:3] for r in _history(path)] == [("2026-11-02", "A", 30), ("2026-11-09", "A", 60)]
-    from addin.io.package import Package
-
     def part():
-        pkg = Package(path)
-        data = pkg.read(pkg.sheet_part(SHEET))
-        pkg.close()
-        return data
+        return _history_part(path)
     before = part()
     code, out, err = cli("refresh", path, "--rules", rules, "--as-of", "2026-11-05", "--json")
     assert code == 0, err

@@ -49,7 +49,7 @@ class PackageEdit:
         return (part in self.pkg.names or part in self.replaced) and part not in self.removed
 
     def put(self, part: str, data, content_type: str | None = None) -> None:
-        """Replace or add a part: bytes, or a callable yielding byte chunks for a part too big to hold."""
+        """Replace or add a part: bytes, or a package.Deflated for a part made chunk by chunk."""
         if not self.exists(part) and part not in self.added:
             self.added.append(part)
         self.removed.discard(part)

@@ -20,7 +20,7 @@ from ..core.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, excel_seria
 from ..errors import Problem
 from .edit import PackageEdit
 from .ownership import check_sheet, claim_sheet, quoted
-from .package import Package, col_letter
+from .package import Deflated, Package, col_letter
 from .sheetxml import concat, number_cells, row_xml, text_cells
 from .styles import StyleBook
 
@@ -109,12 +109,7 @@ def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | No
         tail = re.sub(rb'<autoFilter ref="[^"]*"', f'<autoFilter ref="A1:{LAST}{last}"'.encode(), xml[end:], count=1)
         body = memoryview(xml)[head_end:end]
 
-        def chunks():
-            yield head
-            yield body
-            yield new
-            yield tail
-        edit.put(part, chunks)
+        edit.put(part, Deflated(lambda: iter((head, body, new, tail))))    # the sheet is never joined whole
     name = existing or HISTORY
     ref = quoted(name) + f"!$A$1:${LAST}${last}"
     edit.defined_name("_xlnm._FilterDatabase", ref, local_sheet=edit.sheet_index(name))

@@ -355,35 +355,6 @@ class Deflated:
         return b"".join(out), crc, size
 
 
-def _pipe(chunks, sink) -> None:
-    """sink(chunk) for every chunk, in a worker thread while the next chunk is being made."""
-    import queue
-    import threading
-    q: queue.Queue = queue.Queue(maxsize=2)
-    failed: list[BaseException] = []
-    done = object()
-
-    def work():
-        while (item := q.get()) is not done:
-            if not failed:
-                try:
-                    sink(item)
-                except BaseException as e:      # handed to the producer, which re-raises it
-                    failed.append(e)
-    worker = threading.Thread(target=work, name="leadq-zip-stream", daemon=True)
-    worker.start()
-    try:
-        for chunk in chunks:
-            if failed:
-                break
-            q.put(chunk)
-    finally:
-        q.put(done)
-        worker.join()
-    if failed:
-        raise failed[0]
-
-
 def _crc_ok(raw: bytes, info: zipfile.ZipInfo) -> bool:
     """Whether an entry's bytes decompress to its recorded size and CRC-32, in bounded memory (a zip
     bomb among the parts LeadQ copies is checked chunk by chunk, never held whole)."""
@@ -401,23 +372,6 @@ def _crc_ok(raw: bytes, info: zipfile.ZipInfo) -> bool:
     except zlib.error:
         return False
     return crc == info.CRC and size == info.file_size
-
-
-def _write_stream(out: zipfile.ZipFile, zi: zipfile.ZipInfo, produce) -> None:
-    """A part produced chunk by chunk. ZIP64 headers (which some Excel builds warn about) only when
-    the part turns out to need them: past 4 GB, rewind and write it again with them."""
-    start = out.fp.tell()
-    for force in (False, True):
-        try:
-            with out.open(zi, "w", force_zip64=force) as w:
-                _pipe(produce(), w.write)
-            return
-        except RuntimeError:
-            if force:
-                raise
-            out.fp.seek(start)
-            out.fp.truncate()
-            out.start_dir = start
 
 
 TEMP_PREFIX = ".~leadq-"
@@ -520,10 +474,6 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                     zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                     zi.compress_type = zipfile.ZIP_DEFLATED
                     zi.external_attr = 0o600 << 16
-                    if callable(replaced[name]):      # a large part produced chunk by chunk: never whole in memory
-                        zi._compresslevel = 1
-                        _write_stream(out, zi, replaced[name])
-                        continue
                     if isinstance(replaced[name], Deflated):
                         raw, zi.CRC, zi.file_size = replaced[name].future.result()
                         zi.compress_size = len(raw)
