@@ -17,6 +17,7 @@ $(BIN)/leadq: pyproject.toml
 install: $(BIN)/leadq
 
 demo: install
+	mkdir -p out
 	$(BIN)/leadq demo out/demo.xlsm --force
 
 test: install
