@@ -206,7 +206,7 @@ def test_import_appends_and_replaces_keeping_user_columns(tmp_path):
     assert "appended to Leads: 3 row(s)" in out
     data = read_workbook(book)
     assert data.leads["Lead ID"].tolist()[4:] == ["US-1", "US-2", "US-3"] and len(data.leads) == 7
-    assert data.leads["Probability"].tolist()[:4] == ["10.0", "20.0", "60.0", "100.0"]   # Odoo's own column
+    assert data.leads["Probability"].tolist()[:4] == [10.0, 20.0, 60.0, 100.0]   # Odoo's own column
     code, out, err = _cli("import", book, "--leads", EXPORTS / "us_mdy_leads.csv", "--replace")
     assert code == 0, err
     data = read_workbook(book)

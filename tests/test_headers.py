@@ -128,7 +128,7 @@ def test_date_order_inferred_per_column_conflicts_named_never_swapped():
     acts = acts_frame([("A", "11/25/2026", "webinar", ""), ("A", "11/20/2026", "webinar", ""), ("A", "13/11/2026", "webinar", ""),
                        ("A", "11/02/2026", "webinar", "")])
     leads = pd.DataFrame([{"Lead ID": "A", "Email": "a@b.fr"}])
-    ev = addin.evaluate(leads, acts, None, as_of=AS_OF)
+    ev = addin.evaluate(leads, acts, None, as_of="2026-12-01")     # after every activity: the last one counts
     conflict = [p for p in ev.problems if p.code == "date-order-conflict"]
     assert [p.where for p in conflict] == ['Activities!B4 (column "Date")']
     assert '"13/11/2026" can only be DMY, but 2 date(s) of this column can only be MDY' in conflict[0].message

@@ -323,7 +323,7 @@ def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as
     if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
         eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
         return eng.ledger, eng.tags, eng.last_day
-    acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping)
+    acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping, _day(as_of))
     if acts is None:
         return fit_hits(lead.frame.iloc[:0], rules, {}), None, None
     ledger, tags = engagement_hits(*acts, rules=rules, table=table, as_of_day=_day(as_of))
@@ -537,11 +537,14 @@ def date_notes(dates: Dates, raw: pd.Series, order: str, report, where: str, log
                         "warning"))
 
 
-def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_order: str = "auto", mapping: dict | None = None):
+def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_order: str = "auto", mapping: dict | None = None,
+                as_of_day: int | None = None):
     """Clean the Activities table into integer codes for the kernel; report what is skipped.
 
     Returns ((lead, type_code, day, detail_code, detail_text), last activity day per lead) or
-    (None, None). Each distinct Lead ID, type and Detail is handled once.
+    (None, None). Each distinct Lead ID, type and Detail is handled once. The last activity day is
+    the last on or before the as-of day: an activity dated later has not happened yet at as-of
+    (Days idle and SLA breached are measured at as-of).
     """
     if activities is None or len(activities) == 0:
         return None, None
@@ -583,7 +586,8 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
         detail_code, detail_text = np.full(len(frame), -1, dtype=np.int64), np.zeros(0, dtype=object)
     lead_u, day_u = lead[use].astype(np.int64), day[use]
     last = np.full(len(ids), np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, lead_u, day_u)
+    past = day_u <= as_of_day if as_of_day is not None else np.ones(len(day_u), dtype=bool)
+    np.maximum.at(last, lead_u[past], day_u[past])
     last_day = np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"), last.astype("datetime64[D]"))
     return (lead_u, type_code[use], day_u, detail_code[use].astype(np.int64), detail_text), last_day
 

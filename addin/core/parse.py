@@ -176,12 +176,16 @@ def read_numbers(values: pd.Series) -> Numbers:
     low, high = nums.copy(), nums.copy()
     todo = nums.isna() & ~blank
     if todo.any():
+        # the separator is decided by every typed value of the column: 4.96 beside 4.857 says
+        # the dot is decimal, so 4.857 is not 4857 (the values to_numeric read count too)
+        typed = pd.unique(values[is_text & ~blank].astype(str))
+        decimal = _column_decimal([_clean_number_text(u)[0] for u in typed])
         codes, uniques = pd.factorize(values[todo].astype(str))
-        decimal = _column_decimal([_clean_number_text(u)[0] for u in uniques])
         pairs = np.array([_one_range(u, decimal) for u in uniques], dtype=float).reshape(-1, 2)
         low.loc[todo] = pairs[codes, 0]
         high.loc[todo] = pairs[codes, 1]
     absurd = ~(low.abs() <= MAX_NUMBER) & low.notna() & ~np.isinf(low) | (~(high.abs() <= MAX_NUMBER) & high.notna() & ~np.isinf(high))
+    absurd |= np.isinf(low) & np.isinf(high)      # 'Infinity' is no amount; only a range's open end is infinite
     low, high = low.where(~absurd), high.where(~absurd)
     return Numbers(low, high, low.isna() & ~blank)
 

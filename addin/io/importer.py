@@ -3,8 +3,10 @@
 `read_export` reads a CSV (delimiter `,` `;` tab or `|` and encoding UTF-8, UTF-8 with BOM or
 cp1252 sniffed, quoted newlines kept) or one sheet of an .xlsx/.xlsm/.xls/.ods file into text
 columns, exactly as exported. `prepare` gives its columns LeadQ's names where header matching
-recognises them (the others keep their header); values are not reinterpreted here: dates and
-numbers are read by the engine at refresh, per column, with the workbook's date order.
+recognises them (the others keep their header) and types a text column whose every value reads
+one way: numbers become numbers, dates dates (a column whose dates could be read in two orders
+stays text, read at refresh in the workbook's date order); ids, phone numbers and codes with a
+leading zero stay text.
 `import_rows` appends or replaces the rows of a table of an existing workbook, at zip level, so
 every other part of the file — user columns, macros, other sheets — is kept.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import fastexcel
@@ -21,14 +24,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.headers import LEADS_OUTPUTS, canonicalize, header_row, match_headers
-from ..core.text import key
+from ..core.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_row, is_id_like, match_headers
+from ..core.parse import blank_mask, read_dates, read_numbers
+from ..core.text import fold, key
 from ..errors import Problem, WorkbookError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 SHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 _DELIMITERS = ",;\t|"
 _OUTPUT_KEYS = {key(n) for n in LEADS_OUTPUTS}
+# Columns whose values are names, not quantities: kept as text even when they look like numbers.
+_TEXT_FIELDS = {LEAD_ID, "Phone", "Email"}
+_TEXT_HINT = re.compile(r"phone|mobile|tel\b|fax|zip|postal|postcode|code postal|siret|siren|vat|iban|\bref\b")
+_CODE = re.compile(r"^\s*(?:\+|0\d)")            # +33 6…, 0612…, 007: a leading zero or plus is part of the name
 
 
 def _error(path: Path, message: str) -> WorkbookError:
@@ -121,6 +129,39 @@ def prepare(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     frame = frame.copy()
     frame.columns = [f"CRM {c}" if sheet == "Leads" and key(c) in _OUTPUT_KEYS else c for c in frame.columns]
     out, _ = canonicalize(frame, sheet)
+    for i, name in enumerate(out.columns):
+        out.isetitem(i, typed(out.iloc[:, i], str(name)))
+    return out
+
+
+def typed(values: pd.Series, name: str) -> pd.Series:
+    """A text column as numbers or dates when every value reads one way, else as it is.
+
+    Numbers are read like refresh reads them (one decimal separator for the column); dates keep
+    their time of day; a column with one value that is neither, an id, a phone number, a code
+    with a leading zero, or dates that could be read day-first or month-first stays text."""
+    if name in _TEXT_FIELDS or is_id_like(name) or _TEXT_HINT.search(fold(name)):
+        return values
+    blank = blank_mask(values).to_numpy()
+    filled = values[~blank]
+    if filled.empty or not filled.map(lambda v: isinstance(v, str)).all():
+        return values
+    text = filled.astype(str)
+    if text.str.match(_CODE).any():
+        return values
+    nums = read_numbers(text)
+    if not (nums.bad | nums.is_range).any():
+        return pd.Series(np.where(blank, None, nums.value.reindex(values.index).to_numpy(object)),
+                         index=values.index, dtype=object)
+    if text.str.fullmatch(r"\s*\d+\s*").all():
+        return values
+    dates = read_dates(text)
+    if dates.bad.any() or dates.guessed:
+        return values
+    full = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    when = full.where(full.dt.normalize() == dates.dates, dates.dates)
+    out = pd.Series(None, index=values.index, dtype=object)
+    out[~blank] = list(when)
     return out
 
 

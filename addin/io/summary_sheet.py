@@ -52,6 +52,12 @@ def rows_xml(page: SummaryLayout, xf) -> str:
     return "".join(out)
 
 
+def _num_points(values) -> str:
+    """A chart cache's points; a value that is not finite has no point (Excel repairs a file holding inf or nan)."""
+    return "".join(f'<c:pt idx="{i}"><c:v>{float(v)!r}</c:v></c:pt>' for i, v in enumerate(values)
+                   if v is not None and math.isfinite(float(v)))
+
+
 def _chart_start(title: str) -> str:
     """A chart part up to its plot area: the namespaces and the title."""
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -69,12 +75,12 @@ def _line_chart_xml(spec: ChartSpec) -> bytes:
     c0, r1, r2 = spec.cats
     n = len(spec.labels)
     cat_ref = f"'{SUMMARY}'!${col_letter(c0)}${r1}:${col_letter(c0)}${r2}"
-    pts = "".join(f'<c:pt idx="{i}"><c:v>{float(x)!r}</c:v></c:pt>' for i, x in enumerate(spec.serials))
+    pts = _num_points(spec.serials)
     series = []
     for k, (name, col, color, values) in enumerate(spec.series):
         ref = f"'{SUMMARY}'!${col_letter(col)}${r1}:${col_letter(col)}${r2}"
         name_ref = f"'{SUMMARY}'!${col_letter(col)}${r1 - 1}"
-        vals = "".join(f'<c:pt idx="{i}"><c:v>{float(v)!r}</c:v></c:pt>' for i, v in enumerate(values))
+        vals = _num_points(values)
         rgb = color.lstrip("#")
         series.append(
             f'<c:ser><c:idx val="{k}"/><c:order val="{k}"/><c:tx><c:strRef><c:f>{xml_text(name_ref)}</c:f><c:strCache>'
@@ -115,7 +121,7 @@ def _chart_xml(spec: ChartSpec) -> bytes:
     cat_ref = f"'{SUMMARY}'!${col_letter(c0)}${r1}:${col_letter(c0)}${r2}"
     val_ref = f"'{SUMMARY}'!${col_letter(v0)}${r1}:${col_letter(v0)}${r2}"
     pts = "".join(f'<c:pt idx="{i}"><c:v>{xml_text(str(x))}</c:v></c:pt>' for i, x in enumerate(spec.labels))
-    vals = "".join(f'<c:pt idx="{i}"><c:v>{float(x)!r}</c:v></c:pt>' for i, x in enumerate(spec.values))
+    vals = _num_points(spec.values)
     dpts = "".join(f'<c:dPt><c:idx val="{i}"/><c:invertIfNegative val="0"/><c:bubble3D val="0"/><c:spPr><a:solidFill>'
                    f'<a:srgbClr val="{col.lstrip("#")}"/></a:solidFill><a:ln><a:solidFill><a:srgbClr val="7F7F7F"/>'
                    f'</a:solidFill></a:ln></c:spPr></c:dPt>' for i, col in enumerate(spec.colors))

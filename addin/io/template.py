@@ -123,6 +123,9 @@ class _Formats:
         self.red = wb.add_format({"bg_color": "#C00000", "font_color": "#FFFFFF"})
 
 
+DATE_FORMAT = "\0date"      # formats[DATE_FORMAT]: how a date lands in a column with no format of its own
+
+
 def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | None, formats: dict) -> int:
     """Write values cell by cell as their type (text always as text). Returns the number of rows."""
     if frame is None or frame.empty:
@@ -133,7 +136,7 @@ def _write_frame(ws, first_row: int, columns: list[str], frame: pd.DataFrame | N
             if v is None or (isinstance(v, float) and v != v) or v is pd.NaT or (isinstance(v, str) and v == ""):
                 continue
             if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
-                ws.write_datetime(r, c, pd.Timestamp(v).to_pydatetime(), fmt)
+                ws.write_datetime(r, c, pd.Timestamp(v).to_pydatetime(), fmt or formats.get(DATE_FORMAT))
             elif isinstance(v, bool):
                 ws.write_boolean(r, c, v, fmt)
             elif isinstance(v, (int, float)):
@@ -155,7 +158,7 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
     header = 2
     formats = {"Created": f.date, "Next action date": f.date, "Company size": f.int, "Annual revenue": f.money,
                "Amount": f.money, "Fit score": f.score, "Engagement score": f.score, "Score": f.score, "Grade": f.center,
-               "Stage since": f.date, "Days in stage": f.int}
+               "Stage since": f.date, "Days in stage": f.int, DATE_FORMAT: f.date}
     n = _write_frame(ws, header + 1, columns, frame, formats)
     last = header + max(n, 1)
     ws.add_table(header, 0, last, len(columns) - 1, {
@@ -191,7 +194,7 @@ def _extra(frame, known: list[str]) -> list[str]:
 def _activities_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
     columns = ["Lead ID", "Date", "Activity", "Detail"]
     columns += _extra(frame, columns)
-    n = _write_frame(ws, 1, columns, frame, {"Date": f.date})
+    n = _write_frame(ws, 1, columns, frame, {"Date": f.date, DATE_FORMAT: f.date})
     ws.add_table(0, 0, max(n, 1), len(columns) - 1, {"name": "Activities", "style": "Table Style Light 9",
                                       "columns": [{"header": c, "header_format": f.input_header} for c in columns]})
     ws.set_column(0, 0, 10)
@@ -207,7 +210,7 @@ def _qualification_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
     checklist = rules.checklist
     columns = ["Lead ID"] + [c.id for c in checklist.criteria] + ["Notes"]
     columns += _extra(frame, columns)
-    n = _write_frame(ws, 1, columns, frame, {})
+    n = _write_frame(ws, 1, columns, frame, {DATE_FORMAT: f.date})
     ws.add_table(0, 0, max(n, 1), len(columns) - 1, {
         "name": "Qualification", "style": "Table Style Light 9",
         "columns": [{"header": c, "header_format": f.input_header} for c in columns]})
