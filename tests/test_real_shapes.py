@@ -1,0 +1,116 @@
+"""Real-export shapes that used to go silently wrong (issue 22), each through the CLI on a real
+workbook: numbers with three decimals, imported activities, typed imports, activities after the
+as-of date, an amount of 'Infinity'. The export files are small ones written for these tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from addin.cli import run
+from addin.io.reader import read_workbook
+from addin.refresh import compute
+
+EXPORTS = Path(__file__).parent / "exports"
+
+
+def _cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = run([str(a) for a in argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rules(tmp_path: Path, rules: dict) -> Path:
+    return _write(tmp_path / "rules.json", json.dumps({"name": "t", "version": "1", **rules}))
+
+
+def test_three_decimal_rates_beside_two_decimal_ones_are_decimals(tmp_path):
+    book = tmp_path / "bank.xlsm"
+    assert _cli("new", book, "--leads", EXPORTS / "bank_campaign_rates.csv")[0] == 0
+    rules = _rules(tmp_path, {"fit": [{"id": "deep", "field": "Pages per visit", "op": "gte", "value": 4, "points": 30}],
+                              "activities": {"webinar": {"points": 20}}, "thresholds": {"mql": 25}})
+    code, out, err = _cli("refresh", book, "--rules", rules, "--as-of", "2026-11-09", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    # 4.96 and 12.5 reach 4 pages; 2.857 and 3.125 are not 2,857 and 3,125
+    assert {k: v for k, v in result["stages"].items() if v} == {"Lead": 3, "MQL": 2}
+    ws = openpyxl.load_workbook(book)["Leads"]
+    header = [c.value for c in ws[3]]
+    col = header.index("Pages per visit")
+    assert [ws.cell(r, col + 1).value for r in range(4, 9)] == [4.96, 2.857, 0.6, 3.125, 12.5]   # numbers, not text
+
+
+def test_imported_activities_keep_their_dates_and_score(tmp_path):
+    book = tmp_path / "s.xlsm"
+    assert _cli("new", book, "--sample")[0] == 0
+    first = read_workbook(book).leads["Lead ID"].iloc[0]
+    acts = _write(tmp_path / "acts.csv", f"Lead ID,Date,Activity,Detail\n{first},2026-11-01 10:30,webinar,Scoring 101\n")
+    code, out, err = _cli("import", book, "--activities", acts)
+    assert code == 0, err
+    data = read_workbook(book)
+    assert data.activities["Date"].iloc[-1] == pd.Timestamp("2026-11-01 10:30")
+    code, out, err = _cli("refresh", book, "--as-of", "2026-11-09", "--json")
+    assert code == 0, err
+    assert not [p for p in json.loads(out)["problems"] if p["code"] == "missing-date"]
+    ev, _ = compute(read_workbook(book), book, None, "2026-11-09")
+    ledger = ev.details[(ev.details["Lead ID"] == first) & ev.details["Rule"].astype(str).str.contains("webinar", case=False)]
+    assert len(ledger), "the imported webinar scores"
+
+
+def test_new_and_import_write_numbers_dates_and_text_ids(tmp_path):
+    leads = _write(tmp_path / "deals.csv",
+                   "Lead ID,First name,Email,Phone,Created,Amount,Deal stage,Zip code\n"
+                   "007,Ana,ana@x.example,0612345678,2026-10-01,\"1,200.50\",Proposal,01000\n"
+                   "12,Bo,bo@x.example,+33 6 12 34 56 78,2026-10-03,7256,Proposal,75011\n")
+    book = tmp_path / "t.xlsm"
+    assert _cli("new", book, "--leads", leads)[0] == 0
+    assert _cli("import", book, "--leads", leads)[0] == 0
+    ws = openpyxl.load_workbook(book)["Leads"]
+    header = [c.value for c in ws[3]]
+    cells = {h: [ws.cell(r, header.index(h) + 1).value for r in range(4, 8)] for h in
+             ("Lead ID", "Phone", "Created", "Amount", "Zip code")}
+    assert cells["Lead ID"] == ["007", "12", "007", "12"]
+    assert cells["Phone"] == ["0612345678", "+33 6 12 34 56 78"] * 2
+    assert cells["Zip code"] == ["01000", "75011"] * 2
+    assert cells["Amount"] == [1200.5, 7256, 1200.5, 7256]
+    assert all(isinstance(v, __import__("datetime").datetime) for v in cells["Created"])
+    fmt = ws.cell(4, header.index("Created") + 1).number_format
+    assert fmt == ws.cell(6, header.index("Created") + 1).number_format == "yyyy-mm-dd"
+
+
+def test_activities_after_the_as_of_date_do_not_count_as_the_last_touch(tmp_path):
+    leads = _write(tmp_path / "leads.csv", "Lead ID,Email\nA,a@x.example\nB,b@x.example\n")
+    acts = _write(tmp_path / "acts.csv", "Lead ID,Date,Activity,Detail\nA,2026-11-01,webinar,\nA,2026-11-19,webinar,\n"
+                                        "B,2026-11-20,webinar,\n")
+    book = tmp_path / "a.xlsm"
+    assert _cli("new", book, "--leads", leads, "--activities", acts)[0] == 0
+    assert _cli("refresh", book, "--as-of", "2026-11-09")[0] == 0
+    ev, _ = compute(read_workbook(book), book, None, "2026-11-09")
+    last = dict(zip(ev.context["Lead ID"], ev.context["Last activity"]))
+    assert last["A"] == pd.Timestamp("2026-11-01") and pd.isna(last["B"])
+
+
+def test_an_amount_of_infinity_is_a_problem_not_a_chart_point(tmp_path):
+    leads = _write(tmp_path / "deals.csv", "Lead ID,Email,Deal stage,Amount\nA,a@x.example,Proposal,Infinity\n"
+                                          "B,b@x.example,Proposal,1000\n")
+    book = tmp_path / "inf.xlsm"
+    assert _cli("new", book, "--leads", leads)[0] == 0
+    code, out, err = _cli("refresh", book, "--as-of", "2026-11-09", "--json")
+    assert code == 0, err
+    problems = json.loads(out)["problems"]
+    assert any(p["code"] == "not-a-number" and "Infinity" in p["message"] for p in problems)
+    with zipfile.ZipFile(book) as z:
+        for name in z.namelist():
+            if name.startswith("xl/charts/"):
+                xml = z.read(name).decode()
+                assert ">inf<" not in xml and ">nan<" not in xml, name
