@@ -294,8 +294,12 @@ def cmd_new(args, out, err) -> int:
     if imports and args.sample:
         err.write("leadq new: use --sample or --leads/--activities/--qualification, not both\n")
         return 2
-    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force):
+    notes: list[str] = []
+    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force,
+                             notes=notes):
         out.write(f"wrote {path}\n")
+    for line in notes:
+        out.write(line + "\n")
     if imports:
         out.write(f"next: leadq refresh {args.out}\n")
     return 0
@@ -309,8 +313,11 @@ def cmd_import(args, out, err) -> int:
         return 2
     for sheet, source in imports.items():
         path, name = source if isinstance(source, tuple) else (source, None)
-        frame = prepare(read_export(path, name), sheet)
+        notes: list[str] = []
+        frame = prepare(read_export(path, name), sheet, notes)
         n, skipped = import_rows(args.workbook, sheet, frame, replace=args.replace)
+        for line in notes:
+            out.write(line + "\n")
         out.write(f"{args.workbook}: {'replaced the rows of' if args.replace else 'appended to'} {sheet}: {n} row(s) from {path}\n")
         if skipped:
             out.write(f"  not imported (no such column in the {sheet} table; add one with that header first): "

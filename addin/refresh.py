@@ -164,7 +164,7 @@ def preview(workbook, new_rules, as_of=None):
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False,
-                 imports: dict | None = None) -> list[Path]:
+                 imports: dict | None = None, notes: list[str] | None = None) -> list[Path]:
     """A new workbook from the template (with sample data, or the exports in `imports`:
     {"Leads": path or (path, sheet), ...}), its NAME.py shim, and rules.json beside it.
 
@@ -194,7 +194,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
         for sheet, source in imports.items():
             if source:
                 path, name = source if isinstance(source, tuple) else (source, None)
-                frames[sheet] = prepare(read_export(path, name), sheet)
+                frames[sheet] = prepare(read_export(path, name), sheet, notes)
     import os
 
     from xlsxwriter.exceptions import FileCreateError

@@ -58,23 +58,24 @@ def _created(data, run_):
 
 
 # Each CSV of the corpus: expected stage counts, Created dates as a person reads them, problem codes.
+# None of them has a consent column: the template's Consent column stays empty and is read as absent.
 CORPUS = {
     "salesforce_leads_report.csv": (None, {"Lead": 2, "MQL": 1, "Opportunity": 1, "Disqualified": 1},
-                                    ["2016-11-01", "2016-11-25", "2016-10-03", "2016-12-13", "2017-02-14"], []),
+                                    ["2016-11-01", "2016-11-25", "2016-10-03", "2016-12-13", "2017-02-14"], ["empty-column"]),
     "hubspot_contacts.csv": ("hubspot_activities.csv", {"Visitor": 1, "MQL": 1, "SQL": 1, "Customer": 1, "Disqualified": 1},
-                             ["2016-10-20", "2016-11-02", "2016-11-15", "2016-12-01", "2016-12-09"], ["header-conflict"]),
+                             ["2016-10-20", "2016-11-02", "2016-11-15", "2016-12-01", "2016-12-09"], ["empty-column", "header-conflict"]),
     "pipedrive_deals.csv": (None, {"Lead": 2, "Customer": 1, "Lost": 1},
-                            ["2016-10-20", "2016-10-21", "2016-11-02", "2016-11-05"], ["unknown-deal-stage", "unknown-deal-stages"]),
+                            ["2016-10-20", "2016-10-21", "2016-11-02", "2016-11-05"], ["empty-column", "unknown-deal-stage", "unknown-deal-stages"]),
     "odoo_crm_lead.csv": (None, {"Lead": 1, "SQL": 1, "Opportunity": 1, "Customer": 1},
-                          ["2016-10-20", "2016-11-03", "2016-11-14", "2016-12-01"], []),
+                          ["2016-10-20", "2016-11-03", "2016-11-14", "2016-12-01"], ["empty-column"]),
     "mautic_contacts.csv": ("mautic_activities.csv", {"Visitor": 1, "Lead": 2},
-                            ["2016-10-20", "2016-11-05", "2016-11-07"], ["header-conflict"]),
+                            ["2016-10-20", "2016-11-05", "2016-11-07"], ["empty-column", "header-conflict"]),
     "suitecrm_leads.csv": (None, {"Visitor": 1, "Lead": 2, "Opportunity": 1, "Disqualified": 1},
-                           ["2016-10-20", "2016-11-02", "2016-11-14", "2016-12-01", "2016-12-09"], ["header-conflict"]),
+                           ["2016-10-20", "2016-11-02", "2016-11-14", "2016-12-01", "2016-12-09"], ["empty-column", "header-conflict"]),
     "axonaut_fr.csv": (None, {"MQL": 1, "Opportunity": 1, "Customer": 1, "Disqualified": 1},
-                       ["2016-10-20", "2016-11-03", "2016-11-25", "2016-12-01"], []),
+                       ["2016-10-20", "2016-11-03", "2016-11-25", "2016-12-01"], ["empty-column"]),
     "us_mdy_leads.csv": (None, {"Visitor": 1, "Lead": 1, "Opportunity": 1},
-                         ["2016-11-01", "2016-11-25", "2016-12-02"], []),
+                         ["2016-11-01", "2016-11-25", "2016-12-02"], ["empty-column"]),
 }
 
 
@@ -94,7 +95,8 @@ def test_the_problems_reported_are_the_real_ones(tmp_path):
     assert 'add each to "pipeline" in rules.json' in grouped["message"]
     result, *_ = _import_and_refresh(tmp_path, EXPORTS / "suitecrm_leads.csv")
     notes = {p["message"].split(":")[0] for p in result["problems"]}
-    assert notes == {'columns "Lead ID" and "Contact ID" both mean "Lead ID"',
+    assert notes == {'column "Consent" is empty on every row, so it is read as absent',     # no consent in the export
+                     'columns "Lead ID" and "Contact ID" both mean "Lead ID"',
                      'columns "Phone" and "Office Phone" both mean "Phone"',
                      'columns "Owner" and "Assigned User" both mean "Owner"'}
 
@@ -170,7 +172,7 @@ def test_zoho_dynamics_and_salesforce_api_spreadsheets(tmp_path):
         ["zcrm_4000002", "Ann Owner", "Junk Co", "Bob", "Spam", "", "bob@junk.example", "", "Cold Call", "Junk Lead",
          "", "", "", "Nov 3, 2016 09:00 AM"]], table=False, title="Leads export")
     result, data, ev, run_ = _import_and_refresh(tmp_path, zoho)
-    assert _stages(result) == {"MQL": 1, "Disqualified": 1} and _codes(result) == []
+    assert _stages(result) == {"MQL": 1, "Disqualified": 1} and _codes(result) == ["empty-column"]   # no consent column
     assert _created(data, run_) == ["2016-10-20", "2016-11-03"]
 
     dyn = _spreadsheet(tmp_path / "dynamics.xlsx", [
@@ -183,7 +185,7 @@ def test_zoho_dynamics_and_salesforce_api_spreadsheets(tmp_path):
         ["3f2a-03", "abe", dt.datetime(2016, 11, 3, 9), "Susanna Stubberod", "Lost interest", "Cannot Contact",
          dt.datetime(2016, 11, 25, 10, 0), "Litware", "", "susanna@litware.example", "Web", "Dan Jump"]], table=True)
     result, data, ev, run_ = _import_and_refresh(tmp_path, dyn)
-    assert _stages(result) == {"Lead": 1, "SQL": 1, "Disqualified": 1} and _codes(result) == []
+    assert _stages(result) == {"Lead": 1, "SQL": 1, "Disqualified": 1} and _codes(result) == ["empty-column"]   # no consent column
     assert _created(data, run_) == ["2016-10-20", "2016-11-03", "2016-11-25"]
 
     api = _spreadsheet(tmp_path / "sf_api.xlsx", [
@@ -194,7 +196,7 @@ def test_zoho_dynamics_and_salesforce_api_spreadsheets(tmp_path):
         ["00Q2", False, "Ray", "Joe", "Beta", "joe@beta.example", "", "Web", "Closed - Converted", "11-50", "005A",
          True, "2016-11-03T08:00:00.000+0000"]], table=False)
     result, data, ev, run_ = _import_and_refresh(tmp_path, api)
-    assert _stages(result) == {"Lead": 1, "Opportunity": 1} and _codes(result) == []
+    assert _stages(result) == {"Lead": 1, "Opportunity": 1} and _codes(result) == ["empty-column"]   # no consent column
     assert _created(data, run_) == ["2016-10-20", "2016-11-03"]
 
 

@@ -78,7 +78,7 @@ def test_near_misses_are_suggested_and_the_only_id_column_is_the_lead_id():
     ev = addin.evaluate(leads, None, None, as_of=AS_OF)
     codes = {p.code: p.message for p in ev.problems}
     assert ev.leads.iloc[0]["Lead ID"] == "m1"
-    assert '"mql_id", the only id column, is used as Lead ID' in codes["lead-id-guessed"]
+    assert '"mql_id" is used as Lead ID (the only id column)' in codes["lead-id-guessed"]
     assert 'column "Emial" looks like "Email"' in codes["header-near-miss"]
     with pytest.raises(addin.LeadQError, match="several columns could be it"):
         addin.evaluate(pd.DataFrame([{"mql_id": "m1", "seller_id": "s1"}]), None, None, as_of=AS_OF)

@@ -32,7 +32,9 @@ def _mql_acts(*ids):
     ("", False), (None, False),                         # not recorded: no consent by default
 ])
 def test_consent_values_in_several_languages_decide_the_hand_off(base_rules, header, value, given):
-    leads = leads_frame([{"Lead ID": "A1", "Email": "a@acme.example", "Job title": "CEO", header: value}])
+    # a second lead with consent recorded: a column empty on every row is no column (see the test below)
+    leads = leads_frame([{"Lead ID": "A1", "Email": "a@acme.example", "Job title": "CEO", header: value},
+                         {"Lead ID": "A2", "Email": "b@acme.example", header: "Yes"}])
     ev = evaluate(leads, _mql_acts("A1"), base_rules, as_of=AS_OF)
     status = ev.leads["Next action status"].iat[0]
     handoff = summarise(ev).handoff
@@ -40,6 +42,16 @@ def test_consent_values_in_several_languages_decide_the_hand_off(base_rules, hea
     assert (status == "No consent") is (not given)
     assert list(handoff["Lead ID"]) == (["A1"] if given else [])
     assert not [p for p in ev.problems if p.code == "consent-not-understood"]
+
+
+def test_a_consent_column_empty_on_every_row_is_no_consent_column(base_rules):
+    leads = leads_frame([{"Lead ID": "A1", "Email": "a@acme.example", "Job title": "CEO", "Consent": None},
+                         {"Lead ID": "A2", "Email": "b@acme.example", "Consent": ""}])
+    ev = evaluate(leads, _mql_acts("A1"), base_rules, as_of=AS_OF)
+    assert ev.leads["Next action status"].iat[0] != "No consent"
+    assert list(summarise(ev).handoff["Lead ID"]) == ["A1"]
+    [p] = [p for p in ev.problems if p.code == "empty-column"]
+    assert p.message.startswith('column "Consent" is empty on every row, so it is read as absent: consent is not checked')
 
 
 def test_a_consent_value_not_understood_is_reported_and_counts_as_no(base_rules):

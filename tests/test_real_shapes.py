@@ -114,3 +114,71 @@ def test_an_amount_of_infinity_is_a_problem_not_a_chart_point(tmp_path):
             if name.startswith("xl/charts/"):
                 xml = z.read(name).decode()
                 assert ">inf<" not in xml and ">nan<" not in xml, name
+
+
+def test_an_export_without_consent_is_not_every_lead_without_consent(tmp_path):
+    book = tmp_path / "deals.xlsm"
+    assert _cli("new", book, "--leads", EXPORTS / "deals_no_consent.csv")[0] == 0
+    code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
+    assert code == 0, err
+    empty = [p for p in json.loads(out)["problems"] if p["code"] == "empty-column"]
+    assert len(empty) == 1 and 'column "Consent" is empty on every row' in empty[0]["message"]
+    ev, _ = compute(read_workbook(book), book, None, "2016-12-15")
+    assert ev.context["Consent"].all()
+    assert ev.context.set_index("Lead ID").loc["9001", "Stage"] == "Customer"
+
+
+def test_an_unrecognised_unique_id_column_is_taken_and_said(tmp_path):
+    book = tmp_path / "mql.xlsm"
+    code, out, err = _cli("new", book, "--leads", EXPORTS / "marketing_two_ids.csv")
+    assert code == 0, err
+    assert 'Leads: "mql_id" taken as Lead ID (its values are unique and filled on every row' in out
+    assert read_workbook(book).leads["Lead ID"].tolist() == ["MQ-101", "MQ-102", "MQ-103", "MQ-104"]
+    code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
+    assert code == 0 and json.loads(out)["leads"] == 4
+
+
+def test_no_lead_id_on_any_row_exits_1_naming_the_candidates(tmp_path):
+    leads = _write(tmp_path / "noid.csv", "mql_id,seller_id,first_contact_date\nMQ-1,S-9,2016-10-20\n"
+                                          "MQ-1,S-9,2016-10-21\nMQ-3,S-7,2016-11-02\n")
+    book = tmp_path / "noid.xlsm"
+    assert _cli("new", book, "--leads", leads)[0] == 0
+    code, out, err = _cli("refresh", book, "--as-of", "2016-12-15")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert 'none of the 3 rows has a Lead ID' in lines[0]
+    assert '"mql_id", "seller_id" could be it: write "mql_id" (or the right one) beside "Lead ID" in Settings\' Column mapping' \
+        in lines[0]
+
+
+def test_an_empty_lead_id_column_beside_a_unique_id_column_is_guessed_with_evidence():
+    import addin
+    leads = pd.DataFrame({"Lead ID": [None, None, None], "mql_id": ["a", "b", "c"], "seller_id": ["s", "s", "t"],
+                          "Email": ["a@x.example", "b@x.example", "c@x.example"]})
+    ev = addin.evaluate(leads, None, None, as_of="2016-12-15")
+    assert ev.leads["Lead ID"].tolist() == ["a", "b", "c"]
+    note = next(p for p in ev.problems if p.code == "lead-id-guessed")
+    assert '"mql_id" is used as Lead ID (the "Lead ID" column is empty on every row' in note.message
+    assert 'unlike "seller_id"' in note.message
+
+
+def test_a_person_id_wins_over_an_organisation_id(tmp_path):
+    book = tmp_path / "persons.xlsm"
+    code, out, err = _cli("new", book, "--leads", EXPORTS / "crm_persons_org_ids.csv")
+    assert code == 0, err
+    assert '"organization_id" names an organisation, not a person' in out
+    assert read_workbook(book).leads["Lead ID"].tolist() == ["P-10", "P-11", "P-12"]
+    code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
+    assert code == 0 and json.loads(out)["leads"] == 3          # two Bo Dahl of one org are two people
+
+
+def test_a_deal_title_is_not_a_job_title(tmp_path):
+    book = tmp_path / "deals.xlsm"
+    code, out, err = _cli("new", book, "--leads", EXPORTS / "crm_deals_title.csv")
+    assert code == 0, err
+    assert '"title" beside deal columns is kept as the deal\'s title, not read as Job title' in out
+    data = read_workbook(book)
+    assert data.leads["Job title"].isna().all() and data.leads["title"].tolist()[0] == "Acme renewal 2017"
+    code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
+    assert code == 0 and not [p for p in json.loads(out)["problems"] if p["code"] == "header-conflict"]

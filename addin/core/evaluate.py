@@ -258,8 +258,14 @@ def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:
                         "info", sheet=origin.sheet, column=loser))
     if hmap.guessed_id:
         log.add(Problem("lead-id-guessed", where,
-                        f'no "Lead ID" column: "{hmap.guessed_id}", the only id column, is used as Lead ID',
+                        f'no "Lead ID" column: "{hmap.guessed_id}" is used as Lead ID ({hmap.guess_reason}); '
+                        f'if it is not, write your id column beside "Lead ID" in Settings\' Column mapping',
                         "info", sheet=origin.sheet, column=hmap.guessed_id))
+    if getattr(hmap, "deal_title", None):
+        log.add(Problem("deal-title-not-job-title", where,
+                        f'"{hmap.deal_title}" beside deal columns is read as the deal\'s title, not as "Job title"; if it is '
+                        f'the person\'s job title, write "{hmap.deal_title}" beside "Job title" in Settings\' Column mapping',
+                        "info", sheet=origin.sheet, column=hmap.deal_title))
     for canonical, header in hmap.unmapped:
         log.add(Problem("mapping-header-missing", f"Settings (Column mapping: {canonical})",
                         f'Column mapping says "{canonical}" is "{header}", but {origin.sheet} has no such column; '
@@ -271,18 +277,61 @@ def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:
                         "info", sheet=origin.sheet, column=header))
 
 
+# Optional Leads columns whose absence means something a blank cell does not (no Consent column:
+# consent is not checked; a blank Consent cell: no consent). Empty on every row, such a column is
+# read as absent — the template's columns stay empty when an export without them is imported.
+ABSENT_WHEN_EMPTY = {
+    "Consent": "consent is not checked (every lead counts as consenting), as with no Consent column",
+    "Amount": "deals have no amount, as with no Amount column",
+}
+
+
+def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict, log: ProblemLog) -> pd.DataFrame:
+    """Drop the ABSENT_WHEN_EMPTY columns that are empty on every row with data, saying so in one line each."""
+    if not filled.any():
+        return frame
+    empty = [c for c in ABSENT_WHEN_EMPTY if c in frame.columns and blank_mask(frame[c])[filled].all()]
+    for c in empty:
+        log.add(Problem("empty-column", origin.header_ref,
+                        f'column "{real.get(c, c)}" is empty on every row, so it is read as absent: {ABSENT_WHEN_EMPTY[c]} '
+                        "— fill it, or name the right column on Settings' Column mapping", "info",
+                        sheet=origin.sheet, column=real.get(c, c)))
+    return frame.drop(columns=empty) if empty else frame
+
+
+def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
+    """No row has a Lead ID: nothing could be scored, so the refresh fails (exit 1), in one line
+    naming the columns that could be the id and the mapping to write."""
+    from .headers import is_id_like
+    candidates = hmap.id_candidates or [str(h) for h in hmap.custom if is_id_like(h)]
+    if candidates:
+        fix = (f'; the column{"s" if len(candidates) > 1 else ""} {", ".join(chr(34) + c + chr(34) for c in candidates)} '
+               f'could be it: write "{candidates[0]}" (or the right one) beside "Lead ID" in Settings\' Column mapping')
+    else:
+        fix = "; give each lead a unique id in that column"
+    p = Problem("missing-lead-id", f'{origin.sheet}!{origin.letters.get(header, "A")}:{origin.letters.get(header, "A")} '
+                f'(column "{header}")', f"none of the {rows:,} rows has a Lead ID, so no lead can be scored{fix}",
+                "error", sheet=origin.sheet, column=header)
+    return WorkbookError(str(p), [p])
+
+
 def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None) -> _Leads:
     """Canonical column names, Lead IDs, and the rows kept (rows without or with a repeated ID are reported)."""
     origin = Origin(leads, "Leads")
     frame, hmap = canonicalize(leads.reset_index(drop=True), "Leads", mapping)
     real = {**{c: c for c in frame.columns}, **hmap.columns}
     if LEAD_ID not in frame.columns:
-        several = (f'; several columns could be it ({", ".join(hmap.id_candidates)}): name yours on Settings\' '
-                   'Column mapping' if len(hmap.id_candidates) > 1 else "; add one with a unique id per lead")
+        several = (f'; several columns could be it ({", ".join(hmap.id_candidates)}): write yours beside "Lead ID" in '
+                   f'Settings\' Column mapping (e.g. "{hmap.id_candidates[0]}")' if len(hmap.id_candidates) > 1
+                   else "; add one with a unique id per lead")
         raise _missing_column(origin, hmap, "Leads", LEAD_ID, several)
     header_notes(origin, hmap, "Leads", log)
     ids = _lead_key(frame[LEAD_ID])
     missing_id = (ids == "").to_numpy()
+    filled = ~blank_row(frame)
+    if filled.any() and missing_id[filled].all():
+        raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
+    frame = _empty_as_absent(frame, filled, origin, real, log)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
     origin.report(log, "missing-lead-id", missing_id & ~blank_row(frame), real[LEAD_ID],
                   lambda p: "row has no Lead ID; it is skipped — give it a unique id")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from .outputs import outputs
 from .text import fold, key, suggest
 
+import numpy as np
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -119,6 +121,9 @@ RANK_WORDS = {RANK_MAPPED: "named on Settings' Column mapping", RANK_EXACT: "the
 # "Record ID", "Lead Number", "LeadId".
 _ID_LIKE = re.compile(r"(?:^|[\s_./#-])(?:id|identifier|identifiant|number|num|no|nr|nº|#)$")
 _CAMEL_ID = re.compile(r"[a-z0-9]Id$")
+# An id of the organisation a person belongs to: never a Lead ID while a person-level id exists.
+_ORG_ID = re.compile(r"(?:^|[\s_./#-])(?:org|organi[sz]ation|account|company|companies|societe|entreprise|compte)"
+                     r"(?:[\s_./#-]|$)")
 
 
 @dataclass
@@ -138,6 +143,8 @@ class HeaderMap:
     custom_positions: list[int] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)
     guessed_id: str | None = None
+    guess_reason: str = "the only id column"                 # why guessed_id was taken
+    deal_title: str | None = None                            # a bare "Title" on a sheet of deals: not a Job title
     id_candidates: list[str] = field(default_factory=list)
     unmapped: list[tuple[str, str]] = field(default_factory=list)
     ranks: dict[str, int] = field(default_factory=dict)      # canonical -> rank of the winning claim
@@ -293,6 +300,9 @@ def canonicalize(frame: pd.DataFrame, sheet: str, mapping: dict[str, str] | None
     a custom header repeated, or equal to a LeadQ name another column won, gets " (2)", " (3)"…
     """
     hmap = match_headers(list(frame.columns), sheet, outputs=(sheet == "Leads"), mapping=mapping)
+    if LEAD_ID in _spec(sheet) and not (mapping or {}).get(LEAD_ID):
+        _guess_id_by_values(frame, hmap)
+    _deal_title(hmap, mapping)
     order = list(hmap.positions.items())
     names = [c for c, _ in order]
     taken = {key(n) for n in names}
@@ -306,3 +316,83 @@ def canonicalize(frame: pd.DataFrame, sheet: str, mapping: dict[str, str] | None
     out = frame.iloc[:, [p for _, p in order] + hmap.custom_positions].copy()
     out.columns = names
     return out, hmap
+
+
+def is_org_id(header) -> bool:
+    """An organisation's id by its name: 'organization_id', 'Account ID', 'company_id'."""
+    return bool(_ORG_ID.search(fold(str(header)).replace("_", " ")))
+
+
+def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
+    """Choose the Lead ID among id-like columns by evidence, when the headers alone do not tell.
+
+    A Lead ID column empty on every row counts as absent. Among the id-like columns, one whose
+    values are unique and filled on every row with data wins; an organisation's id
+    (organization_id, account_id, company_id) is never taken while a person-level id exists.
+    """
+    from .parse import blank_mask
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return
+    blank = np.column_stack([blank_mask(frame.iloc[:, i]).to_numpy() for i in range(frame.shape[1])])
+    has_data = ~blank.all(axis=1)
+    if not has_data.any():
+        return
+    current = hmap.positions.get(LEAD_ID)
+    if current is not None and not blank[has_data, current].all():
+        if hmap.guessed_id and is_org_id(hmap.guessed_id):
+            pass                 # a lone organisation id is still the only id; the note says it was guessed
+        return
+    free = [(p, h) for p, h in zip(hmap.custom_positions, hmap.custom) if is_id_like(h) or is_org_id(h)]
+    if current is not None and hmap.guessed_id:
+        free.append((current, hmap.guessed_id))
+    if not free:
+        return
+    hmap.id_candidates = [str(h) for _, h in sorted(free)]
+    person = [(p, h) for p, h in free if not is_org_id(h)]
+    pool = person or free
+
+    def telling(pos: int) -> bool:
+        values = frame.iloc[:, pos][has_data]
+        return not blank[has_data, pos].any() and values.astype(str).str.strip().str.casefold().is_unique
+    good = [(p, h) for p, h in sorted(pool) if telling(p)]
+    if len(good) != 1:
+        if current is not None and hmap.guessed_id and len(free) > 1:
+            return
+        return
+    pos, header = good[0]
+    others = [str(h) for p, h in sorted(free) if p != pos]
+    if current is not None and not hmap.guessed_id:      # the empty "Lead ID" column becomes a column of its own
+        hmap.custom.append(hmap.columns[LEAD_ID])
+        hmap.custom_positions.append(current)
+    hmap.custom_positions, hmap.custom = (
+        [p for p, h in zip(hmap.custom_positions, hmap.custom) if p != pos],
+        [h for p, h in zip(hmap.custom_positions, hmap.custom) if p != pos])
+    hmap.columns[LEAD_ID], hmap.positions[LEAD_ID] = header, pos
+    hmap.guessed_id = str(header)
+    reason = "its values are unique and filled on every row"
+    if others:
+        org = [o for o in others if is_org_id(o)]
+        reason += (f', unlike {", ".join(f"{chr(34)}{o}{chr(34)}" for o in others if o not in org)}' if len(org) < len(others)
+                   else "")
+        if org:
+            reason += f'; {", ".join(chr(34) + o + chr(34) for o in org)} names an organisation, not a person'
+    if current is not None:
+        reason = 'the "Lead ID" column is empty on every row; ' + reason
+    hmap.guess_reason = reason
+
+
+def _deal_title(hmap: HeaderMap, mapping: dict | None) -> None:
+    """A bare "Title" beside deal columns (Amount, Deal stage) is the deal's title, not the person's
+    job title: it stays a column of its own (the Column mapping can still name it)."""
+    header = hmap.columns.get("Job title")
+    if header is None or (mapping or {}).get("Job title") or not ({"Amount", "Deal stage"} & set(hmap.columns)):
+        return
+    hmap.conflicts = [c for c in hmap.conflicts if not (c[0] == "Job title" and key(c[2]) == "title")]
+    if key(header) != "title":
+        return
+    pos = hmap.positions.pop("Job title")
+    del hmap.columns["Job title"]
+    hmap.ranks.pop("Job title", None)
+    hmap.custom.append(header)
+    hmap.custom_positions.append(pos)
+    hmap.deal_title = str(header)

@@ -123,12 +123,18 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
     raise _error(path, f'"{path.suffix}" is not an export LeadQ reads: save it as CSV or .xlsx')
 
 
-def prepare(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+def prepare(frame: pd.DataFrame, sheet: str, notes: list[str] | None = None) -> pd.DataFrame:
     """An export's columns under LeadQ's names where recognised; the others keep their header.
-    A column named like a LeadQ result (Stage, Score…) is kept as "CRM <name>", never overwritten."""
+    A column named like a LeadQ result (Stage, Score…) is kept as "CRM <name>", never overwritten.
+    What was guessed (an id column taken as Lead ID) is added to `notes`, one line each."""
     frame = frame.copy()
     frame.columns = [f"CRM {c}" if sheet == "Leads" and key(c) in _OUTPUT_KEYS else c for c in frame.columns]
-    out, _ = canonicalize(frame, sheet)
+    out, hmap = canonicalize(frame, sheet)
+    if hmap.guessed_id and notes is not None:
+        notes.append(f'{sheet}: "{hmap.guessed_id}" taken as Lead ID ({hmap.guess_reason}); if it is not the lead\'s '
+                     'id, write the right column beside "Lead ID" in Settings\' Column mapping')
+    if hmap.deal_title and notes is not None:
+        notes.append(f'{sheet}: "{hmap.deal_title}" beside deal columns is kept as the deal\'s title, not read as Job title')
     for i, name in enumerate(out.columns):
         out.isetitem(i, typed(out.iloc[:, i], str(name)))
     return out
