@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pytest
 
 from addin.cli import run
 from addin.io.reader import read_workbook
@@ -182,3 +183,83 @@ def test_a_deal_title_is_not_a_job_title(tmp_path):
     assert data.leads["Job title"].isna().all() and data.leads["title"].tolist()[0] == "Acme renewal 2017"
     code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
     assert code == 0 and not [p for p in json.loads(out)["problems"] if p["code"] == "header-conflict"]
+
+
+def _summary_cells(book) -> list[list]:
+    ws = openpyxl.load_workbook(book)["Summary"]
+    return [[v for v in row if v is not None] for row in ws.iter_rows(values_only=True)]
+
+
+def test_the_summary_prints_one_page_wide_two_tall_with_its_title_on_each_page(tmp_path):
+    book = tmp_path / "demo.xlsm"
+    assert _cli("demo", book)[0] == 0
+    with zipfile.ZipFile(book) as z:
+        wb = z.read("xl/workbook.xml").decode()
+    ws = openpyxl.load_workbook(book)["Summary"]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 2)
+    assert ws.print_title_rows == "$1:$2"
+    assert "_xlnm.Print_Titles" in wb
+
+
+def test_the_summary_counts_every_hot_lead_and_says_how_many_more(tmp_path):
+    book = tmp_path / "demo.xlsm"
+    assert _cli("demo", book)[0] == 0
+    ev, _ = compute(read_workbook(book), book, None, None)
+    rows = _summary_cells(book)
+    title = next(r[0] for r in rows if r and str(r[0]).startswith("Hottest open leads ("))
+    hot = int(((ev.context["Score"] >= ev.rules.hot) & ~ev.context["Stage"].isin(
+        ["Customer", "Lost", "Disqualified"])).sum())
+    assert hot > 10 and title == f"Hottest open leads ({hot})"
+    assert [f"… and {hot - 10} more (filter Stage on the Leads sheet)"] in rows
+    deal_stages = [r[0] for r in rows if r and isinstance(r[0], str) and r[0].startswith("Won")]
+    assert "Won (won)" not in deal_stages
+
+
+def test_two_refreshes_on_one_day_are_one_point_of_the_trend(tmp_path):
+    book = tmp_path / "demo.xlsm"
+    assert _cli("demo", book)[0] == 0
+    assert _cli("refresh", book)[0] == 0
+    assert _cli("refresh", book)[0] == 0
+    rows = _summary_cells(book)
+    i = next(k for k, r in enumerate(rows) if r and str(r[0]).startswith("Trend — leads per stage"))
+    assert rows[i][0] == "Trend — leads per stage, last 1 refresh"
+    with zipfile.ZipFile(book) as z:
+        assert '<c:ptCount val="1"/>' in z.read("xl/charts/chartLeadQTrend.xml").decode()
+
+
+def _summary_only(book: Path, out: Path) -> Path:
+    """A copy whose only visible sheet is the Summary (LibreOffice prints no hidden sheet)."""
+    import re
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                text = data.decode()
+                text = re.sub(r'<sheet (?![^>]*name="Summary")([^>]*?)(?:\sstate="[^"]*")?/>', r'<sheet \1 state="hidden"/>', text)
+                text = re.sub(r'activeTab="\d+"', "", text)
+                names = re.findall(r'<sheet [^>]*name="([^"]+)"', text)
+                text = re.sub(r"<workbookView ", f'<workbookView activeTab="{names.index("Summary")}" ', text, count=1)
+                data = text.encode()
+            dst.writestr(item, data)
+    return out
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("leads", [200, 10_000])
+def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
+    from tests.lo import convert, pages
+    book = tmp_path / "demo.xlsm"
+    if leads == 200:
+        assert _cli("demo", book)[0] == 0
+    else:
+        import datetime as dt
+
+        from addin.core.rules import load_rules
+        from addin.io.sample import sample_frames
+        from addin.io.template import build_workbook
+        build_workbook(book, load_rules(), sample_frames(dt.date(2026, 11, 22), n=leads))
+        assert _cli("refresh", book, "--as-of", "2026-11-22", "--rules", EXPORTS.parent.parent / "rules.json")[0] == 0
+    pdf = convert(_summary_only(book, tmp_path / "summary.xlsm"), "pdf", tmp_path / "pdf")
+    images = pages(pdf, dpi=30)
+    assert 1 <= len(images) <= 2

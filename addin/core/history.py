@@ -310,7 +310,8 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
 
 
 def trend(step: HistoryStep, refreshes: int = TREND_REFRESHES) -> pd.DataFrame:
-    """Leads per stage after each of the last `refreshes` refreshes (rows: refresh times, oldest first).
+    """Leads per stage after the last refresh of each of the last `refreshes` days with one (rows:
+    refresh times, oldest first).
 
     Each History row moves its lead from its previous row's stage to its own, so the counts after
     each refresh are running sums of those moves — one pass over the log, however long.
@@ -331,6 +332,8 @@ def trend(step: HistoryStep, refreshes: int = TREND_REFRESHES) -> pd.DataFrame:
     table = moves.pivot_table(index="t", columns="stage", values="n", aggfunc="sum", fill_value=0).sort_index().cumsum()
     table = table.reindex(columns=STAGES, fill_value=0).astype(int)
     table.index.name = "Refreshed at"
+    # one point per day, its last refresh: two refreshes on one day would draw a vertical line
+    table = table[~table.index.normalize().duplicated(keep="last")]
     return table.tail(refreshes)
 
 

@@ -163,7 +163,8 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
     # Leads clipped at the score maximum tie on Score: their unclipped total keeps them ranked.
     rank, order = ["Score", "Total", "Lead ID"], [False, False, True]
     handoff = _lead_rows(ctx, ev, (ctx["Stage"] == MQL).to_numpy() & may_hand_off(ctx, ev.rules), rank, order)
-    hottest = _lead_rows(ctx, ev, open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy(), rank, order, limit=hot_limit)
+    hot = open_stage & (ctx["Score"] >= ev.rules.hot).to_numpy()
+    hottest = _lead_rows(ctx, ev, hot, rank, order, limit=hot_limit)
     actions = _actions(ctx, ev)
     won = pipeline[pipeline["Outcome"] == WON]
     lost_p = pipeline[pipeline["Outcome"] == LOST_OUTCOME]
@@ -181,6 +182,7 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Data problems": ev.problem_total,
         **privacy_counts(ctx),
         "At score maximum": at_cap(ev),
+        "Hot open leads": int(hot.sum()),        # all of them: the Summary lists the first hot_limit
     }
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),

@@ -16,7 +16,7 @@ import pandas as pd
 from .history import NEWS_STAGES
 from .present import HEADER_FILL, contrast, currency_format, excel_serial
 from .summary import Summary
-from .text import column_letter
+from .text import column_letter, fold
 from .vocabulary import ACTION_COLORS, DISQUALIFIED, DUE_SOON, FUNNEL, LOST, MISSING, NO_DATE, OVERDUE, SLA_BREACHED, VISITOR
 
 ACCENT = "#2F5597"
@@ -247,7 +247,8 @@ def _pipeline(p: _Page, s: Summary) -> None:
     first = r + 1
     for i, row in s.pipeline.iterrows():
         rr, is_open = first + i, row["Outcome"] == "open"
-        p.put(rr, 0, row["Deal stage"] + ("" if is_open else f" ({row['Outcome']})"), "text")
+        said = is_open or fold(row["Outcome"]) in fold(row["Deal stage"])       # "Won", not "Won (won)"
+        p.put(rr, 0, row["Deal stage"] + ("" if said else f" ({row['Outcome']})"), "text")
         p.put(rr, 1, int(row["Count"]), "int")
         p.put(rr, 2, float(row["Amount"]), "money")
         p.put(rr, 3, float(row["Probability"]), "pct")
@@ -285,7 +286,8 @@ def _queues(p: _Page, s: Summary, rules) -> None:
                 f" {s.kpis['At score maximum']:,} lead{'s sit' if s.kpis['At score maximum'] != 1 else ' sits'} at the "
                 f"score maximum ({rules.score_range[1]:g}): leads tied there are ranked by their unclipped total."
                 if s.kpis.get("At score maximum") else ""), "Stage")):
-        r = p.section(f"{title} ({len(frame)})", note)
+        total = s.kpis.get("Hot open leads", len(frame)) if frame is s.hottest else len(frame)
+        r = p.section(f"{title} ({total:,})", note)
         p.header(r, ["Lead ID", "Name", "Owner", "Score", "Days idle", last], {"Score", "Days idle"})
         shown = frame.head(QUEUE_ROWS)
         for i, row in shown.iterrows():
@@ -294,8 +296,8 @@ def _queues(p: _Page, s: Summary, rules) -> None:
             p.put(rr, 3, float(row["Score"]), "num")
             p.put(rr, 4, row["Days since activity"], "int")
             p.put(rr, 5, row[last], "text")
-        if len(frame) > len(shown):
-            p.put(r + 1 + len(shown), 0, f"… and {len(frame) - len(shown)} more (filter Stage on the Leads sheet)", "note")
+        if total > len(shown):
+            p.put(r + 1 + len(shown), 0, f"… and {total - len(shown):,} more (filter Stage on the Leads sheet)", "note")
         p.end_section()
 
 

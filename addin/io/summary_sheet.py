@@ -19,6 +19,8 @@ from .sheetxml import cap_text
 from .styles import StyleBook
 
 DRAWING = "xl/drawings/drawingLeadQSummary.xml"
+PRINT_FIT = (1, 2)        # the Summary prints one page wide and at most two pages tall
+TITLE_ROWS = 2            # the title and its subtitle, repeated at the top of each printed page
 CHART_PARTS = {"Funnel": "xl/charts/chartLeadQFunnel.xml", "Pipeline": "xl/charts/chartLeadQPipeline.xml",
                "Trend": "xl/charts/chartLeadQTrend.xml"}
 
@@ -195,10 +197,14 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
         rid = next(f"rId{i}" for i in range(1, 99) if f"rId{i}" not in used)
         links = [(link.ref, link.location, link.text) for link in page.links]
         xml = sheet_xml(rows_xml(page, styles.xf), page.last_col, page.last_row, page.widths, hyperlinks=links,
-                        drawing_rid=rid, tab_color=HEADER_FILL, show_grid=False, zoom=90, code_name=code_name(edit, part))
+                        drawing_rid=rid, tab_color=HEADER_FILL, show_grid=False, zoom=90, code_name=code_name(edit, part),
+                        fit_to=PRINT_FIT)
         if legacy:
             xml = xml.replace(b"</worksheet>", legacy.group(0).encode("utf-8") + b"</worksheet>")
         edit.put(part, xml)
+        # printed as a report: one page wide, at most PRINT_FIT[1] tall, the title on every page
+        edit.defined_name("_xlnm.Print_Titles", f"'{SUMMARY}'!$1:${TITLE_ROWS}", local_sheet=edit.sheet_index(SUMMARY),
+                          hidden=False)
         edit.set_part_rels(part, kept + [(rid, REL_DRAWING, DRAWING)])
         edit.put(DRAWING, _drawing_xml(page.charts), CT_DRAWING)
         edit.set_part_rels(DRAWING, [(f"rId{i}", REL_CHART, CHART_PARTS[spec.name])

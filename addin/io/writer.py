@@ -197,14 +197,17 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
 def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
               autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
               extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
-              show_grid: bool = True, zoom: int | None = None, code_name: str | None = None) -> bytes:
-    """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text."""
+              show_grid: bool = True, zoom: int | None = None, code_name: str | None = None,
+              fit_to: tuple[int, int] | None = None) -> bytes:
+    """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text.
+    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit."""
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
              f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
-    if tab_color or code_name:
+    if tab_color or code_name or fit_to:
         code = f' codeName="{xml_attr(code_name)}"' if code_name else ""
         tab = f'<tabColor rgb="FF{tab_color.lstrip("#")}"/>' if tab_color else ""
-        parts.append(f"<sheetPr{code}>{tab}</sheetPr>")
+        fit = '<pageSetUpPr fitToPage="1"/>' if fit_to else ""
+        parts.append(f"<sheetPr{code}>{tab}{fit}</sheetPr>")
     parts.append(f'<dimension ref="A1:{col_letter(max(last_col, 0))}{max(last_row, 1)}"/>')
     grid = "" if show_grid else ' showGridLines="0"'
     zoom_attr = f' zoomScale="{zoom}" zoomScaleNormal="{zoom}"' if zoom else ""
@@ -227,7 +230,10 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
             f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(cap_text(str(disp))[:2000])}"/>'
             for ref, loc, disp in hyperlinks) + "</hyperlinks>")
     parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
-    parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
+    if fit_to:
+        parts.append(f'<pageSetup orientation="portrait" fitToWidth="{fit_to[0]}" fitToHeight="{fit_to[1]}"/>')
+    else:
+        parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
     if drawing_rid:
         parts.append(f'<drawing r:id="{drawing_rid}"/>')
     parts.append("</worksheet>")
