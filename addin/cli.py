@@ -348,6 +348,9 @@ def cmd_explain(args, out, err) -> int:
         return _explain_saved(path, str(args.lead_id).strip(), args.json, out, err)
     done = explain_file(path, args.lead_id, args.rules, args.as_of, **_source_args(args))
     ev, ex = done.evaluation, done.explanation
+    used = f" ({done.as_of_source})" if done.as_of_source else ""
+    if done.as_of_source.startswith("today"):
+        used += "; the sheet's scores are those of its last refresh: give --as-of that date to see them"
     row, ledger = ex.lead, ex.ledger
     if args.json:
         out.write(json.dumps({"lead": row, "stage_reason": ex.stage_reason,
@@ -356,7 +359,7 @@ def cmd_explain(args, out, err) -> int:
         return 0
     base = f"base {ev.rules.base:g} + " if ev.rules.base else ""
     out.write(f"{row['Lead ID']}: score {row['Score']:g} ({base}fit {row['Fit score']:g} + engagement {row['Engagement score']:g}), "
-              f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}\n")
+              f"grade {row['Grade']}, stage {row['Stage']}, as of {ev.as_of.date().isoformat()}{used}\n")
     out.write(f"stage: {ex.stage_reason}\n")
     if row["Checklist"]:
         out.write(f"checklist: {row['Checklist']}\n")

@@ -93,6 +93,7 @@ class RunSettings:
     as_of: pd.Timestamp
     date_order: str
     column_mapping: dict = None          # {"Leads": {field: header}, "Activities": {...}}
+    as_of_source: str = ""               # where the as-of date came from: "--as-of", "Settings!B3", "today (…)"
 
 
 def parse_settings(rows, top_row: int) -> tuple[dict[str, object], dict[str, int]]:
@@ -244,7 +245,9 @@ def resolve(workbook=None, settings: dict | None = None, cells: dict | None = No
         path, source = rules_location(Path(workbook) if workbook else None, settings, cells, rules, env)
         rules_obj = cached_rules(path)
     if as_of is not None:
-        day = as_of_date(as_of, order, as_of_where)
+        day, from_ = as_of_date(as_of, order, as_of_where), as_of_where
     else:
         day = as_of_date(settings.get(key(AS_OF)), order, _cell(cells, AS_OF))
-    return RunSettings(rules_obj, path, source, day, order, column_mapping(settings))
+        from_ = (_cell(cells, AS_OF) if not _blank(settings.get(key(AS_OF)))
+                 else f"today: {_cell(cells, AS_OF)} is empty")
+    return RunSettings(rules_obj, path, source, day, order, column_mapping(settings), from_)

@@ -9,13 +9,15 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
 from addin.cli import run
 from addin.io.reader import read_workbook
-from addin.refresh import compute
+from addin.app.inputs import from_file
+from addin.app.refresh import compute
 
 EXPORTS = Path(__file__).parent / "exports"
 
@@ -63,7 +65,7 @@ def test_imported_activities_keep_their_dates_and_score(tmp_path):
     code, out, err = _cli("refresh", book, "--as-of", "2026-11-09", "--json")
     assert code == 0, err
     assert not [p for p in json.loads(out)["problems"] if p["code"] == "missing-date"]
-    ev, _ = compute(read_workbook(book), book, None, "2026-11-09")
+    ev, _ = compute(from_file(book), None, "2026-11-09")
     ledger = ev.details[(ev.details["Lead ID"] == first) & ev.details["Rule"].astype(str).str.contains("webinar", case=False)]
     assert len(ledger), "the imported webinar scores"
 
@@ -96,7 +98,7 @@ def test_activities_after_the_as_of_date_do_not_count_as_the_last_touch(tmp_path
     book = tmp_path / "a.xlsm"
     assert _cli("new", book, "--leads", leads, "--activities", acts)[0] == 0
     assert _cli("refresh", book, "--as-of", "2026-11-09")[0] == 0
-    ev, _ = compute(read_workbook(book), book, None, "2026-11-09")
+    ev, _ = compute(from_file(book), None, "2026-11-09")
     last = dict(zip(ev.context["Lead ID"], ev.context["Last activity"]))
     assert last["A"] == pd.Timestamp("2026-11-01") and pd.isna(last["B"])
 
@@ -124,7 +126,7 @@ def test_an_export_without_consent_is_not_every_lead_without_consent(tmp_path):
     assert code == 0, err
     empty = [p for p in json.loads(out)["problems"] if p["code"] == "empty-column"]
     assert len(empty) == 1 and 'column "Consent" is empty on every row' in empty[0]["message"]
-    ev, _ = compute(read_workbook(book), book, None, "2016-12-15")
+    ev, _ = compute(from_file(book), None, "2016-12-15")
     assert ev.context["Consent"].all()
     assert ev.context.set_index("Lead ID").loc["9001", "Stage"] == "Customer"
 
@@ -205,7 +207,7 @@ def test_the_summary_prints_one_page_wide_two_tall_with_its_title_on_each_page(t
 def test_the_summary_counts_every_hot_lead_and_says_how_many_more(tmp_path):
     book = tmp_path / "demo.xlsm"
     assert _cli("demo", book)[0] == 0
-    ev, _ = compute(read_workbook(book), book, None, None)
+    ev, _ = compute(from_file(book), None, None)
     rows = _summary_cells(book)
     title = next(r[0] for r in rows if r and str(r[0]).startswith("Hottest open leads ("))
     hot = int(((ev.context["Score"] >= ev.rules.hot) & ~ev.context["Stage"].isin(
@@ -263,3 +265,28 @@ def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
     pdf = convert(_summary_only(book, tmp_path / "summary.xlsm"), "pdf", tmp_path / "pdf")
     images = pages(pdf, dpi=30)
     assert 1 <= len(images) <= 2
+
+
+def test_outcome_won_prefers_a_won_column_and_says_so():
+    import addin
+    from addin.core.calibrate import outcome_of
+    leads = pd.DataFrame({"Lead ID": ["a", "b", "c"], "Email": ["a@x.example", "b@x.example", "c@x.example"],
+                          "Won": ["1", "0", ""], "Deal stage": ["", "", ""]})
+    ev = addin.evaluate(leads, None, None, as_of="2026-11-22")
+    y, described, _ = outcome_of(ev, leads, "won")
+    assert y[:2].tolist() == [1.0, 0.0] and np.isnan(y[2])
+    assert described.startswith('column "Won" (1/Yes = converted) — a column of that name is read before the keyword won')
+    y, described, _ = outcome_of(ev, leads.drop(columns="Won"), "won")
+    assert described == "won vs lost deals (Deal stage)"
+
+
+def test_explain_says_which_as_of_date_it_used(tmp_path):
+    book = tmp_path / "demo.xlsm"
+    assert _cli("demo", book)[0] == 0
+    lead = read_workbook(book).leads["Lead ID"].iloc[0]
+    code, out, err = _cli("explain", book, lead)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in first
+    code, out, err = _cli("explain", book, lead, "--as-of", "2026-11-22")
+    assert out.splitlines()[0].endswith("as of 2026-11-22 (--as-of)")

@@ -18,14 +18,15 @@ from .refresh import compute, open_workbook
 class Explained:
     evaluation: Evaluation
     explanation: Explanation
+    as_of_source: str = ""          # where the as-of date came from (--as-of, Settings!B3, today)
 
 
 def explain_input(inp: WorkbookInput, lead_id, rules=None, as_of=None, activities=None, engine=None,
                   spark_master=None, as_of_where: str = "--as-of") -> Explained:
     """Recompute the workbook's leads and explain one of them."""
-    ev, _ = compute(inp, rules, as_of, activities, engine, spark_master, as_of_where=as_of_where)
+    ev, run = compute(inp, rules, as_of, activities, engine, spark_master, as_of_where=as_of_where)
     try:
-        return Explained(ev, explain(ev, lead_id))
+        return Explained(ev, explain(ev, lead_id), run.as_of_source)
     except LeadQError as e:
         if inp.path is None:
             raise

@@ -62,10 +62,10 @@ def outcome_of(ev: Evaluation, frame: pd.DataFrame, spec: str) -> tuple[np.ndarr
     spec: "won" (deal stages: won vs lost outcomes of the pipeline) or a Leads column holding
     1/0, Yes/No (blank: still open).
     """
-    if key(spec) == "won":
+    col = _find_column(frame, ev.headers, spec)
+    if key(spec) == "won" and col is None:
         o = ev.context["Outcome"].to_numpy(object)
         return np.where(o == "won", 1.0, np.where(o == "lost", 0.0, np.nan)), "won vs lost deals (Deal stage)", []
-    col = _find_column(frame, ev.headers, spec)
     if col is None:
         cols = [ev.headers.get(c, c) for c in frame.columns]
         raise WorkbookError(f'Leads!1:1: no column "{spec}" to read the outcome from{did_you_mean(spec, cols)}; '
@@ -78,7 +78,9 @@ def outcome_of(ev: Evaluation, frame: pd.DataFrame, spec: str) -> tuple[np.ndarr
         for pos in np.flatnonzero(bad.to_numpy())[:20]:
             problems.append(origin.problem("outcome-not-understood", int(pos), ev.headers.get(col, col),
                                            f'outcome "{raw[pos]}" is not understood (write 1/0 or Yes/No); the lead is left out'))
-    return values.to_numpy(float), f'column "{ev.headers.get(col, col)}" (1/Yes = converted)', problems
+    said = (" — a column of that name is read before the keyword won (won vs lost deals): rename the column to "
+            "use the keyword") if key(spec) == "won" else ""
+    return values.to_numpy(float), f'column "{ev.headers.get(col, col)}" (1/Yes = converted){said}', problems
 
 def _find_column(frame: pd.DataFrame, headers: dict, name: str) -> str | None:
     from .headers import canonical_field
@@ -144,7 +146,8 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     y_all, described, problems = outcome_of(ev, frame, outcome)
 
     banned = set()
-    for name in [*exclude, *([] if key(outcome) == "won" else [outcome])]:
+    keyword = key(outcome) == "won" and _find_column(frame, ev.headers, outcome) is None
+    for name in [*exclude, *([] if keyword else [outcome])]:
         col = _find_column(frame, ev.headers, name)
         if col is None:
             cols = [ev.headers.get(c, c) for c in frame.columns]
