@@ -30,6 +30,7 @@ _RULES = [
     ("duplicate-id", "Duplicate rule id", "error", "Two rules share an id; ids name ledger rows and must be unique."),
     ("operator-value", "Operator value", "error", "A rule's value does not fit its operator (a list where one value is needed…)."),
     ("unknown-field", "Unknown field", "warning", "A rule reads a column that is no standard Leads column (a custom one may still match)."),
+    ("regex-page-pattern", "Page pattern written as a regex", "warning", "A page rule's match looks like a regular expression; page patterns are globs, the warning gives the glob to write."),
     ("undefined-activity-type", "Undefined activity type", "error", "A page rule names an activity type that `activities` does not define."),
     ("duplicate-activity-name", "Duplicate activity name", "error", "Two activity types share a key, label or alias."),
     ("thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold."),

@@ -40,6 +40,23 @@ def check_importable_name(out: Path) -> None:
         raise WorkbookError(f"{out.name}: Excel's Refresh button runs \"import {out.stem}\", and Python cannot import "
                             f"that name; call the workbook {importable_name(out.stem)}{out.suffix} (letters, digits "
                             "and _ only, not starting with a digit)")
+    if _shadows(out.stem):
+        raise WorkbookError(f"{out.name}: its module {out.stem}.py would hide the \"{out.stem}\" module Python already has (the "
+                            f"Refresh button imports {out.stem}, and so do LeadQ and its libraries); call the workbook "
+                            f"{out.stem}_leads{out.suffix}")
+
+
+def _shadows(name: str) -> bool:
+    """Whether NAME.py would hide a module Python already has (csv, pandas, json…)."""
+    import importlib.util
+    import sys
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin not in (None, "namespace")
 
 
 def shim_problems(workbook: Path) -> list[Problem]:

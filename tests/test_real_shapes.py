@@ -290,3 +290,29 @@ def test_explain_says_which_as_of_date_it_used(tmp_path):
     assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in first
     code, out, err = _cli("explain", book, lead, "--as-of", "2026-11-22")
     assert out.splitlines()[0].endswith("as of 2026-11-22 (--as-of)")
+
+
+def test_check_rules_warns_of_a_regex_page_pattern_with_the_globs_to_write(tmp_path):
+    rules = _rules(tmp_path, {"activities": {"page_visit": {"points": 1}},
+                              "pages": [{"id": "pricing", "match": "/pricing|/tarifs", "points": 10},
+                                        {"id": "docs", "match": "*/docs*", "points": 1}]})
+    code, out, err = _cli("check-rules", rules)
+    assert code == 0, err
+    warned = [line for line in (out + err).splitlines() if "regular expression" in line]
+    assert len(warned) == 1 and "$.pages[0].match" in warned[0]
+    assert 'write one page rule per pattern: "*/pricing*", "*/tarifs*"' in warned[0]
+
+
+def test_a_workbook_name_that_would_hide_a_module_is_refused_with_a_name_to_use(tmp_path):
+    for name in ("csv", "pandas"):
+        code, out, err = _cli("new", tmp_path / f"{name}.xlsm")
+        assert code == 1 and not (tmp_path / f"{name}.xlsm").exists()
+        assert f'would hide the "{name}" module Python already has' in err and f"{name}_leads.xlsm" in err
+
+
+def test_an_unreadable_xls_is_one_line(tmp_path):
+    bad = tmp_path / "old.xls"
+    bad.write_bytes(b"garbage\x00\x01")
+    code, out, err = _cli("new", tmp_path / "b.xlsm", "--leads", bad)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "cannot be read as a spreadsheet" in err and "save it as .xlsx or CSV" in err and "Context" not in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -385,10 +386,35 @@ def _check_rule_values(user: dict, merged: dict) -> list[_Finding]:
     return out
 
 
+# What only a regular expression writes: alternation, anchors, escapes, groups, ".*" — a glob
+# ("*/pricing*") matches them literally, so such a pattern never matches a URL.
+_REGEX_LOOK = re.compile(r"\||^\^|\$$|\\|\(|\)|\.\*|\.\+|\[[^\]]*\]")
+
+
+def glob_for(pattern: str) -> list[str]:
+    """The globs a regex-looking page pattern means: "/pricing|/tarifs" -> ["*/pricing*", "*/tarifs*"]."""
+    out = []
+    for part in pattern.split("|"):
+        start, end = part.startswith("^"), part.endswith("$") and not part.endswith("\\$")
+        core = part[1 if start else 0:len(part) - (1 if end else 0)]
+        core = core.replace(".*", "*").replace(".+", "*").replace("\\", "").replace("(", "").replace(")", "")
+        glob = ("" if start else "*") + core + ("" if end else "*")
+        out.append(re.sub(r"\*+", "*", glob))
+    return out
+
+
 def _check_pages(user: dict, merged: dict) -> list[_Finding]:
     out = []
     types = merged.get("activities") if isinstance(merged.get("activities"), dict) else {}
     for i, r in _items(user, "pages"):
+        match = r.get("match")
+        if isinstance(match, str) and _REGEX_LOOK.search(match):
+            globs = glob_for(match)
+            fix = (f'write "{globs[0]}"' if len(globs) == 1 else
+                   "write one page rule per pattern: " + ", ".join(f'"{g}"' for g in globs))
+            out.append((["pages", i, "match"], "regex-page-pattern",
+                        f'"{match}" looks like a regular expression, but page patterns are globs (* any text, '
+                        f"? one character; every other character is matched as written), so it never matches a URL; {fix}", "warning"))
         acts = r.get("activity")
         for a in ([acts] if isinstance(acts, str) else acts if isinstance(acts, list) else []):
             if isinstance(a, str) and a not in types:

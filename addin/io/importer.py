@@ -106,7 +106,8 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
         try:
             reader = fastexcel.read_excel(str(path))
         except Exception as e:   # fastexcel raises its own hierarchy for damaged files
-            raise _error(path, f"cannot be read as a spreadsheet ({e})") from None
+            raise _error(path, f"cannot be read as a spreadsheet ({_reason(e)}); it may be damaged, protected by a "
+                               "password or another format renamed: open it and save it as .xlsx or CSV") from None
         names = reader.sheet_names
         if sheet is not None and sheet not in names:
             from ..core.text import did_you_mean
@@ -121,6 +122,14 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
         body.columns = header
         return body.astype(object).where(body.notna(), None)
     raise _error(path, f'"{path.suffix}" is not an export LeadQ reads: save it as CSV or .xlsx')
+
+
+def _reason(e: Exception) -> str:
+    """One short line of a reader's error: its first line, without the reader's own prefixes."""
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    first = re.sub(r"^(?:\w+ error:\s*)+", "", first, flags=re.IGNORECASE)
+    first = re.sub(r",? signature (?:\\x[0-9a-f]{2})+", "", first)
+    return first[:120]
 
 
 def prepare(frame: pd.DataFrame, sheet: str, notes: list[str] | None = None) -> pd.DataFrame:
