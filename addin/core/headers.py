@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from .outputs import outputs
 from .text import fold, key, suggest
 
-import numpy as np
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -330,6 +328,8 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
     values are unique and filled on every row with data wins; an organisation's id
     (organization_id, account_id, company_id) is never taken while a person-level id exists.
     """
+    import numpy as np                 # here: `leadq check-rules` imports this module and starts without numpy
+
     from .parse import blank_mask
     if frame.shape[1] == 0 or len(frame) == 0:
         return
@@ -339,9 +339,7 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
         return
     current = hmap.positions.get(LEAD_ID)
     if current is not None and not blank[has_data, current].all():
-        if hmap.guessed_id and is_org_id(hmap.guessed_id):
-            pass                 # a lone organisation id is still the only id; the note says it was guessed
-        return
+        return                   # a filled Lead ID column (or the only id-like column) stands
     free = [(p, h) for p, h in zip(hmap.custom_positions, hmap.custom) if is_id_like(h) or is_org_id(h)]
     if current is not None and hmap.guessed_id:
         free.append((current, hmap.guessed_id))
@@ -356,9 +354,7 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
         return not blank[has_data, pos].any() and values.astype(str).str.strip().str.casefold().is_unique
     good = [(p, h) for p, h in sorted(pool) if telling(p)]
     if len(good) != 1:
-        if current is not None and hmap.guessed_id and len(free) > 1:
-            return
-        return
+        return                   # none or several could be it: the refresh names them (no guess)
     pos, header = good[0]
     others = [str(h) for p, h in sorted(free) if p != pos]
     if current is not None and not hmap.guessed_id:      # the empty "Lead ID" column becomes a column of its own
