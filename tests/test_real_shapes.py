@@ -316,3 +316,14 @@ def test_an_unreadable_xls_is_one_line(tmp_path):
     code, out, err = _cli("new", tmp_path / "b.xlsm", "--leads", bad)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "cannot be read as a spreadsheet" in err and "save it as .xlsx or CSV" in err and "Context" not in err
+
+
+def test_open_deals_without_an_amount_are_said_beside_the_pipeline(tmp_path):
+    leads = _write(tmp_path / "deals.csv", "Lead ID,Email,Deal stage,Amount\nA,a@x.example,Proposal,\n"
+                                          "B,b@x.example,Proposal,1000\nC,c@x.example,Negotiation,\n")
+    book = tmp_path / "deals.xlsm"
+    assert _cli("new", book, "--leads", leads)[0] == 0
+    assert _cli("refresh", book, "--as-of", "2026-11-09")[0] == 0
+    rows = _summary_cells(book)
+    i = next(k for k, r in enumerate(rows) if r == ["Pipeline"])
+    assert rows[i + 1][0].endswith("2 open deals have no amount and count 0: fill Amount on the Leads sheet.")

@@ -183,6 +183,9 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         **privacy_counts(ctx),
         "At score maximum": at_cap(ev),
         "Hot open leads": int(hot.sum()),        # all of them: the Summary lists the first hot_limit
+        # open deals whose amount is missing count 0 in the weighted pipeline: said beside it
+        "Open deals without amount": int(((ctx["Outcome"] == OPEN).to_numpy()
+                                          & ~(pd.to_numeric(ctx["Amount"], errors="coerce").abs() > 0).to_numpy()).sum()),
     }
     return Summary(kpis, funnel, outcomes, pipeline, _group(ctx, "Source"), _group(ctx, "Owner"), handoff, hottest,
                    actions, _grid(ctx, ev), _quality(ev),

@@ -242,7 +242,10 @@ def _funnel(p: _Page, s: Summary, rules) -> None:
 
 
 def _pipeline(p: _Page, s: Summary) -> None:
-    r = p.section("Pipeline", "Weighted amount = amount × the stage's win probability (open deals only).")
+    missing = s.kpis.get("Open deals without amount", 0)
+    r = p.section("Pipeline", "Weighted amount = amount × the stage's win probability (open deals only)." + (
+        f" {missing:,} open deal{'s have' if missing != 1 else ' has'} no amount and count 0: fill Amount on the "
+        "Leads sheet." if missing else ""))
     p.header(r, ["Deal stage", "Deals", "Amount", "Probability", "Weighted"], {"Deals", "Amount", "Probability", "Weighted"})
     first = r + 1
     for i, row in s.pipeline.iterrows():
