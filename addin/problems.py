@@ -127,7 +127,6 @@ _DATA = [
     ("lead-id-guessed", "Lead ID guessed", "info", "No Lead ID column (or one empty on every row): the id-like column whose values are unique and filled on every row is used, never an organisation's id while a person's exists."),
     ("deal-title-not-job-title", "Deal title is not a job title", "info", "A bare \"Title\" beside deal columns is the deal's title and is not read as Job title."),
     ("empty-column", "Column empty on every row", "info", "An optional column empty on every row is read as absent (e.g. no consent recorded: consent is not checked)."),
-    ("rows-below-table", "Rows below a table", "info", "Rows typed or pasted right under a table are read; the refresh grows the table over them."),
     ("mapping-header-missing", "Column mapping names no column", "warning", "Settings' Column mapping names a header the sheet does not have."),
     ("date-order-conflict", "Date order conflict", "warning", "A date readable only in the other day/month order than its column."),
     ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),
