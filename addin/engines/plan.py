@@ -282,8 +282,10 @@ class Plan:
         keys = [q(self.col[c]) for c in (LEAD_ID, "Email", "Activity") if c in self.col]
         date = q(self.col["Date"])
         if self.kinds[self.col["Date"]] == "date":
+            # dates after the as-of day are grouped apart: the last activity is the last on or before it
+            as_of = pd.Timestamp(self.as_of_day, unit="D").date().isoformat()
             grouped = (f"SELECT {', '.join(keys)}, MAX({date}) AS {date}, COUNT(*) AS __n FROM src "
-                       f"GROUP BY {', '.join(keys)}, {date} IS NULL")
+                       f"GROUP BY {', '.join(keys)}, {date} IS NULL, CAST({date} AS DATE) <= DATE '{as_of}'")
         else:
             keys.append(date)
             grouped = f"SELECT {', '.join(keys)}, COUNT(*) AS __n FROM src GROUP BY {', '.join(keys)}"
@@ -293,7 +295,8 @@ class Plan:
         names = ["lead", "given", "tk", "tblank", "dk", "dbad"]
         return (f"WITH g AS ({grouped}), base AS ({base}) SELECT "
                 + ", ".join(f"{f} AS {n}" for f, n in zip(flags, names))
-                + ", SUM(n) AS n, MAX(day) AS last FROM base GROUP BY " + ", ".join(flags))
+                + f", SUM(n) AS n, MAX(CASE WHEN day <= {self.as_of_day} THEN day END) AS last FROM base GROUP BY "
+                + ", ".join(flags))
 
     # ---- run
     def run(self) -> Engagement:
@@ -348,6 +351,6 @@ class Plan:
                                  column=self.col.get(column)))
             self.log.count(code, n - 1)     # one line tells them all; the totals count every row
         last = np.full(len(self.ids), np.iinfo(np.int64).min, dtype=np.int64)
-        use = ok & (g["dk"] == 1)
+        use = ok & (g["dk"] == 1) & diag["last"].notna().to_numpy()      # only activities after as-of: none
         np.maximum.at(last, g["lead"][use], diag["last"].to_numpy()[use].astype(np.int64))
         return np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"), last.astype("datetime64[D]"))
