@@ -12,7 +12,7 @@ import xlwings as xw
 from .app.calibrate import calibrate_input, suggested_path, write_suggested
 from .app.check import check_input
 from .app.preview import preview_input
-from .app.refresh import compute, now_stamp, status
+from .app.refresh import compute, now_stamp, status, summary_page
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
@@ -41,8 +41,6 @@ from .core.present import (
 )
 from .core.preview import SHEET as PREVIEW_SHEET
 from .core.preview import sheet_rows
-from .core.summary import summarise
-from .core.summary_layout import summary_layout
 from .core.text import column_letter, key
 from .crash import crash_message
 from .errors import LeadQError
@@ -258,7 +256,7 @@ def _write_row(sheet, r: int, cells: dict[int, tuple]) -> None:
 
 def write_summary(book, ev, stamp: str) -> None:
     """Render the Summary layout cell by cell (the file writer renders the same layout as XML)."""
-    page = summary_layout(summarise(ev), ev.rules, stamp)
+    page = summary_page(ev, stamp)
     sheet = _fresh_sheet(book, SUMMARY)
     rows: dict[int, dict[int, tuple]] = {}
     for (r, c), cell in sorted(page.cells.items()):

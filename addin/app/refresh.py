@@ -69,6 +69,13 @@ def status(ev: Evaluation | None, stamp: str, error: str | None = None) -> dict[
     return settings_status(ev, stamp, error=error)
 
 
+def summary_page(ev: Evaluation, stamp: str):
+    """The Summary sheet laid out (core.summary_layout): what every door renders, cell by cell or as XML."""
+    from ..core.summary import summarise
+    from ..core.summary_layout import summary_layout
+    return summary_layout(summarise(ev), ev.rules, stamp)
+
+
 def open_workbook(workbook) -> Path:
     """A workbook path a job may read: it exists, is a file, and is not a CSV/.xls/.ods given by mistake."""
     workbook = Path(workbook)
