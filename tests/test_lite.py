@@ -1,0 +1,171 @@
+"""xlwings Lite on CPython: the Lite entry points on the test engine with Lite's restrictions enforced
+(no thread, no file beside the book, the book's path only its name), rules kept in a Rules sheet."""
+
+import builtins
+import datetime as dt
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import openpyxl
+import pytest
+import xlengine
+from conftest import AS_OF, ROOT, gate
+from xlengine import open_as_caller
+
+from addin import rules_sheet
+from addin.app.check import check_file
+from addin.core.headers import LEADS_OUTPUTS
+from addin.errors import RulesError
+from addin.refresh import new_workbook, refresh
+from addin.settings import load_rules
+
+EXCLUDED = ("fastexcel", "duckdb", "pyspark", "sqlglot")
+
+
+def test_importing_the_lite_entry_points_loads_no_excluded_module_and_starts_no_thread():
+    code = ("import sys, threading\n"
+            "started = []\n"
+            "real = threading.Thread.start\n"
+            "threading.Thread.start = lambda self: (started.append(self.name), real(self))\n"
+            "import addin.lite\n"
+            f"print(sorted(m for m in {EXCLUDED!r} if m in sys.modules), started, threading.active_count())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip() == "[] [] 1"
+
+
+def _settings_row(ws, label):
+    return next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == label)
+
+
+def _put_rules_sheet(path, text, rules_file="sheet:Rules"):
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb.create_sheet(rules_sheet.SHEET)
+    for i, row in enumerate(rules_sheet.rows_of(text), start=1):
+        ws.cell(i, 1).value = row[0]
+    s = wb["Settings"]
+    s.cell(_settings_row(s, "Rules file"), 2).value = rules_file
+    s["B3"] = dt.datetime(2026, 11, 22)
+    wb.save(path)
+
+
+def _owned(path):
+    ws = openpyxl.load_workbook(path, data_only=True)["Leads"]
+    header = [c.value for c in ws[3]]
+    cols = [header.index(n) for n in LEADS_OUTPUTS]
+    return [[r[i] for i in cols] for r in ws.iter_rows(min_row=4, values_only=True) if r[0] is not None]
+
+
+def _values(path, sheet):
+    return [r for r in openpyxl.load_workbook(path, data_only=True)[sheet].iter_rows(values_only=True)]
+
+
+@pytest.fixture
+def lite(monkeypatch, tmp_path):
+    """Lite's restrictions: no thread may start, the book's full name is its bare name, nothing is read
+    or written in the book's folder while a Lite script runs, and no LEADQ_RULES."""
+    monkeypatch.delenv("LEADQ_RULES", raising=False)
+    monkeypatch.setattr(xlengine.Book, "fullname", property(lambda self: self.path.name))
+    work = tmp_path / "pyodide-home"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+    def no_thread(self):
+        raise AssertionError("Lite has no threads: a thread was started")
+
+    def restrict(folder):
+        real_open = builtins.open
+
+        def guarded(file, *a, **k):
+            if isinstance(file, (str, os.PathLike)) and os.path.abspath(file).startswith(str(folder)):
+                raise AssertionError(f"Lite has no folder beside the book: opened {file}")
+            return real_open(file, *a, **k)
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+        monkeypatch.setattr(builtins, "open", guarded)
+    yield restrict, work
+    try:
+        del xlengine.xw.Book._mock_caller
+    except AttributeError:
+        pass
+
+
+def test_lite_refresh_equals_leadq_refresh_with_the_rules_in_a_sheet(tmp_path, lite):
+    import addin.lite as lite_door
+    restrict, work = lite
+    books = tmp_path / "books"
+    books.mkdir()
+    headless, book_path = books / "headless.xlsm", books / "lite.xlsm"
+    new_workbook(headless, sample=True, as_of=AS_OF)
+    shutil.copy(headless, book_path)
+    text = (ROOT / "rules.json").read_text("utf-8")
+    _put_rules_sheet(book_path, text)
+    (books / "rules.json").write_text(json.dumps({"thresholds": {"mql": 1}}))   # would change every stage if read
+    refresh(headless, as_of=AS_OF, rules=ROOT / "rules.json")
+    book = open_as_caller(book_path)
+    restrict(books)
+    lite_door.refresh(book, now="2026-11-22 09:00")
+    book.impl.save()
+    status = _values(book_path, "Settings")
+    assert any(isinstance(v, str) and v.startswith("OK — 200 leads scored") for r in status for v in r), [r[:2] for r in status]
+    gate(book_path, "the Lite path (saved by the test engine)")
+    assert _owned(book_path) == _owned(headless)
+    assert [r[:9] for r in _values(book_path, "Score details")] == [r[:9] for r in _values(headless, "Score details")]
+    # the file writer writes 15 significant digits, Excel's precision: compare at 12
+    # (the macro renderer also writes its charts' data beside the page, as for the Refresh button)
+    lite_summary = {round(v, 12) for r in _values(book_path, "Summary") for v in r if isinstance(v, (int, float))}
+    head_summary = {round(v, 12) for r in _values(headless, "Summary") for v in r if isinstance(v, (int, float))}
+    assert lite_summary == head_summary
+    assert list(work.iterdir()) == []           # nothing written in Pyodide's home folder either
+
+
+def test_rules_sheet_equals_rules_json_and_a_mistake_names_its_cell():
+    text = (ROOT / "rules.json").read_text("utf-8")
+    sheet = rules_sheet.from_column("Rules", [r[0] for r in rules_sheet.rows_of(text)])
+    assert rules_sheet.load_sheet(sheet).data == load_rules(ROOT / "rules.json").data
+    lines = text.splitlines()
+    i = next(n for n, line in enumerate(lines) if re.search(r'"points": -?[0-9]', line))
+    lines[i] = re.sub(r'"points": -?[0-9]+', '"points": "many"', lines[i])
+    broken = rules_sheet.from_column("Rules", [rules_sheet.TITLE] + lines)
+    with pytest.raises(RulesError) as e:
+        rules_sheet.load_sheet(broken)
+    first = [p for p in e.value.problems if p.severity == "error"][0]
+    assert str(first).startswith(f"Rules!A{i + 2}: $.")          # row 1 holds the title: line 1 is A2
+    assert "points" in first.where
+
+
+def test_lite_check_rules_reports_the_cell_and_a_rules_file_setting_is_refused(tmp_path, lite):
+    import addin.lite as lite_door
+    restrict, _ = lite
+    path = tmp_path / "b.xlsm"
+    new_workbook(path, sample=True, as_of=AS_OF)
+    lines = (ROOT / "rules.json").read_text("utf-8").splitlines()
+    i = next(n for n, line in enumerate(lines) if re.search(r'"points": -?[0-9]', line))
+    lines[i] = re.sub(r'"points": -?[0-9]+', '"points": "many"', lines[i])
+    _put_rules_sheet(path, "\n".join(lines))
+    book = open_as_caller(path)
+    restrict(tmp_path)
+    lite_door.check_rules(book)
+    s = book.sheets["Settings"]
+    status = s.range((_settings_row(openpyxl.load_workbook(path)["Settings"], "Status"), 2)).value
+    assert f"Rules!A{i + 2}: $." in status and "problem(s) in the Rules sheet" in status
+    row = _settings_row(openpyxl.load_workbook(path)["Settings"], "Rules file")
+    s.range((row, 2)).value = "rules.json"
+    lite_door.refresh(book)
+    assert f"Settings!B{row}" in book.app.status_bar and "no folder beside the workbook" in book.app.status_bar
+
+
+def test_lite_worksheet_function_says_which_rules_it_used():
+    import addin.lite as lite_door
+    text = (ROOT / "rules.json").read_text("utf-8")
+    column = [[r[0]] for r in rules_sheet.rows_of(text)]
+    assert lite_door.LEADQ_POINTS("webinar", rules=column) == load_rules(ROOT / "rules.json").activity_points("webinar")
+    bundled = lite_door.LEADQ_POINTS("webinar")
+    assert isinstance(bundled, str) and "bundled default rules" in bundled
+
+
+def test_a_rules_file_checks_the_same_as_its_sheet():
+    assert check_file(ROOT / "rules.json").valid
