@@ -169,3 +169,71 @@ def test_lite_worksheet_function_says_which_rules_it_used():
 
 def test_a_rules_file_checks_the_same_as_its_sheet():
     assert check_file(ROOT / "rules.json").valid
+
+
+def _cli(*argv):
+    import io
+
+    from addin.cli import run
+    out, err = io.StringIO(), io.StringIO()
+    return run(list(map(str, argv)), out, err), out.getvalue(), err.getvalue()
+
+
+def test_new_lite_writes_an_xlsx_without_vba_with_the_rules_in_its_sheet_and_lite_setup_files(tmp_path):
+    import zipfile
+    book = tmp_path / "lite.xlsx"
+    code, out, err = _cli("new", book, "--lite", "--sample")
+    assert code == 0, err
+    gate(book, "leadq new --lite")
+    names = zipfile.ZipFile(book).namelist()
+    assert not any("vbaProject" in n for n in names)
+    wb = openpyxl.load_workbook(book)
+    assert wb["Settings"].cell(_settings_row(wb["Settings"], "Rules file"), 2).value == "sheet:Rules"
+    assert "xlwings.conf" not in wb.sheetnames
+    assert "from addin.lite import" in (tmp_path / "main.py").read_text()
+    assert (tmp_path / "requirements.txt").read_text().startswith("leadq")
+    assert not (tmp_path / "rules.json").exists()
+    code, out, err = _cli("new", book, "--lite")
+    assert code == 1 and "already exists" in err
+
+
+def test_rules_in_and_out_round_trip_and_refresh_equals_rules_json(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    for d in (a, b):
+        new_workbook(d / "w.xlsm", sample=True, as_of=AS_OF)
+    (a / "rules.json").unlink()          # a: only the Rules sheet; b: rules.json beside it
+    wb = openpyxl.load_workbook(a / "w.xlsm", keep_vba=True)
+    wb["Settings"].cell(_settings_row(wb["Settings"], "Rules file"), 2).value = None
+    wb.save(a / "w.xlsm")
+    code, out, err = _cli("rules-in", a / "w.xlsm", ROOT / "rules.json")
+    assert code == 0, err
+    gate(a / "w.xlsm", "leadq rules-in")
+    shutil.copy(ROOT / "rules.json", b / "rules.json")
+    ra = refresh(a / "w.xlsm", as_of=AS_OF)
+    rb = refresh(b / "w.xlsm", as_of=AS_OF)
+    assert ra.rules_source == "the Rules sheet of the workbook"
+    assert _owned(a / "w.xlsm") == _owned(b / "w.xlsm")
+    code, out, err = _cli("rules-out", a / "w.xlsm", tmp_path / "back.json")
+    assert code == 0, err
+    assert (tmp_path / "back.json").read_text() == (ROOT / "rules.json").read_text()
+    assert rb.rules_source != ra.rules_source
+
+
+def test_rules_in_refuses_broken_rules_and_a_users_sheet_named_rules(tmp_path):
+    book = tmp_path / "w.xlsm"
+    new_workbook(book, sample=True, as_of=AS_OF)
+    before = book.read_bytes()
+    lines = (ROOT / "rules.json").read_text("utf-8").splitlines()
+    i = next(n for n, line in enumerate(lines) if re.search(r'"points": -?[0-9]', line))
+    lines[i] = re.sub(r'"points": -?[0-9]+', '"points": "many"', lines[i])
+    (tmp_path / "broken.json").write_text("\n".join(lines))
+    code, out, err = _cli("rules-in", book, tmp_path / "broken.json")
+    assert code == 1 and f"broken.json:{i + 1}: $.fit[0].points" in err
+    assert book.read_bytes() == before
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb.create_sheet("Rules")["A1"] = "my own rules of thumb"
+    wb.save(book)
+    code, out, err = _cli("rules-in", book, ROOT / "rules.json")
+    assert code == 1 and "was not made by LeadQ" in err
+    assert openpyxl.load_workbook(book)["Rules"]["A1"].value == "my own rules of thumb"
