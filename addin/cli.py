@@ -461,7 +461,8 @@ def cmd_rules_out(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"rules-in": cmd_rules_in, "rules-out": cmd_rules_out, "check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
+COMMANDS = {"rules-in": cmd_rules_in, "rules-out": cmd_rules_out,
+            "check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain, "calibrate": cmd_calibrate, "forget": cmd_forget, "export": cmd_export}
 
 

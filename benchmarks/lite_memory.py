@@ -20,7 +20,6 @@ def peak_mb() -> float:
 
 
 def main(n: int) -> None:
-    import pandas as pd
     from synth import make
 
     from addin.core.evaluate import evaluate

@@ -4,8 +4,8 @@
 import builtins
 import datetime as dt
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -237,3 +237,19 @@ def test_rules_in_refuses_broken_rules_and_a_users_sheet_named_rules(tmp_path):
     code, out, err = _cli("rules-in", book, ROOT / "rules.json")
     assert code == 1 and "was not made by LeadQ" in err
     assert openpyxl.load_workbook(book)["Rules"]["A1"].value == "my own rules of thumb"
+
+
+def test_the_desktop_worksheet_function_uses_the_calling_books_rules_sheet(tmp_path, monkeypatch):
+    import addin.udfs as udfs
+    monkeypatch.delenv("LEADQ_RULES", raising=False)
+    path = tmp_path / "w.xlsm"
+    new_workbook(path, sample=True, as_of=AS_OF)
+    data = json.loads((ROOT / "rules.json").read_text("utf-8"))
+    data["activities"]["webinar"]["points"] = 77
+    _put_rules_sheet(path, json.dumps(data, indent=1))
+    book = open_as_caller(path)
+    try:
+        caller = book.sheets["Leads"].range("A1")
+        assert udfs.LEADQ_POINTS("webinar", caller=caller) == 77
+    finally:
+        del xlengine.xw.Book._mock_caller

@@ -29,7 +29,7 @@ def sheet_xml(text: str) -> bytes:
         rows.append(f'<row r="{r}">{cell}</row>')
     return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS}>'
             f'<cols><col min="1" max="1" width="110" customWidth="1"/></cols>'
-            f'<sheetData>{"".join(rows)}</sheetData></worksheet>').encode("utf-8")
+            f'<sheetData>{"".join(rows)}</sheetData></worksheet>').encode()
 
 
 def read_sheet(path: Path):

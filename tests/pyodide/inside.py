@@ -17,8 +17,7 @@ async def main(wheels, leadq_wheel):
     results["platform"] = sys.platform
 
     # 1. the pure rules check: a located error from rules.json text
-    from addin.core.rules import check_rules
-    from addin.core.rules import default_rules_text
+    from addin.core.rules import check_rules, default_rules_text
     text = default_rules_text()
     lines = text.splitlines()
     i = next(n for n, line in enumerate(lines) if '"points": ' in line and line.split('"points": ')[1][:1].isdigit())
@@ -39,8 +38,8 @@ async def main(wheels, leadq_wheel):
     results["numpy_or_pandas_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "pandas"))
 
     # 3. the Lite entry points: imported with numpy/pandas stood in for, Check rules dispatched on a fake book
-    import xlwings as xw
     import stubs
+    import xlwings as xw
     stubs.install()
     import addin.lite as lite
     results["lite_scripts"] = [f.__name__ for f in (lite.refresh, lite.preview_rules, lite.calibrate, lite.check_rules)]
