@@ -43,7 +43,7 @@ from .errors import LeadQError, Problem, WorkbookError
 from .excel.read import read_book
 from .settings import PREVIEW_RULES, RULES_FILE
 
-SUGGESTED_SHEET = "Rules (suggested)"
+SUGGESTED_SHEET = rules_sheet.SUGGESTED
 NO_FOLDER = ("xlwings Lite has no folder beside the workbook: keep the rules in the workbook's Rules sheet "
              '(write "sheet:Rules" here, or clear the cell; `leadq rules-in BOOK rules.json` copies a rules.json in)')
 BUNDLED_NOTE = "[bundled default rules: pass the Rules sheet as the rules argument, e.g. Rules!A1:A2000]"
@@ -112,10 +112,7 @@ def calibrate(book, stamp: str) -> None:
     """Learn the points from won and lost deals: the Calibration sheet, and the suggested rules in a
     *Rules (suggested)* sheet (Lite has no folder for rules.suggested.json); never over the Rules sheet."""
     from .core.calibration_view import CALIBRATION, sheet_blocks
-    suggested = macros._sheet(book, SUGGESTED_SHEET)
-    if suggested is not None and not rules_sheet.is_ours(suggested.range((1, 1)).value):
-        raise LeadQError(f'the sheet "{suggested.name}" was not made by LeadQ; rename it, then calibrate again')
-    macros._refuse_not_ours(book, [CALIBRATION])
+    macros._refuse_not_ours(book, [CALIBRATION, SUGGESTED_SHEET])
     inp = lite_input(book)
     cal = calibrate_input(inp).calibration
     cells, _ = sheet_blocks(cal)

@@ -21,6 +21,7 @@ from .core.text import key
 from .errors import Problem, RulesError
 
 SHEET = "Rules"
+SUGGESTED = "Rules (suggested)"      # where Lite's Calibrate writes the suggested rules (no folder for a file)
 PREFIX = "sheet:"
 TITLE = "LeadQ rules: the rules.json text, one line per row from row 2 (check it with Check rules; copy it out with `leadq rules-out`)"
 MARK = "LeadQ rules"

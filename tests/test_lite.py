@@ -253,3 +253,34 @@ def test_the_desktop_worksheet_function_uses_the_calling_books_rules_sheet(tmp_p
         assert udfs.LEADQ_POINTS("webinar", caller=caller) == 77
     finally:
         del xlengine.xw.Book._mock_caller
+
+
+def test_lite_calibrate_then_preview_write_sheets_not_files(tmp_path, lite):
+    import addin.lite as lite_door
+    restrict, work = lite
+    books = tmp_path / "books"
+    books.mkdir()
+    path = books / "lite.xlsx"
+    code, out, err = _cli("new", path, "--lite", "--sample")
+    assert code == 0, err
+    before = sorted(p.name for p in books.iterdir())
+    book = open_as_caller(path)
+    restrict(books)
+    lite_door.calibrate(book, now="2026-11-22 09:00")
+    assert book.app.status_bar.startswith("LeadQ: Calibrated 2026-11-22 09:00: held-out AUC"), book.app.status_bar
+    suggested = [r[0] for r in book.sheets[lite_door.SUGGESTED_SHEET].used_range.options(ndim=2).value]
+    assert rules_sheet.load_sheet(rules_sheet.from_column("Rules (suggested)", suggested)) is not None
+    lite_door.preview_rules(book, now="2026-11-22 09:05")
+    assert book.app.status_bar.startswith("LeadQ: OK — rules preview 2026-11-22 09:05: 200 leads"), book.app.status_bar
+    assert sorted(p.name for p in books.iterdir()) == before and list(work.iterdir()) == []
+
+
+def test_pip_install_on_cpython_keeps_fastexcel_and_duckdb_and_pyodide_leaves_them_out():
+    import tomllib
+
+    from packaging.requirements import Requirement
+    deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    cpython = {d.name.lower() for d in deps if d.marker is None or d.marker.evaluate()}
+    pyodide = {d.name.lower() for d in deps if d.marker is None or d.marker.evaluate({"sys_platform": "emscripten"})}
+    assert {"fastexcel", "duckdb", "pandas", "jsonschema"} <= cpython
+    assert cpython - pyodide == {"fastexcel", "duckdb"}
