@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--activities", metavar="FILE", help="fill Activities from an export")
     n.add_argument("--qualification", metavar="FILE", help="fill Qualification from an export")
     n.add_argument("--sheet", help="which sheet of a spreadsheet export to read (default: the first)")
+    n.add_argument("--lite", action="store_true",
+                   help="an xlwings Lite workbook (.xlsx, no VBA, the rules in its Rules sheet) and, beside it, "
+                        "the main.py and requirements.txt to paste into Lite's editor")
+
+    ri = sub.add_parser("rules-in", help="copy a rules.json into a workbook's Rules sheet (for xlwings Lite)")
+    ri.add_argument("workbook")
+    ri.add_argument("rules", nargs="?", default="rules.json", help="the rules file (default ./rules.json)")
+    ro = sub.add_parser("rules-out", help="copy a workbook's Rules sheet out to a rules.json file")
+    ro.add_argument("workbook")
+    ro.add_argument("out", nargs="?", default="rules.json", help="the file to write (never over an existing one)")
 
     m = sub.add_parser("import", help="append (or replace) the rows of a workbook's table from a CRM export")
     m.add_argument("workbook")
@@ -294,8 +304,13 @@ def cmd_new(args, out, err) -> int:
     if imports and args.sample:
         err.write("leadq new: use --sample or --leads/--activities/--qualification, not both\n")
         return 2
-    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force):
+    for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force,
+                             lite=args.lite):
         out.write(f"wrote {path}\n")
+    if args.lite:
+        out.write("next: open it in Excel, start xlwings Lite (Home > xlwings Lite), paste main.py and requirements.txt "
+                  "into Lite's editor, then run LeadQ: Refresh (see the README: In Excel without installing Python)\n")
+        return 0
     if imports:
         out.write(f"next: leadq refresh {args.out}\n")
     return 0
@@ -432,7 +447,22 @@ def cmd_calibrate(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
+def cmd_rules_in(args, out, err) -> int:
+    from .io.rules_book import rules_in
+    n = rules_in(args.workbook, args.rules)
+    out.write(f"{args.workbook}: the Rules sheet now holds {args.rules} ({n} lines); the workbook uses it when "
+              "Settings' Rules file says sheet:Rules or is blank\n")
+    return 0
+
+
+def cmd_rules_out(args, out, err) -> int:
+    from .io.rules_book import rules_out
+    out.write(f"wrote {rules_out(args.workbook, args.out)} from the Rules sheet of {args.workbook}\n")
+    return 0
+
+
+COMMANDS = {"rules-in": cmd_rules_in, "rules-out": cmd_rules_out,
+            "check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain, "calibrate": cmd_calibrate, "forget": cmd_forget, "export": cmd_export}
 
 

@@ -28,7 +28,8 @@ def now_stamp() -> str:
 
 def run_settings(inp: WorkbookInput, rules=None, as_of=None, as_of_where: str = "--as-of") -> RunSettings:
     """The rules, as-of date, date order and column mapping this workbook's run uses (addin.settings)."""
-    return resolve(inp.path, inp.settings, inp.settings_rows, rules=rules, as_of=as_of, as_of_where=as_of_where)
+    return resolve(inp.path, inp.settings, inp.settings_rows, rules=rules, as_of=as_of, as_of_where=as_of_where,
+                   sheet=inp.rules_sheet)
 
 
 def _read_problems(inp: WorkbookInput, on_sheet: bool) -> list[Problem]:

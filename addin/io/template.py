@@ -56,8 +56,12 @@ def vba_project() -> bytes:
             return z.read("xl/vbaProject.bin")
 
 
-def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write a LeadQ workbook: the template, optionally filled with sample data."""
+def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None,
+                   lite_rules: str | None = None) -> Path:
+    """Write a LeadQ workbook: the template, optionally filled with sample data.
+
+    lite_rules: an xlwings Lite workbook (.xlsx): no VBA project and no xlwings.conf sheet, the
+    rules (this rules.json text) in a LeadQ Rules sheet that Settings' Rules file names."""
     rules = rules or load_rules()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +70,10 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     wb.set_properties({"title": "LeadQ workbook", "subject": "Lead scoring and qualification", "author": "LeadQ",
                        "created": FIXED_TIME, "comments": "Built by LeadQ. Run Refresh or `leadq refresh` to score."})
     wb.set_custom_property("LeadQ template", "1")
-    wb.add_vba_project(io.BytesIO(vba_project()), is_stream=True)
-    wb.set_vba_name("ThisWorkbook")
+    lite = lite_rules is not None
+    if not lite:
+        wb.add_vba_project(io.BytesIO(vba_project()), is_stream=True)
+        wb.set_vba_name("ThisWorkbook")
     f = _Formats(wb, rules)
 
     leads = wb.add_worksheet("Leads")
@@ -76,29 +82,38 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     summary = wb.add_worksheet("Summary")
     details = wb.add_worksheet(SCORE_DETAILS)
     settings = wb.add_worksheet("Settings")
-    conf = wb.add_worksheet("xlwings.conf")
-    for i, ws in enumerate(wb.worksheets(), start=1):
-        ws.set_vba_name(f"Sheet{i}")
+    if lite:
+        from ..rules_sheet import SHEET as RULES_SHEET
+        from ..rules_sheet import rows_of
+        rules_ws = wb.add_worksheet(RULES_SHEET)
+        for r, (line,) in enumerate(rows_of(lite_rules)):
+            rules_ws.write_string(r, 0, line, f.title if r == 0 else f.code)
+        rules_ws.set_column(0, 0, 110)
+    else:
+        conf = wb.add_worksheet("xlwings.conf")
+        for i, ws in enumerate(wb.worksheets(), start=1):
+            ws.set_vba_name(f"Sheet{i}")
 
     # LeadQ's own sheets first: their texts get the first shared-string indexes, so recognising them
     # later (io/ownership.py) reads only the start of the string table, however big the data.
     _summary_placeholder(summary, f)
     _details_sheet(details, f)
-    lists = _settings_sheet(wb, settings, rules, f)
+    lists = _settings_sheet(wb, settings, rules, f, lite)
     _leads_sheet(wb, leads, rules, f, sample.get("Leads") if sample else None, lists)
     _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
     _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
-    for r, (k, v) in enumerate(XLWINGS_CONF):
+    for r, (k, v) in enumerate([] if lite else XLWINGS_CONF):
         conf.write_string(r, 0, k, f.text)
         if isinstance(v, bool):
             conf.write_boolean(r, 1, v, f.text)
         else:
             conf.write_string(r, 1, v, f.text)
-    conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
-                      "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
-                      f.note)
-    conf.set_column(0, 0, 18)
-    conf.set_column(1, 1, 40)
+    if not lite:
+        conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
+                          "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
+                          f.note)
+        conf.set_column(0, 0, 18)
+        conf.set_column(1, 1, 40)
     leads.activate()
     wb.close()
     return out
@@ -113,6 +128,7 @@ class _Formats:
         self.computed_header = wb.add_format({"bold": True, "bg_color": HEADER_FILL, "font_color": HEADER_FONT,
                                               "text_wrap": True, "valign": "vcenter", "bottom": 1})
         self.text = wb.add_format({})
+        self.code = wb.add_format({"font_name": "Consolas"})
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.int = wb.add_format({"num_format": "#,##0"})
         self.money = wb.add_format({"num_format": currency_format(rules.currency)})
@@ -238,9 +254,12 @@ def _details_sheet(ws, f: _Formats) -> None:
     ws.freeze_panes(1, 0)
 
 
-def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
+def _settings_sheet(wb, ws, rules: Rules, f: _Formats, lite: bool = False) -> dict[str, str]:
     ws.write_row(0, 0, ["Setting", "Value", "Help"], f.input_header)
-    rows = [("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."),
+    rules_row = (("Rules file", "sheet:Rules", "sheet:Rules: the rules are the JSON in the Rules sheet (xlwings Lite has "
+                                               "no folder beside the workbook); check them with the Check rules script.")
+                 if lite else ("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."))
+    rows = [rules_row,
             ("As-of date", None, "Date ages are measured at (blank: today). Same data + same date = same scores."),
             ("Last refresh", None, "Written by LeadQ."),
             ("Status", None, "Written by LeadQ: OK, or what went wrong."),

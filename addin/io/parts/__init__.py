@@ -18,6 +18,9 @@ from ...core.present import SCORE_DETAILS, SUMMARY
 from ...core.preview import SHEET as PREVIEW
 from ...core.privacy import LOG_COLUMNS, PRIVACY_LOG
 from ...core.scoring import LEDGER_COLUMNS
+from ...rules_sheet import MARK as RULES_MARK
+from ...rules_sheet import SHEET as RULES
+from ...rules_sheet import SUGGESTED as RULES_SUGGESTED
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ OWNED: tuple[OwnedSheet, ...] = (
     OwnedSheet(PREVIEW, "_LeadQ_Preview", title=PREVIEW, writers=("macros.preview_rules",)),
     OwnedSheet(CALIBRATION, "_LeadQ_Calibration", title="LeadQ — Calibration", writers=("macros.calibrate",)),
     OwnedSheet(PRIVACY_LOG, "_LeadQ_PrivacyLog", header=tuple(LOG_COLUMNS), writers=("forget._log",)),
+    # the rules kept in the workbook (addin.rules_sheet): read by every door, written on request only
+    OwnedSheet(RULES, "_LeadQ_Rules", title=RULES_MARK, writers=("io.rules_book.rules_in", "io.template (--lite)")),
+    OwnedSheet(RULES_SUGGESTED, "_LeadQ_RulesSuggested", title=RULES_MARK, writers=("lite.calibrate",)),
 )
 BY_SHEET = {p.sheet: p for p in OWNED}
 
