@@ -458,7 +458,7 @@ def calibrate(now: str | None = None) -> None:
     gain chart) and rules.suggested.json beside the workbook — never over rules.json."""
     import json
 
-    from .calibration import write_suggested
+    from .calibration import worse_than_current, write_suggested
     from .core.calibrate import calibrate as learn
     from .core.calibration_view import CALIBRATION, sheet_blocks
     from .core.rules import default_rules_text
@@ -474,7 +474,8 @@ def calibrate(now: str | None = None) -> None:
         cal = learn(leads.frame, _frame(read_table(book, "Activities")), run.rules,
                     qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of,
                     date_order=run.date_order, source=source)
-        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
+        refused = worse_than_current(cal)
+        target = None if refused else write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
     except LeadQError as e:
         _status(book, rows, {"Status": f"Calibration failed: {str(e).splitlines()[0] if str(e) else repr(e)}"})
         return
@@ -494,7 +495,9 @@ def calibrate(now: str | None = None) -> None:
     m = cal.metrics
     stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     _status(book, rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
-                                   f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+                                   f"{m['auc_suggested']:.3f} suggested; "
+                                   + (f"suggested rules in {target.name}" if target else
+                                      "rules.suggested.json not written: the suggestion does worse than the current rules")})
 
 
 def preview_rules(now: str | None = None) -> None:

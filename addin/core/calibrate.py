@@ -247,10 +247,10 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     threshold = choose_threshold(goal, s_old, s_new, rules.mql, y_all, train, frame, lo, hi)
     th = dict(suggested.get("thresholds") or {})
     change_list = [{"what": "thresholds.mql", "old": rules.mql, "new": threshold["mql"], "note": threshold["goal"],
-                    "effect": float("inf")}]
+                    "effect": None}]
     th["mql"] = threshold["mql"]
     hot, hot_note = hot_threshold(s_old, rules.hot, s_new, threshold["mql"], lo, hi)
-    change_list.append({"what": "thresholds.hot", "old": rules.hot, "new": hot, "note": hot_note, "effect": float("inf")})
+    change_list.append({"what": "thresholds.hot", "old": rules.hot, "new": hot, "note": hot_note, "effect": None})
     th["hot"] = hot
     suggested["thresholds"] = th
     fit_old, fit_new = ev.leads["Fit score"].to_numpy(float), ev_new.leads["Fit score"].to_numpy(float)
@@ -258,7 +258,7 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
     if grades:
         for g, t in grades.items():
             change_list.append({"what": f"grades.{g}", "old": dict(rules.grades)[g], "new": t, "note": grade_note,
-                                "effect": float("inf")})
+                                "effect": None})
         suggested["grades"] = {**grades, "else": rules.grade_else}
     changes = [ch for ch in changes if not (ch["what"] == "score.base" and ch["old"] == ch["new"])] + change_list
     final, problems_f = check_rules(suggested)
