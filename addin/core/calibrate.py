@@ -198,14 +198,20 @@ def calibrate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *, qu
         return (xm, *fit_weights(xm[train], yr, seed, np.concatenate([prior, np.zeros(xc.shape[1])])))
 
     x_model, w, b0, c = fit(xn)
-    if recuts or (new_rules and interactions):
+    if recuts:
         p_train = 1 / (1 + np.exp(-(b0 + x_model[train] @ w)))
-        extra = keep_recut_bands(recuts, candidate_matrix(frame, recuts)[0][train], yr, p_train) if recuts else []
-        if new_rules and interactions:
-            conds, fields, names = _conditions(rules, feats, candidates)
-            extra += interaction_rules(x_model[train], conds, fields, names, yr, p_train, top=interactions)
-        if extra:
-            candidates += extra
+        kept_recuts = keep_recut_bands(recuts, candidate_matrix(frame, recuts)[0][train], yr, p_train)
+        if kept_recuts:
+            candidates += kept_recuts
+            xn, _ = candidate_matrix(frame, candidates)
+            x_model, w, b0, c = fit(xn)
+    if new_rules and interactions:
+        # the strongest pairs among every condition the model now has (rules, new bands, re-cuts)
+        p_train = 1 / (1 + np.exp(-(b0 + x_model[train] @ w)))
+        conds, fields, names = _conditions(rules, feats, candidates)
+        pairs = interaction_rules(x_model[train], conds, fields, names, yr, p_train, top=interactions)
+        if pairs:
+            candidates += pairs
             xn, _ = candidate_matrix(frame, candidates)
             x_model, w, b0, c = fit(xn)
     room = max(max_rules - len(rules.fit) - len(rules.activities) - len(rules.pages), 0)

@@ -342,7 +342,7 @@ def interaction_rules(x: np.ndarray, conds: list[list[dict] | None], fields: lis
             continue
         taken.add((i, j))
         cell = h[:, a] * h[:, b]
-        rid = _new_id(f"{fields[i]} and {fields[j]}")
+        rid = _new_id(fields[i]) + "-and-" + _new_id(fields[j])[4:]
         while any(r["id"] == rid for r in out):
             rid += "-2"
         out.append({"id": rid, "all": [*conds[i], *conds[j]], "points": 0, "_pair": (names[i], names[j]),
