@@ -54,7 +54,8 @@ def test_no_signal_gives_small_points():
 def test_a_first_run_succeeds_with_thresholds_inside_the_range(tmp_path, mql, share):
     leads, acts, _ = synthetic(n=2000, seed=2)
     rules = {**RULES, "fit": [{**r, "points": 1} if "points" in r else r for r in RULES["fit"]],
-             "activities": {t: {**a, "points": 1} for t, a in RULES["activities"].items()}, "thresholds": {"mql": mql, "hot": max(mql, 60) if mql else 100},
+             "activities": {t: {**a, "points": 1} for t, a in RULES["activities"].items()},
+             "thresholds": {"mql": mql, "hot": max(mql, 60) if mql else 100},
              "grades": {"A": 99, "B": 98, "else": "D"}}
     if mql == 0:
         rules["score"] = {"min": 0, "max": 100}
