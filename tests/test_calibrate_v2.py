@@ -163,3 +163,28 @@ def test_max_rules_bounds_the_suggestion():
     s = cal.suggested
     assert len(s["fit"]) + len(s["activities"]) + len(s.get("pages", [])) <= 8
     assert any("--max-rules" in w for w in cal.warnings)
+
+
+def test_a_many_valued_category_and_a_u_shaped_number_become_readable_rules():
+    def page(rng, won):          # 60 values: the first six convert far better than the rest
+        v = rng.integers(0, 60, len(won))
+        strong = rng.random(len(won)) < np.where(won, 0.5, 0.05)
+        return np.char.add("lp-", np.where(strong, v % 6, v).astype(str))
+
+    def age(rng, won):           # leads at both ends convert more: a U no univariate AUC screen would see
+        a = rng.uniform(0, 100, len(won))
+        flip = rng.random(len(won)) < 0.5
+        return np.where(won & flip, np.where(rng.random(len(won)) < 0.5, a * 0.15, 100 - a * 0.15), a).round(1)
+
+    leads, acts, _ = synthetic(n=5000, seed=12, extra={"Landing page": page, "Account age": age})
+    cal = calibrate(leads, acts, RULES, as_of=AS_OF, interactions=0)
+    new = {r["field"]: r for r in cal.new_rules}
+    lp = new["Landing page"]
+    listed = {v for b in lp["bands"] for v in b.get("in", [])}
+    assert {"lp-0", "lp-1", "lp-2", "lp-3", "lp-4", "lp-5"} <= listed and "else" in lp
+    bands = new["Account age"]["bands"]
+    assert 2 <= len(bands) <= 8 and all(b["points"] for b in bands)         # nothing at 0 points is written
+    first, last = bands[0], bands[-1]
+    assert "lt" in first and "gte" in last and first["points"] > 0 and last["points"] > 0
+    lines = [ch for ch in cal.changes if ch["what"] == "fit new-landingpage (new)"]
+    assert lines and "hits, lift" in lines[0]["new"]
