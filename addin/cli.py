@@ -101,7 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print the whole report as JSON")
     k.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="COL",
                    help="Leads columns never used (fields filled in after contact would leak the answer)")
-    k.add_argument("--no-new-rules", action="store_true", help="do not suggest rules on columns no rule reads")
+    k.add_argument("--no-new-rules", action="store_true", help="do not suggest new rules, re-cuts or interaction rules")
+    k.add_argument("--keep", nargs="+", action="extend", default=[], metavar="COL",
+                   help="Leads columns kept although they look like leaks (a strong pre-contact source, say)")
+    k.add_argument("--holdout-by", metavar="COL",
+                   help="hold out the most recent leads by this date column (e.g. Created) instead of a stratified sample")
+    k.add_argument("--max-rules", type=_count, default=40, metavar="N",
+                   help="at most N rules, activity types and page rules in the suggestion (default 40)")
+    k.add_argument("--points-per-doubling", type=_positive, metavar="P",
+                   help="points that double a lead's odds (default: a tenth of the score range)")
+    k.add_argument("--force", action="store_true",
+                   help="with --write: write the suggestion even when it does worse than the current rules on the held-out part")
     g = k.add_mutually_exclusive_group()
     g.add_argument("--mql-precision", type=_share, metavar="P", help="MQL threshold: the lowest whose MQLs win at least P (0-1)")
     g.add_argument("--mql-share", type=_share, metavar="S", help="MQL threshold: S (0-1) of the leads are MQLs")
@@ -110,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     _privacy_commands(sub)
     return p
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return v
 
 
 def _share(text: str) -> float:
@@ -423,12 +443,20 @@ def cmd_check_rules(args, out, err) -> int:
 
 
 def cmd_calibrate(args, out, err) -> int:
-    from .app.calibrate import calibrate_file, goal_of, write_suggested
+    from .app.calibrate import calibrate_file, goal_of, worse_than_current, write_suggested
     from .core.calibration_view import calibration_lines
     cal, source, path = calibrate_file(
         args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
         exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
-        new_rules=not args.no_new_rules)
+        new_rules=not args.no_new_rules, keep=args.keep, holdout_by=args.holdout_by, max_rules=args.max_rules,
+        points_per_doubling=args.points_per_doubling)
+    refused = worse_than_current(cal) if args.write and not args.force else None
+    if refused:
+        from .core.calibration_view import calibration_lines
+        for line in calibration_lines(cal):
+            out.write(line + "\n")
+        err.write(f"leadq: {refused}; nothing written — add --force to write it anyway\n")
+        return 1
     written = write_suggested(cal, args.write, path) if args.write else None
     if args.json:
         from .core.calibration_view import calibration_json

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from .app.calibrate import calibrate_input, suggested_path, write_suggested
+from .app.calibrate import SUGGESTED, calibrate_input, suggested_path, worse_than_current, write_suggested
 from .app.check import check_input
 from .app.preview import preview_input
 from .app.refresh import compute, now_stamp, status, summary_page
@@ -393,7 +393,8 @@ def calibrate(book, stamp: str) -> None:
     _refuse_not_ours(book, [CALIBRATION])
     inp = read_book(book)
     cal, _, rules_path = calibrate_input(inp)
-    target = write_suggested(cal, suggested_path(inp), rules_path)
+    refused = worse_than_current(cal)       # a suggestion that ranks the held-out leads worse is not written
+    target = None if refused else write_suggested(cal, suggested_path(inp), rules_path)
     cells, chart_spec = sheet_blocks(cal)
     sheet = _fresh_sheet(book, CALIBRATION)
     width = max(len(r) for r in cells)
@@ -409,7 +410,9 @@ def calibrate(book, stamp: str) -> None:
     chart.name = "Gain: share of won deals found"
     m = cal.metrics
     _status(book, inp.settings_rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
-                                                f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+                                                f"{m['auc_suggested']:.3f} suggested; "
+                                                + (f"suggested rules in {target.name}" if target else
+                                                   f"{SUGGESTED} not written: the suggestion does worse than the current rules")})
 
 
 @_guarded("rules preview")

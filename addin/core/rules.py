@@ -432,6 +432,14 @@ def _check_scale(user: dict, merged: dict) -> list[_Finding]:
         if _num(mql) and _num(hi) and mql > hi:
             out.append((["thresholds", "mql"], "threshold-unreachable",
                         f"mql ({mql}) is above the highest score ({hi}): no lead could ever be an MQL", "error"))
+        if isinstance(user.get("thresholds"), dict) and "hot" in user["thresholds"] and _num(hot) and _num(hi) and hot > hi:
+            out.append((["thresholds", "hot"], "threshold-unreachable",
+                        f"hot ({hot}) is above the highest score ({hi}): no lead could ever be hot", "error"))
+        if isinstance(user.get("grades"), dict) and _num(hi):
+            for g, v in user["grades"].items():
+                if g != "else" and _num(v) and v > hi:
+                    out.append((["grades", g], "threshold-unreachable",
+                                f'grade "{g}" ({v}) is above the highest score ({hi}): no lead could ever get it', "error"))
     gr = user.get("grades")
     if isinstance(gr, dict):
         prev = None
