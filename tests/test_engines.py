@@ -271,3 +271,28 @@ def test_a_ledger_past_the_sheet_goes_to_parquet_and_explain_reads_either(export
     code, saved_file, err = _call("explain", file_wb, busy, "--saved")
     assert code == 0 and f"read from {path}" in saved_file
     assert saved_file.splitlines()[1:] == saved_sheet.splitlines()[1:]
+
+
+HUBSPOT_NAMES = {"page_visit": ["Page View", "Visite", "page_visit"], "newsletter_open": ["Email Open"],
+                 "form_submit": ["Form Submission"], "email_click": ["Email Clicked"], "webinar": ["Webinar Attended"]}
+
+
+def test_every_engine_reads_activity_aliases_in_a_parquet_log(exported, tmp_path):
+    """HubSpot (and French) names of the default rules' aliases, in a Parquet log: the DuckDB engine
+    (the default for files) once dropped them as unknown types; it must score like the sheet."""
+    from addin.io.reader import read_workbook
+    sheet_wb, file_wb = exported
+    acts = read_workbook(sheet_wb).activities.copy()
+    rng = np.random.default_rng(5)
+    renamed = acts["Activity"].astype(object).copy()
+    for t, names in HUBSPOT_NAMES.items():
+        rows = np.flatnonzero((acts["Activity"] == t).to_numpy())
+        renamed.iloc[rows] = np.array(names, dtype=object)[rng.integers(0, len(names), len(rows))]
+    assert (renamed != acts["Activity"]).sum() > 50
+    acts["Activity"] = renamed
+    log = _write(acts, tmp_path / "hubspot-events.parquet")
+    for engine in [[], ["--engine", "pandas"]]:
+        code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--activities", log, *engine)
+        assert code == 0, err
+        assert not [n for names in HUBSPOT_NAMES.values() for n in names if f'"{n}"' in out + err]   # none is "unknown"
+        pd.testing.assert_frame_equal(_scores(sheet_wb), _scores(file_wb))

@@ -151,11 +151,7 @@ class Plan:
                             self.col["Email"])
             joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
 
-        lookup = {}
-        for t, spec in self.rules.activities.items():
-            lookup.setdefault(key(t), t)
-            if spec.get("label"):
-                lookup.setdefault(key(spec["label"]), t)
+        lookup = self.rules.activity_names     # key, label and aliases: the pandas engine's own lookup
         d = self.b.distinct(self.col["Activity"])
         resolved = [lookup.get(key(u)) for u in d["v"]]
         rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)
