@@ -1,30 +1,40 @@
 # Two commands for a newcomer on a fresh Linux machine:
-#   make demo   install LeadQ in .venv and build + refresh the sample workbook (out/demo.xlsm)
-#   make test   install LeadQ with its test tools and run the whole test suite
+#   make demo   install LeadQ (no test tools, no Spark) in .venv and build + refresh the sample workbook (out/demo.xlsm)
+#   make test   add the test tools and the Spark engine (extras "test"), and run the whole test suite
 #   (make test-fast skips the LibreOffice and Spark tests, for the inner loop)
+# LeadQ's command is .venv/bin/leadq: `source .venv/bin/activate` puts it on PATH.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TESTED := $(VENV)/.leadq-test-extras
 
-.PHONY: demo test test-fast install bench
+.PHONY: demo test test-fast install install-test bench
 
 $(BIN)/leadq: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e .
 	touch $(BIN)/leadq
 
+# The test tools and PySpark (about 0.5 GB), only for the tests and benchmarks.
+$(TESTED): $(BIN)/leadq pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(TESTED)
+
 install: $(BIN)/leadq
+
+install-test: $(TESTED)
 
 demo: install
 	mkdir -p out
 	$(BIN)/leadq demo out/demo.xlsm --force
+	@echo "leadq is $(abspath $(BIN))/leadq; run 'source $(BIN)/activate' to type just 'leadq' in this shell"
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest
 
 # The inner loop: everything but the tests that open files in LibreOffice.
-test-fast: install
+test-fast: install-test
 	$(BIN)/python -m pytest -m "not libreoffice and not spark"
 
 bench: install
