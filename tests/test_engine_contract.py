@@ -2,7 +2,7 @@
 
 One property test, parametrised over the registry (a new engine is tested by adding its line
 there). Hypothesis generates rule sets — activity types with labels and aliases, caps (max_count,
-max_points), page rules with globs and activity filters, every decay kind, CRM statuses — and, for
+max_points), page rules with globs and activity filters, every decay kind, CRM statuses, dates as dates or as text — and, for
 each rule set, a batch of logs (cases) written to one Parquet file, each case with its own leads
 (ids are namespaced per case, so cases cannot touch each other). Each engine scores the file and
 must give the same leads table (scores to the hundredth, stages, interests, why), ledger and
@@ -91,7 +91,7 @@ def _rules(base: dict, types: dict, use_alias: dict, pages: list, decay) -> dict
             "pages": [{"id": f"page-{k}", **p} for k, p in enumerate(pages)]}
 
 
-def _case(rng: np.random.Generator, case: int, rules: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _case(rng: np.random.Generator, case: int, rules: dict, text_dates: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One case: LEADS leads (ids C{case}-L{i}) and up to 60 activities naming them by key, label, alias or typo."""
     ids = [f"C{case}-L{i}" for i in range(LEADS)]
     leads = pd.DataFrame({"Lead ID": ids, "Email": [f"c{case}l{i}@EX.fr" if i % 3 else "" for i in range(LEADS)],
@@ -107,7 +107,12 @@ def _case(rng: np.random.Generator, case: int, rules: dict) -> tuple[pd.DataFram
                                                             dtype=object)[rng.integers(0, LEADS + 1, n)], None)
     age = rng.integers(-10, 300, n)
     age[rng.random(n) < 0.4] = rng.integers(0, 3)            # ties on a day
-    date = pd.Series((pd.Timestamp(AS_OF) - pd.to_timedelta(age, unit="D")).to_numpy(), dtype="datetime64[ns]")
+    dates = pd.Timestamp(AS_OF) - pd.to_timedelta(age, unit="D")
+    if text_dates:                          # dates written as text, in two formats, a few unreadable
+        date = np.where(rng.random(n) < 0.5, dates.strftime("%Y-%m-%d"), dates.strftime("%d/%m/%Y")).astype(object)
+        date[rng.random(n) < 0.03] = "someday"
+    else:
+        date = pd.Series(dates.to_numpy(), dtype="datetime64[ns]")
     acts = pd.DataFrame({"Lead ID": lead, "E-mail": email, "Date": date,
                          "Type": np.array(names, dtype=object)[rng.integers(0, len(names), n)],
                          "URL": np.array(DETAILS, dtype=object)[rng.integers(0, len(DETAILS), n)]})
@@ -125,11 +130,11 @@ def test_every_engine_gives_the_pandas_engines_scores(engine, base_rules, reques
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(types=st.fixed_dictionaries({t: activity_spec for t in TYPES}),
            use_alias=st.fixed_dictionaries({t: st.booleans() for t in TYPES}),
-           pages=st.lists(page_spec, max_size=4), decay=decays, seed=st.integers(0, 2**32 - 1))
-    def check(types, use_alias, pages, decay, seed):
+           pages=st.lists(page_spec, max_size=4), decay=decays, seed=st.integers(0, 2**32 - 1), text_dates=st.booleans())
+    def check(types, use_alias, pages, decay, seed, text_dates):
         rules = _rules(base_rules, types, use_alias, pages, decay)
         rng = np.random.default_rng(seed)
-        cases = [_case(rng, c, rules) for c in range(CASES)]
+        cases = [_case(rng, c, rules, text_dates) for c in range(CASES)]
         leads = pd.concat([c[0] for c in cases], ignore_index=True)
         acts = pd.concat([c[1] for c in cases], ignore_index=True)
         by_pandas = addin.evaluate(leads, acts, rules, as_of=AS_OF)

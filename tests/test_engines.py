@@ -1,13 +1,10 @@
-"""The activity log outside the workbook: sources, and the DuckDB engine equal to the pandas engine."""
+"""The activity log outside the workbook: sources, problems, the CLI and Settings; engine equality is test_engine_contract.py."""
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import addin
 from addin.engines.external import activities_for
@@ -65,35 +62,7 @@ def _activities(rng: np.random.Generator, n: int, n_leads: int, text_dates: bool
     return frame
 
 
-points = st.one_of(st.integers(-30, 30), st.floats(-20, 20, allow_nan=False).map(lambda x: round(x, 2)))
-activity_spec = st.fixed_dictionaries({"points": points}, optional={
-    "max_count": st.integers(1, 4), "max_points": st.sampled_from([0.5, 3, 10, 25.25])})
-page_spec = st.fixed_dictionaries({"match": st.sampled_from(PATTERNS)}, optional={
-    "points": points, "max_count": st.integers(1, 3), "max_points": st.sampled_from([1, 7.5, 20]),
-    "tags": st.lists(st.sampled_from(["Pricing", "CRM", "Études"]), min_size=1, max_size=2, unique=True),
-    "activity": st.one_of(st.sampled_from(TYPES), st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True))})
-decays = st.sampled_from([None, {"half_life_days": 37}, {"half_life_days": 7.5}, {"linear": {"percent": 30, "every_days": 20}},
-                          {"linear": {"percent": 12.5, "every_days": 7}}, {"window_days": 100}, {"window_days": 0.5}])
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(types=st.fixed_dictionaries({t: activity_spec for t in TYPES}), pages=st.lists(page_spec, max_size=5),
-       decay=decays, seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), text_dates=st.booleans())
-def test_duckdb_engine_equals_pandas_engine_on_random_rules_and_data(base_rules, types, pages, decay, seed, n, text_dates):
-    for t, label in LABELS.items():
-        types[t] = {**types[t], "label": label}
-    rules = {**base_rules, "activities": types, "decay": decay, "score": {"min": -1000, "max": 1000},
-             "pages": [{"id": f"page-{k}", **p} for k, p in enumerate(pages)]}
-    rng = np.random.default_rng(seed)
-    leads = _leads(12)
-    acts = _activities(rng, n, 12, text_dates)
-    with tempfile.TemporaryDirectory() as d:
-        path = _write(acts, Path(d) / "events.parquet")
-        by_pandas = addin.evaluate(leads, acts, rules, as_of=AS_OF)
-        by_duckdb = addin.evaluate(leads, activities_for(parse_source(str(path))), rules, as_of=AS_OF)
-    _same(by_pandas, by_duckdb)
-    codes = lambda ev: sorted({p.code for p in ev.problems})   # noqa: E731
-    assert codes(by_pandas) == codes(by_duckdb)
+# The DuckDB and Spark engines equal to the pandas engine on generated rules and logs: test_engine_contract.py.
 
 
 @pytest.fixture
