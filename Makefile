@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TESTED := $(VENV)/.leadq-test-extras
 
-.PHONY: demo test test-fast install install-test bench
+.PHONY: demo test test-fast install bench
 
 $(BIN)/leadq: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,24 +21,23 @@ $(TESTED): $(BIN)/leadq pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(TESTED)
 
-install: $(BIN)/leadq
+# The developer's install (LeadQ with its test tools and PySpark), as before; `make demo` needs only LeadQ.
+install: $(TESTED)
 
-install-test: $(TESTED)
-
-demo: install
+demo: $(BIN)/leadq
 	mkdir -p out
 	$(BIN)/leadq demo out/demo.xlsm --force
 	@echo "leadq is $(abspath $(BIN))/leadq; run 'source $(BIN)/activate' to type just 'leadq' in this shell"
 
-test: install-test
+test: install
 	$(BIN)/python -m pytest
 
 # The inner loop: everything but the tests that open files in LibreOffice.
-test-fast: install-test
+test-fast: install
 	$(BIN)/python -m pytest -m "not libreoffice and not spark"
 
 # Every figure with its baseline and ratio: start-up, refresh vs the bare read and zip floor, the
 # engine alone, Lead history; then the DuckDB engine vs the bare DuckDB group-by on a 10M-event log.
-bench: install
+bench: $(BIN)/leadq
 	$(BIN)/python benchmarks/bench.py all
 	$(BIN)/python benchmarks/log_bench.py --sizes 10M --pandas ""
