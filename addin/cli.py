@@ -158,8 +158,8 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activities", metavar="SRC",
                    help="activity log: a .parquet/.csv file, a glob (events/*.parquet) or crm.duckdb#TABLE "
                         "(default: Settings > Activities source, else the Activities sheet)")
-    p.add_argument("--engine", choices=ENGINES,
-                   help="what scores the activities: pandas (the sheet's engine), duckdb (default for files), spark")
+    p.add_argument("--engine", choices=list(ENGINES),
+                   help="what scores the activities: " + ", ".join(ENGINES) + " (pandas: the sheet's engine; duckdb: default for files)")
     p.add_argument("--spark-master", metavar="URL", help="Spark master for --engine spark (spark://host:7077, yarn, local[*])")
 
 

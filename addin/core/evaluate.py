@@ -612,12 +612,8 @@ def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) ->
 
 def _activity_types(values: pd.Series, rules: Rules, origin: Origin, header: str, check: np.ndarray,
                     log: ProblemLog) -> np.ndarray:
-    """Index of each activity's type in rules.activities (by key or label), -1 when unknown or blank."""
-    lookup = {}
-    for t, spec in rules.activities.items():
-        for name in [t, spec.get("label"), *spec.get("aliases", [])]:
-            if name:
-                lookup.setdefault(key(name), t)
+    """Index of each activity's type in rules.activities (by key, label or alias), -1 when unknown or blank."""
+    lookup = rules.activity_names
     types = list(rules.activities)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     resolved_u = [lookup.get(key(u)) for u in uniques]

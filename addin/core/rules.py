@@ -10,6 +10,7 @@ import bisect
 import copy
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -223,19 +224,29 @@ class Rules:
         """Follow-up deadline in days by stage key (stages without one are absent)."""
         return {s: float(v["days"]) for s, v in (self.data.get("sla") or {}).items() if isinstance(v, dict)}
 
+    @cached_property
+    def activity_names(self) -> dict[str, str]:
+        """Folded name (text.key) -> activity type, from each type's key, label and aliases.
+
+        The one lookup of the Activity column, shared by every engine (pandas, DuckDB, Spark) and
+        by the worksheet functions; check-rules refuses a name that would mean two types.
+        """
+        lookup: dict[str, str] = {}
+        for t, spec in self.activities.items():
+            for name in [t, spec.get("label"), *(spec.get("aliases") or [])]:
+                if isinstance(name, str) and key(name):
+                    lookup.setdefault(key(name), t)
+        return lookup
+
     def activity_points(self, activity_type: str) -> float:
-        """Points of one activity type, found by key or label, ignoring case and accents."""
+        """Points of one activity type, found by key, label or alias, ignoring case and accents."""
         t = self.resolve_activity(activity_type)
         if t is None:
             raise KeyError(f'unknown activity type "{activity_type}"{did_you_mean(activity_type, self.activities)}')
         return self.activities[t]["points"]
 
     def resolve_activity(self, name: str) -> str | None:
-        k = key(name)
-        for t, spec in self.activities.items():
-            if key(t) == k or key(spec.get("label", "")) == k:
-                return t
-        return None
+        return self.activity_names.get(key(name))
 
 
 # ---------------------------------------------------------------------------- loading
