@@ -20,6 +20,7 @@ from .core.outputs import (
     LAYOUT_NAME,
     OWNED_NAME,
     layout_version,
+    recorded_version,
     marked_columns,
     marker,
     not_free,
@@ -47,6 +48,7 @@ from .core.text import column_letter, key
 from .crash import crash_message
 from .errors import LeadQError
 from .excel.read import Table, book_settings, check_ours, read_book, read_table  # noqa: F401  (read_table, Table: earlier import paths)
+from .excel.geometry import box, width_for
 from .excel.read import sheet as _sheet
 from .io.ownership import quoted, setting_looks_ours
 from .io.parts import BY_SHEET
@@ -60,15 +62,20 @@ def _name(book, name: str) -> str | None:
         return None
 
 
+def _engine_name(book) -> str:
+    """"excel" (Windows, macOS), "remote" (xlwings Server, xlwings Lite) or a test engine's name."""
+    try:
+        return book.app.engine.name
+    except Exception:
+        return "excel"
+
+
 def _set_name(book, name: str, refers_to: str) -> None:
     """Set a hidden defined name, as the file writer does."""
     if name in book.names:
         book.names[name].delete()
     added = book.names.add(name, refers_to)
-    try:
-        added.api.Visible = False
-    except Exception:  # no Excel object model (macOS, tests): the name stays visible in Name Manager
-        pass
+    _windows_only(lambda: setattr(added.api, "Visible", False))   # hidden where the object model allows (Windows)
 
 
 def _status(book, rows: dict, values: dict[str, str], settings: dict | None = None) -> None:
@@ -123,9 +130,12 @@ _FORMATS = {
 
 
 def _windows_only(set_it) -> None:
+    """The one place LeadQ touches an engine's native object (`.api`): Excel's COM object model on
+    Windows. Elsewhere `.api` is appscript (macOS) or the remote engine's payload, which have none of
+    these members: the nicety (an underline, an indent, a hidden name) is left out, never an error."""
     try:
         set_it()
-    except Exception:       # appscript on macOS has other names; a missing underline is cosmetic
+    except Exception:
         pass
 
 
@@ -140,20 +150,14 @@ def _apply(rng, fmt: dict) -> None:
 
 
 def _conditional_colors(rng, ev, column: str) -> None:
-    """Windows Excel: replace the column's conditional formats with LeadQ's (elsewhere the
-    template's and the last headless refresh's stay)."""
-    try:
-        conditions = rng.api.FormatConditions
-    except Exception:
-        return
-    conditions.Delete()
+    """Replace the column's conditional formats with LeadQ's colour rules, through xlwings' portable
+    conditional formats (0.37.5+: Excel on Windows and macOS, the remote engine and xlwings Lite)."""
+    formats = rng.conditional_formats
+    formats.clear()
     for rule in color_rules(ev):
         if rule.column == column:
-            c = conditions.Add(1, 3, '="' + rule.text.replace('"', '""') + '"')   # xlCellValue, xlEqual
-            r, g, b = _rgb(rule.fill)
-            c.Interior.Color = r + g * 256 + b * 65536
-            r, g, b = _rgb(rule.font)
-            c.Font.Color = r + g * 256 + b * 65536
+            formats.add_cell_value("equal_to", '="' + rule.text.replace('"', '""') + '"',
+                                   fill_color=_rgb(rule.fill), font_color=_rgb(rule.font))
 
 
 def _check_free(leads: Table, owned) -> None:
@@ -181,8 +185,11 @@ def _extend_table(leads: Table, owned) -> None:
 def write_leads(book, ev, leads: Table) -> None:
     """Write the output columns where the workbook's marker says (upgrading an older layout)."""
     headers = list(leads.frame.columns)
-    owned = owned_positions(headers, leads.first_col, marked_columns(_name(book, OWNED_NAME)),
-                            layout_version(_name(book, LAYOUT_NAME)))
+    marked = marked_columns(_name(book, OWNED_NAME))
+    version_text = _name(book, LAYOUT_NAME)
+    version = (layout_version(version_text) if version_text is not None       # a constant name an engine may not send
+               else recorded_version(headers, leads.first_col, marked))
+    owned = owned_positions(headers, leads.first_col, marked, version)
     _check_free(leads, owned)
     sheet, n_rows, top = leads.sheet, len(leads.frame), leads.header_row
     values = owned_values(ev, n_rows)
@@ -223,7 +230,7 @@ def _fresh_sheet(book, name: str, after=None):
         sheet.name = name
     else:
         _check_ours(sheet, name)
-        for chart in list(sheet.charts):
+        for chart in reversed(list(sheet.charts)):     # from the end: the remote engine keys charts by position
             chart.delete()
         sheet.clear()
     _set_name(book, part.defined_name, f"={quoted(sheet.name)}!$A$1")
@@ -269,8 +276,9 @@ def write_summary(book, ev, stamp: str) -> None:
         sheet.range((link.row, link.col + 1)).add_hyperlink("#" + link.location, link.text)
     for r, height in page.heights.items():
         sheet.range((r, 1)).row_height = height
+    unit = _engine_name(book)
     for i, w in enumerate(page.widths):
-        sheet.range((1, i + 1)).column_width = w
+        sheet.range((1, i + 1)).column_width = width_for(unit, w)
     # Charts read a small data block beside the page (xlwings charts take one contiguous range).
     col = page.last_col + 4
     for spec in page.charts:
@@ -281,9 +289,7 @@ def write_summary(book, ev, stamp: str) -> None:
             block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec.labels, spec.values)]
         sheet.range((1, col)).value = block
         c1, r1, c2, r2 = spec.anchor
-        top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
-        chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
-                                 height=bottom_right.top - top_left.top)
+        chart = sheet.charts.add(**box(r1, c1 + 1, r2, c2 + 1, page.widths, page.heights))   # never read back
         chart.set_source_data(sheet.range((1, col), (len(block), col + len(block[0]) - 1)))
         chart.chart_type = ("line_markers" if spec.kind == "line" else
                             "bar_clustered" if spec.horizontal else "column_clustered")
@@ -403,9 +409,7 @@ def calibrate(book, stamp: str) -> None:
     _apply(sheet.range((1, 1)), {"bold": True, "size": 14})
     first, last = chart_spec["data"]
     row, col = chart_spec["anchor"]
-    top_left, bottom_right = sheet.range((row, col)), sheet.range((row + 18, col + 7))
-    chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
-                             height=bottom_right.top - top_left.top)
+    chart = sheet.charts.add(**box(row, col, row + 18, col + 7))      # default widths and heights: never read back
     chart.set_source_data(sheet.range((first, 1), (last, 4)))
     chart.chart_type = "line"
     chart.name = "Gain: share of won deals found"
