@@ -373,16 +373,147 @@ def _guarded(job: str | None):
     return wrap
 
 
+class _Undo:
+    """What a refresh wrote so far, and how to put each part back as it was (values, names, sheets).
+
+    Everything is computed and read before the first write; each write step records how to undo
+    itself from what was read before it. If a step fails, the steps already written are undone in
+    reverse order, so the book is as it was before the refresh — or Status says exactly which parts
+    could not be put back."""
+
+    STEPS = {"leads": "the result columns on Leads", "details": "Score details", "history": "Lead history",
+             "summary": "the Summary"}
+
+    def __init__(self):
+        self.done: list[tuple[str, object]] = []
+
+    def wrote(self, step: str, undo) -> None:
+        self.done.append((step, undo))
+
+    def roll_back(self) -> list[str]:
+        """Undo every written step, last first; the steps that could not be undone."""
+        failed = []
+        for step, undo in reversed(self.done):
+            try:
+                undo()
+            except Exception:
+                failed.append(step)
+        return failed[::-1]
+
+
+def _values(rng) -> list[list]:
+    return rng.options(ndim=2).value
+
+
+def _put_back(sheet, row: int, col: int, values: list[list]) -> None:
+    """Write values read earlier back where they were (text kept as text)."""
+    if values:
+        sheet.range((row, col)).value = [[excel_text(v) for v in r] for r in values]
+
+
+def _sheet_undo(book, name: str):
+    """How to put LeadQ's sheet `name` back: its values as they are now, or its absence."""
+    sheet = _sheet(book, name)
+    if sheet is None:
+        def remove():
+            added = _sheet(book, name)
+            if added is not None:
+                added.delete()
+            defined = BY_SHEET[name].defined_name
+            if defined in book.names:
+                book.names[defined].delete()
+        return remove
+    used = sheet.used_range
+    old, row, col = _values(used), used.row, used.column
+
+    def restore():
+        for chart in reversed(list(sheet.charts)):
+            chart.delete()
+        sheet.clear()
+        _put_back(sheet, row, col, old)
+        if name != SUMMARY and old:
+            _apply(sheet.range((row, col), (row, col + len(old[0]) - 1)), DETAILS_HEADER_FORMAT)
+    return restore
+
+
+def _leads_undo(book, leads: Table):
+    """How to put the Leads result columns, the table's size and the marker names back as they are."""
+    sheet, table = leads.sheet, leads.list_object
+    used = sheet.used_range
+    first = leads.first_col + len(leads.frame.columns) + 1          # the table's own columns are never written…
+    marked = marked_columns(_name(book, OWNED_NAME)) or []
+    first = min([first] + [c + 1 for c in marked])                  # …but earlier results inside it are
+    last = max(used.column + used.shape[1] - 1, first + len(outputs()))
+    bottom = max(used.row + used.shape[0] - 1, leads.header_row + len(leads.frame))
+    block = sheet.range((leads.header_row, first), (bottom, last))
+    old = _values(block)
+    names = {n: _name(book, n) for n in (OWNED_NAME, LAYOUT_NAME)}
+    table_range = table.range if table is not None else None
+    shape = table_range.shape if table_range is not None else None
+
+    def restore():
+        block.clear_contents()
+        _put_back(sheet, leads.header_row, first, old)
+        if table is not None and table.range.shape != shape:
+            table.resize(sheet.range((table_range.row, table_range.column),
+                                     (table_range.row + shape[0] - 1, table_range.column + shape[1] - 1)))
+        for n, refers_to in names.items():
+            if refers_to is None:
+                if n in book.names:
+                    book.names[n].delete()
+            else:
+                _set_name(book, n, refers_to)
+    return restore
+
+
+def _history_undo(book, step):
+    sheet = _sheet(book, HISTORY)
+    if sheet is None or step.started:
+        return _sheet_undo(book, HISTORY)
+    used = sheet.used_range
+    start = used.row + used.shape[0]
+
+    def restore():
+        if len(step.appended):
+            sheet.range((start, 1), (start + len(step.appended) - 1, len(HISTORY_COLUMNS))).clear()
+    return restore
+
+
+def _write_all(book, ev, leads: Table, stamp: str) -> None:
+    """Write a computed refresh, all or nothing (see _Undo)."""
+    undo = _Undo()
+    steps = [("leads", lambda: _leads_undo(book, leads), lambda: write_leads(book, ev, leads)),
+             ("details", lambda: _sheet_undo(book, SCORE_DETAILS), lambda: write_details(book, ev)),
+             ("history", lambda: _history_undo(book, ev.history), lambda: write_history(book, ev.history)),
+             ("summary", lambda: _sheet_undo(book, SUMMARY), lambda: write_summary(book, ev, stamp))]
+    for step, read_undo, write in steps:
+        restore = read_undo()                  # read before writing: how this step is put back
+        undo.wrote(step, restore)              # a step that fails halfway is put back too
+        try:
+            write()
+        except Exception as e:
+            cause = _first_line(e) if isinstance(e, LeadQError) else crash_message(e, _book_name(book))
+            cause = cause.replace(" Your workbook was not changed.", "")
+            failed = undo.roll_back()
+            if not failed:
+                state = "the workbook is as it was before this refresh"
+                if step == "summary":
+                    state += " (the Summary keeps its values, not its charts and colours: press Refresh again)"
+            else:
+                kept = [_Undo.STEPS[s] for s, _ in undo.done if s in failed]
+                state = (f"{', '.join(kept)} could not be put back and hold{'s' * (len(kept) == 1)} this refresh's "
+                         f"results, the rest is as before this refresh: press Refresh again")
+            raise LeadQError(f"{cause} (while writing {_Undo.STEPS[step]}); {state}") from e
+
+
 @_guarded(None)
 def refresh(book, stamp: str) -> None:
-    """Refresh button: score the calling workbook and write LeadQ's columns, Score details and Summary."""
+    """Refresh button: score the calling workbook and write LeadQ's columns, Score details, Lead
+    history and Summary — all of them, or none (the book is put back as it was if a write fails)."""
     _refuse_not_ours(book)
     inp = read_book(book)
     ev, _ = compute(inp, clock=stamp)      # the Last refresh stamp's time, as headless
-    write_leads(book, ev, inp.source["Leads"])
-    write_details(book, ev)
-    write_history(book, ev.history)
-    write_summary(book, ev, stamp)
+    _write_all(book, ev, inp.source["Leads"], stamp)
     _status(book, inp.settings_rows, status(ev, stamp), book_settings(book)[0])
 
 

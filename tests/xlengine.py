@@ -349,6 +349,10 @@ class Sheet(_Counted):
     def charts(self):
         return Charts(self)
 
+    def delete(self):
+        self.book._charts.pop(self.ws, None)
+        self.book.wb.remove(self.ws)
+
     @property
     def tables(self):
         return Tables(self)
@@ -673,6 +677,17 @@ class Range(_Counted):
     @property
     def hyperlink(self):
         _refused("the hyperlink", "get_hyperlink")
+
+    def clear_contents(self):
+        for c in self.cells():
+            c.value = None
+
+    def clear(self):
+        """Excel's Range.Clear: values, formats and hyperlinks of these cells."""
+        for c in self.cells():
+            c.value = None
+            c.hyperlink = None
+            c.style = "Normal"
 
     def add_hyperlink(self, address, text_to_display=None, screen_tip=None):
         cell = self.first()
