@@ -836,11 +836,15 @@ def _build_chart(ws, e: dict):
 def cell_position(ws, row: int, col: int) -> tuple[float, float]:
     """Where Excel draws a cell's top-left corner, in points: the widths (in characters) and heights
     of the columns and rows before it, as the sheet holds them (for tests of chart placement)."""
-    left = sum(column_pixels(ws.column_dimensions[get_column_letter(c)].width
-                             if ws.column_dimensions[get_column_letter(c)].width else DEFAULT_WIDTH)
-               for c in range(1, col)) * 0.75
-    top = sum(ws.row_dimensions[r].height or DEFAULT_HEIGHT for r in range(1, row))
-    return left, top
+    def width(c):
+        letter = get_column_letter(c)
+        dim = ws.column_dimensions[letter] if letter in ws.column_dimensions else None
+        return dim.width if dim is not None and dim.customWidth and dim.width else DEFAULT_WIDTH
+
+    def height(r):
+        dim = ws.row_dimensions[r] if r in ws.row_dimensions else None
+        return dim.height if dim is not None and dim.height else DEFAULT_HEIGHT
+    return sum(column_pixels(width(c)) for c in range(1, col)) * 0.75, sum(height(r) for r in range(1, row))
 
 
 class ConditionalFormats(_Counted):
