@@ -290,3 +290,14 @@ def test_a_refresh_that_cannot_put_a_step_back_says_which_parts_hold_new_results
     status = _status(book)
     assert "(while writing the Summary); Lead history could not be put back and holds this refresh's results, " \
            "the rest is as before this refresh: press Refresh again" in status, status
+
+
+def test_a_sheet_with_three_charts_is_emptied_for_a_rewrite(book_path):
+    """The chart-deletion bug alone: the old forward loop raised IndexError on the second chart."""
+    book = open_as_caller(book_path)
+    sheet = book.sheets["Summary"]
+    sheet.range("Z1").value = [["x", "y"], ["a", 1], ["b", 2]]
+    for i in range(3):
+        sheet.charts.add(left=10 * i, top=0, width=100, height=100).set_source_data(sheet.range("Z1:AA3"))
+    macros._fresh_sheet(book, "Summary")
+    assert len(sheet.charts) == 0 and sheet.range("Z1").value is None
