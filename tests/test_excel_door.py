@@ -301,3 +301,20 @@ def test_a_sheet_with_three_charts_is_emptied_for_a_rewrite(book_path):
         sheet.charts.add(left=10 * i, top=0, width=100, height=100).set_source_data(sheet.range("Z1:AA3"))
     macros._fresh_sheet(book, "Summary")
     assert len(sheet.charts) == 0 and sheet.range("Z1").value is None
+
+
+@pytest.mark.parametrize("platform, key", [("darwin", "Interpreter_Mac"), ("win32", "Interpreter_Win")])
+def test_leadq_new_names_the_python_that_ran_it_for_xlwings(tmp_path, monkeypatch, platform, key):
+    """macOS has no `python` on PATH: a blank Interpreter_Mac made xlwings run one that does not exist."""
+    import sys
+
+    from addin.cli import run
+    monkeypatch.setattr(sys, "platform", platform)
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    assert run(["new", str(tmp_path / "Pipeline.xlsm")], out, err) == 0, err.getvalue()
+    conf = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "Pipeline.xlsm")["xlwings.conf"].iter_rows(
+        values_only=True) if r[0]}
+    assert conf[key] == sys.executable and conf["UDF Modules"] == "addin.udfs"
+    other = {"Interpreter_Mac": "Interpreter_Win", "Interpreter_Win": "Interpreter_Mac"}[key]
+    assert conf[other] in (None, "")
+    gate(tmp_path / "Pipeline.xlsm", "leadq new")

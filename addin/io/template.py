@@ -56,8 +56,23 @@ def vba_project() -> bytes:
             return z.read("xl/vbaProject.bin")
 
 
-def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write a LeadQ workbook: the template, optionally filled with sample data."""
+def interpreter_setting(platform: str | None = None, executable: str | None = None) -> dict[str, str]:
+    """The xlwings.conf interpreter a new workbook gets: the Python that runs `leadq new`, under the
+    key of the platform it runs on (Interpreter_Mac on macOS, whose current versions have no
+    `python` on PATH; Interpreter_Win on Windows); nothing elsewhere (a Linux build is for any machine)."""
+    platform = platform or sys.platform
+    executable = executable or sys.executable
+    if platform == "darwin":
+        return {"Interpreter_Mac": executable}
+    if platform == "win32":
+        return {"Interpreter_Win": executable}
+    return {}
+
+
+def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None,
+                   conf: dict[str, str] | None = None) -> Path:
+    """Write a LeadQ workbook: the template, optionally filled with sample data; `conf`: xlwings.conf
+    values over the template's (e.g. interpreter_setting())."""
     rules = rules or load_rules()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +91,7 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     summary = wb.add_worksheet("Summary")
     details = wb.add_worksheet(SCORE_DETAILS)
     settings = wb.add_worksheet("Settings")
-    conf = wb.add_worksheet("xlwings.conf")
+    conf_sheet = wb.add_worksheet("xlwings.conf")
     for i, ws in enumerate(wb.worksheets(), start=1):
         ws.set_vba_name(f"Sheet{i}")
 
@@ -89,16 +104,17 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
     _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
     for r, (k, v) in enumerate(XLWINGS_CONF):
-        conf.write_string(r, 0, k, f.text)
+        v = (conf or {}).get(k, v)
+        conf_sheet.write_string(r, 0, k, f.text)
         if isinstance(v, bool):
-            conf.write_boolean(r, 1, v, f.text)
+            conf_sheet.write_boolean(r, 1, v, f.text)
         else:
-            conf.write_string(r, 1, v, f.text)
-    conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
+            conf_sheet.write_string(r, 1, v, f.text)
+    conf_sheet.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
                       "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
                       f.note)
-    conf.set_column(0, 0, 18)
-    conf.set_column(1, 1, 40)
+    conf_sheet.set_column(0, 0, 18)
+    conf_sheet.set_column(1, 1, 40)
     leads.activate()
     wb.close()
     return out
