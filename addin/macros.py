@@ -570,3 +570,38 @@ def preview_rules(book, stamp: str) -> None:
     _status(book, inp.settings_rows, {"Status": f"OK — rules preview {stamp}: {p.leads} leads, "
                                                 f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
                                                 f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})
+
+
+JOBS = {key("Refresh"): refresh, key("Preview rules"): preview_rules, key("Calibrate"): calibrate,
+        key("Check rules"): check_rules}
+
+
+def _button_job(book) -> str:
+    """Which job the pressed button runs: the Run button on Settings runs Settings > Job to run; a
+    button on any other sheet (Refresh on Leads and Summary) refreshes. The active sheet is the
+    pressed button's (a button is pressed on the sheet in view); xlwings passes no caller button."""
+    from .io.template import JOB_LABEL, JOBS as NAMES
+    from .settings import SHEET as SETTINGS_SHEET
+    if key(book.sheets.active.name) != key(SETTINGS_SHEET):
+        return key("Refresh")
+    values, rows = book_settings(book)
+    chosen = values.get(key(JOB_LABEL))
+    if chosen in (None, ""):
+        return key("Refresh")
+    if key(chosen) not in JOBS:
+        where = f"{SETTINGS_SHEET}!B{rows[key(JOB_LABEL)]}"
+        raise LeadQError(f'{where} ("{JOB_LABEL}") is "{chosen}": choose {", ".join(NAMES[:-1])} or {NAMES[-1]}')
+    return key(chosen)
+
+
+def run_button(now: str | None = None) -> None:
+    """The one entry point of the workbook's buttons (each calls xlwings' SampleCall, which runs the
+    NAME.py shim's main()): dispatch to the job, each behind the one error guard."""
+    chosen: list[str] = []
+
+    @_guarded(None)
+    def choose(book, stamp: str) -> None:
+        chosen.append(_button_job(book))
+    choose(now)
+    if chosen:
+        JOBS[chosen[0]](now)

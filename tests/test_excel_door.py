@@ -318,3 +318,53 @@ def test_leadq_new_names_the_python_that_ran_it_for_xlwings(tmp_path, monkeypatc
     other = {"Interpreter_Mac": "Interpreter_Win", "Interpreter_Win": "Interpreter_Mac"}[key]
     assert conf[other] in (None, "")
     gate(tmp_path / "Pipeline.xlsm", "leadq new")
+
+
+# ----------------------------------------------------------------------------- every job from the workbook
+
+@pytest.mark.parametrize("job, sheet, status", [
+    ("Refresh", "Settings", "OK — 200 leads scored"),
+    ("Preview rules", "Settings", "OK — rules preview"),
+    ("Calibrate", "Settings", "Calibrated"),
+    ("Check rules", "Settings", "rules.json is valid"),
+    ("Calibrate", "Summary", "OK — 200 leads scored"),      # the Summary's Refresh button refreshes, whatever is chosen
+])
+def test_every_button_runs_its_job_through_the_shim(book_path, job, sheet, status):
+    """The shim's main() is what every button runs (xlwings' SampleCall): the Run button on Settings
+    runs Settings > Job to run, Refresh buttons refresh."""
+    import importlib
+    import sys
+
+    from addin.io.template import write_shim
+    shutil.copy(ROOT / "rules.json", book_path.parent / "rules.new.json")
+    wb = openpyxl.load_workbook(book_path, keep_vba=True)
+    row = next(c.row for c in wb["Settings"]["A"] if c.value == "Job to run")
+    wb["Settings"].cell(row, 2).value = job
+    wb.save(book_path)
+    write_shim(book_path)
+    sys.path.insert(0, str(book_path.parent))
+    try:
+        shim = importlib.import_module(book_path.stem)
+        importlib.reload(shim)
+        book = open_as_caller(book_path)
+        book.sheets[sheet].activate()
+        shim.main()
+    finally:
+        sys.path.remove(str(book_path.parent))
+    assert _status(book).startswith(status), _status(book)
+
+
+def test_an_unknown_job_is_named_in_status(book_path):
+    wb = openpyxl.load_workbook(book_path, keep_vba=True)
+    row = next(c.row for c in wb["Settings"]["A"] if c.value == "Job to run")
+    wb["Settings"].cell(row, 2).value = "Explain"
+    wb.save(book_path)
+    book = open_as_caller(book_path)
+    book.sheets["Settings"].activate()
+    macros.run_button()
+    assert _status(book) == (f'Failed: Settings!B{row} ("Job to run") is "Explain": choose Refresh, Preview rules, '
+                             'Calibrate or Check rules')
+
+
+def test_the_template_passes_the_excel_load_gate():
+    gate(ROOT / "workbook_template.xlsm", "the template")

@@ -226,6 +226,9 @@ class App(_Counted):
         self.books = []
         self.pid = 1
 
+    def activate(self, steal_focus=False):
+        pass
+
 
 class Book(_Counted):
     def __init__(self, path: Path):
@@ -262,6 +265,9 @@ class Book(_Counted):
     def sheets(self):
         return Sheets(self)
 
+    def activate(self):
+        pass
+
     @property
     def names(self):
         return Names(self)
@@ -290,6 +296,10 @@ class Sheets(_Counted):
     def __iter__(self):
         for ws in self.book.wb.worksheets:
             yield Sheet(self.book, ws)
+
+    @property
+    def active(self):
+        return Sheet(self.book, self.book.wb.active)
 
     def add(self, before=None, after=None, name=None):
         index = self.book.wb.worksheets.index(after.ws) + 1 if after else None
@@ -348,6 +358,9 @@ class Sheet(_Counted):
     @property
     def charts(self):
         return Charts(self)
+
+    def activate(self):
+        self.book.wb.active = self.book.wb.worksheets.index(self.ws)
 
     def delete(self):
         self.book._charts.pop(self.ws, None)
