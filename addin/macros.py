@@ -20,12 +20,12 @@ from .core.outputs import (
     LAYOUT_NAME,
     OWNED_NAME,
     layout_version,
-    recorded_version,
     marked_columns,
     marker,
     not_free,
     outputs,
     owned_positions,
+    recorded_version,
 )
 from .core.present import (
     DETAILS_HEADER_FORMAT,
@@ -47,8 +47,8 @@ from .core.summary_layout import summary_layout
 from .core.text import column_letter, key
 from .crash import crash_message
 from .errors import LeadQError
-from .excel.read import Table, book_settings, check_ours, read_book, read_table  # noqa: F401  (read_table, Table: earlier import paths)
 from .excel.geometry import box, width_for
+from .excel.read import Table, book_settings, check_ours, read_book, read_table  # noqa: F401  (read_table, Table: earlier import paths)
 from .excel.read import sheet as _sheet
 from .io.ownership import quoted, setting_looks_ours
 from .io.parts import BY_SHEET
@@ -580,7 +580,8 @@ def _button_job(book) -> str:
     """Which job the pressed button runs: the Run button on Settings runs Settings > Job to run; a
     button on any other sheet (Refresh on Leads and Summary) refreshes. The active sheet is the
     pressed button's (a button is pressed on the sheet in view); xlwings passes no caller button."""
-    from .io.template import JOB_LABEL, JOBS as NAMES
+    from .io.template import JOB_LABEL
+    from .io.template import JOBS as NAMES
     from .settings import SHEET as SETTINGS_SHEET
     if key(book.sheets.active.name) != key(SETTINGS_SHEET):
         return key("Refresh")

@@ -55,7 +55,7 @@ def test_the_engine_coerces_written_text_as_excel_does(book_path):
     assert sheet.range("A31").value == "001001"
     sheet.range("A32").value = "=1+1"                     # a formula: Excel would calculate it, this engine refuses
     with pytest.raises(NotImplementedError, match="formula"):
-        sheet.range("A32").value
+        _ = sheet.range("A32").value
 
 
 def test_the_engine_refuses_what_the_remote_engine_cannot_read(book_path):

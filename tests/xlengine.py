@@ -55,8 +55,8 @@ from openpyxl.drawing.spreadsheet_drawing import AbsoluteAnchor
 from openpyxl.drawing.xdr import XDRPoint2D, XDRPositiveSize2D
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, PatternFill, Side
-from openpyxl.styles import Font as XlFont
 from openpyxl.styles import Border as XlBorder
+from openpyxl.styles import Font as XlFont
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.hyperlink import Hyperlink
