@@ -368,3 +368,11 @@ def test_an_unknown_job_is_named_in_status(book_path):
 
 def test_the_template_passes_the_excel_load_gate():
     gate(ROOT / "workbook_template.xlsm", "the template")
+
+
+def test_widths_go_in_each_engines_unit_and_positions_add_up():
+    from addin.excel.geometry import box, cell_position, column_points, width_for
+    assert width_for("excel", 24) == 24                      # Windows / macOS: characters
+    assert width_for("remote", 8.43) == column_points(8.43) == 48.0    # Office.js: points (64 px)
+    assert cell_position(3, 2, widths=[24], heights={1: 30}) == (column_points(24), 45.0)
+    assert box(1, 1, 2, 3) == {"left": 0, "top": 0, "width": 96.0, "height": 15.0}
