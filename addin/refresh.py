@@ -67,7 +67,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
 
     An existing workbook (or a NAME.py that is not LeadQ's shim) is never replaced unless `force`."""
     from .io.sample import sample_frames
-    from .io.template import build_workbook, write_shim
+    from .io.template import build_workbook, interpreter_setting, write_shim
     out = Path(out)
     if lite:
         return _new_lite(out, sample, as_of, rules, force, imports)
@@ -102,7 +102,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
     # Built beside, then moved into place: a --force over a full workbook never leaves half a file.
     tmp = out.with_name(f"{TEMP_PREFIX}{os.getpid()}-{out.name}.tmp")
     try:
-        build_workbook(tmp, rules_obj, frames)
+        build_workbook(tmp, rules_obj, frames, conf=interpreter_setting())
         os.replace(tmp, out)
         written = [out, write_shim(out)]
     except FileCreateError as e:      # XlsxWriter wraps the OS error

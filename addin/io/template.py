@@ -39,7 +39,9 @@ from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 from ..settings import MAPPING_SHEETS, mapping_label
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
-REFRESH_MACRO = "SampleCall"
+REFRESH_MACRO = "SampleCall"      # the only macro of xlwings' VBA project: every button calls it (see SHIM)
+JOB_LABEL = "Job to run"           # Settings: what the Run button on that sheet does (addin.macros.run_button)
+JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules")
 INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
@@ -56,9 +58,23 @@ def vba_project() -> bytes:
             return z.read("xl/vbaProject.bin")
 
 
+def interpreter_setting(platform: str | None = None, executable: str | None = None) -> dict[str, str]:
+    """The xlwings.conf interpreter a new workbook gets: the Python that runs `leadq new`, under the
+    key of the platform it runs on (Interpreter_Mac on macOS, whose current versions have no
+    `python` on PATH; Interpreter_Win on Windows); nothing elsewhere (a Linux build is for any machine)."""
+    platform = platform or sys.platform
+    executable = executable or sys.executable
+    if platform == "darwin":
+        return {"Interpreter_Mac": executable}
+    if platform == "win32":
+        return {"Interpreter_Win": executable}
+    return {}
+
+
 def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None,
-                   lite_rules: str | None = None) -> Path:
-    """Write a LeadQ workbook: the template, optionally filled with sample data.
+                   conf: dict[str, str] | None = None, lite_rules: str | None = None) -> Path:
+    """Write a LeadQ workbook: the template, optionally filled with sample data; `conf`: xlwings.conf
+    values over the template's (e.g. interpreter_setting()).
 
     lite_rules: an xlwings Lite workbook (.xlsx): no VBA project and no xlwings.conf sheet, the
     rules (this rules.json text) in a LeadQ Rules sheet that Settings' Rules file names."""
@@ -90,7 +106,7 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
             rules_ws.write_string(r, 0, line, f.title if r == 0 else f.code)
         rules_ws.set_column(0, 0, 110)
     else:
-        conf = wb.add_worksheet("xlwings.conf")
+        conf_sheet = wb.add_worksheet("xlwings.conf")
         for i, ws in enumerate(wb.worksheets(), start=1):
             ws.set_vba_name(f"Sheet{i}")
 
@@ -103,17 +119,18 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
     _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
     for r, (k, v) in enumerate([] if lite else XLWINGS_CONF):
-        conf.write_string(r, 0, k, f.text)
+        v = (conf or {}).get(k, v)
+        conf_sheet.write_string(r, 0, k, f.text)
         if isinstance(v, bool):
-            conf.write_boolean(r, 1, v, f.text)
+            conf_sheet.write_boolean(r, 1, v, f.text)
         else:
-            conf.write_string(r, 1, v, f.text)
+            conf_sheet.write_string(r, 1, v, f.text)
     if not lite:
-        conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
-                          "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
-                          f.note)
-        conf.set_column(0, 0, 18)
-        conf.set_column(1, 1, 40)
+        conf_sheet.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at "
+                                "the installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it "
+                                "is not on PATH.", f.note)
+        conf_sheet.set_column(0, 0, 18)
+        conf_sheet.set_column(1, 1, 40)
     leads.activate()
     wb.close()
     return out
@@ -268,13 +285,23 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats, lite: bool = False) -> di
             ("Score details file", None, "Where the full Score details go when they pass a sheet's 1,048,576 rows "
                                          "(blank: WORKBOOK.score-details.parquet beside this workbook)."),
             ("Date order", "auto", "How dates like 03/04/2026 are read: auto (each column tells by a day above 12; "
-             "none: day first, with a warning), DMY (03/04 = 3 April), MDY (US: March 4) or YMD.")]
+             "none: day first, with a warning), DMY (03/04 = 3 April), MDY (US: March 4) or YMD."),
+            (JOB_LABEL, JOBS[0], "What the Run button beside runs: " + ", ".join(JOBS[:-1]) + " or " + JOBS[-1]
+             + " (the result is written in Status; Refresh buttons on Leads and Summary always refresh).")]
+    if lite:                # no VBA, no buttons: Lite lists its scripts in its own task pane
+        rows = rows[:-1]
     for r, (k, v, h) in enumerate(rows, start=1):
         ws.write_string(r, 0, k, f.text)
         if v:
             ws.write_string(r, 1, v, f.text)
         ws.write_string(r, 2, h, f.note)
-    ws.data_validation(len(rows), 1, len(rows), 1, {"validate": "list", "source": list(DATE_ORDERS), "error_type": "warning"})
+    order = next(i for i, r in enumerate(rows, start=1) if r[0] == "Date order")
+    ws.data_validation(order, 1, order, 1, {"validate": "list", "source": list(DATE_ORDERS), "error_type": "warning"})
+    if not lite:
+        job = len(rows)
+        ws.data_validation(job, 1, job, 1, {"validate": "list", "source": list(JOBS), "error_type": "stop",
+                                            "error_title": JOB_LABEL, "error_message": "Choose one of the jobs in the list."})
+        ws.insert_button(job, 3, {"macro": REFRESH_MACRO, "caption": "Run", "width": 90, "height": 22})
     top = len(rows) + 2
     ws.write_row(top, 0, ["Column mapping", "Your header"], f.input_header)
     ws.write_string(top, 2, "Only if LeadQ does not recognise a column of your export: write its header beside the "
@@ -301,13 +328,15 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats, lite: bool = False) -> di
     return {"stages": "=LeadQ_DealStages"}
 
 
-SHIM = '''"""Called by the Refresh button of {name}.xlsm (xlwings runs `import {name}; {name}.main()`)."""
+SHIM = '''"""Called by every button of {name}.xlsm (xlwings runs `import {name}; {name}.main()`): Refresh on
+Leads and Summary refreshes; Run on Settings runs the job chosen beside it (Settings > Job to run)."""
 
-from addin.macros import refresh
+from addin.macros import refresh  # noqa: F401  (the one job of earlier versions' shim)
+from addin.macros import run_button
 
 
 def main():
-    refresh()
+    run_button()
 '''
 
 
