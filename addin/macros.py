@@ -15,6 +15,7 @@ import xlwings as xw
 
 from .core.evaluate import evaluate
 from .core.headers import header_row
+from .core.overrides import SHEET as OVERRIDES
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
@@ -383,7 +384,8 @@ def _run(book, stamp: str):
     history = _frame(read_table(book, HISTORY))      # LeadQ's (checked above), or None: the first refresh
     ev = evaluate(leads.frame, activities, run.rules, qualification=qualification, as_of=run.as_of,
                   date_order=run.date_order, column_mapping=run.column_mapping, history=history,
-                  refreshed_at=refreshed_at(run.as_of, stamp))      # the Last refresh stamp's time, as headless
+                  refreshed_at=refreshed_at(run.as_of, stamp),      # the Last refresh stamp's time, as headless
+                  overrides=_frame(read_table(book, OVERRIDES)))
     ev.rules_source = run.rules_source
     write_leads(book, ev, leads)
     write_details(book, ev)
@@ -509,7 +511,7 @@ def preview_rules(now: str | None = None) -> None:
         current = run_settings(book, settings=settings)
         leads, activities, qualification = _inputs(book, settings)
         options = dict(qualification=qualification, as_of=current.as_of, date_order=current.date_order,
-                       column_mapping=current.column_mapping)
+                       column_mapping=current.column_mapping, overrides=_frame(read_table(book, OVERRIDES)))
         old = evaluate(leads.frame, activities, current.rules, **options)
         new = evaluate(leads.frame, activities, load_rules(path), **options)
         p = compare(old, new)

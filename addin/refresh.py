@@ -84,7 +84,7 @@ def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, activiti
                                     spark_master)
     ev = evaluate(data.leads, acts, run.rules, qualification=data.qualification, as_of=run.as_of,
                   date_order=run.date_order, column_mapping=run.column_mapping, history=data.history,
-                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock))
+                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock), overrides=data.overrides)
     ev.rules_source = run.rules_source
     # The Activities sheet is not needed when the log lives elsewhere.
     ev.add_problems([p for p in data.problems if source.is_sheet or not (p.code == "missing-sheet" and "Activities" in p.message)])
@@ -115,7 +115,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     # Lead history's time of day is the Last refresh stamp's, as the macro's is
     ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=stamp)
     # The writer needs none of the input values (only how many leads rows there are): free them.
-    data.activities = data.qualification = data.history = None
+    data.activities = data.qualification = data.history = data.overrides = None
     data.leads = data.leads.iloc[:, :0]
     step("writing results")
     target = Path(output) if output else workbook

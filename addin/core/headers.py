@@ -75,6 +75,9 @@ LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
     "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
                      "Updated", "Updated at", "Date Modified", "Last update", "Date of last update", "Dernière modification",
                      "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
+    # A win probability typed by hand: it beats the pipeline stage's (docs: Overrides).
+    "Probability": ["Deal probability", "Win probability", "Probability (%)", "Deal - Probability", "Probabilité",
+                    "Probabilité de gain", "Manual probability"],
 }
 
 LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the current layout's columns
@@ -93,6 +96,15 @@ ACTIVITIES_INPUTS: dict[str, list[str]] = {
 QUALIFICATION_INPUTS: dict[str, list[str]] = {
     LEAD_ID: LEADS_INPUTS[LEAD_ID],
     "Notes": ["Note", "Comments", "Commentaires", "Remarques"],
+}
+
+OVERRIDES_INPUTS: dict[str, list[str]] = {
+    LEAD_ID: LEADS_INPUTS[LEAD_ID],
+    "Kind": ["Type", "Override", "Override kind", "Genre"],
+    "Value": ["Points", "Valeur", "New value"],
+    "Reason": ["Why", "Raison", "Motif", "Because"],
+    "Author": ["By", "Rep", "Owner", "Auteur", "Par"],
+    "Until": ["Expires", "Expiry", "Until date", "End date", "Valid until", "Jusqu'au", "Fin"],
 }
 
 # Pipedrive-style headers ("Person - Email", "Deal - Value"): the part after "Entity - " is
@@ -158,13 +170,15 @@ def _alias_table(spec: dict[str, list[str]]) -> dict[str, tuple[str, int, int]]:
 
 
 def _spec(sheet: str) -> dict[str, list[str]]:
-    return {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS, "Qualification": QUALIFICATION_INPUTS}[sheet]
+    return {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS, "Qualification": QUALIFICATION_INPUTS,
+            "Overrides": OVERRIDES_INPUTS}[sheet]
 
 
 _TABLES = {
     "Leads": _alias_table({**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}),
     "Activities": _alias_table(ACTIVITIES_INPUTS),
     "Qualification": _alias_table(QUALIFICATION_INPUTS),
+    "Overrides": _alias_table(OVERRIDES_INPUTS),
 }
 _OUTPUT_KEYS = {key(name): name for name in LEADS_OUTPUTS}
 

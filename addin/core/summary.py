@@ -91,8 +91,12 @@ def _pipeline(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
         amount = float(np.nansum(ctx["Amount"].to_numpy()[m]))
         outcome = st.get("outcome", OPEN)
         prob = st.get("probability", default_probability(outcome))
+        # A probability set by hand (Leads' Probability, an Overrides row) weighs its own deal.
+        manual = ctx["Manual probability"].to_numpy(bool)[m] if "Manual probability" in ctx else np.zeros(int(m.sum()), bool)
+        weighted = float(np.nansum(ctx["Weighted"].to_numpy(float)[m])) if "Weighted" in ctx else amount * prob
         rows.append({"Deal stage": st["stage"], "Outcome": outcome, "Count": int(m.sum()), "Amount": amount,
-                     "Probability": prob, "Weighted": amount * prob if outcome == OPEN else 0.0})
+                     "Probability": prob, "Weighted": weighted if outcome == OPEN else 0.0,
+                     "Manual": int(manual.sum()) if outcome == OPEN else 0})
     return pd.DataFrame(rows)
 
 
@@ -174,6 +178,9 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Customers": customers,
         "Overall conversion": customers / total if total else 0.0,
         "Weighted pipeline": float(pipeline["Weighted"].sum()),
+        "Manual probabilities": int(pipeline["Manual"].sum()) if len(pipeline) else 0,
+        "Overrides": int(ctx["Overridden"].sum()) if "Overridden" in ctx else 0,
+        "Overrides expired": ev.overrides_expired,
         "Open pipeline": float(pipeline.loc[pipeline["Outcome"] == OPEN, "Amount"].sum()),
         "Won": float(won["Amount"].sum()),
         "Lost": float(lost_p["Amount"].sum()),

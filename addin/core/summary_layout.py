@@ -253,7 +253,10 @@ def _pipeline(p: _Page, s: Summary) -> None:
         p.put(rr, 3, float(row["Probability"]), "pct")
         p.put(rr, 4, float(row["Weighted"]) if is_open else None, "money")
     last = first + len(s.pipeline) - 1
-    p.put(last + 1, 0, "Weighted forecast (open deals)", "bold")
+    manual = s.kpis.get("Manual probabilities", 0)
+    p.put(last + 1, 0, "Weighted forecast (open deals)" + (
+        f" — holds {manual} probabilit{'y' if manual == 1 else 'ies'} set by hand (Leads' Probability or Overrides)"
+        if manual else ""), "bold")
     p.put(last + 1, 4, s.kpis["Weighted pipeline"], "bold_money")
     open_rows = s.pipeline.index[s.pipeline["Outcome"] == "open"]
     end = first + len(open_rows) - 1

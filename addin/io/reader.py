@@ -24,7 +24,7 @@ from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
 from .package import Package, parse_range, parse_ref
 
-SHEETS = ("Leads", "Activities", "Qualification")
+SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
 logging.getLogger("fastexcel.types.dtype").setLevel(logging.ERROR)
@@ -60,6 +60,7 @@ class WorkbookData:
     settings_rows: dict[str, int] = field(default_factory=dict)   # Settings label key -> Excel row
     history: pd.DataFrame | None = None          # the History sheet's rows (None: no History yet)
     history_sheet: str | None = None             # its real name, when LeadQ's History sheet exists
+    overrides: pd.DataFrame | None = None        # the Overrides sheet's rows (the user's input; None: no sheet)
 
 
 class _Reader:
@@ -234,7 +235,7 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         from .history_sheet import read_history
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
-                            settings, layouts, problems, settings_rows, history, history_sheet)
+                            settings, layouts, problems, settings_rows, history, history_sheet, frames.get("Overrides"))
     finally:
         if own:
             package.close()
