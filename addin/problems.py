@@ -139,7 +139,7 @@ _DATA = [
     ("override-superseded", "Override superseded", "info", "A later stage or probability override of the same lead wins over this one."),
     ("not-a-probability", "Not a probability", "warning", "A Probability typed on Leads is not 0–1 or a percentage; the stage's is used."),
     ("probability-without-deal", "Probability without an open deal", "warning",
-     "A probability is typed (on Leads or Overrides) for a lead with no open deal stage; it is not used."),
+     "A probability override names a lead with no open deal stage; it is not used."),
 ]
 
 _PRIVACY = [

@@ -89,12 +89,14 @@ def test_a_typed_probability_wins_over_the_stage_and_an_override_wins_over_both(
     assert plain.loc["L3", "Probability"] == pytest.approx(0.5)
 
 
-def test_a_probability_on_a_lead_without_an_open_deal_is_reported_not_used(base_rules):
+def test_a_probability_only_weighs_an_open_deal(base_rules):
     leads = _leads().assign(Probability=[0.7, None, None, None])
-    ev = _ev(base_rules, None, leads)
+    ev = _ev(base_rules, _ov([["L4", "probability", 0.5, "hunch", "Léa", None]]), leads)
+    ctx = ev.context.set_index("Lead ID")
+    assert ctx.loc["L1", "Weighted"] == 0 and not ctx.loc["L1", "Manual probability"]
+    # A Leads column is silently unused there (CRM exports carry one on every row); an override is reported.
     p = next(p for p in ev.problems if p.code == "probability-without-deal")
-    assert p.where == 'Leads!F2 (column "Probability")'
-    assert ev.context.set_index("Lead ID").loc["L1", "Weighted"] == 0
+    assert p.sheet == "Overrides" and "L4" in p.message
 
 
 def test_an_expired_override_is_ignored_and_listed(base_rules):

@@ -448,7 +448,7 @@ def contact_check(lead: _Leads, rules: Rules, log: ProblemLog) -> None:
 
 def probability_step(lead: _Leads, st: _Stages, ov: Overrides, log: ProblemLog) -> tuple[np.ndarray, np.ndarray]:
     """Each lead's win probability: an Overrides row, else a Probability typed on Leads, else the
-    pipeline stage's. Typed ones apply to open deals only. Returns (probability, set by hand)."""
+    pipeline stage's. Both apply to open deals only (an Overrides row on another lead is reported). Returns (probability, set by hand)."""
     prob = np.asarray(st.probability, dtype=float).copy()
     manual = np.zeros(lead.n, dtype=bool)
     is_open = st.outcome == OPEN
@@ -459,8 +459,7 @@ def probability_step(lead: _Leads, st: _Stages, ov: Overrides, log: ProblemLog) 
         vals = raw.array
         lead.report(log, "not-a-probability", filled & bad, "Probability",
                     lambda k: f'"{vals[k]}" is not a probability (0.6, 60 % or 60); the deal stage\'s is used')
-        lead.report(log, "probability-without-deal", filled & ~bad & ~is_open, "Probability",
-                    lambda k: "a probability is typed but the lead has no open deal stage; it is not used")
+        # On a lead with no open deal it is simply not used (CRM exports carry one on every row: Odoo's).
         use = filled & ~bad & is_open
         prob[use], manual[use] = typed[use], True
     if len(ov.prob_lead):
