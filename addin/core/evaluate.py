@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
-from . import fitrules
+from . import accounts, fitrules
 from .crm import apply_crm_status, has_contact
 from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .history import HistoryStep, history_step, read_frame
@@ -109,6 +109,7 @@ class Evaluation:
     rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
     history: HistoryStep | None = None   # Stage since, SLA and the rows this refresh adds to History
     overrides_expired: int = 0           # Overrides rows past their Until date (ignored, listed in problems)
+    accounts: accounts.Accounts | None = None   # each lead's account and the buying groups (core.accounts)
 
     @property
     def problem_total(self) -> int:
@@ -216,6 +217,10 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
     consent = consent_step(lead, rules, date_order, log)
     table = RuleTable.of(rules)
+    acc = accounts.group(lead.frame, rules)
+    for name, values in acc.lead_fields().items():      # rules may read them; a user's own column wins
+        if name not in lead.frame.columns:
+            lead.frame[name] = values
     ov = read_overrides(overrides, Origin(overrides, OVERRIDES) if overrides is not None else None,
                         lead.ids.to_numpy(object), rules, as_of, date_order, log)
     fields, ledger_fit = fit_step(lead, rules, log)
@@ -247,6 +252,8 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
     context = context.assign(**{"Probability": probability, "Manual probability": manual,
+                                "Account": np.where(acc.code >= 0, acc.names[np.maximum(acc.code, 0)]
+                                                    if len(acc.names) else "", ""),
                                 "Overridden": _overridden(lead.n, ov),"Consent": consent, "Retention expired": expired, "Last touch": last_touch,
                                 "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
                                 "Total": fit + engagement})      # unclipped: ranks leads sitting at the cap
@@ -255,7 +262,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)
     return Evaluation(out, details, problems, context, rules, as_of, headers=lead.real,
                       problem_counts=log.totals(), date_order=date_order, history=hist,
-                      overrides_expired=ov.expired)
+                      overrides_expired=ov.expired, accounts=acc)
 
 
 def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:

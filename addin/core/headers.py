@@ -75,6 +75,9 @@ LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
     "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
                      "Updated", "Updated at", "Date Modified", "Last update", "Date of last update", "Dernière modification",
                      "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
+    # The account a lead belongs to (LeadQ groups leads by it first; see core.accounts).
+    "Company ID": ["Account ID", "AccountId", "Account Id", "CompanyId", "Associated Company ID", "Associated Company IDs",
+                   "Organization ID", "Organisation ID", "Org ID", "partner_id", "ID entreprise", "ID société", "SIREN"],
     # A win probability typed by hand: it beats the pipeline stage's (docs: Overrides).
     "Probability": ["Deal probability", "Win probability", "Probability (%)", "Deal - Probability", "Probabilité",
                     "Probabilité de gain", "Manual probability"],
@@ -117,9 +120,9 @@ _ENTITY_FIELDS = {
     "lead": set(LEADS_INPUTS),
     "deal": {LEAD_ID, "Owner", "Created", "Source", "Deal stage", "Amount", "CRM status", "Next action",
              "Next action date"},
-    "organization": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
-    "organisation": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
-    "company": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
+    "organization": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
+    "organisation": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
+    "company": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
 }
 _ENTITY_FIELDS["activity"] = {"Date", "Activity", "Detail", LEAD_ID, "Email"}
 
@@ -277,7 +280,8 @@ def canonical_field(name: str) -> str:
 
 
 def known_fields() -> list[str]:
-    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS]
+    from .accounts import FIELDS       # computed per account, readable by rules
+    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS, *FIELDS]
 
 
 def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:

@@ -49,6 +49,8 @@ class Summary:
     meta: dict = field(default_factory=dict)
     privacy: pd.DataFrame = field(default_factory=pd.DataFrame)   # leads kept past the retention period
     memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
+    accounts: pd.DataFrame | None = None  # one row per account (core.accounts.account_table)
+    accounts_note: str = ""               # how leads were grouped into accounts
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -193,7 +195,15 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
                    actions, _grid(ctx, ev), _quality(ev),
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
                     "currency": ev.rules.currency, "rules_source": ev.rules_source},
-                   privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None)
+                   privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None,
+                   *_accounts(ev))
+
+
+def _accounts(ev: Evaluation) -> tuple[pd.DataFrame | None, str]:
+    if ev.accounts is None:
+        return None, ""
+    from .accounts import account_table, grouping_note
+    return account_table(ev.accounts, ev.context, ev.rules), grouping_note(ev.accounts)
 
 
 def at_cap(ev: Evaluation) -> int:

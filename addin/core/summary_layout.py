@@ -280,6 +280,32 @@ def _groups(p: _Page, s: Summary) -> None:
         p.end_section()
 
 
+def _accounts(p: _Page, s: Summary, rules) -> None:
+    """Accounts: leads grouped by company, the best first, with their buying group's coverage."""
+    if s.accounts is None or not len(s.accounts):
+        return
+    from .accounts import config
+    cfg = config(rules)
+    how = {"max": "best contact's score", "sum": "sum of its contacts' scores",
+           "top3_mean": "mean of its 3 best contacts' scores"}[cfg["score"]]
+    top = int(cfg["top"])
+    r = p.section(f"Accounts ({len(s.accounts):,})",
+                  f"{s.accounts_note}. Account score: {how}. Buying group: required roles (from job titles) "
+                  "held by at least one contact." + (f" The {top} best accounts are shown." if len(s.accounts) > top else ""))
+    p.header(r, ["Account", "Contacts", "Best score", "Account score", "Most advanced", "Open pipeline", "Buying group"],
+             {"Contacts", "Best score", "Account score", "Open pipeline"})
+    for i, row in s.accounts.head(top).iterrows():
+        rr = r + 1 + i
+        p.put(rr, 0, row["Account"], "text")
+        p.put(rr, 1, int(row["Contacts"]), "int")
+        p.put(rr, 2, float(row["Best score"]), "num")
+        p.put(rr, 3, float(row["Account score"]), "num")
+        p.put(rr, 4, row["Most advanced stage"], "text")
+        p.put(rr, 5, float(row["Open pipeline"]), "money")
+        p.put(rr, 6, row["Buying group"], "text")
+    p.end_section()
+
+
 def _queues(p: _Page, s: Summary, rules) -> None:
     for title, frame, note, last in (
             ("Hand-off queue — MQLs waiting for sales", s.handoff,
@@ -482,6 +508,7 @@ def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
     if s.memory is not None:
         history_sections(p, s, rules)
     _groups(p, s)
+    _accounts(p, s, rules)
     _queues(p, s, rules)
     _actions(p, s)
     _grid(p, s)
