@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .parse import blank_mask
-from .text import fold, map_unique
+from .text import fold, fold_series
 from .vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
 
 CONTACTS, COVERAGE = "Account contacts", "Account coverage"
@@ -95,13 +95,49 @@ class Accounts:
     def coverage_text(self) -> np.ndarray:
         """Per account: '3 of 4 roles, missing Champion' (required roles only)."""
         req = np.flatnonzero(self.required)
-        out = []
-        for a in range(len(self.names)):        # one line per account (a summary's worth), not per lead
-            held = [self.roles[r] for r in req if self.has_role[a, r]]
-            missing = [self.roles[r] for r in req if not self.has_role[a, r]]
-            text = f"{len(held)} of {len(req)} roles" + (f", missing {', '.join(missing)}" if missing else ", complete")
-            out.append(text if len(req) else "no required roles")
-        return np.array(out, dtype=object)
+        if not len(req):
+            return np.full(len(self.names), "no required roles", dtype=object)
+        # Accounts share few patterns of roles held: phrase each pattern once.
+        held = self.has_role[:, req]
+        pattern = held.astype(np.int64) @ (1 << np.arange(len(req), dtype=np.int64))
+        codes, uniques = pd.factorize(pattern)
+        texts = []
+        for bits in uniques:
+            missing = [self.roles[r] for i, r in enumerate(req) if not bits >> i & 1]
+            texts.append(f"{len(req) - len(missing)} of {len(req)} roles"
+                         + (f", missing {', '.join(missing)}" if missing else ", complete"))
+        return np.asarray(texts, dtype=object)[codes] if len(texts) else np.zeros(0, dtype=object)
+
+
+def _folded_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, folded distinct values): each distinct value is folded once, in Arrow's kernels."""
+    codes, uniques = pd.factorize(values.astype(object).where(~blank_mask(values), None), use_na_sentinel=True)
+    return codes, fold_series(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
+
+
+def _company_keys(company: pd.Series) -> np.ndarray:
+    """Normalised company name of each lead ('' for none), computed on the distinct names in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    codes, folded = _folded_uniques(company)
+    arr = pa.array(folded.to_numpy(object), type=pa.string())
+    arr = pc.replace_substring(arr, "&", " and ")
+    arr = pc.replace_substring_regex(arr, r"[^0-9a-z]+", " ")
+    arr = pc.replace_substring_regex(arr, _LEGAL.pattern, " ")
+    arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
+    table = np.append(arr.to_numpy(zero_copy_only=False).astype(object), "")
+    return table[codes]
+
+
+def _domains(email: pd.Series) -> np.ndarray:
+    """The email domain of each lead ('' for none), from the distinct addresses in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    codes, folded = _folded_uniques(email)
+    arr = pa.array(folded.to_numpy(object), type=pa.string())
+    dom = pc.struct_field(pc.extract_regex(arr, r"@(?P<d>[^@\s>]+\.[^@\s>]+?)[\s>.]*$"), "d")
+    table = np.append(dom.fill_null("").to_numpy(zero_copy_only=False).astype(object), "")
+    return table[codes]
 
 
 def group(frame: pd.DataFrame, rules) -> Accounts:
@@ -112,10 +148,12 @@ def group(frame: pd.DataFrame, rules) -> Accounts:
     cid = frame["Company ID"] if "Company ID" in frame.columns else empty
     company = frame["Company"] if "Company" in frame.columns else empty
     email = frame["Email"] if "Email" in frame.columns else empty
-    id_key = map_unique(cid.where(~blank_mask(cid), None), lambda v: "id:" + fold(v) if fold(v) else "").to_numpy(object)
-    name_key = map_unique(company, lambda v: "co:" + normalise_company(v) if normalise_company(v) else "").to_numpy(object)
+    id_codes, id_folded = _folded_uniques(cid)
+    id_key = np.append(("id:" + id_folded).to_numpy(object), "")[id_codes]
+    name = _company_keys(company)
+    name_key = np.where(name != "", "co:" + name.astype(str), "")
     free = {fold(d) for d in cfg["free_mail"]}
-    dom = map_unique(email, _domain).to_numpy(object)
+    dom = _domains(email)
     dom_key = np.where((dom != "") & ~pd.Series(dom).isin(free).to_numpy(), "dom:" + dom.astype(str), "")
     how = np.select([id_key != "", name_key != "", dom_key != ""], [BY_ID, BY_NAME, BY_DOMAIN], default=BY_NONE)
     keys = np.select([how == BY_ID, how == BY_NAME, how == BY_DOMAIN], [id_key, name_key, dom_key], default="")
@@ -133,11 +171,14 @@ def group(frame: pd.DataFrame, rules) -> Accounts:
     contacts = np.bincount(codes[codes >= 0], minlength=n_acc)
     roles = cfg["roles"]
     title = frame["Job title"] if "Job title" in frame.columns else empty
+    t_codes, t_folded = _folded_uniques(title)
     has_role = np.zeros((n_acc, len(roles)), dtype=bool)
-    for r, role in enumerate(roles):       # one pass per role (a handful), each over distinct titles only
+    for r, role in enumerate(roles):       # one pass per role (a handful), each over the distinct titles only
         pats = [fold(p) for p in role.get("titles", []) if fold(p)]
-        hit = map_unique(title, lambda t, pats=pats: any(p in fold(t) for p in pats), missing=False, dtype=bool)
-        m = hit.to_numpy(bool) & (codes >= 0)
+        hit_u = np.zeros(len(t_folded) + 1, dtype=bool)
+        for p in pats:
+            hit_u[:-1] |= t_folded.str.contains(p, regex=False).to_numpy(bool)
+        m = hit_u[t_codes] & (codes >= 0)
         has_role[:, r] = np.bincount(codes[m], minlength=n_acc) > 0
     required = np.array([bool(r.get("required", False)) for r in roles], dtype=bool)
     weight = np.array([float(r.get("weight", 1)) for r in roles], dtype=float)
@@ -173,7 +214,8 @@ def account_table(acc: Accounts, ctx: pd.DataFrame, rules) -> pd.DataFrame:
     else:
         agg = best
     stage = ctx["Stage"].to_numpy(object)[has]
-    st_rank = pd.Series(stage).map({s: i for i, s in enumerate(ADVANCE)}).fillna(0).to_numpy(np.int64)
+    st_codes, st_u = pd.factorize(stage)
+    st_rank = np.array([ADVANCE.index(u) if u in ADVANCE else 0 for u in st_u] + [0], dtype=np.int64)[st_codes]
     top_rank = np.zeros(n_acc, dtype=np.int64)
     np.maximum.at(top_rank, c, st_rank)
     adv = np.array([rules.stage_label(s) for s in ADVANCE], dtype=object)[top_rank]
@@ -181,7 +223,8 @@ def account_table(acc: Accounts, ctx: pd.DataFrame, rules) -> pd.DataFrame:
     amount = np.nan_to_num(ctx["Amount"].to_numpy(float)[has])
     pipeline = np.bincount(c[is_open], weights=amount[is_open], minlength=n_acc)
     table = pd.DataFrame({
-        "Account": acc.names, "Grouped by": [HOW[h] for h in _account_how(acc)], "Contacts": acc.contacts,
+        "Account": acc.names, "Grouped by": np.array([HOW[k] for k in (BY_ID, BY_NAME, BY_DOMAIN)] + [""],
+                                                     dtype=object)[_account_how(acc)], "Contacts": acc.contacts,
         "Best score": np.round(best, 2), "Account score": np.round(agg, 2), "Most advanced stage": adv,
         "Open pipeline": pipeline, "Coverage": np.round(acc.coverage, 4), "Buying group": acc.coverage_text(),
     })
