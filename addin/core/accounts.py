@@ -130,14 +130,17 @@ def _company_keys(company: pd.Series) -> np.ndarray:
 
 
 def _domains(email: pd.Series) -> np.ndarray:
-    """The email domain of each lead ('' for none), from the distinct addresses in Arrow."""
+    """The email domain of each lead ('' for none): cut in Arrow over the whole column (addresses are
+    nearly all distinct), then the few distinct domains are folded."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    codes, folded = _folded_uniques(email)
-    arr = pa.array(folded.to_numpy(object), type=pa.string())
-    dom = pc.struct_field(pc.extract_regex(arr, r"@(?P<d>[^@\s>]+\.[^@\s>]+?)[\s>.]*$"), "d")
-    table = np.append(dom.fill_null("").to_numpy(zero_copy_only=False).astype(object), "")
-    return table[codes]
+    try:
+        arr = pa.array(email.to_numpy(object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):          # numbers typed into the Email column
+        arr = pa.array(email.astype(str).where(email.notna(), None).to_numpy(object), type=pa.string(), from_pandas=True)
+    dom = pc.struct_field(pc.extract_regex(pc.utf8_trim_whitespace(arr), r"@(?P<d>[^@\s>]+\.[^@\s>]+?)[\s>.]*$"), "d")
+    codes, folded = _folded_uniques(pd.Series(dom.to_numpy(zero_copy_only=False), dtype=object))
+    return np.append(folded.to_numpy(object), "")[codes]
 
 
 def group(frame: pd.DataFrame, rules) -> Accounts:

@@ -251,7 +251,9 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
         "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
-    context = context.assign(**{"Probability": probability, "Manual probability": manual,
+    created = (read_dates(lead.frame["Created"], date_order).dates.to_numpy() if "Created" in lead.frame.columns
+               else np.full(lead.n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+    context = context.assign(**{"Probability": probability, "Manual probability": manual, "Created": created,
                                 "Account": np.where(acc.code >= 0, acc.names[np.maximum(acc.code, 0)]
                                                     if len(acc.names) else "", ""),
                                 "Overridden": _overridden(lead.n, ov),"Consent": consent, "Retention expired": expired, "Last touch": last_touch,

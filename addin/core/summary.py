@@ -51,6 +51,7 @@ class Summary:
     memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
     accounts: pd.DataFrame | None = None  # one row per account (core.accounts.account_table)
     accounts_note: str = ""               # how leads were grouped into accounts
+    health: object = None                 # core.monitoring.Health: conversion per band per period, drift, staleness
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -196,7 +197,12 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
                     "currency": ev.rules.currency, "rules_source": ev.rules_source},
                    privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None,
-                   *_accounts(ev))
+                   *_accounts(ev), _health(ev))
+
+
+def _health(ev: Evaluation):
+    from .monitoring import score_health
+    return score_health(ev, score_bands(ev))
 
 
 def _accounts(ev: Evaluation) -> tuple[pd.DataFrame | None, str]:

@@ -306,6 +306,33 @@ def _accounts(p: _Page, s: Summary, rules) -> None:
     p.end_section()
 
 
+def _health(p: _Page, s: Summary) -> None:
+    """Score health: conversion per score band for the leads of each period, AUC, grade shares, staleness."""
+    h = s.health
+    if h is None or h.table.empty:
+        return
+    r = p.section("Score health", h.note + ". " + (h.warning or "The rules still rank the leads that closed."))
+    heads = ["Period", "Entered", "Closed", *h.bands, "AUC"]
+    p.header(r, heads, set(heads) - {"Period"})
+    for i, row in h.table.iterrows():
+        rr = r + 1 + i
+        p.put(rr, 0, row["Period"], "text")
+        p.put(rr, 1, int(row["Entered"]), "int")
+        p.put(rr, 2, int(row["Closed"]), "int")
+        for c, band in enumerate(h.bands, start=3):
+            p.put(rr, c, None if pd.isna(row[band]) else float(row[band]), "pct1")
+        p.put(rr, 3 + len(h.bands), None if pd.isna(row["AUC"]) else round(float(row["AUC"]), 3), "num")
+    rr = r + 2 + len(h.table)
+    p.put(rr, 0, "Share of leads per grade", "bold")
+    for c, g in enumerate(h.grades[:6], start=1):
+        p.put(rr, c, g, "bold")
+    for i, row in h.table.iterrows():
+        p.put(rr + 1 + i, 0, row["Period"], "text")
+        for c, g in enumerate(h.grades[:6], start=1):
+            p.put(rr + 1 + i, c, None if pd.isna(row["Grade " + g]) else float(row["Grade " + g]), "pct1")
+    p.end_section()
+
+
 def _queues(p: _Page, s: Summary, rules) -> None:
     for title, frame, note, last in (
             ("Hand-off queue — MQLs waiting for sales", s.handoff,
@@ -509,6 +536,7 @@ def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
         history_sections(p, s, rules)
     _groups(p, s)
     _accounts(p, s, rules)
+    _health(p, s)
     _queues(p, s, rules)
     _actions(p, s)
     _grid(p, s)
