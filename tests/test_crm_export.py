@@ -10,7 +10,7 @@ from conftest import AS_OF, ROOT
 
 from addin.cli import run
 from addin.core.crm_export import FORMATS, neutralise
-from addin.core.rules import load_rules
+from addin.settings import load_rules
 from addin.export import crm_export_frame
 from addin.refresh import new_workbook
 

@@ -106,5 +106,5 @@ def settings_source(settings: dict, settings_rows: dict, workbook: Path, explici
         return parse_source(explicit, Path.cwd(), "--activities")
     from ..settings import ACTIVITIES_SOURCE
     row = settings_rows.get(key(ACTIVITIES_SOURCE))
-    return parse_source(settings.get(key(ACTIVITIES_SOURCE)), Path(workbook).parent,
+    return parse_source(settings.get(key(ACTIVITIES_SOURCE)), Path(workbook).parent if workbook is not None else Path.cwd(),
                         f"Settings!B{row} ({ACTIVITIES_SOURCE})" if row else f"Settings ({ACTIVITIES_SOURCE})")
