@@ -239,3 +239,16 @@ def test_explain_on_the_cli_shows_the_override_row(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     assert run(["explain", str(path), "L1001", "--as-of", AS_OF, "--rules", str(ROOT / "rules.json")], out, err) == 0
     assert '+15 — "CFO called" — Léa, until 2027-01-31' in out.getvalue()
+
+
+def test_forget_erases_the_persons_overrides_rows_too(tmp_path, monkeypatch):
+    """A rep's reason is about the person: GDPR erasure removes their Overrides rows (and only theirs)."""
+    from addin.forget import forget
+    monkeypatch.setenv("LEADQ_SALT", "test-salt")
+    path = tmp_path / "w.xlsm"
+    source = _workbook_with_overrides(path, ROWS)
+    result = forget(path, lead="L1001", rules=str(ROOT / "rules.json"), as_of=AS_OF)
+    gate(path, "forget with an Overrides sheet", source=source)
+    rows = [list(r) for r in openpyxl.load_workbook(path)["Overrides"].iter_rows(values_only=True)]
+    assert [r[0] for r in rows] == ["Lead ID", "L1005", "L1002", "L1006", "L1007"]
+    assert result.rows["Overrides"] == 1
