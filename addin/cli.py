@@ -183,8 +183,8 @@ def cmd_forget(args, out, err) -> int:
 
 
 def cmd_export(args, out, err) -> int:
-    from .export import export_for_crm, export_pseudonymised
     from .core.crm_export import FORMATS
+    from .export import export_for_crm, export_pseudonymised
     if bool(args.crm) == bool(args.pseudonymise):
         err.write("leadq export: give either --for hubspot|salesforce|pipedrive|csv OUT.csv, or --pseudonymise OUT.csv\n")
         return 2

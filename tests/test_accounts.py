@@ -12,9 +12,9 @@ from addin.cli import run
 from addin.core.accounts import DEFAULTS, group, normalise_company
 from addin.core.evaluate import evaluate
 from addin.core.rules import check_rules
-from addin.settings import load_rules
 from addin.core.summary import summarise
 from addin.refresh import new_workbook
+from addin.settings import load_rules
 
 RULES = str(ROOT / "rules.json")
 

@@ -10,9 +10,9 @@ from conftest import AS_OF, ROOT
 
 from addin.cli import run
 from addin.core.crm_export import FORMATS, neutralise
-from addin.settings import load_rules
 from addin.export import crm_export_frame
 from addin.refresh import new_workbook
+from addin.settings import load_rules
 
 RULES = str(ROOT / "rules.json")
 

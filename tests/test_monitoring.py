@@ -66,6 +66,7 @@ def test_a_history_whose_later_leads_follow_other_weights_raises_the_stale_warni
     h = s.health
     hot, warm = h.bands[2], h.bands[1]
     assert h.table[hot].tolist() == pytest.approx([0.6, 0.6, 0.1, 0.1])
+    assert h.table[warm].tolist() == pytest.approx([0.3] * 4)
     assert h.table.loc[3, "AUC"] < h.table.loc[0, "AUC"] - 0.1
     assert h.warning.startswith("The rules may have gone stale: in 2026Q4 the Hot (≥ 60) band converted 10%, "
                                 "less than Warm (25–60) (30%)")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.rules import Rules
 from ..errors import Problem
 from ..settings import check_rules_file, rules_location
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .inputs import WorkbookInput

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .headers import ACCOUNT_FIELDS as FIELDS  # what rules may read
 from .parse import blank_mask
 from .text import fold, fold_series
 from .vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
 
-CONTACTS, COVERAGE = "Account contacts", "Account coverage"
-FIELDS = [CONTACTS, COVERAGE]                # what rules may read
+CONTACTS, COVERAGE = FIELDS
 BY_ID, BY_NAME, BY_DOMAIN, BY_NONE = 0, 1, 2, 3
 HOW = {BY_ID: "Company ID", BY_NAME: "company name", BY_DOMAIN: "email domain"}
 AGGREGATES = ["max", "sum", "top3_mean"]

@@ -43,7 +43,7 @@ import pandas as pd
 from .crm import crm_table
 from .headers import LEAD_ID
 from .text import key
-from .vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPPORTUNITY, SQL, VISITOR
+from .vocabulary import CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, SQL
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def neutralise(values: pd.Series) -> pd.Series:
     elif kind in ("integer", "floating", "boolean", "datetime", "date", "decimal"):
         return values
     else:                                   # a mixed column: look at each value's type
-        is_text = values.map(type).to_numpy(object) == str
+        is_text = values.map(lambda v: isinstance(v, str)).to_numpy(bool)
     if not is_text.any():
         return values
     text = values.where(is_text, "").astype(str)

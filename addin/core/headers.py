@@ -279,9 +279,12 @@ def canonical_field(name: str) -> str:
     return _lookup(name, _TABLES["Leads"]) or name
 
 
+# Computed per account before the fit rules run (core.accounts), readable by any rule.
+ACCOUNT_FIELDS = ["Account contacts", "Account coverage"]
+
+
 def known_fields() -> list[str]:
-    from .accounts import FIELDS       # computed per account, readable by rules
-    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS, *FIELDS]
+    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS, *ACCOUNT_FIELDS]
 
 
 def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     kept leads' keys). origin: where the frame's rows came from (evaluate.Origin), for problems."""
     if frame is None or frame.shape[1] == 0:
         return Overrides()
-    from .evaluate import lead_keys         # evaluate imports this module
+    from .evaluate import lead_keys  # evaluate imports this module
     data, hmap = canonicalize(frame, SHEET)
     missing = [c for c in (LEAD_ID, "Kind", "Value", "Reason") if c not in data.columns]
     if missing:
