@@ -178,9 +178,12 @@ def _privacy_commands(sub) -> None:
     f.add_argument("--rules")
     f.add_argument("--as-of", type=_date)
     f.add_argument("--output", help="write the result here instead of in place")
-    x = sub.add_parser("export", help="export scores, stages and grades with names and emails pseudonymised")
+    x = sub.add_parser("export", help="scores back to your CRM (--for), or pseudonymised for an analyst")
     x.add_argument("workbook")
-    x.add_argument("--pseudonymise", "--pseudonymize", metavar="OUT.csv", required=True,
+    x.add_argument("--for", dest="crm", nargs=2, metavar=("CRM", "OUT.csv"),
+                   help="hubspot, salesforce, pipedrive or csv, and the import file to write: the CRM's own import "
+                        "columns (record id, score, grade, stage, why, refreshed at)")
+    x.add_argument("--pseudonymise", "--pseudonymize", metavar="OUT.csv",
                    help="the CSV to write (names, emails, Lead IDs and owners as stable salted hashes)")
     x.add_argument("--rules")
     x.add_argument("--as-of", type=_date)
@@ -210,7 +213,21 @@ def cmd_forget(args, out, err) -> int:
 
 
 def cmd_export(args, out, err) -> int:
-    from .export import export_pseudonymised
+    from .core.crm_export import FORMATS
+    from .export import export_for_crm, export_pseudonymised
+    if bool(args.crm) == bool(args.pseudonymise):
+        err.write("leadq export: give either --for hubspot|salesforce|pipedrive|csv OUT.csv, or --pseudonymise OUT.csv\n")
+        return 2
+    if args.crm:
+        crm, target = args.crm[0].strip().lower(), args.crm[1]
+        if crm not in FORMATS:
+            err.write(f"leadq export: --for {args.crm[0]!r}: choose hubspot, salesforce, pipedrive or csv\n")
+            return 2
+        n = export_for_crm(args.workbook, crm, target, rules=args.rules, as_of=args.as_of)
+        fmt = FORMATS[crm]
+        out.write(f"wrote {target}: {n} leads in {fmt.name}'s import columns ({fmt.id_header} first); import it "
+                  f"as an update — see README, Back to your CRM\n")
+        return 0
     n, where = export_pseudonymised(args.workbook, args.pseudonymise, rules=args.rules, as_of=args.as_of)
     out.write(f"wrote {args.pseudonymise}: {n} leads, Lead IDs, names, emails and owners as salted hashes "
               f"(salt: {where}; keep it private)\n")

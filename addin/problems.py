@@ -132,6 +132,19 @@ _DATA = [
     ("mapping-header-missing", "Column mapping names no column", "warning", "Settings' Column mapping names a header the sheet does not have."),
     ("date-order-conflict", "Date order conflict", "warning", "A date readable only in the other day/month order than its column."),
     ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),
+    ("override-sheet-not-read", "Overrides sheet not read", "warning",
+     "A sheet named Overrides lacks LeadQ's override columns (Lead ID, Kind, Value, Reason); it is left alone."),
+    ("override-no-reason", "Override without a reason", "error", "An override has no Reason; it is refused until one is typed."),
+    ("override-bad-kind", "Override kind not understood", "warning", "An override's Kind is not points, stage or probability; it is ignored."),
+    ("override-bad-value", "Override value not understood", "warning",
+     "An override's Value is not points, a stage or a probability as its kind needs; it is ignored."),
+    ("override-bad-date", "Override end date not understood", "warning", "An override's Until is not a date; it is ignored."),
+    ("override-unknown-lead", "Override of no lead", "warning", "An override names no Lead ID, or one not on Leads; it is ignored."),
+    ("override-expired", "Override expired", "info", "An override's Until date is before the as-of date; it is ignored and listed."),
+    ("override-superseded", "Override superseded", "info", "A later stage or probability override of the same lead wins over this one."),
+    ("not-a-probability", "Not a probability", "warning", "A Probability typed on Leads is not 0–1 or a percentage; the stage's is used."),
+    ("probability-without-deal", "Probability without an open deal", "warning",
+     "A probability override names a lead with no open deal stage; it is not used."),
 ]
 
 _PRIVACY = [

@@ -50,7 +50,7 @@ def compute(inp: WorkbookInput, rules=None, as_of=None, activities=None, engine=
                                     spark_master)
     ev = evaluate(inp.leads, acts, run.rules, qualification=inp.qualification, as_of=run.as_of,
                   date_order=run.date_order, column_mapping=run.column_mapping, history=inp.history,
-                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock))
+                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock), overrides=inp.overrides)
     ev.rules_source = run.rules_source
     ev.add_problems(_read_problems(inp, source.is_sheet))
     return ev, run
@@ -129,6 +129,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data = inp.source
     # The writer needs none of the input values (only how many leads rows there are): free them.
     inp.activities = inp.qualification = inp.history = data.activities = data.qualification = data.history = None
+    inp.overrides = data.overrides = None
     data.leads = data.leads.iloc[:, :0]
     inp.leads = data.leads
     step("writing results")

@@ -21,7 +21,7 @@ from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings
 
-INPUT_SHEETS = ("Leads", "Activities", "Qualification")
+INPUT_SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 
 
 def sheet(book, name: str):
@@ -120,7 +120,8 @@ def read_book(book, tables: bool = True) -> WorkbookInput:
     frame = lambda t: t.frame if t is not None else None    # noqa: E731
     return WorkbookInput(frame(leads) if leads is not None else pd.DataFrame(), frame(read.get("Activities")),
                          frame(read.get("Qualification")), settings, rows, book_history(book) if tables else None,
-                         problems, book_path(book), read, rules_sheet=book_rules_sheet(book, settings))
+                         problems, book_path(book), read, rules_sheet=book_rules_sheet(book, settings),
+                         overrides=frame(read.get("Overrides")))
 
 
 def book_run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = None, as_of_where="--as-of"):

@@ -24,7 +24,7 @@ from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
 from .package import Package, parse_range, parse_ref
 
-SHEETS = ("Leads", "Activities", "Qualification")
+SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
 logging.getLogger("fastexcel.types.dtype").setLevel(logging.ERROR)
@@ -61,6 +61,7 @@ class WorkbookData:
     history: pd.DataFrame | None = None          # the History sheet's rows (None: no History yet)
     history_sheet: str | None = None             # its real name, when LeadQ's History sheet exists
     rules_sheet: object = None                   # LeadQ's Rules sheet (addin.rules_sheet.RulesSheet), if any
+    overrides: pd.DataFrame | None = None        # the Overrides sheet's rows (the user's input; None: no sheet)
 
 
 class _Reader:
@@ -247,7 +248,7 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
                             settings, layouts, problems, settings_rows, history, history_sheet,
-                            read_rules_sheet(reader, package, settings))
+                            read_rules_sheet(reader, package, settings), frames.get("Overrides"))
     finally:
         if own:
             package.close()

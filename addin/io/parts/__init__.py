@@ -60,6 +60,9 @@ OWNED: tuple[OwnedSheet, ...] = (
     OwnedSheet(RULES_SUGGESTED, "_LeadQ_RulesSuggested", title=RULES_MARK, writers=("lite.calibrate",)),
 )
 BY_SHEET = {p.sheet: p for p in OWNED}
+# Not here: the input sheets LeadQ reads and never writes — Leads (but for its output columns),
+# Activities, Qualification and Overrides (a sheet named Overrides without LeadQ's columns is left
+# alone with a warning, core.overrides). The Accounts are a Summary section, not a sheet.
 
 # Cells and names LeadQ owns outside its sheets.
 LEADS_OUTPUTS_NAME, LAYOUT_NAME = "_LeadQ_Outputs", "_LeadQ_Layout"     # core.outputs: the Leads output columns
