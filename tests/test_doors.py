@@ -179,6 +179,7 @@ OWNED_BY_DOOR = [  # (sheet, door) for every door that writes the part
     ("Summary", "cli refresh"), ("Score details", "cli refresh"), ("Lead history", "cli refresh"),
     ("Summary", "button refresh"), ("Score details", "button refresh"), ("Lead history", "button refresh"),
     ("Calibration", "button calibrate"), ("Rules preview", "button preview"), ("Privacy log", "cli forget"),
+    ("Rules", "cli rules-in"), ("Rules (suggested)", "lite calibrate"),
 ]
 
 
@@ -197,15 +198,20 @@ def test_a_user_sheet_named_like_an_owned_part_is_refused(demo, tmp_path, sheet,
     shutil.copy(ROOT / "rules.json", tmp_path / "rules.new.json")
     before = demo.read_bytes()
     if door.startswith("cli"):
-        argv = ["refresh", str(demo), "--as-of", AS_OF] if door == "cli refresh" else \
-            ["forget", str(demo), "--lead", "L1001", "--as-of", AS_OF]
+        argv = {"cli refresh": ["refresh", str(demo), "--as-of", AS_OF],
+                "cli forget": ["forget", str(demo), "--lead", "L1001", "--as-of", AS_OF],
+                "cli rules-in": ["rules-in", str(demo), str(ROOT / "rules.json")]}[door]
         assert run(argv) == 1
         assert demo.read_bytes() == before
         return
     book = open_as_caller(demo)
-    action = {"button refresh": macros.refresh, "button calibrate": macros.calibrate,
-              "button preview": macros.preview_rules}[door]
-    action(now="2026-11-22 09:00")
+    if door == "lite calibrate":
+        import addin.lite as lite
+        lite.calibrate(book)
+    else:
+        action = {"button refresh": macros.refresh, "button calibrate": macros.calibrate,
+                  "button preview": macros.preview_rules}[door]
+        action(now="2026-11-22 09:00")
     book.impl.save()
     wb = openpyxl.load_workbook(demo)
     assert wb[sheet]["A1"].value == "My own notes" and wb[sheet]["B2"].value == 42
