@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--activities", metavar="FILE", help="fill Activities from an export")
     n.add_argument("--qualification", metavar="FILE", help="fill Qualification from an export")
     n.add_argument("--sheet", help="which sheet of a spreadsheet export to read (default: the first)")
+    n.add_argument("--lite", action="store_true",
+                   help="an xlwings Lite workbook (.xlsx, no VBA, the rules in its Rules sheet) and, beside it, "
+                        "the main.py and requirements.txt to paste into Lite's editor")
+
+    ri = sub.add_parser("rules-in", help="copy a rules.json into a workbook's Rules sheet (for xlwings Lite)")
+    ri.add_argument("workbook")
+    ri.add_argument("rules", nargs="?", default="rules.json", help="the rules file (default ./rules.json)")
+    ro = sub.add_parser("rules-out", help="copy a workbook's Rules sheet out to a rules.json file")
+    ro.add_argument("workbook")
+    ro.add_argument("out", nargs="?", default="rules.json", help="the file to write (never over an existing one)")
 
     m = sub.add_parser("import", help="append (or replace) the rows of a workbook's table from a CRM export")
     m.add_argument("workbook")
@@ -91,7 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print the whole report as JSON")
     k.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="COL",
                    help="Leads columns never used (fields filled in after contact would leak the answer)")
-    k.add_argument("--no-new-rules", action="store_true", help="do not suggest rules on columns no rule reads")
+    k.add_argument("--no-new-rules", action="store_true", help="do not suggest new rules, re-cuts or interaction rules")
+    k.add_argument("--keep", nargs="+", action="extend", default=[], metavar="COL",
+                   help="Leads columns kept although they look like leaks (a strong pre-contact source, say)")
+    k.add_argument("--holdout-by", metavar="COL",
+                   help="hold out the most recent leads by this date column (e.g. Created) instead of a stratified sample")
+    k.add_argument("--max-rules", type=_count, default=40, metavar="N",
+                   help="at most N rules, activity types and page rules in the suggestion (default 40)")
+    k.add_argument("--points-per-doubling", type=_positive, metavar="P",
+                   help="points that double a lead's odds (default: a tenth of the score range)")
+    k.add_argument("--force", action="store_true",
+                   help="with --write: write the suggestion even when it does worse than the current rules on the held-out part")
     g = k.add_mutually_exclusive_group()
     g.add_argument("--mql-precision", type=_share, metavar="P", help="MQL threshold: the lowest whose MQLs win at least P (0-1)")
     g.add_argument("--mql-share", type=_share, metavar="S", help="MQL threshold: S (0-1) of the leads are MQLs")
@@ -100,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     _privacy_commands(sub)
     return p
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return v
 
 
 def _share(text: str) -> float:
@@ -128,8 +158,8 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activities", metavar="SRC",
                    help="activity log: a .parquet/.csv file, a glob (events/*.parquet) or crm.duckdb#TABLE "
                         "(default: Settings > Activities source, else the Activities sheet)")
-    p.add_argument("--engine", choices=ENGINES,
-                   help="what scores the activities: pandas (the sheet's engine), duckdb (default for files), spark")
+    p.add_argument("--engine", choices=list(ENGINES),
+                   help="what scores the activities: " + ", ".join(ENGINES) + " (pandas: the sheet's engine; duckdb: default for files)")
     p.add_argument("--spark-master", metavar="URL", help="Spark master for --engine spark (spark://host:7077, yarn, local[*])")
 
 
@@ -148,9 +178,12 @@ def _privacy_commands(sub) -> None:
     f.add_argument("--rules")
     f.add_argument("--as-of", type=_date)
     f.add_argument("--output", help="write the result here instead of in place")
-    x = sub.add_parser("export", help="export scores, stages and grades with names and emails pseudonymised")
+    x = sub.add_parser("export", help="scores back to your CRM (--for), or pseudonymised for an analyst")
     x.add_argument("workbook")
-    x.add_argument("--pseudonymise", "--pseudonymize", metavar="OUT.csv", required=True,
+    x.add_argument("--for", dest="crm", nargs=2, metavar=("CRM", "OUT.csv"),
+                   help="hubspot, salesforce, pipedrive or csv, and the import file to write: the CRM's own import "
+                        "columns (record id, score, grade, stage, why, refreshed at)")
+    x.add_argument("--pseudonymise", "--pseudonymize", metavar="OUT.csv",
                    help="the CSV to write (names, emails, Lead IDs and owners as stable salted hashes)")
     x.add_argument("--rules")
     x.add_argument("--as-of", type=_date)
@@ -180,7 +213,21 @@ def cmd_forget(args, out, err) -> int:
 
 
 def cmd_export(args, out, err) -> int:
-    from .export import export_pseudonymised
+    from .core.crm_export import FORMATS
+    from .export import export_for_crm, export_pseudonymised
+    if bool(args.crm) == bool(args.pseudonymise):
+        err.write("leadq export: give either --for hubspot|salesforce|pipedrive|csv OUT.csv, or --pseudonymise OUT.csv\n")
+        return 2
+    if args.crm:
+        crm, target = args.crm[0].strip().lower(), args.crm[1]
+        if crm not in FORMATS:
+            err.write(f"leadq export: --for {args.crm[0]!r}: choose hubspot, salesforce, pipedrive or csv\n")
+            return 2
+        n = export_for_crm(args.workbook, crm, target, rules=args.rules, as_of=args.as_of)
+        fmt = FORMATS[crm]
+        out.write(f"wrote {target}: {n} leads in {fmt.name}'s import columns ({fmt.id_header} first); import it "
+                  f"as an update — see README, Back to your CRM\n")
+        return 0
     n, where = export_pseudonymised(args.workbook, args.pseudonymise, rules=args.rules, as_of=args.as_of)
     out.write(f"wrote {args.pseudonymise}: {n} leads, Lead IDs, names, emails and owners as salted hashes "
               f"(salt: {where}; keep it private)\n")
@@ -296,10 +343,14 @@ def cmd_new(args, out, err) -> int:
         return 2
     notes: list[str] = []
     for path in new_workbook(args.out, sample=args.sample, rules=args.rules, imports=imports, force=args.force,
-                             notes=notes):
+                             lite=args.lite, notes=notes):
         out.write(f"wrote {path}\n")
     for line in notes:
         out.write(line + "\n")
+    if args.lite:
+        out.write("next: open it in Excel, start xlwings Lite (Home > xlwings Lite), paste main.py and requirements.txt "
+                  "into Lite's editor, then run LeadQ: Refresh (see the README: In Excel without installing Python)\n")
+        return 0
     if imports:
         out.write(f"next: leadq refresh {args.out}\n")
     return 0
@@ -418,12 +469,20 @@ def cmd_check_rules(args, out, err) -> int:
 
 
 def cmd_calibrate(args, out, err) -> int:
-    from .app.calibrate import calibrate_file, goal_of, write_suggested
+    from .app.calibrate import calibrate_file, goal_of, worse_than_current, write_suggested
     from .core.calibration_view import calibration_lines
     cal, source, path = calibrate_file(
         args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
         exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
-        new_rules=not args.no_new_rules)
+        new_rules=not args.no_new_rules, keep=args.keep, holdout_by=args.holdout_by, max_rules=args.max_rules,
+        points_per_doubling=args.points_per_doubling)
+    refused = worse_than_current(cal) if args.write and not args.force else None
+    if refused:
+        from .core.calibration_view import calibration_lines
+        for line in calibration_lines(cal):
+            out.write(line + "\n")
+        err.write(f"leadq: {refused}; nothing written — add --force to write it anyway\n")
+        return 1
     written = write_suggested(cal, args.write, path) if args.write else None
     if args.json:
         from .core.calibration_view import calibration_json
@@ -442,7 +501,22 @@ def cmd_calibrate(args, out, err) -> int:
     return 0
 
 
-COMMANDS = {"check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
+def cmd_rules_in(args, out, err) -> int:
+    from .io.rules_book import rules_in
+    n = rules_in(args.workbook, args.rules)
+    out.write(f"{args.workbook}: the Rules sheet now holds {args.rules} ({n} lines); the workbook uses it when "
+              "Settings' Rules file says sheet:Rules or is blank\n")
+    return 0
+
+
+def cmd_rules_out(args, out, err) -> int:
+    from .io.rules_book import rules_out
+    out.write(f"wrote {rules_out(args.workbook, args.out)} from the Rules sheet of {args.workbook}\n")
+    return 0
+
+
+COMMANDS = {"rules-in": cmd_rules_in, "rules-out": cmd_rules_out,
+            "check-rules": cmd_check_rules, "preview": cmd_preview, "new": cmd_new, "import": cmd_import, "demo": cmd_demo, "refresh": cmd_refresh,
             "explain": cmd_explain, "calibrate": cmd_calibrate, "forget": cmd_forget, "export": cmd_export}
 
 

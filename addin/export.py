@@ -83,3 +83,37 @@ def export_pseudonymised(workbook, out_csv, rules=None, as_of=None, env: dict | 
         Path(tmp).unlink(missing_ok=True)
         raise
     return len(frame), where
+
+
+def crm_export_frame(workbook, crm: str, rules=None, as_of=None, now: str | None = None):
+    """The rows of `leadq export --for CRM` (see core.crm_export) and the evaluation behind them."""
+    import datetime as dt
+
+    from .app.inputs import from_file
+    from .app.refresh import compute
+    from .core.crm_export import crm_frame
+    workbook = Path(workbook)
+    inp = from_file(workbook)
+    data = inp.source
+    ev, run = compute(inp, rules, as_of)
+    leads, hmap = canonicalize(data.leads.reset_index(drop=True), "Leads", (run.column_mapping or {}).get("Leads"))
+    leads = leads.iloc[ev.leads.index].reset_index(drop=True)
+    real = {**{c: c for c in leads.columns}, **{k: str(v) for k, v in hmap.columns.items()}}
+    stamp = now or dt.datetime.now().isoformat(timespec="seconds")
+    return crm_frame(crm, leads, real, ev, stamp), ev
+
+
+def export_for_crm(workbook, crm: str, out_csv, rules=None, as_of=None, now: str | None = None) -> int:
+    """Write the CRM's import file atomically; return the number of rows. UTF-8 (with a BOM for the
+    plain csv format only, so Excel reads accents; the CRMs' importers read UTF-8 as it is)."""
+    frame, _ = crm_export_frame(workbook, crm, rules, as_of, now)
+    target = Path(out_csv)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".csv", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8-sig" if crm == "csv" else "utf-8") as f:
+            frame.to_csv(f, index=False, quoting=csv.QUOTE_MINIMAL)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(frame)

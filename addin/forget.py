@@ -1,7 +1,7 @@
 """`leadq forget`: erase one person from a workbook (GDPR art. 17), then refresh, with an audit line.
 
 The person is found on Leads by Lead ID or email (every Leads row with that email goes). Their
-rows leave Leads, Activities, Qualification and Lead history (the rows are deleted, as Excel's
+rows leave Leads, Activities, Qualification, Overrides and Lead history (the rows are deleted, as Excel's
 "Delete row" would: see io.erase), Score details and the Summary are rebuilt by the refresh that
 follows, and a line goes to the LeadQ-owned *Privacy log* sheet: when, salted hashes of the
 identifiers (never the identifiers), and how many rows left each sheet.
@@ -125,7 +125,9 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
     try:
         history = _history(workbook, package)
         cuts = {data.layouts["Leads"].sheet: _rows_of(data.leads, hit)}
-        for name, frame in (("Activities", data.activities), ("Qualification", data.qualification)):
+        # The Overrides sheet too: a rep's reason ("the CFO called me") is about the person.
+        for name, frame in (("Activities", data.activities), ("Qualification", data.qualification),
+                            ("Overrides", data.overrides)):
             if name in data.layouts:
                 cuts[data.layouts[name].sheet] = _rows_of(frame, _matches(frame, name, ids, emails))
         if history is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import xlwings as xw
 
-from .app.calibrate import calibrate_input, suggested_path, write_suggested
+from .app.calibrate import SUGGESTED, calibrate_input, suggested_path, worse_than_current, write_suggested
 from .app.check import check_input
 from .app.preview import preview_input
-from .app.refresh import compute, now_stamp, status
+from .app.refresh import compute, now_stamp, status, summary_page
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
@@ -25,6 +25,7 @@ from .core.outputs import (
     not_free,
     outputs,
     owned_positions,
+    recorded_version,
 )
 from .core.present import (
     DETAILS_HEADER_FORMAT,
@@ -41,11 +42,10 @@ from .core.present import (
 )
 from .core.preview import SHEET as PREVIEW_SHEET
 from .core.preview import sheet_rows
-from .core.summary import summarise
-from .core.summary_layout import summary_layout
 from .core.text import column_letter, key
 from .crash import crash_message
 from .errors import LeadQError
+from .excel.geometry import box, width_for
 from .excel.read import Table, book_settings, check_ours, read_book, read_table  # noqa: F401  (read_table, Table: earlier import paths)
 from .excel.read import sheet as _sheet
 from .io.ownership import quoted, setting_looks_ours
@@ -60,15 +60,20 @@ def _name(book, name: str) -> str | None:
         return None
 
 
+def _engine_name(book) -> str:
+    """"excel" (Windows, macOS), "remote" (xlwings Server, xlwings Lite) or a test engine's name."""
+    try:
+        return book.app.engine.name
+    except Exception:
+        return "excel"
+
+
 def _set_name(book, name: str, refers_to: str) -> None:
     """Set a hidden defined name, as the file writer does."""
     if name in book.names:
         book.names[name].delete()
     added = book.names.add(name, refers_to)
-    try:
-        added.api.Visible = False
-    except Exception:  # no Excel object model (macOS, tests): the name stays visible in Name Manager
-        pass
+    _windows_only(lambda: setattr(added.api, "Visible", False))   # hidden where the object model allows (Windows)
 
 
 def _status(book, rows: dict, values: dict[str, str], settings: dict | None = None) -> None:
@@ -123,9 +128,12 @@ _FORMATS = {
 
 
 def _windows_only(set_it) -> None:
+    """The one place LeadQ touches an engine's native object (`.api`): Excel's COM object model on
+    Windows. Elsewhere `.api` is appscript (macOS) or the remote engine's payload, which have none of
+    these members: the nicety (an underline, an indent, a hidden name) is left out, never an error."""
     try:
         set_it()
-    except Exception:       # appscript on macOS has other names; a missing underline is cosmetic
+    except Exception:
         pass
 
 
@@ -140,20 +148,14 @@ def _apply(rng, fmt: dict) -> None:
 
 
 def _conditional_colors(rng, ev, column: str) -> None:
-    """Windows Excel: replace the column's conditional formats with LeadQ's (elsewhere the
-    template's and the last headless refresh's stay)."""
-    try:
-        conditions = rng.api.FormatConditions
-    except Exception:
-        return
-    conditions.Delete()
+    """Replace the column's conditional formats with LeadQ's colour rules, through xlwings' portable
+    conditional formats (0.37.5+: Excel on Windows and macOS, the remote engine and xlwings Lite)."""
+    formats = rng.conditional_formats
+    formats.clear()
     for rule in color_rules(ev):
         if rule.column == column:
-            c = conditions.Add(1, 3, '="' + rule.text.replace('"', '""') + '"')   # xlCellValue, xlEqual
-            r, g, b = _rgb(rule.fill)
-            c.Interior.Color = r + g * 256 + b * 65536
-            r, g, b = _rgb(rule.font)
-            c.Font.Color = r + g * 256 + b * 65536
+            formats.add_cell_value("equal_to", '="' + rule.text.replace('"', '""') + '"',
+                                   fill_color=_rgb(rule.fill), font_color=_rgb(rule.font))
 
 
 def _check_free(leads: Table, owned) -> None:
@@ -181,8 +183,11 @@ def _extend_table(leads: Table, owned) -> None:
 def write_leads(book, ev, leads: Table) -> None:
     """Write the output columns where the workbook's marker says (upgrading an older layout)."""
     headers = list(leads.frame.columns)
-    owned = owned_positions(headers, leads.first_col, marked_columns(_name(book, OWNED_NAME)),
-                            layout_version(_name(book, LAYOUT_NAME)))
+    marked = marked_columns(_name(book, OWNED_NAME))
+    version_text = _name(book, LAYOUT_NAME)
+    version = (layout_version(version_text) if version_text is not None       # a constant name an engine may not send
+               else recorded_version(headers, leads.first_col, marked))
+    owned = owned_positions(headers, leads.first_col, marked, version)
     _check_free(leads, owned)
     sheet, n_rows, top = leads.sheet, len(leads.frame), leads.header_row
     values = owned_values(ev, n_rows)
@@ -223,7 +228,7 @@ def _fresh_sheet(book, name: str, after=None):
         sheet.name = name
     else:
         _check_ours(sheet, name)
-        for chart in list(sheet.charts):
+        for chart in reversed(list(sheet.charts)):     # from the end: the remote engine keys charts by position
             chart.delete()
         sheet.clear()
     _set_name(book, part.defined_name, f"={quoted(sheet.name)}!$A$1")
@@ -258,7 +263,7 @@ def _write_row(sheet, r: int, cells: dict[int, tuple]) -> None:
 
 def write_summary(book, ev, stamp: str) -> None:
     """Render the Summary layout cell by cell (the file writer renders the same layout as XML)."""
-    page = summary_layout(summarise(ev), ev.rules, stamp)
+    page = summary_page(ev, stamp)
     sheet = _fresh_sheet(book, SUMMARY)
     rows: dict[int, dict[int, tuple]] = {}
     for (r, c), cell in sorted(page.cells.items()):
@@ -269,8 +274,9 @@ def write_summary(book, ev, stamp: str) -> None:
         sheet.range((link.row, link.col + 1)).add_hyperlink("#" + link.location, link.text)
     for r, height in page.heights.items():
         sheet.range((r, 1)).row_height = height
+    unit = _engine_name(book)
     for i, w in enumerate(page.widths):
-        sheet.range((1, i + 1)).column_width = w
+        sheet.range((1, i + 1)).column_width = width_for(unit, w)
     # Charts read a small data block beside the page (xlwings charts take one contiguous range).
     col = page.last_col + 4
     for spec in page.charts:
@@ -281,9 +287,7 @@ def write_summary(book, ev, stamp: str) -> None:
             block = [["Label", "Value"]] + [[lbl, float(v)] for lbl, v in zip(spec.labels, spec.values)]
         sheet.range((1, col)).value = block
         c1, r1, c2, r2 = spec.anchor
-        top_left, bottom_right = sheet.range((r1, c1 + 1)), sheet.range((r2, c2 + 1))
-        chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
-                                 height=bottom_right.top - top_left.top)
+        chart = sheet.charts.add(**box(r1, c1 + 1, r2, c2 + 1, page.widths, page.heights))   # never read back
         chart.set_source_data(sheet.range((1, col), (len(block), col + len(block[0]) - 1)))
         chart.chart_type = ("line_markers" if spec.kind == "line" else
                             "bar_clustered" if spec.horizontal else "column_clustered")
@@ -367,16 +371,147 @@ def _guarded(job: str | None):
     return wrap
 
 
+class _Undo:
+    """What a refresh wrote so far, and how to put each part back as it was (values, names, sheets).
+
+    Everything is computed and read before the first write; each write step records how to undo
+    itself from what was read before it. If a step fails, the steps already written are undone in
+    reverse order, so the book is as it was before the refresh — or Status says exactly which parts
+    could not be put back."""
+
+    STEPS = {"leads": "the result columns on Leads", "details": "Score details", "history": "Lead history",
+             "summary": "the Summary"}
+
+    def __init__(self):
+        self.done: list[tuple[str, object]] = []
+
+    def wrote(self, step: str, undo) -> None:
+        self.done.append((step, undo))
+
+    def roll_back(self) -> list[str]:
+        """Undo every written step, last first; the steps that could not be undone."""
+        failed = []
+        for step, undo in reversed(self.done):
+            try:
+                undo()
+            except Exception:
+                failed.append(step)
+        return failed[::-1]
+
+
+def _values(rng) -> list[list]:
+    return rng.options(ndim=2).value
+
+
+def _put_back(sheet, row: int, col: int, values: list[list]) -> None:
+    """Write values read earlier back where they were (text kept as text)."""
+    if values:
+        sheet.range((row, col)).value = [[excel_text(v) for v in r] for r in values]
+
+
+def _sheet_undo(book, name: str):
+    """How to put LeadQ's sheet `name` back: its values as they are now, or its absence."""
+    sheet = _sheet(book, name)
+    if sheet is None:
+        def remove():
+            added = _sheet(book, name)
+            if added is not None:
+                added.delete()
+            defined = BY_SHEET[name].defined_name
+            if defined in book.names:
+                book.names[defined].delete()
+        return remove
+    used = sheet.used_range
+    old, row, col = _values(used), used.row, used.column
+
+    def restore():
+        for chart in reversed(list(sheet.charts)):
+            chart.delete()
+        sheet.clear()
+        _put_back(sheet, row, col, old)
+        if name != SUMMARY and old:
+            _apply(sheet.range((row, col), (row, col + len(old[0]) - 1)), DETAILS_HEADER_FORMAT)
+    return restore
+
+
+def _leads_undo(book, leads: Table):
+    """How to put the Leads result columns, the table's size and the marker names back as they are."""
+    sheet, table = leads.sheet, leads.list_object
+    used = sheet.used_range
+    first = leads.first_col + len(leads.frame.columns) + 1          # the table's own columns are never written…
+    marked = marked_columns(_name(book, OWNED_NAME)) or []
+    first = min([first] + [c + 1 for c in marked])                  # …but earlier results inside it are
+    last = max(used.column + used.shape[1] - 1, first + len(outputs()))
+    bottom = max(used.row + used.shape[0] - 1, leads.header_row + len(leads.frame))
+    block = sheet.range((leads.header_row, first), (bottom, last))
+    old = _values(block)
+    names = {n: _name(book, n) for n in (OWNED_NAME, LAYOUT_NAME)}
+    table_range = table.range if table is not None else None
+    shape = table_range.shape if table_range is not None else None
+
+    def restore():
+        block.clear_contents()
+        _put_back(sheet, leads.header_row, first, old)
+        if table is not None and table.range.shape != shape:
+            table.resize(sheet.range((table_range.row, table_range.column),
+                                     (table_range.row + shape[0] - 1, table_range.column + shape[1] - 1)))
+        for n, refers_to in names.items():
+            if refers_to is None:
+                if n in book.names:
+                    book.names[n].delete()
+            else:
+                _set_name(book, n, refers_to)
+    return restore
+
+
+def _history_undo(book, step):
+    sheet = _sheet(book, HISTORY)
+    if sheet is None or step.started:
+        return _sheet_undo(book, HISTORY)
+    used = sheet.used_range
+    start = used.row + used.shape[0]
+
+    def restore():
+        if len(step.appended):
+            sheet.range((start, 1), (start + len(step.appended) - 1, len(HISTORY_COLUMNS))).clear()
+    return restore
+
+
+def _write_all(book, ev, leads: Table, stamp: str) -> None:
+    """Write a computed refresh, all or nothing (see _Undo)."""
+    undo = _Undo()
+    steps = [("leads", lambda: _leads_undo(book, leads), lambda: write_leads(book, ev, leads)),
+             ("details", lambda: _sheet_undo(book, SCORE_DETAILS), lambda: write_details(book, ev)),
+             ("history", lambda: _history_undo(book, ev.history), lambda: write_history(book, ev.history)),
+             ("summary", lambda: _sheet_undo(book, SUMMARY), lambda: write_summary(book, ev, stamp))]
+    for step, read_undo, write in steps:
+        restore = read_undo()                  # read before writing: how this step is put back
+        undo.wrote(step, restore)              # a step that fails halfway is put back too
+        try:
+            write()
+        except Exception as e:
+            cause = _first_line(e) if isinstance(e, LeadQError) else crash_message(e, _book_name(book))
+            cause = cause.replace(" Your workbook was not changed.", "")
+            failed = undo.roll_back()
+            if not failed:
+                state = "the workbook is as it was before this refresh"
+                if step == "summary":
+                    state += " (the Summary keeps its values, not its charts and colours: press Refresh again)"
+            else:
+                kept = [_Undo.STEPS[s] for s, _ in undo.done if s in failed]
+                state = (f"{', '.join(kept)} could not be put back and hold{'s' * (len(kept) == 1)} this refresh's "
+                         f"results, the rest is as before this refresh: press Refresh again")
+            raise LeadQError(f"{cause} (while writing {_Undo.STEPS[step]}); {state}") from e
+
+
 @_guarded(None)
 def refresh(book, stamp: str) -> None:
-    """Refresh button: score the calling workbook and write LeadQ's columns, Score details and Summary."""
+    """Refresh button: score the calling workbook and write LeadQ's columns, Score details, Lead
+    history and Summary — all of them, or none (the book is put back as it was if a write fails)."""
     _refuse_not_ours(book)
     inp = read_book(book)
     ev, _ = compute(inp, clock=stamp)      # the Last refresh stamp's time, as headless
-    write_leads(book, ev, inp.source["Leads"])
-    write_details(book, ev)
-    write_history(book, ev.history)
-    write_summary(book, ev, stamp)
+    _write_all(book, ev, inp.source["Leads"], stamp)
     _status(book, inp.settings_rows, status(ev, stamp), book_settings(book)[0])
 
 
@@ -395,7 +530,8 @@ def calibrate(book, stamp: str) -> None:
     _refuse_not_ours(book, [CALIBRATION])
     inp = read_book(book)
     cal, _, rules_path = calibrate_input(inp)
-    target = write_suggested(cal, suggested_path(inp), rules_path)
+    refused = worse_than_current(cal)       # a suggestion that ranks the held-out leads worse is not written
+    target = None if refused else write_suggested(cal, suggested_path(inp), rules_path)
     cells, chart_spec = sheet_blocks(cal)
     sheet = _fresh_sheet(book, CALIBRATION)
     width = max(len(r) for r in cells)
@@ -403,15 +539,15 @@ def calibrate(book, stamp: str) -> None:
     _apply(sheet.range((1, 1)), {"bold": True, "size": 14})
     first, last = chart_spec["data"]
     row, col = chart_spec["anchor"]
-    top_left, bottom_right = sheet.range((row, col)), sheet.range((row + 18, col + 7))
-    chart = sheet.charts.add(left=top_left.left, top=top_left.top, width=bottom_right.left - top_left.left,
-                             height=bottom_right.top - top_left.top)
+    chart = sheet.charts.add(**box(row, col, row + 18, col + 7))      # default widths and heights: never read back
     chart.set_source_data(sheet.range((first, 1), (last, 4)))
     chart.chart_type = "line"
     chart.name = "Gain: share of won deals found"
     m = cal.metrics
     _status(book, inp.settings_rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
-                                                f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+                                                f"{m['auc_suggested']:.3f} suggested; "
+                                                + (f"suggested rules in {target.name}" if target else
+                                                   f"{SUGGESTED} not written: the suggestion does worse than the current rules")})
 
 
 @_guarded("rules preview")
@@ -435,3 +571,39 @@ def preview_rules(book, stamp: str) -> None:
     _status(book, inp.settings_rows, {"Status": f"OK — rules preview {stamp}: {p.leads} leads, "
                                                 f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
                                                 f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})
+
+
+JOBS = {key("Refresh"): refresh, key("Preview rules"): preview_rules, key("Calibrate"): calibrate,
+        key("Check rules"): check_rules}
+
+
+def _button_job(book) -> str:
+    """Which job the pressed button runs: the Run button on Settings runs Settings > Job to run; a
+    button on any other sheet (Refresh on Leads and Summary) refreshes. The active sheet is the
+    pressed button's (a button is pressed on the sheet in view); xlwings passes no caller button."""
+    from .io.template import JOB_LABEL
+    from .io.template import JOBS as NAMES
+    from .settings import SHEET as SETTINGS_SHEET
+    if key(book.sheets.active.name) != key(SETTINGS_SHEET):
+        return key("Refresh")
+    values, rows = book_settings(book)
+    chosen = values.get(key(JOB_LABEL))
+    if chosen in (None, ""):
+        return key("Refresh")
+    if key(chosen) not in JOBS:
+        where = f"{SETTINGS_SHEET}!B{rows[key(JOB_LABEL)]}"
+        raise LeadQError(f'{where} ("{JOB_LABEL}") is "{chosen}": choose {", ".join(NAMES[:-1])} or {NAMES[-1]}')
+    return key(chosen)
+
+
+def run_button(now: str | None = None) -> None:
+    """The one entry point of the workbook's buttons (each calls xlwings' SampleCall, which runs the
+    NAME.py shim's main()): dispatch to the job, each behind the one error guard."""
+    chosen: list[str] = []
+
+    @_guarded(None)
+    def choose(book, stamp: str) -> None:
+        chosen.append(_button_job(book))
+    choose(now)
+    if chosen:
+        JOBS[chosen[0]](now)

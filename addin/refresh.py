@@ -78,14 +78,16 @@ def shim_problems(workbook: Path) -> list[Problem]:
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False,
-                 imports: dict | None = None, notes: list[str] | None = None) -> list[Path]:
+                 imports: dict | None = None, lite: bool = False, notes: list[str] | None = None) -> list[Path]:
     """A new workbook from the template (with sample data, or the exports in `imports`:
     {"Leads": path or (path, sheet), ...}), its NAME.py shim, and rules.json beside it.
 
     An existing workbook (or a NAME.py that is not LeadQ's shim) is never replaced unless `force`."""
     from .io.sample import sample_frames
-    from .io.template import build_workbook, write_shim
+    from .io.template import build_workbook, interpreter_setting, write_shim
     out = Path(out)
+    if lite:
+        return _new_lite(out, sample, as_of, rules, force, imports)
     if out.suffix.lower() != ".xlsm":
         raise WorkbookError(f"{out}: the workbook must end in .xlsm (it carries the Refresh macro)")
     check_importable_name(out)
@@ -117,7 +119,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
     # Built beside, then moved into place: a --force over a full workbook never leaves half a file.
     tmp = out.with_name(f"{TEMP_PREFIX}{os.getpid()}-{out.name}.tmp")
     try:
-        build_workbook(tmp, rules_obj, frames)
+        build_workbook(tmp, rules_obj, frames, conf=interpreter_setting())
         os.replace(tmp, out)
         written = [out, write_shim(out)]
     except FileCreateError as e:      # XlsxWriter wraps the OS error
@@ -138,6 +140,42 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
             resources.files("addin").joinpath("rules.schema.json").read_text("utf-8"), encoding="utf-8")
         written += [beside, out.parent / "rules.schema.json"]
     return written
+
+
+def _new_lite(out: Path, sample, as_of, rules, force: bool, imports) -> list[Path]:
+    """`leadq new --lite`: an .xlsx (no VBA) with the rules in its Rules sheet, and beside it the
+    main.py and requirements.txt to paste into xlwings Lite's editor (addin.lite)."""
+    from .io.sample import sample_frames
+    from .io.template import build_workbook
+    from .lite import MAIN_PY, write_setup
+    if out.suffix.lower() != ".xlsx":
+        raise WorkbookError(f"{out}: an xlwings Lite workbook ends in .xlsx (it carries no macro)")
+    if not out.parent.is_dir():
+        raise WorkbookError(f"{out}: the folder {out.parent} does not exist; create it first")
+    if out.exists() and not force:
+        raise WorkbookError(f"{out} already exists; LeadQ does not replace a workbook (it may hold your data): "
+                            "choose another name, or add --force to replace it")
+    for name in ("main.py", "requirements.txt"):
+        other = out.parent / name
+        if other.exists() and not force and (name == "requirements.txt" or other.read_text("utf-8", "replace") != MAIN_PY):
+            raise WorkbookError(f"{other} already exists; LeadQ writes xlwings Lite's {name} there: "
+                                "choose another folder, or add --force to replace it")
+    check_not_open(out)
+    text = rules_file_text(rules) if rules else default_rules_text()
+    rules_obj = load_rules(Path(rules)) if rules else load_rules()
+    frames = sample_frames(as_of or dt.date.today()) if sample else None
+    if imports:
+        from .io.importer import prepare, read_export
+        frames = {sheet: prepare(read_export(*(src if isinstance(src, tuple) else (src, None))), sheet)
+                  for sheet, src in imports.items() if src}
+    import os
+    tmp = out.with_name(f".leadq-{os.getpid()}-{out.name}.tmp")
+    try:
+        build_workbook(tmp, rules_obj, frames, lite_rules=text)
+        os.replace(tmp, out)       # built beside, then moved: a --force never leaves half a workbook
+    finally:
+        tmp.unlink(missing_ok=True)
+    return [out, *write_setup(out.parent)]
 
 
 class _CallableModule(type(json)):

@@ -232,14 +232,40 @@ def as_of_date(value, order: str, where: str) -> pd.Timestamp:
     return ts
 
 
+def chosen_rules_sheet(settings: dict, cells: dict, sheet):
+    """The workbook's Rules sheet (addin.rules_sheet) when the run's rules come from it: Settings
+    *Rules file* says "sheet:NAME", or is blank and the book has LeadQ's Rules sheet; None: from a file."""
+    from . import rules_sheet
+    configured = settings.get(key(RULES_FILE))
+    named = rules_sheet.named_sheet(configured)
+    if named is None and (not _blank(configured) or sheet is None):
+        return None
+    if named is not None and (sheet is None or key(sheet.name) != key(named)):
+        raise _error("settings-rules-sheet-not-found", _cell(cells, RULES_FILE),
+                     f'no LeadQ rules sheet "{named}" in this workbook (its A1 must start with "{rules_sheet.MARK}"); '
+                     "copy your rules.json in with `leadq rules-in`, or clear the cell to use rules.json beside the workbook")
+    return sheet
+
+
+def sheet_rules(settings: dict, cells: dict, sheet) -> tuple[Rules, str] | None:
+    """The rules kept in the workbook's chosen Rules sheet and how to name them, or None."""
+    from . import rules_sheet
+    chosen = chosen_rules_sheet(settings, cells, sheet)
+    return None if chosen is None else (rules_sheet.load_sheet(chosen), f"the {chosen.name} sheet of the workbook")
+
+
 def resolve(workbook=None, settings: dict | None = None, cells: dict | None = None, *, rules=None, as_of=None,
-            env: dict | None = None, as_of_where: str = "--as-of") -> RunSettings:
+            env: dict | None = None, as_of_where: str = "--as-of", sheet=None) -> RunSettings:
     """Settings of one run. `settings`/`cells`: the Settings sheet as parse_settings returns it;
     `rules`: a path, or a Rules object / dict / JSON text given through the API; `as_of_where`:
-    how to name an explicit as-of date that is not a date."""
+    how to name an explicit as-of date that is not a date; `sheet`: the book's LeadQ Rules sheet
+    (addin.rules_sheet.RulesSheet), if it has one."""
     settings, cells = settings or {}, cells or {}
     order = date_order(settings, cells)
-    if rules is not None and not isinstance(rules, (str, Path)) or (isinstance(rules, str) and rules.lstrip().startswith("{")):
+    in_book = sheet_rules(settings, cells, sheet) if rules is None else None
+    if in_book is not None:
+        rules_obj, path, source = in_book[0], None, in_book[1]
+    elif rules is not None and not isinstance(rules, (str, Path)) or (isinstance(rules, str) and rules.lstrip().startswith("{")):
         rules_obj, path, source = load_rules(rules), None, "rules given by the caller"
     else:
         path, source = rules_location(Path(workbook) if workbook else None, settings, cells, rules, env)

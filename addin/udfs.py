@@ -22,7 +22,7 @@ from .core.history import HISTORY_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
 from .core.table import table_frame
 from .errors import LeadQError
-from .excel.read import book_history, book_path, book_settings
+from .excel.read import book_history, book_path, book_rules_sheet, book_settings
 from .excel.read import book_run_settings as run_settings  # noqa: F401  (its import path of earlier releases)
 
 NO_BOOK_NOTE = "(no calling workbook: Lead history not read)"
@@ -71,7 +71,8 @@ def _input(leads, activities, qualification, caller) -> WorkbookInput:
     settings, rows = book_settings(book) if book is not None else ({}, {})
     return WorkbookInput(frame(leads), frame(activities), frame(qualification), settings, rows,
                          book_history(book) if book is not None else None, [], book_path(book),
-                         history_note=None if book is not None else NO_BOOK_NOTE)
+                         history_note=None if book is not None else NO_BOOK_NOTE,
+                         rules_sheet=book_rules_sheet(book, settings) if book is not None else None)
 
 
 def _as_of(as_of):

@@ -224,6 +224,40 @@ def engine(size: str, runs: int) -> dict:
             "activities_per_s": round(SIZES[size][1] / statistics.median(times))}
 
 
+def accounts(size: str, runs: int) -> dict:
+    """The account step (grouping, roles, coverage, the Summary's account table) against the whole
+    engine on the same leads: evaluate() includes the step, so step ÷ (evaluate − step) is what it adds;
+    a refresh also reads and writes the file, so its share of a refresh is smaller still."""
+    sys.path.insert(0, str(HERE))
+    from synth import make
+
+    import addin
+    from addin.core import accounts as acc_mod
+    from addin.core.headers import canonicalize
+    leads, acts = make(*SIZES[size])
+    import numpy as np
+    import pandas as pd
+    # synth gives every lead one company: spread them over realistic accounts (about 5 contacts each).
+    n = len(leads)
+    rng = np.random.default_rng(3)
+    leads["Company"] = pd.Series(rng.integers(0, max(n // 5, 1), n)).map(lambda i: f"Company {i} SAS").to_numpy(object)
+    rules = addin.load_rules()
+    frame, _ = canonicalize(leads, "Leads")
+    ev = addin.evaluate(leads, acts, rules, as_of=AS_OF)
+    step, whole = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        acc = acc_mod.group(frame, rules)
+        acc_mod.account_table(acc, ev.context, rules)
+        step.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        addin.evaluate(leads, acts, rules, as_of=AS_OF)
+        whole.append(time.perf_counter() - t)
+    s, w = statistics.median(step), statistics.median(whole)
+    return {"bench": "accounts", "size": size, "leads": len(leads), "accounts": int(len(acc.names)),
+            "account_step_s": spread(step, 3), "evaluate_s": spread(whole), "adds_to_engine": f"{s / (w - s):.1%}"}
+
+
 # ---------------------------------------------------------------- Lead history
 def history(size: str, runs: int, earlier: int = 10) -> dict:
     """The workbook refreshed `earlier` times a week apart (activities dated after an as-of date do
@@ -274,7 +308,7 @@ def history(size: str, runs: int, earlier: int = 10) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("which", nargs="?", default="all", choices=["startup", "refresh", "engine", "history", "all"])
+    p.add_argument("which", nargs="?", default="all", choices=["startup", "refresh", "engine", "history", "accounts", "all"])
     p.add_argument("--sizes", default="S,L")
     p.add_argument("--layouts", default="left,right")
     p.add_argument("--runs", type=int, default=0, help="repetitions (default: 10 for start-up, 5 for S, 3 for L)")
@@ -294,6 +328,8 @@ def main() -> None:
                     print(json.dumps(refresh(size, layout, runs), ensure_ascii=False), flush=True)
             elif bench == "history":
                 print(json.dumps(history(size, runs), ensure_ascii=False), flush=True)
+            elif bench == "accounts":
+                print(json.dumps(accounts(size, runs), ensure_ascii=False), flush=True)
             elif bench == "engine":      # in a child process of its own
                 out = subprocess.run([PY, __file__, "--engine-child", size, str(runs)], check=True, capture_output=True,
                                      text=True).stdout

@@ -2,7 +2,9 @@
 
 Generates synthetic Parquet logs (100,000 leads; deterministic, by DuckDB) into benchmarks/.data,
 then scores each with the DuckDB engine in a fresh process: wall time, peak memory (ru_maxrss of
-that process: Python, pandas and DuckDB together), events per second. The pandas engine runs on
+that process: Python, pandas and DuckDB together), events per second; and, alternated with it
+(`--runs N`), the engine's floor: a bare DuckDB group-by on the same file (count, decayed sum, last
+date, newest Detail per lead and type), printing min–median–max and the ratios of medians. The pandas engine runs on
 the 1M log for comparison, and its scores are checked equal to DuckDB's on that log.
 `--refresh 10M` also times `leadq refresh` of a 100,000-lead workbook whose activities are that log.
 """
@@ -87,6 +89,31 @@ def score(label: str, engine: str) -> dict:
             "ledger_rows": len(ev.details), "parquet_gb": round(path.stat().st_size / 1e9, 2)}
 
 
+def floor(label: str) -> dict:
+    """The bare DuckDB query doing the heart of the engine's work on the same log: the engine's floor.
+
+    Group by lead and activity type: count, decayed sum (90-day half-life), last date, newest Detail.
+    Same connection settings as the engine (memory limit, UTC, all threads).
+    """
+    import resource
+
+    import duckdb
+    path = log_path(label)
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '3GB'")
+    con.execute("SET enable_progress_bar = false")
+    t, cpu = time.perf_counter(), _cpu()
+    rows = con.execute(f"""SELECT "Lead ID", "Activity", COUNT(*) AS n,
+                                  SUM(POWER(0.5, (DATE '{AS_OF}' - "Date") / 90.0)) AS decayed,
+                                  MAX("Date") AS last, ARG_MAX("Detail", "Date") AS newest
+                           FROM read_parquet('{path}') GROUP BY ALL""").to_arrow_table()
+    seconds, cpu = time.perf_counter() - t, _cpu() - cpu
+    n = _count(label)
+    return {"engine": "floor (bare DuckDB group-by)", "events": n, "groups": rows.num_rows, "seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu, 1), "events_per_second": round(n / seconds),
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def refresh(label: str) -> dict:
     """`leadq refresh --activities events.parquet` of a 100,000-lead workbook, in a child process."""
     from addin.io.template import build_workbook
@@ -116,12 +143,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="10M,100M", help="DuckDB engine on logs of these sizes")
     p.add_argument("--pandas", default="1M", help="the pandas engine (and DuckDB, for equality) on this size; '' to skip")
+    p.add_argument("--runs", type=int, default=3, help="runs of the engine and of its floor per size, alternated")
     p.add_argument("--refresh", default="", help="also time a CLI refresh of a 100k-lead workbook on this log size")
     p.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         which, label = a.one
-        print(json.dumps(refresh(label) if which == "refresh" else score(label, which)))
+        print(json.dumps(refresh(label) if which == "refresh" else floor(label) if which == "floor" else score(label, which)))
         return
     import pandas as pd
     if a.pandas:
@@ -130,8 +158,21 @@ def main() -> None:
         x, y = (pd.read_parquet(DATA / f"scores-{a.pandas}-{e}.parquet") for e in ("pandas", "duckdb"))
         pd.testing.assert_frame_equal(x, y)
         print(json.dumps({"check": f"{a.pandas}: pandas and DuckDB scores equal on all {len(x):,} leads"}), flush=True)
+    import statistics
     for label in filter(None, a.sizes.split(",")):
-        print(json.dumps(_child("duckdb", label)), flush=True)
+        got: dict[str, list[dict]] = {"floor": [], "duckdb": []}
+        for _ in range(a.runs):               # alternated, so a loaded machine weighs on both alike
+            for which in got:
+                got[which].append(_child(which, label))
+                print(json.dumps(got[which][-1]), flush=True)
+        spread = lambda xs: "–".join(f"{x:.1f}" for x in (min(xs), statistics.median(xs), max(xs)))   # noqa: E731
+        med = {w: {m: statistics.median(r[m] for r in rs) for m in ("seconds", "cpu_seconds", "peak_mb")} for w, rs in got.items()}
+        print(json.dumps({"size": label, "runs": a.runs,
+                          "floor_s": spread([r["seconds"] for r in got["floor"]]),
+                          "duckdb_s": spread([r["seconds"] for r in got["duckdb"]]),
+                          "ratio_wall": round(med["duckdb"]["seconds"] / med["floor"]["seconds"], 2),
+                          "ratio_cpu": round(med["duckdb"]["cpu_seconds"] / med["floor"]["cpu_seconds"], 2),
+                          "peak_mb": {w: m["peak_mb"] for w, m in med.items()}}), flush=True)
     if a.refresh:
         print(json.dumps(_child("refresh", a.refresh)), flush=True)
 

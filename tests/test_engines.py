@@ -1,13 +1,10 @@
-"""The activity log outside the workbook: sources, and the DuckDB engine equal to the pandas engine."""
+"""The activity log outside the workbook: sources, problems, the CLI and Settings; engine equality is test_engine_contract.py."""
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import addin
 from addin.engines.external import activities_for
@@ -65,35 +62,7 @@ def _activities(rng: np.random.Generator, n: int, n_leads: int, text_dates: bool
     return frame
 
 
-points = st.one_of(st.integers(-30, 30), st.floats(-20, 20, allow_nan=False).map(lambda x: round(x, 2)))
-activity_spec = st.fixed_dictionaries({"points": points}, optional={
-    "max_count": st.integers(1, 4), "max_points": st.sampled_from([0.5, 3, 10, 25.25])})
-page_spec = st.fixed_dictionaries({"match": st.sampled_from(PATTERNS)}, optional={
-    "points": points, "max_count": st.integers(1, 3), "max_points": st.sampled_from([1, 7.5, 20]),
-    "tags": st.lists(st.sampled_from(["Pricing", "CRM", "Études"]), min_size=1, max_size=2, unique=True),
-    "activity": st.one_of(st.sampled_from(TYPES), st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True))})
-decays = st.sampled_from([None, {"half_life_days": 37}, {"half_life_days": 7.5}, {"linear": {"percent": 30, "every_days": 20}},
-                          {"linear": {"percent": 12.5, "every_days": 7}}, {"window_days": 100}, {"window_days": 0.5}])
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(types=st.fixed_dictionaries({t: activity_spec for t in TYPES}), pages=st.lists(page_spec, max_size=5),
-       decay=decays, seed=st.integers(0, 2**32 - 1), n=st.integers(0, 400), text_dates=st.booleans())
-def test_duckdb_engine_equals_pandas_engine_on_random_rules_and_data(base_rules, types, pages, decay, seed, n, text_dates):
-    for t, label in LABELS.items():
-        types[t] = {**types[t], "label": label}
-    rules = {**base_rules, "activities": types, "decay": decay, "score": {"min": -1000, "max": 1000},
-             "pages": [{"id": f"page-{k}", **p} for k, p in enumerate(pages)]}
-    rng = np.random.default_rng(seed)
-    leads = _leads(12)
-    acts = _activities(rng, n, 12, text_dates)
-    with tempfile.TemporaryDirectory() as d:
-        path = _write(acts, Path(d) / "events.parquet")
-        by_pandas = addin.evaluate(leads, acts, rules, as_of=AS_OF)
-        by_duckdb = addin.evaluate(leads, activities_for(parse_source(str(path))), rules, as_of=AS_OF)
-    _same(by_pandas, by_duckdb)
-    codes = lambda ev: sorted({p.code for p in ev.problems})   # noqa: E731
-    assert codes(by_pandas) == codes(by_duckdb)
+# The DuckDB and Spark engines equal to the pandas engine on generated rules and logs: test_engine_contract.py.
 
 
 @pytest.fixture
@@ -271,3 +240,28 @@ def test_a_ledger_past_the_sheet_goes_to_parquet_and_explain_reads_either(export
     code, saved_file, err = _call("explain", file_wb, busy, "--saved")
     assert code == 0 and f"read from {path}" in saved_file
     assert saved_file.splitlines()[1:] == saved_sheet.splitlines()[1:]
+
+
+HUBSPOT_NAMES = {"page_visit": ["Page View", "Visite", "page_visit"], "newsletter_open": ["Email Open"],
+                 "form_submit": ["Form Submission"], "email_click": ["Email Clicked"], "webinar": ["Webinar Attended"]}
+
+
+def test_every_engine_reads_activity_aliases_in_a_parquet_log(exported, tmp_path):
+    """HubSpot (and French) names of the default rules' aliases, in a Parquet log: the DuckDB engine
+    (the default for files) once dropped them as unknown types; it must score like the sheet."""
+    from addin.io.reader import read_workbook
+    sheet_wb, file_wb = exported
+    acts = read_workbook(sheet_wb).activities.copy()
+    rng = np.random.default_rng(5)
+    renamed = acts["Activity"].astype(object).copy()
+    for t, names in HUBSPOT_NAMES.items():
+        rows = np.flatnonzero((acts["Activity"] == t).to_numpy())
+        renamed.iloc[rows] = np.array(names, dtype=object)[rng.integers(0, len(names), len(rows))]
+    assert (renamed != acts["Activity"]).sum() > 50
+    acts["Activity"] = renamed
+    log = _write(acts, tmp_path / "hubspot-events.parquet")
+    for engine in [[], ["--engine", "pandas"]]:
+        code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--activities", log, *engine)
+        assert code == 0, err
+        assert not [n for names in HUBSPOT_NAMES.values() for n in names if f'"{n}"' in out + err]   # none is "unknown"
+        pd.testing.assert_frame_equal(_scores(sheet_wb), _scores(file_wb))

@@ -148,6 +148,7 @@ def test_macro_keeps_text_that_looks_like_a_formula_as_text(tmp_path):
     wb = openpyxl.load_workbook(path, keep_vba=True)
     ws = wb["Leads"]
     ws["A4"], ws["D4"], ws["F4"] = "A1", "a@b.fr", "=SUM(1,2)"
+    ws["F4"].data_type = "s"                 # typed as text ('=SUM(1,2)), not a formula: Excel reads a formula's value
     wb.save(path)
     (tmp_path / "rules.json").write_text(json.dumps({"fit": [{"id": "t", "field": "Job title", "op": "not_empty",
                                                                "points": 5}]}), "utf-8")

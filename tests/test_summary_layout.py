@@ -30,8 +30,8 @@ def test_each_section_starts_two_blank_rows_below_the_previous_one(base_rules):
     page, _ = _layout(base_rules)
     starts = [r for r, _ in _sections(page)]
     assert [_text_at(page, r).split(" ")[0] for r in starts] == [
-        "Funnel", "Pipeline", "Since", "Trend", "Velocity", "Follow-up", "By", "By", "Hand-off", "Hottest", "Next", "Fit",
-        "Privacy", "Data"]
+        "Funnel", "Pipeline", "Since", "Trend", "Velocity", "Follow-up", "By", "By", "Accounts", "Score", "Hand-off", "Hottest",
+        "Next", "Fit", "Privacy", "Data"]
     for prev, start in zip(starts, starts[1:]):
         used = [r for (r, _) in page.cells if prev <= r < start]
         charts = [ch.anchor[3] - 1 for ch in page.charts if prev <= ch.anchor[1] < start]   # beside or below

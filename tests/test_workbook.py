@@ -86,8 +86,10 @@ def test_template_carries_the_xlwings_vba_project_and_sheets():
 def test_template_buttons_call_the_xlwings_macro():
     with zipfile.ZipFile(ROOT / "workbook_template.xlsm") as z:
         vml = [z.read(n).decode() for n in z.namelist() if n.endswith(".vml")]
-    buttons = [v for v in vml if 'ObjectType="Button"' in v]
-    assert len(buttons) == 2 and all("[0]!SampleCall" in v or "SampleCall" in v for v in buttons)
+    buttons = [b for v in vml for b in v.split("<v:shape ")[1:] if 'ObjectType="Button"' in b]
+    assert len(buttons) == 3 and all("[0]!SampleCall" in b for b in buttons)     # Refresh on Leads and Summary, Run on Settings
+    captions = sorted(b.split("<font")[1].split(">", 1)[1].split("<")[0] for b in buttons)
+    assert captions == ["Refresh", "Refresh", "Run"]
 
 
 def test_new_writes_the_shim_and_rules_beside_the_workbook(tmp_path):

@@ -2,22 +2,61 @@
 LeadQ macros run unchanged against a real .xlsm file on Linux.
 
 It implements the part of xlwings' (internal, version-pinned) engine interface that the macros
-use — see xlwings/base_classes.py — and mimics Excel where it matters for safety: a string
-starting with "=" becomes a formula, an apostrophe prefix makes it text.
+use — see xlwings/base_classes.py — and behaves like Excel, not like openpyxl, wherever a macro
+could tell the difference. Each behaviour and where it comes from:
+
+- Text written through `Range.value` is typed input: Excel coerces it as it coerces what a user
+  types (`"001001"` -> 1001, `"1/2"` -> 2 January, `"2018-12-31"` -> a date, `"TRUE"` -> a boolean,
+  `"=…"` -> a formula), unless the cell's number format is Text (`@`) or the text starts with an
+  apostrophe (Excel's text prefix, not stored). Sources: xlwings issue #1269 ("Leading zeros are
+  removed", answered: set `number_format = "@"` first); OfficeDev/office-js #229 (Office.js
+  `range.values` coerces the same way; setting `numberFormat` "@" first keeps text); xlwings docs,
+  "Data Structures Tutorial" (values are written as Excel interprets them). `_typed` below.
+- Formula cells read as their value, never their text (COM `Range.Value`; the remote engine sends
+  values only). A formula written in this session has no value here: reading it raises, so a test
+  never passes on the formula's text.
+- `Sheet.clear()` removes values, formats, hyperlinks and conditional formats (Excel's
+  `Worksheet.Cells.Clear`; the remote engine's `sheetClear` action), not charts.
+- Charts are an index-keyed collection, as in xlwings' remote engine (`xlwings/pro/_xlremote.py`,
+  `Collection.__call__`/`__iter__` wrap positions and `Chart.delete` does
+  `del parent.api["charts"][self.index - 1]`): a `Chart` deleted after an earlier one still holds its
+  old position, so deleting front to back fails with IndexError as it does there. Chart types are
+  kept (`chart_type` reads back what was set) and saved as that kind of chart.
+- Synchronous reads the remote engine refuses raise its NotImplementedError ("Reading the left
+  position synchronously isn't supported on this engine…"): `Range.left/top/width/height`,
+  `formula`, `number_format`, `column_width`, `row_height`, `color`, `wrap_text`, the alignments,
+  `hyperlink` (`_xlremote.py`, class Range), and reading conditional formats (`ConditionalFormats._loaded`).
+  What the macros may do portably is what all of Excel (Windows, macOS) and the remote engine implement.
+- `Range.conditional_formats` implements xlwings 0.37.5+'s portable API (`add_cell_value`, `clear`;
+  main.py `ConditionalFormats`, implemented by `_xlwindows.py`, `_xlmac.py` and `_xlremote.py`); the
+  rules land in the sheet's conditional formatting, where tests read them back from the file.
+- Defined names whose definition is not a range (a constant such as `=3`) are sent without a
+  definition when `Engine.constant_names` is False, as older Office.js clients do (`_xlremote.py`
+  `Name.refers_to`: "Older clients only send range coordinates. Non-range/multi-area names may have
+  neither coordinates nor a definition in that payload" -> None).
+- `Range.column_width` takes characters, as Excel's object model does on Windows and macOS (the
+  remote engine takes points: `_xlremote.py` `Range.column_width`); `Engine.name` says which.
+
+xlwings' remote engine itself is not used here: it is licensed for noncommercial use only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections import Counter
 from pathlib import Path
 
 import openpyxl
 import xlwings as xw
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.drawing.spreadsheet_drawing import AbsoluteAnchor
+from openpyxl.drawing.xdr import XDRPoint2D, XDRPositiveSize2D
+from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, PatternFill, Side
 from openpyxl.styles import Border as XlBorder
+from openpyxl.styles import Font as XlFont
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -82,9 +121,70 @@ def _alignment(cell, **kw):
     return Alignment(**{**now, **kw})
 
 
+def _refused(what: str, getter: str):
+    """The remote engine's answer to a synchronous read it cannot do (xlwings/pro/_xlremote.py)."""
+    raise NotImplementedError(f"Reading {what} synchronously isn't supported on this engine. "
+                              f"Use 'await myrange.{getter}()' to fetch it on demand.")
+
+
+_NUMBER = re.compile(r"^\s*[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+_US_DATE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\s*$")
+_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+TODAY_YEAR = 2026            # the year Excel gives "1/2" (the current year; fixed here for reproducibility)
+
+
+def _typed(text: str):
+    """What Excel stores when `text` is written through `Range.value` into a General cell (en-US
+    locale), as when a user types it: (value, is_formula). See the module docstring for sources."""
+    if text == "":
+        return None, False
+    if text.startswith("'"):
+        return text[1:], False                       # the text prefix: stored as text, apostrophe not kept
+    if text.startswith("=") and len(text) > 1:
+        return text, True
+    if text.strip().upper() in ("TRUE", "FALSE"):
+        return text.strip().upper() == "TRUE", False
+    if _NUMBER.match(text) and any(ch.isdigit() for ch in text):
+        t = text.strip().replace(",", "")
+        pct = t.endswith("%")
+        v = float(t.rstrip("%"))
+        v = v / 100 if pct else v
+        return (int(v) if v.is_integer() and not pct and "e" not in t.lower() and "." not in t else v), False
+    if text[:1] in ("+", "-", "@") and len(text) > 1:
+        return "=" + text.lstrip("+@"), True           # Excel reads these as the start of a formula
+    for pattern, order in ((_ISO_DATE, "ymd"), (_US_DATE, "mdy")):
+        m = pattern.match(text)
+        if m:
+            parts = dict(zip(order, m.groups()))
+            year = parts.get("y") or str(TODAY_YEAR)
+            year = int(year) + (2000 if len(year) == 2 and int(year) < 30 else 1900 if len(year) == 2 else 0)
+            try:
+                return dt.datetime(year, int(parts["m"]), int(parts["d"])), False
+            except ValueError:
+                return text, False                   # 13/1: not a date in this locale, stays text
+    m = _TIME.match(text)
+    if m and int(m.group(1)) < 24 and int(m.group(2)) < 60:
+        return dt.time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)), False
+    return text, False
+
+
+def column_pixels(chars: float, digit: int = 7) -> int:
+    """A column's width in pixels for a width in characters (ECMA-376 Part 1, 18.3.1.13, Calibri 11:
+    maximum digit width 7 px, 5 px of padding)."""
+    stored = int((chars * digit + 5) / digit * 256) / 256
+    return int((256 * stored + int(128 / digit)) / 256 * digit)
+
+
+DEFAULT_WIDTH = 8.43           # characters: Excel's default column width (Calibri 11)
+DEFAULT_HEIGHT = 15.0          # points: Excel's default row height (Calibri 11)
+
+
+
 class Engine:
     name = "openpyxl-test"
     type = "test"
+    constant_names = True      # False: defined names that are not ranges arrive without a definition (old Office.js)
 
     def __init__(self):
         self.apps = Apps()
@@ -126,12 +226,32 @@ class App(_Counted):
         self.books = []
         self.pid = 1
 
+    def activate(self, steal_focus=False):
+        pass
+
 
 class Book(_Counted):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.wb = openpyxl.load_workbook(self.path, keep_vba=True)
         self.app = App()
+        self._charts: dict = {}           # worksheet -> [chart entries], in Excel's order (index-keyed)
+        self._formulas: set = set()       # (sheet title, coordinate) of formulas written in this session
+        self._cached = None               # the file's cached formula values (data_only), read when first needed
+
+    def cached_value(self, ws, coordinate):
+        """A formula cell's value: Excel's last calculated result, as saved in the file."""
+        if (ws.title, coordinate) in self._formulas:
+            raise NotImplementedError(f"{ws.title}!{coordinate} holds a formula written by this test: Excel would "
+                                      "calculate it, the openpyxl test engine cannot")
+        if self._cached is None:
+            self._cached = openpyxl.load_workbook(self.path, data_only=True)
+        if ws.title not in self._cached.sheetnames:
+            raise NotImplementedError(f"{ws.title}!{coordinate}: a formula the test engine cannot calculate")
+        return self._cached[ws.title][coordinate].value
+
+    def charts_of(self, ws) -> list:
+        return self._charts.setdefault(ws, [])
 
     @property
     def name(self):
@@ -145,11 +265,16 @@ class Book(_Counted):
     def sheets(self):
         return Sheets(self)
 
+    def activate(self):
+        pass
+
     @property
     def names(self):
         return Names(self)
 
     def save(self, path=None, password=None):
+        for ws, entries in self._charts.items():
+            ws._charts = [_build_chart(ws, e) for e in entries if e["source"] is not None]
         self.wb.save(path or self.path)
 
     def __eq__(self, other):
@@ -171,6 +296,10 @@ class Sheets(_Counted):
     def __iter__(self):
         for ws in self.book.wb.worksheets:
             yield Sheet(self.book, ws)
+
+    @property
+    def active(self):
+        return Sheet(self.book, self.book.wb.active)
 
     def add(self, before=None, after=None, name=None):
         index = self.book.wb.worksheets.index(after.ws) + 1 if after else None
@@ -215,15 +344,27 @@ class Sheet(_Counted):
         return Range(self, ws.min_row, ws.min_column, max(ws.max_row, ws.min_row), max(ws.max_column, ws.min_column))
 
     def clear(self):
+        """Excel's Cells.Clear: values, formats, hyperlinks and conditional formats go; charts stay."""
         for row in self.ws.iter_rows():
             for c in row:
                 c.value = None
+                c.hyperlink = None
                 c.style = "Normal"
         self.ws._hyperlinks = []
+        self.ws.conditional_formatting = type(self.ws.conditional_formatting)()
+        for merged in list(self.ws.merged_cells.ranges):
+            self.ws.unmerge_cells(str(merged))
 
     @property
     def charts(self):
         return Charts(self)
+
+    def activate(self):
+        self.book.wb.active = self.book.wb.worksheets.index(self.ws)
+
+    def delete(self):
+        self.book._charts.pop(self.ws, None)
+        self.book.wb.remove(self.ws)
 
     @property
     def tables(self):
@@ -277,7 +418,10 @@ class Name(_Counted):
 
     @property
     def refers_to(self):
-        return "=" + self._dn.attr_text
+        text = "=" + self._dn.attr_text
+        if not App.engine.constant_names and "!" not in text:
+            return None                  # old Office.js clients send range names only
+        return text
 
     @refers_to.setter
     def refers_to(self, value):
@@ -411,25 +555,50 @@ class Range(_Counted):
     def first(self):
         return self.sheet.ws.cell(self.r1, self.c1)
 
+    def _read(self, cell):
+        if cell.data_type == "f":
+            return self.sheet.book.cached_value(self.sheet.ws, cell.coordinate)    # Excel reads a formula's value
+        return cell.value
+
     @property
     def raw_value(self):
-        rows = [[self.sheet.ws.cell(r, c).value for c in range(self.c1, self.c2 + 1)] for r in range(self.r1, self.r2 + 1)]
+        ws = self.sheet.ws
+        rows = [[self._read(ws.cell(r, c)) for c in range(self.c1, self.c2 + 1)] for r in range(self.r1, self.r2 + 1)]
         return rows[0][0] if len(rows) == 1 and len(rows[0]) == 1 else rows
 
     @raw_value.setter
     def raw_value(self, data):
         if not isinstance(data, (list, tuple)):
-            data = [[data]]
+            data = [[data] * (self.c2 - self.c1 + 1)] * (self.r2 - self.r1 + 1)
         for i, row in enumerate(data):
             for j, v in enumerate(row):
                 cell = self.sheet.ws.cell(self.r1 + i, self.c1 + j)
-                if isinstance(v, str) and v == "":
-                    cell.value = None                  # like Excel, an empty string empties the cell
-                elif isinstance(v, str) and v.startswith("'"):
-                    cell.value = v[1:]
-                    cell.data_type = "s"           # Excel's text prefix
+                if isinstance(v, str) and cell.number_format == "@":
+                    cell.value = v[1:] if v.startswith("'") else v     # a Text cell keeps typed text as text
+                    if cell.value == "":
+                        cell.value = None
+                    else:
+                        cell.data_type = "s"
+                elif isinstance(v, str):
+                    value, formula = _typed(v)
+                    cell.value = value
+                    if formula:
+                        self.sheet.book._formulas.add((self.sheet.ws.title, cell.coordinate))
+                    elif isinstance(value, str):
+                        cell.data_type = "s"
+                    elif isinstance(value, (dt.datetime, dt.time)) and cell.number_format == "General":
+                        cell.number_format = "m/d/yyyy" if isinstance(value, dt.datetime) else "h:mm"
                 else:
-                    cell.value = v                 # like Excel, "=…" becomes a formula
+                    cell.value = v
+                    self.sheet.book._formulas.discard((self.sheet.ws.title, cell.coordinate))
+
+    @property
+    def formula(self):
+        _refused("formulas", "get_formula")
+
+    @property
+    def conditional_formats(self):
+        return ConditionalFormats(self)
 
     @property
     def font(self):
@@ -437,7 +606,7 @@ class Range(_Counted):
 
     @property
     def color(self):
-        return self.first().fill.fgColor.rgb
+        _refused("the fill color", "get_color")
 
     @color.setter
     def color(self, rgb):
@@ -447,7 +616,7 @@ class Range(_Counted):
 
     @property
     def number_format(self):
-        return self.first().number_format
+        _refused("the number format", "get_number_format")
 
     @number_format.setter
     def number_format(self, value):
@@ -456,7 +625,7 @@ class Range(_Counted):
 
     @property
     def column_width(self):
-        return self.sheet.ws.column_dimensions[get_column_letter(self.c1)].width
+        _refused("the column width", "get_column_width")
 
     @column_width.setter
     def column_width(self, value):
@@ -464,7 +633,7 @@ class Range(_Counted):
 
     @property
     def wrap_text(self):
-        return self.first().alignment.wrap_text
+        _refused("the wrap text flag", "get_wrap_text")
 
     @wrap_text.setter
     def wrap_text(self, value):
@@ -473,7 +642,7 @@ class Range(_Counted):
 
     @property
     def horizontal_alignment(self):
-        return self.first().alignment.horizontal
+        _refused("the horizontal alignment", "get_horizontal_alignment")
 
     @horizontal_alignment.setter
     def horizontal_alignment(self, value):
@@ -482,7 +651,7 @@ class Range(_Counted):
 
     @property
     def vertical_alignment(self):
-        return self.first().alignment.vertical
+        _refused("the vertical alignment", "get_vertical_alignment")
 
     @vertical_alignment.setter
     def vertical_alignment(self, value):
@@ -495,7 +664,7 @@ class Range(_Counted):
 
     @property
     def row_height(self):
-        return self.sheet.ws.row_dimensions[self.r1].height
+        _refused("the row height", "get_row_height")
 
     @row_height.setter
     def row_height(self, value):
@@ -504,11 +673,34 @@ class Range(_Counted):
 
     @property
     def left(self):
-        return 64.0 * (self.c1 - 1)
+        _refused("the left position", "get_left")
 
     @property
     def top(self):
-        return 15.0 * (self.r1 - 1)
+        _refused("the top position", "get_top")
+
+    @property
+    def width(self):
+        _refused("the width", "get_width")
+
+    @property
+    def height(self):
+        _refused("the height", "get_height")
+
+    @property
+    def hyperlink(self):
+        _refused("the hyperlink", "get_hyperlink")
+
+    def clear_contents(self):
+        for c in self.cells():
+            c.value = None
+
+    def clear(self):
+        """Excel's Range.Clear: values, formats and hyperlinks of these cells."""
+        for c in self.cells():
+            c.value = None
+            c.hyperlink = None
+            c.style = "Normal"
 
     def add_hyperlink(self, address, text_to_display=None, screen_tip=None):
         cell = self.first()
@@ -549,57 +741,184 @@ class Border(_Counted):
 
 
 class Charts(_Counted):
+    """A sheet's charts, index-keyed as in xlwings' remote engine (see the module docstring)."""
+
     def __init__(self, sheet: Sheet):
         self.sheet = sheet
 
+    @property
+    def _entries(self) -> list:
+        return self.sheet.book.charts_of(self.sheet.ws)
+
     def __len__(self):
-        return len(self.sheet.ws._charts)
+        return len(self._entries)
 
     def __iter__(self):
-        for ch in list(self.sheet.ws._charts):
-            yield Chart(self.sheet, ch)
+        for i in range(len(self._entries)):
+            yield Chart(self.sheet, i + 1)
 
-    def __call__(self, index):
-        return Chart(self.sheet, self.sheet.ws._charts[index - 1])
+    def __call__(self, key):
+        if isinstance(key, int):
+            if key > len(self):
+                raise KeyError(key)
+            return Chart(self.sheet, key)
+        for i, e in enumerate(self._entries):
+            if e["name"] == key:
+                return Chart(self.sheet, i + 1)
+        raise KeyError(key)
 
-    def add(self, left, top, width, height, chart_type=None, source=None, plot_by=None, name=None, style=None, **kw):
-        chart = BarChart()
-        chart.anchor = f"{get_column_letter(int(left // 64) + 1)}{int(top // 15) + 1}"
-        chart.width, chart.height = width / 28.3, height / 28.3
-        self.sheet.ws.add_chart(chart)
-        return Chart(self.sheet, chart)
+    def __contains__(self, key):
+        return any(e["name"] == key for e in self._entries) if isinstance(key, str) else 1 <= key <= len(self)
+
+    def add(self, left, top, width, height, chart_type=None, source=None, plot_by=None, name=None, anchor=None,
+            style=None, **kw):
+        if anchor is not None:
+            raise NotImplementedError("the test engine places charts by left/top (points), as LeadQ does")
+        existing = {e["name"] for e in self._entries}
+        default = next(f"Chart {i}" for i in range(1, len(existing) + 2) if f"Chart {i}" not in existing)
+        self._entries.append({"name": name or default, "chart_type": chart_type or "column_clustered",
+                              "left": float(left), "top": float(top), "width": float(width),
+                              "height": float(height), "source": None})
+        chart = Chart(self.sheet, len(self._entries))
+        if source is not None:
+            chart.set_source_data(source)
+        return chart
 
 
 class Chart(_Counted):
-    def __init__(self, sheet, chart):
-        self.sheet, self.chart = sheet, chart
+    """One chart, by its position in the sheet's collection (`key`), as the remote engine keys it."""
+
+    def __init__(self, sheet, key: int):
+        self.sheet, self.key = sheet, key
+
+    @property
+    def _entry(self) -> dict:
+        return self.sheet.book.charts_of(self.sheet.ws)[self.key - 1]     # IndexError once the list shrank
 
     def set_source_data(self, rng, plot_by=None):
-        ws = self.sheet.ws
-        data = Reference(ws, min_col=rng.c1 + 1, min_row=rng.r1, max_col=rng.c1 + 1, max_row=rng.r2)
-        cats = Reference(ws, min_col=rng.c1, min_row=rng.r1 + 1, max_row=rng.r2)
-        self.chart.add_data(data, titles_from_data=True)
-        self.chart.set_categories(cats)
+        self._entry["source"] = (rng.r1, rng.c1, rng.r2, rng.c2)
 
     @property
     def chart_type(self):
-        return "bar_clustered" if self.chart.type == "bar" else "column_clustered"
+        return self._entry["chart_type"]
 
     @chart_type.setter
     def chart_type(self, value):
-        self.chart.type = "bar" if value.startswith("xlBar") or "bar" in str(value).lower() else "col"
+        if value not in ("column_clustered", "bar_clustered", "line", "line_markers"):
+            raise ValueError(f"the test engine does not draw {value!r} charts")
+        self._entry["chart_type"] = value
 
     @property
     def name(self):
-        return getattr(self.chart, "_leadq_name", "")
+        return self._entry["name"]
 
     @name.setter
     def name(self, value):
-        self.chart._leadq_name = value
-        self.chart.title = value
+        self._entry["name"] = value
+
+    # The payload carries a chart's geometry (the remote engine's Chart.left/top/width/height read it).
+    left = property(lambda self: self._entry["left"])
+    top = property(lambda self: self._entry["top"])
+    width = property(lambda self: self._entry["width"])
+    height = property(lambda self: self._entry["height"])
 
     def delete(self):
-        self.sheet.ws._charts.remove(self.chart)
+        del self.sheet.book.charts_of(self.sheet.ws)[self.key - 1]
+
+
+_EMU_PER_POINT = 12700
+
+
+def _build_chart(ws, e: dict):
+    """The openpyxl chart a chart entry saves as: its kind, its data, where it was placed (points)."""
+    r1, c1, r2, c2 = e["source"]
+    if e["chart_type"].startswith("line"):
+        chart = LineChart()
+    else:
+        chart = BarChart()
+        chart.type = "bar" if e["chart_type"].startswith("bar") else "col"
+    chart.add_data(Reference(ws, min_col=c1 + 1, min_row=r1, max_col=max(c2, c1 + 1), max_row=r2), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=c1, min_row=r1 + 1, max_row=r2))
+    chart.title = e["name"]
+    chart.anchor = AbsoluteAnchor(pos=XDRPoint2D(int(e["left"] * _EMU_PER_POINT), int(e["top"] * _EMU_PER_POINT)),
+                                  ext=XDRPositiveSize2D(int(e["width"] * _EMU_PER_POINT),
+                                                        int(e["height"] * _EMU_PER_POINT)))
+    return chart
+
+
+def cell_position(ws, row: int, col: int) -> tuple[float, float]:
+    """Where Excel draws a cell's top-left corner, in points: the widths (in characters) and heights
+    of the columns and rows before it, as the sheet holds them (for tests of chart placement)."""
+    def width(c):
+        letter = get_column_letter(c)
+        dim = ws.column_dimensions[letter] if letter in ws.column_dimensions else None
+        return dim.width if dim is not None and dim.customWidth and dim.width else DEFAULT_WIDTH
+
+    def height(r):
+        dim = ws.row_dimensions[r] if r in ws.row_dimensions else None
+        return dim.height if dim is not None and dim.height else DEFAULT_HEIGHT
+    return sum(column_pixels(width(c)) for c in range(1, col)) * 0.75, sum(height(r) for r in range(1, row))
+
+
+class ConditionalFormats(_Counted):
+    """xlwings' portable conditional formats for a range: add rules, clear them; no synchronous reads
+    (the remote engine refuses them), the rules are read back from the sheet."""
+
+    _OPERATORS = {"equal_to": "equal", "not_equal_to": "notEqual", "greater_than": "greaterThan",
+                  "less_than": "lessThan", "greater_than_or_equal": "greaterThanOrEqual",
+                  "less_than_or_equal": "lessThanOrEqual", "between": "between", "not_between": "notBetween"}
+
+    def __init__(self, rng: Range):
+        self.rng = rng
+
+    def __len__(self):
+        raise NotImplementedError("Inspecting conditional formats synchronously isn't supported on this engine. "
+                                  "Use 'await myrange.get_conditional_formats()' to fetch them on demand.")
+
+    __iter__ = __len__
+
+    def add_cell_value(self, spec):
+        hexa = lambda c: None if c is None else "FF%02X%02X%02X" % tuple(c)    # noqa: E731
+        formulas = [spec["formula1"].lstrip("=")] + ([spec["formula2"].lstrip("=")] if spec.get("formula2") else [])
+        fill = PatternFill(bgColor=hexa(spec.get("fill_color")), fill_type="solid") if spec.get("fill_color") else None
+        font = XlFont(color=hexa(spec.get("font_color")), b=spec.get("font_bold"), i=spec.get("font_italic"))
+        rule = CellIsRule(operator=self._OPERATORS[spec["operator"]], formula=formulas, fill=fill, font=font,
+                          stopIfTrue=spec.get("stop_if_true") or None)
+        cf = self.rng.sheet.ws.conditional_formatting
+        for existing in cf._cf_rules.values():           # a new rule goes first (xlwings: SetFirstPriority)
+            for r in existing:
+                r.priority = (r.priority or 0) + 1
+        rule.priority = 1
+        cf.add(self.rng.address.replace("$", ""), rule)
+        return rule
+
+    def clear(self):
+        """Remove the rules on this range; a rule that also covers cells outside it stays there."""
+        r = self.rng
+        cf = r.sheet.ws.conditional_formatting
+        kept = type(cf)()
+        for fmt in cf:
+            outside = [str(part) for part in _minus(fmt.sqref.ranges, (r.r1, r.c1, r.r2, r.c2))]
+            if outside:
+                for rule in fmt.rules:
+                    kept.add(" ".join(outside), rule)
+        r.sheet.ws.conditional_formatting = kept
+
+
+def _minus(ranges, box):
+    """The parts of `ranges` (openpyxl CellRanges) outside the rectangle `box` (r1, c1, r2, c2)."""
+    from openpyxl.worksheet.cell_range import CellRange
+    r1, c1, r2, c2 = box
+    out = []
+    for cr in ranges:
+        if cr.max_row < r1 or cr.min_row > r2 or cr.max_col < c1 or cr.min_col > c2:
+            out.append(cr)
+            continue
+        pieces = [(cr.min_row, cr.min_col, r1 - 1, cr.max_col), (r2 + 1, cr.min_col, cr.max_row, cr.max_col),
+                  (max(cr.min_row, r1), cr.min_col, min(cr.max_row, r2), c1 - 1),
+                  (max(cr.min_row, r1), c2 + 1, min(cr.max_row, r2), cr.max_col)]
+        out += [CellRange(min_row=a, min_col=b, max_row=c, max_col=d) for a, b, c, d in pieces if a <= c and b <= d]
+    return out
 
 
 def open_as_caller(path: Path) -> xw.Book:

@@ -68,6 +68,17 @@ def write_suggested(cal: Calibration, target, rules_path: Path | None) -> Path:
     return target
 
 
+def worse_than_current(cal: Calibration) -> str | None:
+    """Why the suggestion must not be written — it ranks the held-out leads worse than the current
+    rules (lower ROC AUC) — or None."""
+    m = cal.metrics
+    old, new = m.get("auc_current"), m.get("auc_suggested")
+    if old is None or new is None or old != old or new != new or new >= old:
+        return None
+    return (f"the suggested rules do worse than the current ones on the held-out part: ROC AUC {new:.3f} against "
+            f"{old:.3f}, Brier {m['brier_suggested']:.3f} against {m['brier_current']:.3f}")
+
+
 def goal_of(precision=None, share=None, per_week=None) -> Goal:
     """The MQL threshold's goal from the command line's three exclusive options."""
     if precision is not None:

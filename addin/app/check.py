@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.rules import Rules
 from ..errors import Problem
 from ..settings import check_rules_file, rules_location
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .inputs import WorkbookInput
@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class RulesCheck:
-    path: Path | None                 # None: the bundled default rules
+    path: Path | None                 # None: the bundled default rules (or the rules kept in a sheet: `label`)
     rules: Rules | None               # None when invalid
     problems: list[Problem] = field(default_factory=list)
+    label: str | None = None          # what was checked when it is not a file: "the Rules sheet"
 
     @property
     def valid(self) -> bool:
@@ -30,6 +31,11 @@ class RulesCheck:
 
     def summary(self) -> str:
         """One sentence for a Status cell."""
+        name = self.label or (self.path.name if self.path is not None else None)
+        if name is not None and self.path is None:
+            if self.valid:
+                return f"{name} is valid: {len(self.rules.fit)} fit rules, {len(self.rules.activities)} activity types"
+            return f"{len(self.errors)} problem(s) in {name}: " + " | ".join(str(p) for p in self.errors)
         if self.path is None:
             return "no rules file: the bundled default rules are used (set Rules file on Settings)"
         if self.valid:
@@ -45,7 +51,13 @@ def check_file(path) -> RulesCheck:
 
 
 def check_input(inp: WorkbookInput) -> RulesCheck:
-    """Check the rules file the workbook's Settings (or rules.json beside it) names."""
+    """Check the rules the workbook's Settings name: its Rules sheet, a file, or rules.json beside it."""
+    from .. import rules_sheet
+    from ..settings import chosen_rules_sheet
+    sheet = chosen_rules_sheet(inp.settings, inp.settings_rows, inp.rules_sheet)
+    if sheet is not None:
+        rules, problems = rules_sheet.check_sheet(sheet)
+        return RulesCheck(None, rules, problems, label=f"the {sheet.name} sheet")
     path, _ = rules_location(inp.path, inp.settings, inp.settings_rows)
     if path is None:
         return RulesCheck(None, None)

@@ -32,6 +32,8 @@ class WorkbookInput:
     path: Path | None = None
     source: object = None
     history_note: str | None = None         # why the history columns are blank, when the door could not read it
+    rules_sheet: object = None              # the book's LeadQ Rules sheet (addin.rules_sheet.RulesSheet), if any
+    overrides: pd.DataFrame | None = None   # the Overrides sheet's rows (the user's input; core.overrides)
 
     @property
     def name(self) -> str:
@@ -44,4 +46,5 @@ def from_file(path, later: bool = False) -> WorkbookInput:
     path = Path(path)
     data = read_workbook(path, later=later)
     return WorkbookInput(data.leads, data.activities, data.qualification, data.settings, data.settings_rows,
-                         data.history, data.problems, path, data)
+                         data.history, data.problems, path, data, rules_sheet=data.rules_sheet,
+                         overrides=data.overrides)

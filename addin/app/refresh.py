@@ -28,7 +28,8 @@ def now_stamp() -> str:
 
 def run_settings(inp: WorkbookInput, rules=None, as_of=None, as_of_where: str = "--as-of") -> RunSettings:
     """The rules, as-of date, date order and column mapping this workbook's run uses (addin.settings)."""
-    return resolve(inp.path, inp.settings, inp.settings_rows, rules=rules, as_of=as_of, as_of_where=as_of_where)
+    return resolve(inp.path, inp.settings, inp.settings_rows, rules=rules, as_of=as_of, as_of_where=as_of_where,
+                   sheet=inp.rules_sheet)
 
 
 def _read_problems(inp: WorkbookInput, on_sheet: bool) -> list[Problem]:
@@ -49,7 +50,7 @@ def compute(inp: WorkbookInput, rules=None, as_of=None, activities=None, engine=
                                     spark_master)
     ev = evaluate(inp.leads, acts, run.rules, qualification=inp.qualification, as_of=run.as_of,
                   date_order=run.date_order, column_mapping=run.column_mapping, history=inp.history,
-                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock))
+                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock), overrides=inp.overrides)
     ev.rules_source = run.rules_source
     ev.add_problems(_read_problems(inp, source.is_sheet))
     return ev, run
@@ -67,6 +68,13 @@ class RefreshResult:
 def status(ev: Evaluation | None, stamp: str, error: str | None = None) -> dict[str, str]:
     """The Settings values a refresh leaves (Last refresh, Status), for every door."""
     return settings_status(ev, stamp, error=error)
+
+
+def summary_page(ev: Evaluation, stamp: str):
+    """The Summary sheet laid out (core.summary_layout): what every door renders, cell by cell or as XML."""
+    from ..core.summary import summarise
+    from ..core.summary_layout import summary_layout
+    return summary_layout(summarise(ev), ev.rules, stamp)
 
 
 def open_workbook(workbook) -> Path:
@@ -121,6 +129,7 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data = inp.source
     # The writer needs none of the input values (only how many leads rows there are): free them.
     inp.activities = inp.qualification = inp.history = data.activities = data.qualification = data.history = None
+    inp.overrides = data.overrides = None
     data.leads = data.leads.iloc[:, :0]
     inp.leads = data.leads
     step("writing results")

@@ -14,10 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
-from . import fitrules
+from . import accounts, fitrules
 from .crm import apply_crm_status, has_contact
 from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .history import HistoryStep, history_step, read_frame
+from .overrides import SHEET as OVERRIDES
+from .overrides import Overrides, apply_stage, parse_probability, read_overrides
+from .overrides import ledger_rows as override_rows
 from .parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
 from .privacy import consent_step, flag_status, retention_step, without_engagement
 from .qualification import assess
@@ -105,6 +108,8 @@ class Evaluation:
     date_order: str = "auto"
     rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
     history: HistoryStep | None = None   # Stage since, SLA and the rows this refresh adds to History
+    overrides_expired: int = 0           # Overrides rows past their Until date (ignored, listed in problems)
+    accounts: accounts.Accounts | None = None   # each lead's account and the buying groups (core.accounts)
 
     @property
     def problem_total(self) -> int:
@@ -190,7 +195,7 @@ class _Leads:
 def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
              qualification: pd.DataFrame | None = None, as_of=None, date_order: str = "auto",
              column_mapping: dict | None = None, history: pd.DataFrame | None = None,
-             refreshed_at=None) -> Evaluation:
+             refreshed_at=None, overrides: pd.DataFrame | None = None) -> Evaluation:
     """Score, qualify and stage every lead.
 
     leads / activities / qualification: DataFrames with the sheets' headers (any alias); activities
@@ -202,6 +207,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     column_mapping: {sheet: {LeadQ field: your header}} from Settings' Column mapping.
     history: the History sheet's rows (none: this is the first refresh); refreshed_at: when this
     refresh happens, as History records it (default: the as-of day).
+    overrides: the Overrides sheet's rows (Lead ID, Kind, Value, Reason, Author, Until; see core.overrides).
     """
     mapping = column_mapping or {}
     rules = load_rules(rules)
@@ -211,15 +217,24 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
     consent = consent_step(lead, rules, date_order, log)
     table = RuleTable.of(rules)
+    acc = accounts.group(lead.frame, rules)
+    for name, values in acc.lead_fields().items():      # rules may read them; a user's own column wins
+        if name not in lead.frame.columns:
+            lead.frame[name] = values
+    ov = read_overrides(overrides, Origin(overrides, OVERRIDES) if overrides is not None else None,
+                        lead.ids.to_numpy(object), rules, as_of, date_order, log)
     fields, ledger_fit = fit_step(lead, rules, log)
     ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log,
                                                      mapping.get("Activities"))
     ledger_eng, tags = without_engagement(ledger_eng, tags, consent, rules)
-    ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n)
+    ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n, ov)
     grade = grade_step(fit, rules)
     verdict, has_answers = checklist_step(qualification, lead, rules, log)
     st = stage_step(lead, rules, fields, score, verdict, log)
-    amount, weighted = amount_step(lead, st.probability, log)
+    st.stage, st.reason = apply_stage(st.stage, st.reason, ov)
+    st.disqualified = st.stage == DISQUALIFIED
+    probability, manual = probability_step(lead, st, ov, log)
+    amount, weighted = amount_step(lead, probability, log)
     act = next_action_step(lead, st.stage, rules, as_of, date_order, log)
     expired, last_touch = retention_step(lead, rules, st.outcome == OPEN, act["date"], last_day, as_of, date_order, log)
     act["status"] = flag_status(act["status"], consent, expired, rules)
@@ -236,14 +251,20 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
         "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
     }, index=lead.pos)
     context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
-    context = context.assign(**{"Consent": consent, "Retention expired": expired, "Last touch": last_touch,
+    created = (read_dates(lead.frame["Created"], date_order).dates.to_numpy() if "Created" in lead.frame.columns
+               else np.full(lead.n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+    context = context.assign(**{"Probability": probability, "Manual probability": manual, "Created": created,
+                                "Account": np.where(acc.code >= 0, acc.names[np.maximum(acc.code, 0)]
+                                                    if len(acc.names) else "", ""),
+                                "Overridden": _overridden(lead.n, ov),"Consent": consent, "Retention expired": expired, "Last touch": last_touch,
                                 "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
                                 "Total": fit + engagement})      # unclipped: ranks leads sitting at the cap
     details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
     # Sheet-level lines (a missing column, grouped counts) come before the cell-by-cell ones.
     problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)
     return Evaluation(out, details, problems, context, rules, as_of, headers=lead.real,
-                      problem_counts=log.totals(), date_order=date_order, history=hist)
+                      problem_counts=log.totals(), date_order=date_order, history=hist,
+                      overrides_expired=ov.expired, accounts=acc)
 
 
 def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:
@@ -379,18 +400,25 @@ def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as
     return ledger, tags, last_day
 
 
-def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules, table: RuleTable, n: int):
-    """Fit, engagement and clipped score per lead (in points); the clip becomes a ledger row of its own."""
+def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules, table: RuleTable, n: int,
+                ov: Overrides | None = None):
+    """Fit, engagement and clipped score per lead (in points); the clip becomes a ledger row of its own.
+    Manual overrides' points count in the score (before the clip), in neither fit nor engagement."""
     ledger_base = base_rows(n, table)
-    ledger = pd.concat([x for x in (ledger_fit, ledger_eng, ledger_base) if len(x)] or [ledger_fit], ignore_index=True)
+    ledger_ov = override_rows(ov, table.override) if ov is not None and ov.count else None
+    parts = [x for x in (ledger_fit, ledger_eng, ledger_base, ledger_ov) if x is not None and len(x)]
+    ledger = pd.concat(parts or [ledger_fit], ignore_index=True)
     lead_pos = ledger["lead"].to_numpy()
-    is_fit = ledger["rule"].to_numpy() < table.fit
-    is_eng = ~is_fit & (ledger["rule"].to_numpy() != table.base)
+    rule = ledger["rule"].to_numpy()
+    is_fit = rule < table.fit
+    is_ov = rule == table.override
+    is_eng = ~is_fit & (rule != table.base) & ~is_ov
     pts = ledger["points_c"].to_numpy()
     fit_c = np.bincount(lead_pos[is_fit], weights=pts[is_fit], minlength=n).round().astype(np.int64)
     eng_c = np.bincount(lead_pos[is_eng], weights=pts[is_eng], minlength=n).round().astype(np.int64)
+    ov_c = np.bincount(lead_pos[is_ov], weights=pts[is_ov], minlength=n).round().astype(np.int64)
     lo, hi = rules.score_range
-    total_c = fit_c + eng_c + int(cents(rules.base))
+    total_c = fit_c + eng_c + ov_c + int(cents(rules.base))
     score_c = np.clip(total_c, -np.inf if lo is None else lo * 100, np.inf if hi is None else hi * 100).astype(np.int64)
     clip = score_c - total_c
     if (clip != 0).any():
@@ -474,6 +502,38 @@ def contact_check(lead: _Leads, rules: Rules, log: ProblemLog) -> None:
     log.add(Problem("no-contact-column", lead.origin.header_ref,
                     f"{what}: all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires}) — "
                     "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
+
+
+def probability_step(lead: _Leads, st: _Stages, ov: Overrides, log: ProblemLog) -> tuple[np.ndarray, np.ndarray]:
+    """Each lead's win probability: an Overrides row, else a Probability typed on Leads, else the
+    pipeline stage's. Both apply to open deals only (an Overrides row on another lead is reported). Returns (probability, set by hand)."""
+    prob = np.asarray(st.probability, dtype=float).copy()
+    manual = np.zeros(lead.n, dtype=bool)
+    is_open = st.outcome == OPEN
+    if "Probability" in lead.frame.columns:
+        raw = lead.frame["Probability"]
+        typed, bad = parse_probability(raw)
+        filled = ~blank_mask(raw).to_numpy()
+        vals = raw.array
+        lead.report(log, "not-a-probability", filled & bad, "Probability",
+                    lambda k: f'"{vals[k]}" is not a probability (0.6, 60 % or 60); the deal stage\'s is used')
+        # On a lead with no open deal it is simply not used (CRM exports carry one on every row: Odoo's).
+        use = filled & ~bad & is_open
+        prob[use], manual[use] = typed[use], True
+    if len(ov.prob_lead):
+        ok = is_open[ov.prob_lead]
+        for p in ov.prob_lead[~ok][: log.room("probability-without-deal")]:
+            log.add(Problem("probability-without-deal", f"{OVERRIDES} (Lead ID {lead.ids.iloc[int(p)]})",
+                            f"a probability override for {lead.ids.iloc[int(p)]}, whose lead has no open deal stage; "
+                            "it is not used", "warning", sheet=OVERRIDES))
+        prob[ov.prob_lead[ok]], manual[ov.prob_lead[ok]] = ov.probability[ok], True
+    return prob, manual
+
+
+def _overridden(n: int, ov: Overrides) -> np.ndarray:
+    """How many overrides are in force on each lead."""
+    lead = np.concatenate([ov.points_lead, ov.stage_lead, ov.prob_lead]).astype(np.int64)
+    return np.bincount(lead, minlength=n).astype(np.int64)
 
 
 def amount_step(lead: _Leads, probability: np.ndarray, log: ProblemLog) -> tuple[pd.Series, np.ndarray]:
@@ -665,12 +725,8 @@ def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) ->
 
 def _activity_types(values: pd.Series, rules: Rules, origin: Origin, header: str, check: np.ndarray,
                     log: ProblemLog) -> np.ndarray:
-    """Index of each activity's type in rules.activities (by key or label), -1 when unknown or blank."""
-    lookup = {}
-    for t, spec in rules.activities.items():
-        for name in [t, spec.get("label"), *spec.get("aliases", [])]:
-            if name:
-                lookup.setdefault(key(name), t)
+    """Index of each activity's type in rules.activities (by key, label or alias), -1 when unknown or blank."""
+    lookup = rules.activity_names
     types = list(rules.activities)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     resolved_u = [lookup.get(key(u)) for u in uniques]

@@ -23,9 +23,13 @@ from .stats import auc, wilson
 from .text import fold_series, key
 
 MIN_HITS = 30            # below this many hits a rule's conversion is too noisy to read
-LEAK_CONVERSION = 0.97   # a new rule converting this well is more likely a leak than a discovery
-LEAK_AUC = 0.97
-MAX_CATEGORIES = 30
+LEAK_HIGH = 0.97         # a value converting this well (or LEAK_LOW this badly) is more likely a leak than a discovery
+LEAK_LOW = 0.03
+LEAK_CONVERSION = LEAK_HIGH
+LEAK_FIELD_AUC = 0.9     # a column that alone ranks the outcome this well is suspect
+MAX_BINS = 8             # supervised bins of a number
+MIN_BIN_SHARE = 0.03     # each bin holds at least this share of the leads
+FEW_VALUES = 8           # numbers with at most this many distinct values get one band per value
 # Columns that are not a property of the lead before contact, or that identify it.
 NOT_FEATURES = {"Lead ID", "First name", "Last name", "Email", "Phone", "Company", "Owner", "Created", "Deal stage",
                 "Amount", "Next action", "Next action date", "Disqualified", *LEADS_OUTPUTS}
@@ -101,72 +105,263 @@ def _units(n: int, pos: np.ndarray, mask: np.ndarray, d: pd.DataFrame, unit: flo
     np.add.at(x, pos[mask], vals)
     return x
 
-def new_rule_candidates(frame: pd.DataFrame, headers: dict, y: np.ndarray, train: np.ndarray, used: set[str],
-                        banned: set[str]) -> tuple[list[dict], list[dict]]:
-    """Rules worth suggesting from columns no rule reads: (candidates, likely leaks).
+def candidate_columns(frame: pd.DataFrame, banned: set[str]) -> list[str]:
+    """Leads columns a suggestion may read: not banned, not an identity or LeakQ output column."""
+    return [c for c in frame.columns if c not in banned and c not in NOT_FEATURES and not str(c).startswith("Column ")]
 
-    A category becomes a band when, among the training part, it has at least MIN_HITS closed leads
-    and its Wilson interval excludes the overall conversion; a numeric column becomes quartile
-    bands when it ranks outcomes (AUC at least 0.55 or at most 0.45).
+
+def _read(values: pd.Series) -> tuple[str, pd.Series]:
+    """("number", numbers) when nine in ten filled cells are numbers, else ("category", folded text)."""
+    nums, _ = to_number(values)
+    filled = nums.notna()
+    if filled.any() and filled.sum() >= 0.9 * (~_blank(values)).sum():
+        return "number", nums
+    return "category", fold_series(values.astype(object))
+
+
+def field_auc(kind: str, data: pd.Series, y: np.ndarray, seed: int = 0) -> float:
+    """How well the column alone ranks the outcome (0.5 = not at all, 1 = perfectly, either direction).
+
+    Categories (and numbers, in 20 quantile bins plus blank, so U-shapes count) are target-encoded
+    with scikit-learn's cross-fitted TargetEncoder — a value's conversion is never measured on the
+    lead itself, so a column of unique ids scores about 0.5, not 1.
     """
-    out, leaks = [], []
+    from sklearn.preprocessing import TargetEncoder
+    if len(y) < 20 or y.min() == y.max():
+        return float("nan")
+    best = 0.5
+    if kind == "number":
+        filled = data.notna().to_numpy()
+        if filled.sum() >= 10 and data[filled].nunique() > 1:
+            a = auc(y[filled], data[filled].to_numpy(float))
+            best = max(best, a, 1 - a)
+        ranks = data.rank(pct=True).to_numpy()
+        codes = np.where(np.isnan(ranks), -1, np.minimum((np.nan_to_num(ranks) * 20).astype(int), 19)).astype(str)
+    else:
+        codes = data.to_numpy(str)
+    if len(set(codes)) < 2:
+        return float(best)
+    from sklearn.model_selection import StratifiedKFold
+    enc = TargetEncoder(target_type="binary", cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+    te = enc.fit_transform(codes.reshape(-1, 1), y.astype(int))[:, 0]
+    a = auc(y, te)
+    return float(max(best, a, 1 - a))
+
+
+def _value_groups(kind: str, data: pd.Series) -> pd.Series | None:
+    """The values a leak check reads one by one: categories, or numbers with few distinct values."""
+    if kind == "category":
+        return data.where(data != "")
+    return data if data.nunique() <= FEW_VALUES else None
+
+
+def column_leaks(frame: pd.DataFrame, headers: dict, y: np.ndarray, train: np.ndarray, banned: set[str],
+                 keep: set[str] = frozenset(), seed: int = 0) -> tuple[list[dict], set[str]]:
+    """Suspected leaks, column by column, on the training part: (one entry per column, the columns left out).
+
+    A column is suspect when one of its values with at least MIN_HITS closed leads converts at
+    least LEAK_HIGH (while the base rate is at most 85 %) or at most LEAK_LOW (while it is at least
+    15 %), or when the column alone ranks the outcome with AUC at least LEAK_FIELD_AUC. The whole
+    column is left out unless it is in `keep` (then it is still named, as kept).
+    """
     yt = y[train]
     base = yt.mean()
-    for col in frame.columns:
-        if col in used or col in banned or col in NOT_FEATURES or str(col).startswith("Column "):
-            continue
+    out, left = [], set()
+    for col in candidate_columns(frame, banned):
         shown = headers.get(col, col)
         values = frame[col].iloc[train]
-        nums, bad = to_number(values)
-        filled = nums.notna()
-        if filled.sum() >= 0.9 * (~_blank(values)).sum() and nums.nunique() >= 10:
-            a = auc(yt[filled.to_numpy()], nums[filled].to_numpy())
-            if np.isnan(a) or abs(a - 0.5) < 0.05:
-                continue
-            if max(a, 1 - a) >= LEAK_AUC:
-                leaks.append({"field": shown, "why": f"its values alone rank the outcomes with AUC {max(a, 1 - a):.3f}"})
-                continue
-            twin = _twin(nums, frame.iloc[train], used)
-            if twin is not None:     # e.g. revenue computed from headcount: the rules already read it
-                continue
-            edges = sorted({_round2(q) for q in np.nanquantile(nums[filled], [0.25, 0.5, 0.75])})
-            bands = [{"lt": edges[0], "points": 0}]
-            bands += [{"gte": lo, "lt": hi, "points": 0} for lo, hi in zip(edges, edges[1:])]
-            bands.append({"gte": edges[-1], "points": 0})
-            out.append({"id": _new_id(shown), "field": shown, "bands": bands, "_column": col, "_auc": a})
+        kind, data = _read(values)
+        extremes = []
+        groups = _value_groups(kind, data)
+        if groups is not None:
+            g = pd.DataFrame({"v": groups.to_numpy(object), "y": yt, "i": np.arange(len(yt))}).dropna()
+            if len(g):
+                st = g.groupby("v", sort=False).agg(n=("y", "size"), m=("y", "mean"), i=("i", "first"))
+                st = st[st["n"] >= MIN_HITS]
+                hit = st[((st["m"] >= LEAK_HIGH) & (base <= 0.85)) | ((st["m"] <= LEAK_LOW) & (base >= 0.15))]
+                raw = values.to_numpy(object)
+                extremes = [f'"{raw[i]}" {m:.0%} of {int(n)}' for n, m, i in hit[["n", "m", "i"]].itertuples(index=False)]
+        a = field_auc(kind, data, yt, seed)
+        if not extremes and not (a >= LEAK_FIELD_AUC):
             continue
-        text = fold_series(values.astype(object))
-        counts = text[text != ""].value_counts()
-        if not 2 <= len(counts) <= MAX_CATEGORIES:
-            continue
-        bands = []
-        for cat, hits in counts.items():
-            if hits < MIN_HITS:
-                continue
-            m = (text == cat).to_numpy()
-            won = yt[m].sum()
-            lo, hi = wilson(won, hits)
-            conv = won / hits
-            if conv >= LEAK_CONVERSION:
-                label = values[m].iloc[0]
-                leaks.append({"field": shown, "value": str(label),
-                              "why": f"{conv:.0%} of its {hits} closed leads converted (lift {conv / base:.1f})"})
-                continue
-            if lo > base or hi < base:
-                bands.append({"in": [str(values[m].iloc[0])], "points": 0, "_lift": conv / base if base else np.nan})
-        if bands:
-            out.append({"id": _new_id(shown), "field": shown, "bands": bands, "_column": col})
-    return out, leaks
+        why = []
+        if extremes:
+            why.append("converts " + ", ".join(extremes[:4]) + (f" (+{len(extremes) - 4} more)" if len(extremes) > 4 else ""))
+        why.append(f"the column alone ranks the outcome with AUC {a:.3f}")
+        kept = col in keep
+        out.append({"field": shown, "auc": a, "kept": kept, "values": len(extremes),
+                    "why": "; ".join(why) + (": kept (--keep)" if kept else ": is it filled in after contact?")})
+        if not kept:
+            left.add(col)
+    return out, left
 
-def _twin(nums: pd.Series, frame: pd.DataFrame, used: set[str]) -> str | None:
-    """A column the rules already read that carries the same ranking (Spearman ≥ 0.95), if any."""
-    for col in used:
-        other = to_number(frame[col])[0]
-        both = nums.notna() & other.notna()
-        if both.sum() >= 10 and other[both].nunique() > 1 and nums[both].nunique() > 1:
-            if abs(nums[both].rank().corr(other[both].rank())) >= 0.95:
-                return col
-    return None
+
+def new_rule_candidates(frame: pd.DataFrame, headers: dict, y: np.ndarray, train: np.ndarray, used: dict[str, list[str]],
+                        banned: set[str]) -> list[dict]:
+    """Rules worth suggesting, screened on the training part; `used` maps a column to the rules reading it.
+
+    Categories: every value with at least MIN_HITS closed leads whose Wilson interval excludes the
+    overall conversion becomes a band (any number of distinct values), the rest one `else`.
+    Numbers with at most FEW_VALUES distinct values: ordered bands, one per value (merged to at
+    least MIN_BIN_SHARE each). Other numbers: supervised bins from a scikit-learn decision tree (at
+    most MAX_BINS bins of at least MIN_BIN_SHARE of the leads), monotone unless the outcome
+    clearly is not; kept when the bins' chi-square test says they matter (p < 0.01), whatever the
+    shape. A column a rule already reads gives a re-cut, offered beside that rule.
+    """
+    out = []
+    yt = y[train]
+    base = yt.mean()
+    for col in candidate_columns(frame, banned):
+        shown = headers.get(col, col)
+        values = frame[col].iloc[train]
+        kind, data = _read(values)
+        if kind == "number":
+            bands = _number_bands(data, yt)
+        else:
+            bands = _category_bands(values, data, yt, base)
+        if not bands:
+            continue
+        rule = {"id": _new_id(shown), "field": shown, "bands": [b for b in bands if b != "else"], "_column": col}
+        if "else" in bands:
+            rule["else"] = 0
+        if col in used:
+            rule["id"] = "recut-" + rule["id"][4:]
+            rule["_recut"] = used[col]
+        out.append(rule)
+    return out
+
+
+def _category_bands(values: pd.Series, text: pd.Series, yt: np.ndarray, base: float) -> list:
+    filled = (text != "").to_numpy()
+    if not filled.any():
+        return []
+    g = pd.DataFrame({"v": text.to_numpy(object)[filled], "y": yt[filled], "i": np.flatnonzero(filled)})
+    st = g.groupby("v", sort=False).agg(n=("y", "size"), won=("y", "sum"), first=("i", "first"))
+    if len(st) < 2:
+        return []
+    big = st[st["n"] >= MIN_HITS]
+    lo, hi = wilson(big["won"].to_numpy(), big["n"].to_numpy())
+    strong = big[(lo > base) | (hi < base)].sort_values("n", ascending=False)
+    if strong.empty:
+        return []
+    raw = values.to_numpy(object)
+    bands = [{"in": [str(raw[i])], "points": 0} for i in strong["first"]]
+    if len(strong) < len(st):
+        bands.append("else")
+    return bands
+
+
+def _number_bands(nums: pd.Series, yt: np.ndarray) -> list[dict]:
+    from scipy.stats import chi2_contingency
+    filled = nums.notna().to_numpy()
+    x, y = nums.to_numpy(float)[filled], yt[filled]
+    if len(x) < 2 * MIN_HITS or y.min() == y.max():
+        return []
+    distinct = np.unique(x)
+    if len(distinct) < 2:
+        return []
+    min_leaf = max(int(math.ceil(MIN_BIN_SHARE * len(x))), MIN_HITS)
+    if len(distinct) <= FEW_VALUES:
+        edges = _merge_small(x, list(distinct[1:]), min_leaf)
+    else:
+        edges = _tree_edges(x, y, min_leaf)
+    edges = sorted({_round2(e) for e in edges})
+    edges = [e for e in edges if (x < e).sum() >= min_leaf and (x >= e).sum() >= min_leaf]
+    if not edges:
+        return []
+    idx = np.searchsorted(np.asarray(edges, float), x, side="right")
+    table = np.array([[((idx == b) & (y == 1)).sum(), ((idx == b) & (y == 0)).sum()] for b in range(len(edges) + 1)])
+    table = table[table.sum(axis=1) > 0]
+    if len(table) < 2 or (table.sum(axis=0) == 0).any() or chi2_contingency(table)[1] >= 0.01:
+        return []
+    bands = [{"lt": edges[0], "points": 0}]
+    bands += [{"gte": a, "lt": b, "points": 0} for a, b in zip(edges, edges[1:])]
+    bands.append({"gte": edges[-1], "points": 0})
+    return bands
+
+
+def _merge_small(x: np.ndarray, edges: list[float], min_leaf: int) -> list[float]:
+    """Drop cut points until every band holds at least min_leaf values."""
+    edges = list(edges)
+    while edges:
+        idx = np.searchsorted(np.asarray(edges, float), x, side="right")
+        sizes = np.bincount(idx, minlength=len(edges) + 1)
+        b = int(np.argmin(sizes))
+        if sizes[b] >= min_leaf:
+            break
+        edges.pop(min(b, len(edges) - 1) if b < len(edges) else len(edges) - 1)
+    return edges
+
+
+def _tree_edges(x: np.ndarray, y: np.ndarray, min_leaf: int) -> list[float]:
+    """Cut points of a shallow scikit-learn tree: monotone (either way) unless a free tree fits clearly better."""
+    from sklearn.metrics import log_loss
+    from sklearn.tree import DecisionTreeClassifier
+    fits = []
+    for cst in (1, -1, 0):
+        t = DecisionTreeClassifier(max_leaf_nodes=MAX_BINS, min_samples_leaf=min_leaf, random_state=0,
+                                   monotonic_cst=[cst] if cst else None).fit(x.reshape(-1, 1), y)
+        p = np.clip(t.predict_proba(x.reshape(-1, 1))[:, -1], 1e-6, 1 - 1e-6)
+        cuts = sorted(t.tree_.threshold[t.tree_.feature >= 0].tolist())
+        fits.append((log_loss(y, p, labels=[0, 1]), cuts))
+    null = log_loss(y, np.full(len(y), y.mean()), labels=[0, 1])
+    mono = min(fits[:2], key=lambda f: f[0])
+    free = fits[2]
+    # the free tree wins only when it explains at least half as much again as the monotone one
+    return free[1] if (null - free[0]) > 1.5 * max(null - mono[0], 1e-12) else mono[1]
+
+
+def interaction_rules(x: np.ndarray, conds: list[list[dict] | None], fields: list[str | None], names: list[str],
+                      y: np.ndarray, p: np.ndarray, top: int = 3, min_z: float = 3.0) -> list[dict]:
+    """Up to `top` `all` rules from the strongest pairs of indicator features (on the training part).
+
+    The score test of each pair's product against the fitted probabilities p: how far the cell's
+    won count is from what the main effects predict, in standard errors. Pairs read two different
+    fields and hold at least MIN_HITS leads.
+    """
+    ok = np.array([c is not None for c in conds])
+    if ok.sum() < 2:
+        return []
+    idx = np.flatnonzero(ok)
+    h = (x[:, idx] > 0).astype(float)
+    n = h.T @ h
+    g = h.T @ (h * (y - p)[:, None])
+    v = h.T @ (h * (p * (1 - p))[:, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where((n >= MIN_HITS) & (v > 0), g / np.sqrt(v), 0.0)
+    f = np.array([fields[i] for i in idx], dtype=object)
+    z[f[:, None] == f[None, :]] = 0.0
+    z = np.triu(z, 1)
+    out, taken = [], set()
+    for flat in np.argsort(-np.abs(z), axis=None):
+        a, b = np.unravel_index(flat, z.shape)
+        if abs(z[a, b]) < min_z or len(out) >= top:
+            break
+        i, j = idx[a], idx[b]
+        if (i, j) in taken:
+            continue
+        taken.add((i, j))
+        cell = h[:, a] * h[:, b]
+        rid = _new_id(fields[i]) + "-and-" + _new_id(fields[j])[4:]
+        while any(r["id"] == rid for r in out):
+            rid += "-2"
+        out.append({"id": rid, "all": [*conds[i], *conds[j]], "points": 0, "_pair": (names[i], names[j]),
+                    "_hits": int(cell.sum()), "_lift": float(y[cell > 0].mean() / y.mean()) if y.mean() else np.nan,
+                    "_z": float(z[a, b])})
+    return out
+
+
+def band_conditions(field: str, band: dict) -> list[dict]:
+    """A band as `all` conditions on its field."""
+    if "in" in band:
+        return [{"field": field, "op": "in", "value": list(band["in"])}]
+    out = []
+    if "gte" in band:
+        out.append({"field": field, "op": "gte", "value": band["gte"]})
+    if "lt" in band:
+        out.append({"field": field, "op": "lt", "value": band["lt"]})
+    return out
+
 
 def _blank(values: pd.Series) -> pd.Series:
     from .parse import blank_mask
@@ -184,11 +379,42 @@ def _new_id(field_name: str) -> str:
     return "new-" + (re.sub(r"[^a-z0-9]+", "-", key(field_name).lower()).strip("-") or "column")
 
 def candidate_matrix(frame: pd.DataFrame, candidates: list[dict]) -> tuple[np.ndarray, list[slice]]:
+    """One indicator column per band (and `else`) of each candidate, or one per `all` rule."""
     cols, slices = [], []
     for c in candidates:
-        h = fitrules.hits(frame, {k: v for k, v in c.items() if not k.startswith("_")}, {c["field"]: c["_column"]})
+        rule = {k: v for k, v in c.items() if not k.startswith("_")}
+        if "all" in c:
+            found, _ = fitrules.columns(frame, [rule])
+            h = fitrules.hits(frame, rule, found[rule["id"]])
+            slices.append(slice(len(cols), len(cols) + 1))
+            cols.append(_indicator(len(frame), h.lead))
+            continue
+        h = fitrules.hits(frame, rule, {c["field"]: c["_column"]})
         start = len(cols)
         for j in range(len(c["bands"])):
             cols.append(_indicator(len(frame), h.lead[h.band == j]))
+        if "else" in c:
+            cols.append(_indicator(len(frame), h.lead[h.band == -1]))
         slices.append(slice(start, len(cols)))
     return (np.column_stack(cols) if cols else np.zeros((len(frame), 0))), slices
+
+
+def score_z(x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per column: the score test of adding it to a model with fitted probabilities p, in standard errors."""
+    g = x.T @ (y - p)
+    v = (x * x).T @ (p * (1 - p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > 0, g / np.sqrt(v), 0.0)
+
+
+def keep_recut_bands(recuts: list[dict], xr: np.ndarray, y: np.ndarray, p: np.ndarray, min_z: float = 3.0) -> list[dict]:
+    """The bands of each re-cut that the current rules and the new candidates do not already explain."""
+    z = score_z(xr, y, p)
+    out, at = [], 0
+    for c in recuts:
+        n = len(c["bands"])
+        keep = [b for b, zz in zip(c["bands"], z[at:at + n]) if abs(zz) >= min_z]
+        at += n + (1 if "else" in c else 0)
+        if keep:
+            out.append({k: v for k, v in c.items() if k != "else"} | {"bands": keep})
+    return out

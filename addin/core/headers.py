@@ -75,6 +75,12 @@ LEADS_OPTIONAL_INPUTS: dict[str, list[str]] = {
     "Last updated": ["Last modified", "Last Modified Date", "LastModifiedDate", "Modified", "Modified date",
                      "Updated", "Updated at", "Date Modified", "Last update", "Date of last update", "Dernière modification",
                      "Date de modification", "Modifié le", "Mis à jour le", "write_date", "Update time"],
+    # The account a lead belongs to (LeadQ groups leads by it first; see core.accounts).
+    "Company ID": ["Account ID", "AccountId", "Account Id", "CompanyId", "Associated Company ID", "Associated Company IDs",
+                   "Organization ID", "Organisation ID", "Org ID", "partner_id", "ID entreprise", "ID société", "SIREN"],
+    # A win probability typed by hand: it beats the pipeline stage's (docs: Overrides).
+    "Probability": ["Deal probability", "Win probability", "Probability (%)", "Deal - Probability", "Probabilité",
+                    "Probabilité de gain", "Manual probability"],
 }
 
 LEADS_OUTPUTS: list[str] = outputs()          # what the engine computes: the current layout's columns
@@ -95,6 +101,15 @@ QUALIFICATION_INPUTS: dict[str, list[str]] = {
     "Notes": ["Note", "Comments", "Commentaires", "Remarques"],
 }
 
+OVERRIDES_INPUTS: dict[str, list[str]] = {
+    LEAD_ID: LEADS_INPUTS[LEAD_ID],
+    "Kind": ["Type", "Override", "Override kind", "Genre"],
+    "Value": ["Points", "Valeur", "New value"],
+    "Reason": ["Why", "Raison", "Motif", "Because"],
+    "Author": ["By", "Rep", "Owner", "Auteur", "Par"],
+    "Until": ["Expires", "Expiry", "Until date", "End date", "Valid until", "Jusqu'au", "Fin"],
+}
+
 # Pipedrive-style headers ("Person - Email", "Deal - Value"): the part after "Entity - " is
 # tried too, but only for the fields that entity carries ("Deal - Title" is no job title).
 _ENTITY_FIELDS = {
@@ -105,9 +120,9 @@ _ENTITY_FIELDS = {
     "lead": set(LEADS_INPUTS),
     "deal": {LEAD_ID, "Owner", "Created", "Source", "Deal stage", "Amount", "CRM status", "Next action",
              "Next action date"},
-    "organization": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
-    "organisation": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
-    "company": {"Company", "Industry", "Company size", "Annual revenue", "Country"},
+    "organization": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
+    "organisation": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
+    "company": {"Company", "Industry", "Company size", "Annual revenue", "Country", "Company ID"},
 }
 _ENTITY_FIELDS["activity"] = {"Date", "Activity", "Detail", LEAD_ID, "Email"}
 
@@ -163,13 +178,15 @@ def _alias_table(spec: dict[str, list[str]]) -> dict[str, tuple[str, int, int]]:
 
 
 def _spec(sheet: str) -> dict[str, list[str]]:
-    return {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS, "Qualification": QUALIFICATION_INPUTS}[sheet]
+    return {"Leads": LEADS_INPUTS, "Activities": ACTIVITIES_INPUTS, "Qualification": QUALIFICATION_INPUTS,
+            "Overrides": OVERRIDES_INPUTS}[sheet]
 
 
 _TABLES = {
     "Leads": _alias_table({**LEADS_INPUTS, **LEADS_OPTIONAL_INPUTS}),
     "Activities": _alias_table(ACTIVITIES_INPUTS),
     "Qualification": _alias_table(QUALIFICATION_INPUTS),
+    "Overrides": _alias_table(OVERRIDES_INPUTS),
 }
 _OUTPUT_KEYS = {key(name): name for name in LEADS_OUTPUTS}
 
@@ -267,8 +284,12 @@ def canonical_field(name: str) -> str:
     return _lookup(name, _TABLES["Leads"]) or name
 
 
+# Computed per account before the fit rules run (core.accounts), readable by any rule.
+ACCOUNT_FIELDS = ["Account contacts", "Account coverage"]
+
+
 def known_fields() -> list[str]:
-    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS]
+    return [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS, *ACCOUNT_FIELDS]
 
 
 def suggest_mappings(hmap: HeaderMap, sheet: str) -> list[tuple[str, str]]:

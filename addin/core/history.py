@@ -144,7 +144,7 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     `last_day`: each lead's last activity day (datetime64, NaT for none); `status`: the Next action
     status from next_action_step; `refreshed_at`: when this refresh happens (default: the as-of day).
     """
-    past = empty() if past is None else past
+    past = empty() if past is None else same_ids(past, ids)
     when = pd.Timestamp(refreshed_at) if refreshed_at is not None else pd.Timestamp(as_of).normalize()
     today = pd.Timestamp(as_of).normalize()
     problems, write = [], True
@@ -202,6 +202,30 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     return HistoryStep(since_day, days, new_status, deadline, appended if write else appended.iloc[:0], past,
                        prev[["Stage", "Score", "Grade"]].reset_index(drop=True), removed, when, len(past) == 0,
                        problems, write)
+
+
+def _canonical(ids: pd.Series) -> pd.Series:
+    """A Lead ID as compared with History: digits only lose their leading zeros ("001001" -> "1001")."""
+    stripped = ids.str.lstrip("0")
+    return stripped.where(ids.str.fullmatch(r"\d+").fillna(False) & (stripped != ""), ids)
+
+
+def same_ids(past: pd.DataFrame, ids) -> pd.DataFrame:
+    """History rows under today's spelling of each Lead ID: an ID that differs only by leading zeros
+    is the same lead (001001 typed as text, 1001 from a number cell, or a row written before Excel
+    kept the zeros), so its Stage since and changes carry on. The one place Lead IDs are matched so."""
+    if not len(past) or not len(ids):
+        return past
+    now = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+    key_now = _canonical(now)
+    unique = ~key_now.duplicated(keep=False)
+    spelling = pd.Series(now[unique].to_numpy(object), index=key_now[unique].to_numpy(object))
+    old = past["Lead ID"].astype(str).reset_index(drop=True)
+    renamed = _canonical(old).map(spelling)
+    renamed = renamed.where(renamed.notna(), old)
+    if (renamed == old).all():
+        return past
+    return past.assign(**{"Lead ID": renamed.to_numpy(object)})
 
 
 def _version(rules) -> str:

@@ -105,6 +105,18 @@ def layout_version(text) -> int:
     return v if v in LAYOUTS else 1
 
 
+def recorded_version(headers: list[str], first_col: int, marked: list[int] | None) -> int:
+    """The layout that wrote the `marked` columns, told from their headers — for a reader that cannot
+    see `_LeadQ_Layout` (an engine that sends only names referring to ranges): the newest layout
+    whose columns the marked headers are; version 1 when none is."""
+    if marked:
+        found = {key(headers[c - first_col]) for c in marked if 0 <= c - first_col < len(headers)}
+        for v in sorted(LAYOUTS, reverse=True):
+            if len(marked) == len(LAYOUTS[v]) and found == {key(n) for n in LAYOUTS[v]}:
+                return v
+    return 1
+
+
 def _previous(headers: list[str], first_col: int, marked: list[int] | None, version: int) -> dict[str, int] | None:
     """{output key: column} of the outputs an earlier refresh wrote, if they can be found."""
     if marked:

@@ -77,11 +77,22 @@ def detail_format(name: str) -> dict:
 
 
 def excel_text(value):
-    """Text as Excel must store it when typed through its object model: a leading = + - @ would
-    start a formula, so such text gets Excel's text prefix (an apostrophe, not shown)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
+    """Text as it must be written through Excel's object model (xlwings `Range.value`, Office.js
+    `range.values`) to be stored as that text: Excel treats written text as typed input, so
+    "001001" would become the number 1001, "1/2" or "2018-12-31" a date, "TRUE" a boolean, and a
+    leading = + - @ would start a formula (xlwings #1269, office-js #229). Any text Excel could
+    reinterpret gets Excel's text prefix, an apostrophe, which is not stored. The test is wider than
+    Excel's parser on purpose (locales differ: "1,5" is a number in French): the prefix is harmless
+    on text that would have stayed text."""
+    if isinstance(value, str) and value:
+        first = value.lstrip()[:1]
+        if (not first.isalpha() or value.strip().upper() in _WORDS
+                or (len(value.split()) <= 3 and any(ch.isdigit() for ch in value))):
+            return "'" + value
     return value
+
+
+_WORDS = {"TRUE", "FALSE", "VRAI", "FAUX", "WAHR", "FALSCH", "VERDADERO", "FALSO"}     # booleans, as locales type them
 
 
 def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -224,19 +225,29 @@ class Rules:
         """Follow-up deadline in days by stage key (stages without one are absent)."""
         return {s: float(v["days"]) for s, v in (self.data.get("sla") or {}).items() if isinstance(v, dict)}
 
+    @cached_property
+    def activity_names(self) -> dict[str, str]:
+        """Folded name (text.key) -> activity type, from each type's key, label and aliases.
+
+        The one lookup of the Activity column, shared by every engine (pandas, DuckDB, Spark) and
+        by the worksheet functions; check-rules refuses a name that would mean two types.
+        """
+        lookup: dict[str, str] = {}
+        for t, spec in self.activities.items():
+            for name in [t, spec.get("label"), *(spec.get("aliases") or [])]:
+                if isinstance(name, str) and key(name):
+                    lookup.setdefault(key(name), t)
+        return lookup
+
     def activity_points(self, activity_type: str) -> float:
-        """Points of one activity type, found by key or label, ignoring case and accents."""
+        """Points of one activity type, found by key, label or alias, ignoring case and accents."""
         t = self.resolve_activity(activity_type)
         if t is None:
             raise KeyError(f'unknown activity type "{activity_type}"{did_you_mean(activity_type, self.activities)}')
         return self.activities[t]["points"]
 
     def resolve_activity(self, name: str) -> str | None:
-        k = key(name)
-        for t, spec in self.activities.items():
-            if key(t) == k or key(spec.get("label", "")) == k:
-                return t
-        return None
+        return self.activity_names.get(key(name))
 
 
 # ---------------------------------------------------------------------------- loading
@@ -458,6 +469,14 @@ def _check_scale(user: dict, merged: dict) -> list[_Finding]:
         if _num(mql) and _num(hi) and mql > hi:
             out.append((["thresholds", "mql"], "threshold-unreachable",
                         f"mql ({mql}) is above the highest score ({hi}): no lead could ever be an MQL", "error"))
+        if isinstance(user.get("thresholds"), dict) and "hot" in user["thresholds"] and _num(hot) and _num(hi) and hot > hi:
+            out.append((["thresholds", "hot"], "threshold-unreachable",
+                        f"hot ({hot}) is above the highest score ({hi}): no lead could ever be hot", "error"))
+        if isinstance(user.get("grades"), dict) and _num(hi):
+            for g, v in user["grades"].items():
+                if g != "else" and _num(v) and v > hi:
+                    out.append((["grades", g], "threshold-unreachable",
+                                f'grade "{g}" ({v}) is above the highest score ({hi}): no lead could ever get it', "error"))
     gr = user.get("grades")
     if isinstance(gr, dict):
         prev = None

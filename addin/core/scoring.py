@@ -49,6 +49,8 @@ class RuleTable:
         for page in rules.pages:
             names.append(page["id"]), kinds.append("page"), labels.append(page["match"])
             pts.append(page.get("points", 0)), mc.append(page.get("max_count", NO_LIMIT)), mp.append(page.get("max_points", np.inf))
+        names.append("override"), kinds.append("override"), labels.append("Overrides sheet"), pts.append(0)
+        mc.append(NO_LIMIT), mp.append(np.inf)
         names.append("score-base"), kinds.append("base"), labels.append("score.base"), pts.append(rules.base)
         mc.append(1), mp.append(np.inf)
         names.append("score-range"), kinds.append("clip"), labels.append(""), pts.append(0), mc.append(1), mp.append(np.inf)
@@ -61,6 +63,11 @@ class RuleTable:
     def base(self) -> int:
         """Code of the score-base row (just before the clip row)."""
         return self.clip - 1
+
+    @property
+    def override(self) -> int:
+        """Code of the manual overrides' rows (just before the score-base row)."""
+        return self.clip - 2
 
 
 def decay_factor(age_days: np.ndarray, decay: dict | None) -> np.ndarray:
@@ -242,11 +249,11 @@ def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray
 
 
 def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd.DataFrame:
-    """Public ledger, in lead order then fit, activity, page, base, clip."""
+    """Public ledger, in lead order then fit, activity, page, override, base, clip."""
     order = np.lexsort((ledger["rule"].to_numpy(), ledger["lead"].to_numpy()))
     led = ledger.iloc[order]
     r = led["rule"].to_numpy()
-    kinds = ["fit", "activity", "page", "base", "clip"]
+    kinds = ["fit", "activity", "page", "override", "base", "clip"]
     kind_code = np.array([kinds.index(k) for k in table.kinds], dtype=np.int8)
     return pd.DataFrame({
         "Lead ID": pd.Series(ids[led["lead"].to_numpy()], dtype=object),

@@ -49,6 +49,9 @@ class Summary:
     meta: dict = field(default_factory=dict)
     privacy: pd.DataFrame = field(default_factory=pd.DataFrame)   # leads kept past the retention period
     memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
+    accounts: pd.DataFrame | None = None  # one row per account (core.accounts.account_table)
+    accounts_note: str = ""               # how leads were grouped into accounts
+    health: object = None                 # core.monitoring.Health: conversion per band per period, drift, staleness
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -91,8 +94,12 @@ def _pipeline(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
         amount = float(np.nansum(ctx["Amount"].to_numpy()[m]))
         outcome = st.get("outcome", OPEN)
         prob = st.get("probability", default_probability(outcome))
+        # A probability set by hand (Leads' Probability, an Overrides row) weighs its own deal.
+        manual = ctx["Manual probability"].to_numpy(bool)[m] if "Manual probability" in ctx else np.zeros(int(m.sum()), bool)
+        weighted = float(np.nansum(ctx["Weighted"].to_numpy(float)[m])) if "Weighted" in ctx else amount * prob
         rows.append({"Deal stage": st["stage"], "Outcome": outcome, "Count": int(m.sum()), "Amount": amount,
-                     "Probability": prob, "Weighted": amount * prob if outcome == OPEN else 0.0})
+                     "Probability": prob, "Weighted": weighted if outcome == OPEN else 0.0,
+                     "Manual": int(manual.sum()) if outcome == OPEN else 0})
     return pd.DataFrame(rows)
 
 
@@ -175,6 +182,9 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
         "Customers": customers,
         "Overall conversion": customers / total if total else 0.0,
         "Weighted pipeline": float(pipeline["Weighted"].sum()),
+        "Manual probabilities": int(pipeline["Manual"].sum()) if len(pipeline) else 0,
+        "Overrides": int(ctx["Overridden"].sum()) if "Overridden" in ctx else 0,
+        "Overrides expired": ev.overrides_expired,
         "Open pipeline": float(pipeline.loc[pipeline["Outcome"] == OPEN, "Amount"].sum()),
         "Won": float(won["Amount"].sum()),
         "Lost": float(lost_p["Amount"].sum()),
@@ -191,7 +201,20 @@ def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:
                    actions, _grid(ctx, ev), _quality(ev),
                    {"as_of": ev.as_of.date().isoformat(), "rules": ev.rules.name, "version": ev.rules.version,
                     "currency": ev.rules.currency, "rules_source": ev.rules_source},
-                   privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None)
+                   privacy_table(ctx, ev.as_of), memory(ev) if ev.history is not None else None,
+                   *_accounts(ev), _health(ev))
+
+
+def _health(ev: Evaluation):
+    from .monitoring import score_health
+    return score_health(ev, score_bands(ev))
+
+
+def _accounts(ev: Evaluation) -> tuple[pd.DataFrame | None, str]:
+    if ev.accounts is None:
+        return None, ""
+    from .accounts import account_table, grouping_note
+    return account_table(ev.accounts, ev.context, ev.rules), grouping_note(ev.accounts)
 
 
 def at_cap(ev: Evaluation) -> int:

@@ -257,7 +257,10 @@ def _pipeline(p: _Page, s: Summary) -> None:
         p.put(rr, 3, float(row["Probability"]), "pct")
         p.put(rr, 4, float(row["Weighted"]) if is_open else None, "money")
     last = first + len(s.pipeline) - 1
-    p.put(last + 1, 0, "Weighted forecast (open deals)", "bold")
+    manual = s.kpis.get("Manual probabilities", 0)
+    p.put(last + 1, 0, "Weighted forecast (open deals)" + (
+        f" — holds {manual} probabilit{'y' if manual == 1 else 'ies'} set by hand (Leads' Probability or Overrides)"
+        if manual else ""), "bold")
     p.put(last + 1, 4, s.kpis["Weighted pipeline"], "bold_money")
     open_rows = s.pipeline.index[s.pipeline["Outcome"] == "open"]
     end = first + len(open_rows) - 1
@@ -279,6 +282,59 @@ def _groups(p: _Page, s: Summary) -> None:
                 p.put(r + 1 + i, c, int(row[name]), "int")
             p.put(r + 1 + i, 6, float(row["Conversion"]), "pct1")
         p.end_section()
+
+
+def _accounts(p: _Page, s: Summary, rules) -> None:
+    """Accounts: leads grouped by company, the best first, with their buying group's coverage."""
+    if s.accounts is None or not len(s.accounts):
+        return
+    from .accounts import config
+    cfg = config(rules)
+    how = {"max": "best contact's score", "sum": "sum of its contacts' scores",
+           "top3_mean": "mean of its 3 best contacts' scores"}[cfg["score"]]
+    top = int(cfg["top"])
+    r = p.section(f"Accounts ({len(s.accounts):,})",
+                  f"{s.accounts_note}. Account score: {how}. Buying group: required roles (from job titles) "
+                  "held by at least one contact." + (f" The {top} best accounts are shown." if len(s.accounts) > top else ""))
+    p.header(r, ["Account", "Contacts", "Best score", "Account score", "Most advanced", "Open pipeline", "Buying group"],
+             {"Contacts", "Best score", "Account score", "Open pipeline"})
+    for i, row in s.accounts.head(top).iterrows():
+        rr = r + 1 + i
+        p.put(rr, 0, row["Account"], "text")
+        p.put(rr, 1, int(row["Contacts"]), "int")
+        p.put(rr, 2, float(row["Best score"]), "num")
+        p.put(rr, 3, float(row["Account score"]), "num")
+        p.put(rr, 4, row["Most advanced stage"], "text")
+        p.put(rr, 5, float(row["Open pipeline"]), "money")
+        p.put(rr, 6, row["Buying group"], "text")
+    p.end_section()
+
+
+def _health(p: _Page, s: Summary) -> None:
+    """Score health: conversion per score band for the leads of each period, AUC, grade shares, staleness."""
+    h = s.health
+    if h is None or h.table.empty:
+        return
+    r = p.section("Score health", h.note + ". " + (h.warning or "The rules still rank the leads that closed."))
+    heads = ["Period", "Entered", "Closed", *h.bands, "AUC"]
+    p.header(r, heads, set(heads) - {"Period"})
+    for i, row in h.table.iterrows():
+        rr = r + 1 + i
+        p.put(rr, 0, row["Period"], "text")
+        p.put(rr, 1, int(row["Entered"]), "int")
+        p.put(rr, 2, int(row["Closed"]), "int")
+        for c, band in enumerate(h.bands, start=3):
+            p.put(rr, c, None if pd.isna(row[band]) else float(row[band]), "pct1")
+        p.put(rr, 3 + len(h.bands), None if pd.isna(row["AUC"]) else round(float(row["AUC"]), 3), "num")
+    rr = r + 2 + len(h.table)
+    p.put(rr, 0, "Share of leads per grade", "bold")
+    for c, g in enumerate(h.grades[:6], start=1):
+        p.put(rr, c, g, "bold")
+    for i, row in h.table.iterrows():
+        p.put(rr + 1 + i, 0, row["Period"], "text")
+        for c, g in enumerate(h.grades[:6], start=1):
+            p.put(rr + 1 + i, c, None if pd.isna(row["Grade " + g]) else float(row["Grade " + g]), "pct1")
+    p.end_section()
 
 
 def _queues(p: _Page, s: Summary, rules) -> None:
@@ -484,6 +540,8 @@ def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
     if s.memory is not None:
         history_sections(p, s, rules)
     _groups(p, s)
+    _accounts(p, s, rules)
+    _health(p, s)
     _queues(p, s, rules)
     _actions(p, s)
     _grid(p, s)

@@ -25,13 +25,12 @@ class ExternalActivities:
     spark_master: str | None = None
 
     def backend(self):
-        if self.engine == "spark":
-            from .spark import SparkBackend
-            return SparkBackend(self.source, self.spark_master)
-        if self.engine == "duckdb":
-            from .duck import DuckBackend
-            return DuckBackend(self.source)
-        raise WorkbookError(f'--engine "{self.engine}": the activity log at {self.source.label} is scored by duckdb or spark')
+        from . import ENGINES, backend_class
+        if ENGINES.get(self.engine) is None:
+            others = " or ".join(e for e, b in ENGINES.items() if b)
+            raise WorkbookError(f'--engine "{self.engine}": the activity log at {self.source.label} is scored by {others}')
+        cls = backend_class(self.engine)
+        return cls(self.source, master=self.spark_master) if self.spark_master else cls(self.source)
 
     def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
                    log: ProblemLog, date_order: str = "auto") -> Engagement:
@@ -73,7 +72,8 @@ def activities_input(sheet_frame, settings: dict, settings_rows: dict, workbook,
     from .source import settings_source
     source = settings_source(settings, settings_rows, workbook, explicit)
     if source.is_sheet:
-        if engine in ("duckdb", "spark"):
+        from . import ENGINES
+        if ENGINES.get(engine):
             raise WorkbookError(f"--engine {engine} scores an activity log in files or a database; this workbook's "
                                 "activities are on its sheet: give --activities FILE or set Settings > Activities source")
         return sheet_frame, source

@@ -19,7 +19,6 @@ The SQL is written once, in DuckDB's dialect; a backend that speaks another dial
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,28 +31,11 @@ from ..core.rules import Rules
 from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
 from ..core.text import did_you_mean, fold_series, key
 from ..errors import Problem, ProblemLog, WorkbookError
+from .backend import Backend
 
 ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
 RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
 _EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
-
-
-class Backend(Protocol):
-    """What an engine must offer the plan. SQL is given in DuckDB's dialect."""
-
-    label: str
-
-    def columns(self) -> list[tuple[str, str]]:
-        """(name, kind) of the source's columns; kind is date, number, text or other."""
-
-    def distinct(self, column: str) -> pd.DataFrame:
-        """Columns v (each distinct non-null value) and n (its row count)."""
-
-    def register(self, name: str, frame: pd.DataFrame, key_column: str | None = None) -> None:
-        """Make a small frame queryable as `name`; its `v` column has `key_column`'s type."""
-
-    def fetch(self, sql: str) -> pd.DataFrame:
-        """Run a query (DuckDB dialect) and return its (small) result."""
 
 
 def q(name: str) -> str:
@@ -151,11 +133,7 @@ class Plan:
                             self.col["Email"])
             joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
 
-        lookup = {}
-        for t, spec in self.rules.activities.items():
-            lookup.setdefault(key(t), t)
-            if spec.get("label"):
-                lookup.setdefault(key(spec["label"]), t)
+        lookup = self.rules.activity_names     # key, label and aliases: the pandas engine's own lookup
         d = self.b.distinct(self.col["Activity"])
         resolved = [lookup.get(key(u)) for u in d["v"]]
         rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)

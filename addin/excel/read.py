@@ -21,7 +21,7 @@ from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings
 
-INPUT_SHEETS = ("Leads", "Activities", "Qualification")
+INPUT_SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 
 
 def sheet(book, name: str):
@@ -83,6 +83,19 @@ def check_ours(sh, name: str) -> None:
         raise not_ours(sh.name, name)
 
 
+def book_rules_sheet(book, settings: dict):
+    """The book's LeadQ Rules sheet (the one Settings name, else "Rules"), or None (addin.rules_sheet)."""
+    from .. import rules_sheet
+    sh = sheet(book, rules_sheet.wanted(settings))
+    if sh is None:
+        return None
+    used = sh.used_range
+    if used.row != 1 or used.column != 1:
+        return None                  # LeadQ's mark is in A1
+    column = [r[0] if r else None for r in used.options(ndim=2).value]
+    return rules_sheet.from_column(sh.name, column)
+
+
 def book_history(book) -> pd.DataFrame | None:
     """LeadQ's Lead history rows (None before the first refresh); a user's sheet of that name is refused."""
     sh = sheet(book, HISTORY)
@@ -107,12 +120,14 @@ def read_book(book, tables: bool = True) -> WorkbookInput:
     frame = lambda t: t.frame if t is not None else None    # noqa: E731
     return WorkbookInput(frame(leads) if leads is not None else pd.DataFrame(), frame(read.get("Activities")),
                          frame(read.get("Qualification")), settings, rows, book_history(book) if tables else None,
-                         problems, book_path(book), read)
+                         problems, book_path(book), read, rules_sheet=book_rules_sheet(book, settings),
+                         overrides=frame(read.get("Overrides")))
 
 
 def book_run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = None, as_of_where="--as-of"):
     """What `leadq refresh` would use on this book (addin.app.refresh.run_settings), from inside Excel."""
     from ..app.refresh import run_settings
     values, cells = settings if settings is not None else book_settings(book)
-    return run_settings(WorkbookInput(pd.DataFrame(), settings=values, settings_rows=cells, path=book_path(book)),
+    return run_settings(WorkbookInput(pd.DataFrame(), settings=values, settings_rows=cells, path=book_path(book),
+                                      rules_sheet=book_rules_sheet(book, values) if book is not None else None),
                         as_of=as_of, as_of_where=as_of_where)

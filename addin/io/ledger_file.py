@@ -54,7 +54,7 @@ def read_details_file(path: Path, lead_id: str) -> pd.DataFrame:
 def kind_totals(details: pd.DataFrame, file_name: str) -> pd.DataFrame:
     """Each lead's totals by kind of rule, in ledger order: what the sheet keeps when the full ledger is in a file."""
     lead_codes, leads = pd.factorize(details["Lead ID"], sort=False)        # Arrow text stays Arrow: no Python objects
-    kind_names = ["fit", "activity", "page", "clip"]
+    kind_names = ["fit", "activity", "page", "override", "base", "clip"]
     kind_codes = pd.Categorical(details["Kind"], categories=kind_names).codes.astype(np.int64)
     group = lead_codes.astype(np.int64) * len(kind_names) + kind_codes
     g_codes, g = pd.factorize(group, sort=True)

@@ -24,7 +24,7 @@ from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
 from .package import Package, parse_range, parse_ref
 
-SHEETS = ("Leads", "Activities", "Qualification")
+SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
 logging.getLogger("fastexcel.types.dtype").setLevel(logging.ERROR)
@@ -60,6 +60,8 @@ class WorkbookData:
     settings_rows: dict[str, int] = field(default_factory=dict)   # Settings label key -> Excel row
     history: pd.DataFrame | None = None          # the History sheet's rows (None: no History yet)
     history_sheet: str | None = None             # its real name, when LeadQ's History sheet exists
+    rules_sheet: object = None                   # LeadQ's Rules sheet (addin.rules_sheet.RulesSheet), if any
+    overrides: pd.DataFrame | None = None        # the Overrides sheet's rows (the user's input; None: no sheet)
 
 
 class _Reader:
@@ -207,6 +209,17 @@ def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str
     return parse_settings(frame.astype(object).to_numpy().tolist(), top)
 
 
+def read_rules_sheet(reader, package: Package, settings: dict):
+    """The book's LeadQ Rules sheet (the one Settings name, else "Rules"), or None (addin.rules_sheet)."""
+    from .. import rules_sheet
+    real = package.real_sheet_name(rules_sheet.wanted(settings))
+    if real is None:
+        return None
+    frame = reader.load_sheet(real, header_row=None, use_columns=[0]).to_pandas()
+    column = frame.iloc[:, 0].astype(object).tolist() if frame.shape[1] else []
+    return rules_sheet.from_column(real, column)
+
+
 def read_workbook(path: Path, package: Package | None = None, later: bool = False) -> WorkbookData:
     """Read the input sheets of a LeadQ workbook (any header spelling; tables or plain sheets).
     later: `activities` may be a Future of the frame, still being read (see _load_all)."""
@@ -234,7 +247,8 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         from .history_sheet import read_history
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
-                            settings, layouts, problems, settings_rows, history, history_sheet)
+                            settings, layouts, problems, settings_rows, history, history_sheet,
+                            read_rules_sheet(reader, package, settings), frames.get("Overrides"))
     finally:
         if own:
             package.close()

@@ -30,6 +30,8 @@ PAGES = ["https://leadq.example/pricing", "https://leadq.example/tarifs", "https
          "https://leadq.example/blog/lead-scoring-guide", "https://leadq.example/cas-client/assurances",
          "https://leadq.example/case-studies/retail", "https://leadq.example/", "https://leadq.example/contact"]
 ASSETS = ["Livre blanc — Le lead scoring en 10 étapes", "White paper: CRM best practices", "Guide BANT (PDF)"]
+# Companies where the assistant is a management controller instead: their buying group has Finance.
+FINANCE_AT = {"Banque Alpine", "Contoso Software", "DataNova", "Logiciels Mistral", "Cabinet Lefort & Associés"}
 DECIDERS = [0, 1, 2, 3, 9, 10, 13]     # TITLES the default rules count as decision-makers
 OTHERS = [4, 5, 6, 7, 8, 11, 12]
 WEBINARS = ["Webinar: qualifier ses leads avec BANT", "Webinar: scoring et CRM"]
@@ -62,6 +64,8 @@ def sample_frames(as_of: dt.date, seed: int = 2026, n: int = 200) -> dict[str, p
             pick = mid if rng.random() < 0.55 + 0.2 * quality else other
             company, industry, size, country = pick[rng.integers(len(pick))]
             kind = "won" if quality + rng.normal(0, 0.7) > 0.6 else "lost"
+        if title == "Assistante de direction" and company in FINANCE_AT:
+            title = "Contrôleuse de gestion"      # a Finance contact for the Accounts' buying groups; no rule scores it
         domain = company.lower().split()[0].replace("é", "e").replace("ô", "o") + ".example"
         if kind == "disq" and i % 3 == 0:
             domain = "competitor.example"

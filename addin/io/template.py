@@ -39,7 +39,9 @@ from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 from ..settings import MAPPING_SHEETS, mapping_label
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
-REFRESH_MACRO = "SampleCall"
+REFRESH_MACRO = "SampleCall"      # the only macro of xlwings' VBA project: every button calls it (see SHIM)
+JOB_LABEL = "Job to run"           # Settings: what the Run button on that sheet does (addin.macros.run_button)
+JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules")
 INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
@@ -56,8 +58,26 @@ def vba_project() -> bytes:
             return z.read("xl/vbaProject.bin")
 
 
-def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Write a LeadQ workbook: the template, optionally filled with sample data."""
+def interpreter_setting(platform: str | None = None, executable: str | None = None) -> dict[str, str]:
+    """The xlwings.conf interpreter a new workbook gets: the Python that runs `leadq new`, under the
+    key of the platform it runs on (Interpreter_Mac on macOS, whose current versions have no
+    `python` on PATH; Interpreter_Win on Windows); nothing elsewhere (a Linux build is for any machine)."""
+    platform = platform or sys.platform
+    executable = executable or sys.executable
+    if platform == "darwin":
+        return {"Interpreter_Mac": executable}
+    if platform == "win32":
+        return {"Interpreter_Win": executable}
+    return {}
+
+
+def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None,
+                   conf: dict[str, str] | None = None, lite_rules: str | None = None) -> Path:
+    """Write a LeadQ workbook: the template, optionally filled with sample data; `conf`: xlwings.conf
+    values over the template's (e.g. interpreter_setting()).
+
+    lite_rules: an xlwings Lite workbook (.xlsx): no VBA project and no xlwings.conf sheet, the
+    rules (this rules.json text) in a LeadQ Rules sheet that Settings' Rules file names."""
     rules = rules or load_rules()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +86,10 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     wb.set_properties({"title": "LeadQ workbook", "subject": "Lead scoring and qualification", "author": "LeadQ",
                        "created": FIXED_TIME, "comments": "Built by LeadQ. Run Refresh or `leadq refresh` to score."})
     wb.set_custom_property("LeadQ template", "1")
-    wb.add_vba_project(io.BytesIO(vba_project()), is_stream=True)
-    wb.set_vba_name("ThisWorkbook")
+    lite = lite_rules is not None
+    if not lite:
+        wb.add_vba_project(io.BytesIO(vba_project()), is_stream=True)
+        wb.set_vba_name("ThisWorkbook")
     f = _Formats(wb, rules)
 
     leads = wb.add_worksheet("Leads")
@@ -76,29 +98,39 @@ def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.D
     summary = wb.add_worksheet("Summary")
     details = wb.add_worksheet(SCORE_DETAILS)
     settings = wb.add_worksheet("Settings")
-    conf = wb.add_worksheet("xlwings.conf")
-    for i, ws in enumerate(wb.worksheets(), start=1):
-        ws.set_vba_name(f"Sheet{i}")
+    if lite:
+        from ..rules_sheet import SHEET as RULES_SHEET
+        from ..rules_sheet import rows_of
+        rules_ws = wb.add_worksheet(RULES_SHEET)
+        for r, (line,) in enumerate(rows_of(lite_rules)):
+            rules_ws.write_string(r, 0, line, f.title if r == 0 else f.code)
+        rules_ws.set_column(0, 0, 110)
+    else:
+        conf_sheet = wb.add_worksheet("xlwings.conf")
+        for i, ws in enumerate(wb.worksheets(), start=1):
+            ws.set_vba_name(f"Sheet{i}")
 
     # LeadQ's own sheets first: their texts get the first shared-string indexes, so recognising them
     # later (io/ownership.py) reads only the start of the string table, however big the data.
     _summary_placeholder(summary, f)
     _details_sheet(details, f)
-    lists = _settings_sheet(wb, settings, rules, f)
+    lists = _settings_sheet(wb, settings, rules, f, lite)
     _leads_sheet(wb, leads, rules, f, sample.get("Leads") if sample else None, lists)
     _activities_sheet(activities, rules, f, sample.get("Activities") if sample else None)
     _qualification_sheet(qualification, rules, f, sample.get("Qualification") if sample else None)
-    for r, (k, v) in enumerate(XLWINGS_CONF):
-        conf.write_string(r, 0, k, f.text)
+    for r, (k, v) in enumerate([] if lite else XLWINGS_CONF):
+        v = (conf or {}).get(k, v)
+        conf_sheet.write_string(r, 0, k, f.text)
         if isinstance(v, bool):
-            conf.write_boolean(r, 1, v, f.text)
+            conf_sheet.write_boolean(r, 1, v, f.text)
         else:
-            conf.write_string(r, 1, v, f.text)
-    conf.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at the "
-                      "installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it is not on PATH.",
-                      f.note)
-    conf.set_column(0, 0, 18)
-    conf.set_column(1, 1, 40)
+            conf_sheet.write_string(r, 1, v, f.text)
+    if not lite:
+        conf_sheet.write_string(len(XLWINGS_CONF) + 1, 0, "xlwings reads these settings from A1 down. UDF Modules points at "
+                                "the installed LeadQ package; set Interpreter_Win / Interpreter_Mac to your Python if it "
+                                "is not on PATH.", f.note)
+        conf_sheet.set_column(0, 0, 18)
+        conf_sheet.set_column(1, 1, 40)
     leads.activate()
     wb.close()
     return out
@@ -113,6 +145,7 @@ class _Formats:
         self.computed_header = wb.add_format({"bold": True, "bg_color": HEADER_FILL, "font_color": HEADER_FONT,
                                               "text_wrap": True, "valign": "vcenter", "bottom": 1})
         self.text = wb.add_format({})
+        self.code = wb.add_format({"font_name": "Consolas"})
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.int = wb.add_format({"num_format": "#,##0"})
         self.money = wb.add_format({"num_format": currency_format(rules.currency)})
@@ -241,9 +274,12 @@ def _details_sheet(ws, f: _Formats) -> None:
     ws.freeze_panes(1, 0)
 
 
-def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
+def _settings_sheet(wb, ws, rules: Rules, f: _Formats, lite: bool = False) -> dict[str, str]:
     ws.write_row(0, 0, ["Setting", "Value", "Help"], f.input_header)
-    rows = [("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."),
+    rules_row = (("Rules file", "sheet:Rules", "sheet:Rules: the rules are the JSON in the Rules sheet (xlwings Lite has "
+                                               "no folder beside the workbook); check them with the Check rules script.")
+                 if lite else ("Rules file", "rules.json", "Path of rules.json, relative to this workbook's folder."))
+    rows = [rules_row,
             ("As-of date", None, "Date ages are measured at (blank: today). Same data + same date = same scores."),
             ("Last refresh", None, "Written by LeadQ."),
             ("Status", None, "Written by LeadQ: OK, or what went wrong."),
@@ -252,13 +288,23 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
             ("Score details file", None, "Where the full Score details go when they pass a sheet's 1,048,576 rows "
                                          "(blank: WORKBOOK.score-details.parquet beside this workbook)."),
             ("Date order", "auto", "How dates like 03/04/2026 are read: auto (each column tells by a day above 12; "
-             "none: day first, with a warning), DMY (03/04 = 3 April), MDY (US: March 4) or YMD.")]
+             "none: day first, with a warning), DMY (03/04 = 3 April), MDY (US: March 4) or YMD."),
+            (JOB_LABEL, JOBS[0], "What the Run button beside runs: " + ", ".join(JOBS[:-1]) + " or " + JOBS[-1]
+             + " (the result is written in Status; Refresh buttons on Leads and Summary always refresh).")]
+    if lite:                # no VBA, no buttons: Lite lists its scripts in its own task pane
+        rows = rows[:-1]
     for r, (k, v, h) in enumerate(rows, start=1):
         ws.write_string(r, 0, k, f.text)
         if v:
             ws.write_string(r, 1, v, f.text)
         ws.write_string(r, 2, h, f.note)
-    ws.data_validation(len(rows), 1, len(rows), 1, {"validate": "list", "source": list(DATE_ORDERS), "error_type": "warning"})
+    order = next(i for i, r in enumerate(rows, start=1) if r[0] == "Date order")
+    ws.data_validation(order, 1, order, 1, {"validate": "list", "source": list(DATE_ORDERS), "error_type": "warning"})
+    if not lite:
+        job = len(rows)
+        ws.data_validation(job, 1, job, 1, {"validate": "list", "source": list(JOBS), "error_type": "stop",
+                                            "error_title": JOB_LABEL, "error_message": "Choose one of the jobs in the list."})
+        ws.insert_button(job, 3, {"macro": REFRESH_MACRO, "caption": "Run", "width": 90, "height": 22})
     top = len(rows) + 2
     ws.write_row(top, 0, ["Column mapping", "Your header"], f.input_header)
     ws.write_string(top, 2, "Only if LeadQ does not recognise a column of your export: write its header beside the "
@@ -285,13 +331,15 @@ def _settings_sheet(wb, ws, rules: Rules, f: _Formats) -> dict[str, str]:
     return {"stages": "=LeadQ_DealStages"}
 
 
-SHIM = '''"""Called by the Refresh button of {name}.xlsm (xlwings runs `import {name}; {name}.main()`)."""
+SHIM = '''"""Called by every button of {name}.xlsm (xlwings runs `import {name}; {name}.main()`): Refresh on
+Leads and Summary refreshes; Run on Settings runs the job chosen beside it (Settings > Job to run)."""
 
-from addin.macros import refresh
+from addin.macros import refresh  # noqa: F401  (the one job of earlier versions' shim)
+from addin.macros import run_button
 
 
 def main():
-    refresh()
+    run_button()
 '''
 
 

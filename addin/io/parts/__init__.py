@@ -18,6 +18,9 @@ from ...core.present import SCORE_DETAILS, SUMMARY
 from ...core.preview import SHEET as PREVIEW
 from ...core.privacy import LOG_COLUMNS, PRIVACY_LOG
 from ...core.scoring import LEDGER_COLUMNS
+from ...rules_sheet import MARK as RULES_MARK
+from ...rules_sheet import SHEET as RULES
+from ...rules_sheet import SUGGESTED as RULES_SUGGESTED
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,14 @@ OWNED: tuple[OwnedSheet, ...] = (
     OwnedSheet(PREVIEW, "_LeadQ_Preview", title=PREVIEW, writers=("macros.preview_rules",)),
     OwnedSheet(CALIBRATION, "_LeadQ_Calibration", title="LeadQ — Calibration", writers=("macros.calibrate",)),
     OwnedSheet(PRIVACY_LOG, "_LeadQ_PrivacyLog", header=tuple(LOG_COLUMNS), writers=("forget._log",)),
+    # the rules kept in the workbook (addin.rules_sheet): read by every door, written on request only
+    OwnedSheet(RULES, "_LeadQ_Rules", title=RULES_MARK, writers=("io.rules_book.rules_in", "io.template (--lite)")),
+    OwnedSheet(RULES_SUGGESTED, "_LeadQ_RulesSuggested", title=RULES_MARK, writers=("lite.calibrate",)),
 )
 BY_SHEET = {p.sheet: p for p in OWNED}
+# Not here: the input sheets LeadQ reads and never writes — Leads (but for its output columns),
+# Activities, Qualification and Overrides (a sheet named Overrides without LeadQ's columns is left
+# alone with a warning, core.overrides). The Accounts are a Summary section, not a sheet.
 
 # Cells and names LeadQ owns outside its sheets.
 LEADS_OUTPUTS_NAME, LAYOUT_NAME = "_LeadQ_Outputs", "_LeadQ_Layout"     # core.outputs: the Leads output columns
