@@ -131,6 +131,16 @@ def test_an_export_without_consent_is_not_every_lead_without_consent(tmp_path):
     assert ev.context.set_index("Lead ID").loc["9001", "Stage"] == "Customer"
 
 
+def test_an_organisation_id_is_never_guessed_as_lead_id_beside_a_person_id():
+    import addin
+    leads = pd.DataFrame({"tenant_org_id": ["o1", "o2", "o3"], "member_no": ["m1", "m2", "m3"],
+                          "Email": ["a@x.example", "b@x.example", "c@x.example"]})
+    ev = addin.evaluate(leads, None, None, as_of="2016-12-15")
+    assert ev.leads["Lead ID"].tolist() == ["m1", "m2", "m3"]
+    note = next(p for p in ev.problems if p.code == "lead-id-guessed")
+    assert '"tenant_org_id" names an organisation, not a person' in note.message
+
+
 def test_an_unrecognised_unique_id_column_is_taken_and_said(tmp_path):
     book = tmp_path / "mql.xlsm"
     code, out, err = _cli("new", book, "--leads", EXPORTS / "marketing_two_ids.csv")
@@ -170,7 +180,7 @@ def test_a_person_id_wins_over_an_organisation_id(tmp_path):
     book = tmp_path / "persons.xlsm"
     code, out, err = _cli("new", book, "--leads", EXPORTS / "crm_persons_org_ids.csv")
     assert code == 0, err
-    assert '"organization_id" names an organisation, not a person' in out
+    assert 'Leads: "member_id" taken as Lead ID' in out            # organization_id is the Company ID
     assert read_workbook(book).leads["Lead ID"].tolist() == ["P-10", "P-11", "P-12"]
     code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
     assert code == 0 and json.loads(out)["leads"] == 3          # two Bo Dahl of one org are two people
