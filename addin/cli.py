@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--rules", help="rules file (default: Settings sheet, then rules.json beside the workbook)")
     k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     _privacy_commands(sub)
+    for command in sub.choices.values():       # the trust boundary's one door, on every command
+        command.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                             help="let the workbook's Settings name files inside DIR too (default: only its own "
+                                  "folder; also $LEADQ_ALLOWED_PATHS)")
     return p
 
 
@@ -484,7 +488,9 @@ def run(argv=None, out=None, err=None) -> int:
         parser.print_help(err)
         return 2
     try:
-        return COMMANDS[args.command](args, out, err)
+        from .settings import allowing
+        with allowing(getattr(args, "allow_path", None)):
+            return COMMANDS[args.command](args, out, err)
     except LeadQError as e:
         for p in e.problems or []:
             err.write(f"{p}\n")

@@ -93,6 +93,9 @@ _WORKBOOK = [
     ("activities-source", "Activities source unusable", "error",
      "The activity log named by --activities or Settings > Activities source cannot be found or read."),
     ("score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file."),
+    ("untrusted-path", "Path outside the workbook's folder", "error",
+     "A path written in the workbook (Settings) points outside its folder, through a link, or at a URL; allow the "
+     "folder with --allow-path DIR or $LEADQ_ALLOWED_PATHS."),
 ]
 
 _DATA = [

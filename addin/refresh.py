@@ -119,19 +119,32 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     data.leads = data.leads.iloc[:, :0]
     step("writing results")
     target = Path(output) if output else workbook
+    # The Score details file is checked on every refresh (a hostile path is refused even when unused),
+    # and is never the workbook, its output, the rules or the activity log.
+    full_path = ledger_file.details_path(target, data.settings, data.settings_rows)
+    from .engines.source import settings_source
+    source = settings_source(data.settings, data.settings_rows, workbook, activities)
+    ledger_file.check_not_input(full_path, [workbook, target, run.rules_path, *source.paths],
+                                ledger_file.details_where(data.settings_rows))
     shown, full, saving = ev, None, None
     if len(ev.details) > ledger_file.ROOM:
         step("writing the full Score details")
-        full = ledger_file.details_path(target, data.settings, data.settings_rows)
+        full = full_path
         from .io.package import background
         saving = background().submit(ledger_file.write_details_file, full, ev.details)    # while the workbook is written
         shown = dataclasses.replace(ev, details=ledger_file.kind_totals(ev.details, full.name))
     try:
         report = write_results(workbook, data, shown, target=target, settings=settings_status(ev, stamp),
                                summary=summary_writer(ev, stamp), expect=expect)
-    finally:
-        if saving is not None:
-            saving.result()
+    except BaseException:
+        if saving is not None:          # the workbook was not written: neither is the Score details file
+            try:
+                ledger_file.discard_details_file(saving.result())
+            except Exception:
+                pass
+        raise
+    if saving is not None:
+        ledger_file.commit_details_file(saving.result(), full)
     return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source, full)
 
 
