@@ -131,17 +131,20 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
         step("writing the full Score details")
         full = full_path
         from .io.package import background
-        saving = background().submit(ledger_file.write_details_file, full, ev.details)    # while the workbook is written
+        fd, tmp = ledger_file.details_temporary(full, ledger_file.details_where(data.settings_rows))
+        saving = background().submit(ledger_file.write_details_file, fd, tmp, ev.details)  # while the workbook is written
         shown = dataclasses.replace(ev, details=ledger_file.kind_totals(ev.details, full.name))
     try:
         report = write_results(workbook, data, shown, target=target, settings=settings_status(ev, stamp),
-                               summary=summary_writer(ev, stamp), expect=expect)
+                               summary=summary_writer(ev, stamp), expect=expect,
+                               before_replace=None if saving is None else saving.result)   # the workbook only replaced once the file is
     except BaseException:
         if saving is not None:          # the workbook was not written: neither is the Score details file
             try:
-                ledger_file.discard_details_file(saving.result())
+                saving.result()
             except Exception:
                 pass
+            ledger_file.discard_details_file(tmp)
         raise
     if saving is not None:
         ledger_file.commit_details_file(saving.result(), full)

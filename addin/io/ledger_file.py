@@ -42,19 +42,34 @@ def details_path(workbook: Path, settings: dict, settings_rows: dict) -> Path:
     return trusted_path(workbook, str(value), where)
 
 
-def write_details_file(path: Path, details: pd.DataFrame) -> Path:
-    """The whole ledger, written to a temporary file created exclusively beside `path` (O_EXCL, no
-    link followed: a planted link at the temporary name cannot redirect the write). Returns the
-    temporary: `commit_details_file` moves it into place once the workbook is written,
-    `discard_details_file` removes it when the workbook write failed."""
+def details_temporary(path: Path, where: str) -> tuple[int, Path]:
+    """The temporary the ledger is written to: created exclusively beside `path` (O_EXCL, no link
+    followed, so a planted link at its name cannot redirect the write), before the workbook is touched."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        p = Problem("score-details-file", where, f"{tmp} already exists (a file or a link LeadQ did not make); remove it "
+                    "and refresh again", "error")
+        raise WorkbookError(str(p), [p]) from None
+    except OSError as e:
+        p = Problem("score-details-file", where, f"cannot write beside {path} ({e.strerror}); name a folder you can write "
+                    "to, or free the space", "error")
+        raise WorkbookError(str(p), [p]) from None
+    return fd, tmp
+
+
+def write_details_file(fd: int, tmp: Path, details: pd.DataFrame) -> Path:
+    """The whole ledger written into the temporary `details_temporary` opened; returns it.
+    `commit_details_file` moves it into place once the workbook is written, `discard_details_file`
+    removes it when the workbook was not."""
     frame = details[LEDGER_COLUMNS].astype({"Rule": str, "Kind": str})
     frame.attrs = {}
-    fd = os.open(path.with_name(f".{path.name}.{os.getpid()}.tmp"),
-                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             frame.to_parquet(f, index=False, row_group_size=1_000_000)
+            f.flush()
+            os.fsync(f.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -215,3 +215,60 @@ def test_no_socket_is_opened_by_a_hostile_workbook(book, tmp_path):
         calls = log.read_text()
         assert "AF_INET" not in calls and "AF_INET6" not in calls, calls
     assert not (tmp_path / ".duckdb").exists()         # no extension was downloaded into HOME
+
+
+# ---------------------------------------------------------------------------- the Score details file
+@pytest.fixture
+def big(book, monkeypatch):
+    """The ledger passes 'the sheet' (ROOM made small), so refresh writes the Score details file."""
+    from addin.io import ledger_file
+    monkeypatch.setattr(ledger_file, "ROOM", 10)
+    return book
+
+
+def test_the_score_details_file_is_never_the_activities_source(big):
+    wb, acts = big
+    acts.to_parquet(wb.parent / "events.parquet", index=False)
+    _set_setting(wb, "Activities source", "events.parquet")
+    _set_setting(wb, "Score details file", "events.parquet")
+    err = _refused(wb, "Score details file")
+    assert "is one of this refresh's inputs" in err
+
+
+def test_a_link_planted_at_the_temporary_name_cannot_redirect_the_write(big):
+    wb, _ = big
+    victim = wb.parent.parent / "outside" / "events.parquet"
+    before = victim.read_bytes()
+    (wb.parent / f".wb.score-details.parquet.{os.getpid()}.tmp").symlink_to(victim)
+    code, out, err = _call("refresh", wb, "--as-of", AS_OF)
+    assert code == 1 and "already exists (a file or a link LeadQ did not make)" in err and err.count("\n") == 1, err
+    assert victim.read_bytes() == before and not (wb.parent / "wb.score-details.parquet").exists()
+
+
+def test_a_refresh_that_fails_writes_neither_file(big, monkeypatch):
+    import errno
+
+    from addin import refresh as refresh_module
+    from addin.io import ledger_file
+    wb, _ = big
+    before = _files(wb.parent)
+    real = refresh_module.write_results
+
+    def no_space(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(ledger_file, "write_details_file", lambda fd, tmp, d: (os.close(fd), no_space()))
+    code, out, err = _call("refresh", wb, "--as-of", AS_OF)
+    assert code == 1 and _files(wb.parent) == before, err          # the Parquet failed: the workbook is not replaced
+    monkeypatch.undo()
+    monkeypatch.setattr(ledger_file, "ROOM", 10)
+
+    def refused(*a, **k):
+        from addin.errors import WorkbookError
+        raise WorkbookError("wb.xlsm was changed by another program while LeadQ was reading it")
+    monkeypatch.setattr(refresh_module, "write_results", refused)
+    code, out, err = _call("refresh", wb, "--as-of", AS_OF)
+    assert code == 1 and _files(wb.parent) == before, err          # the workbook refused: no Parquet file either
+    monkeypatch.setattr(refresh_module, "write_results", real)
+    code, out, err = _call("refresh", wb, "--as-of", AS_OF)
+    assert code == 0 and (wb.parent / "wb.score-details.parquet").is_file(), err
+    assert not list(wb.parent.glob(".*.tmp"))
