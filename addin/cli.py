@@ -429,7 +429,7 @@ def cmd_calibrate(args, out, err) -> int:
         args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
         exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
         new_rules=not args.no_new_rules)
-    written = write_suggested(cal, args.write, path) if args.write else None
+    written = write_suggested(cal, args.write, path, args.workbook) if args.write else None
     if args.json:
         from .core.calibration_view import calibration_json
         out.write(json.dumps({"workbook": str(args.workbook), "rules": source, "written": str(written) if written else None,

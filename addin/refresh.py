@@ -93,11 +93,21 @@ def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, activiti
 
 def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: str | None = None, activities=None,
             engine=None, spark_master=None) -> RefreshResult:
-    """Score the workbook and write the results into it (or into `output`), atomically.
+    """Score the workbook and write the results into it (or into `output`), atomically, holding the
+    workbook's lock (io.guard: one writer at a time).
 
     activities: where the activity log is (default: Settings > Activities source, else the sheet);
     engine: pandas, duckdb or spark; spark_master: the Spark cluster's URL.
     """
+    from .io.guard import workbook_lock
+    if not Path(workbook).is_file():
+        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
+    from contextlib import nullcontext
+    with workbook_lock(workbook), (workbook_lock(output) if output and Path(output).parent.is_dir() else nullcontext()):
+        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
+
+
+def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master) -> RefreshResult:
     workbook = Path(workbook)
     step = progress or (lambda msg: None)
     if not workbook.exists():
