@@ -44,10 +44,8 @@ def _copy(demo: Path, folder: Path, name="wb.xlsm") -> Path:
 
 
 def _lead_ids(path: Path) -> list[str]:
-    wb = openpyxl.load_workbook(path, read_only=True, keep_vba=True)
-    ids = [r[0] for r in wb["Leads"].iter_rows(min_row=2, values_only=True) if r[0] is not None]
-    wb.close()
-    return ids
+    from addin.io.reader import read_workbook
+    return [str(v) for v in read_workbook(path).leads["Lead ID"] if isinstance(v, str) and v]
 
 
 def _log_lines(path: Path) -> int:
