@@ -306,15 +306,16 @@ def cmd_new(args, out, err) -> int:
 
 
 def cmd_import(args, out, err) -> int:
-    from .io.importer import import_rows, prepare, read_export
+    from .io.importer import import_files
     imports = _imports(args)
     if not imports:
         err.write("leadq import: give at least one of --leads, --activities, --qualification\n")
         return 2
-    for sheet, source in imports.items():
-        path, name = source if isinstance(source, tuple) else (source, None)
-        frame = prepare(read_export(path, name), sheet)
-        n, skipped = import_rows(args.workbook, sheet, frame, replace=args.replace)
+    if not Path(args.workbook).is_file():
+        raise LeadQError(f"{args.workbook}: no such file")
+    for sheet, n, skipped, path, notes in import_files(args.workbook, imports, replace=args.replace):
+        for note in notes:
+            err.write(f"warning: {note}\n")
         out.write(f"{args.workbook}: {'replaced the rows of' if args.replace else 'appended to'} {sheet}: {n} row(s) from {path}\n")
         if skipped:
             out.write(f"  not imported (no such column in the {sheet} table; add one with that header first): "
