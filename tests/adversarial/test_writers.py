@@ -165,3 +165,19 @@ with workbook_lock({str(wb)!r}):
     code, out, err = _call("refresh", wb, "--as-of", AS_OF)      # the killed holder's lock is free again
     assert code == 0, err
     assert not lock_path(wb).exists()
+
+
+def test_a_lead_history_with_impossible_and_future_dates_is_read_with_problem_lines(demo, tmp_path):
+    import datetime as dt
+    wb = _copy(demo, tmp_path)
+    book = openpyxl.load_workbook(wb, keep_vba=True)
+    ws = book["Lead history"]
+    ws["A2"] = dt.datetime(9999, 12, 31)
+    ws["A3"] = "9999-12-31 10:00"
+    ws["A4"] = dt.datetime(2031, 1, 1)
+    book.save(wb)
+    for _ in range(2):                   # and every later refresh too
+        code, out, err = _call("refresh", wb, "--as-of", AS_OF)
+        assert code == 0, err
+        assert "2 Lead history rows with a date LeadQ cannot compute with" in out + err
+        assert "is before the last refresh" in out + err          # the 2031 row: history-back-dated
