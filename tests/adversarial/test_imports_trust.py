@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import AS_OF, ROOT
+from corpus import record
 
 from addin.cli import run
 from addin.io.reader import read_workbook
@@ -52,6 +53,7 @@ def test_a_utf8_file_with_some_cp1252_lines_is_read_right_with_a_warning(wb, tmp
     assert code == 0, err
     assert _leads(wb) == [["L1", "Zoë", "Café SA"], ["L2", "René", "Crème"]]
     assert "1 line(s) were not UTF-8 like the rest" in err
+    record("succeeded")
 
 
 @pytest.mark.parametrize("ending", [b"\r", b"\r\n", b"mixed"])
@@ -74,6 +76,7 @@ def test_concatenated_exports_repeat_header_and_bom_are_read_as_parts_with_a_not
     assert code == 0, err
     assert _leads(wb) == [["L1", "Ann", "Acme"], ["L2", "Bob", "Beta"]]
     assert "the header repeats at line(s) 3" in err
+    record("succeeded")
 
 
 def test_an_export_wider_than_excel_is_refused_with_the_count(wb, tmp_path):
@@ -85,6 +88,7 @@ def test_an_export_wider_than_excel_is_refused_with_the_count(wb, tmp_path):
     assert wb.read_bytes() == before
     code, out, err = _call("new", tmp_path / "w.xlsm", "--leads", f)
     assert code == 1 and "17,000 columns" in err and not (tmp_path / "w.xlsm").exists()
+    record("refused")
 
 
 def test_an_import_of_two_files_is_all_or_nothing(wb, tmp_path):
@@ -96,6 +100,7 @@ def test_an_import_of_two_files_is_all_or_nothing(wb, tmp_path):
     code, out, err = _call("import", wb, "--leads", good, "--activities", bad)
     assert code == 1 and wb.read_bytes() == before, err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".~")]
+    record("refused")
 
 
 def test_two_imports_at_once_keep_both_files_rows_in_ten_trials(blank, tmp_path):
@@ -115,3 +120,4 @@ def test_two_imports_at_once_keep_both_files_rows_in_ten_trials(blank, tmp_path)
         assert all(code == 0 for *_, code in results), [e.decode() for _, e, _ in results]
         ids = sorted(row[0] for row in _leads(path))
         assert ids == sorted([f"a{i}" for i in range(50)] + [f"b{i}" for i in range(50)]), trial
+        record("succeeded", f"two imports at once, trial {trial}")

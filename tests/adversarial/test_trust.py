@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from corpus import SOCKETS, record
+
 from addin.cli import run
 
 AS_OF = "2026-11-22"
@@ -80,6 +82,7 @@ def _refused(wb: Path, cell_label: str, *extra, env=None):
     assert err.count("\n") == 1 and f"({cell_label})" in err and err.startswith("Settings!B"), err
     assert "Traceback" not in err and "please report" not in err
     assert _files(root) == before          # byte-identical: the workbook, and no file written anywhere
+    record("refused")
     return err
 
 
@@ -213,7 +216,10 @@ def test_no_socket_is_opened_by_a_hostile_workbook(book, tmp_path):
             pytest.skip("ptrace is not permitted here")
         assert done.returncode == 1, done.stderr
         calls = log.read_text()
+        SOCKETS["watched"] += 1
+        SOCKETS["opened"] += calls.count("AF_INET")
         assert "AF_INET" not in calls and "AF_INET6" not in calls, calls
+        record("refused", f"no socket: Activities source {value}")
     assert not (tmp_path / ".duckdb").exists()         # no extension was downloaded into HOME
 
 

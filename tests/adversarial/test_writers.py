@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from conftest import AS_OF, ROOT
+from corpus import record
 
 from addin.cli import run
 from addin.refresh import new_workbook, refresh
@@ -70,6 +71,7 @@ def test_no_command_writes_over_the_workbook_an_input_or_under_another_kind(demo
     code, out, err = _call(*[a.format(wb=wb, folder=tmp_path) for a in argv])
     assert code == 1 and message in err and err.count("\n") == 1, err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    record("refused")
 
 
 @pytest.mark.parametrize("flag,value", [("--lead", ""), ("--lead", "   "), ("--email", ""), ("--email", " \t")])
@@ -79,6 +81,7 @@ def test_an_empty_person_is_refused(demo, tmp_path, flag, value):
     code, out, err = _call("forget", wb, flag, value, "--as-of", AS_OF)
     assert code == 1 and "is empty (an unset shell variable?)" in err and err.count("\n") == 1, err
     assert wb.read_bytes() == before
+    record("refused")
 
 
 def test_dry_run_writes_nothing_not_even_a_salt_file(demo, tmp_path, monkeypatch):
@@ -130,6 +133,7 @@ def test_two_writers_at_once_lose_nothing_in_ten_trials(demo, tmp_path):
         assert set(_lead_ids(wb)) == set(ids) - gone, trial
         assert _log_lines(wb) == lines, trial
         assert not list(wb.parent.glob(".~*")), list(wb.parent.iterdir())
+        record("succeeded", f"two writers at once, trial {trial}")
 
 
 def test_a_lock_left_by_a_killed_process_is_stale_and_taken(demo, tmp_path):
