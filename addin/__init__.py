@@ -11,23 +11,24 @@ from .errors import LeadQError, Problem, RulesError, WorkbookError
 
 __version__ = "0.1.0"
 __all__ = ["Calibration", "Evaluation", "Explanation", "Goal", "LeadQError", "Problem", "Rules", "RulesError", "Summary",
-           "WorkbookError", "calibrate", "check_rules", "evaluate", "explain", "load_rules", "refresh", "schema", "summarise"]
+           "WorkbookError", "WorkbookInput", "calibrate", "calibrate_file", "check_file", "check_rules", "evaluate",
+           "explain", "explain_file", "load_rules", "new_workbook", "preview", "refresh", "schema", "summarise"]
 
+# The jobs (addin.app) and the engine (addin.core), imported on first use under their own signatures
+# (tests/test_doors.py compares them).
 _LAZY = {"Calibration": ".core.calibrate", "Goal": ".core.suggest", "calibrate": ".core.calibrate",
          "Evaluation": ".core.evaluate", "evaluate": ".core.evaluate", "Explanation": ".core.explain",
-         "explain": ".core.explain", "Rules": ".core.rules", "check_rules": ".core.rules", "load_rules": ".core.rules",
-         "schema": ".core.rules", "Summary": ".core.summary", "summarise": ".core.summary"}
+         "explain": ".core.explain", "Rules": ".core.rules", "schema": ".core.rules", "Summary": ".core.summary",
+         "summarise": ".core.summary", "check_rules": ".settings", "load_rules": ".settings",
+         "refresh": ".app.refresh", "preview": ".app.preview", "explain_file": ".app.explain",
+         "calibrate_file": ".app.calibrate", "check_file": ".app.check", "WorkbookInput": ".app.inputs",
+         "new_workbook": ".refresh"}
+_RENAMED = {"check_rules": "check_rules_file"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
+        value = getattr(import_module(_LAZY[name], __name__), _RENAMED.get(name, name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'addin' has no attribute {name!r}")
-
-
-def refresh(workbook, rules=None, as_of=None, output=None):
-    """Score a workbook file headlessly and write the results into it (or into `output`)."""
-    from .refresh import refresh as _refresh
-    return _refresh(workbook, rules=rules, as_of=as_of, output=output)

@@ -222,7 +222,7 @@ def _stage_line(ev) -> str:
 
 
 def cmd_refresh(args, out, err) -> int:
-    from .refresh import refresh
+    from .app.refresh import refresh
     step = _progress(err)
     result = refresh(args.workbook, rules=args.rules, as_of=args.as_of, output=args.output, progress=step,
                      **_source_args(args))
@@ -278,8 +278,8 @@ def _changes(out, ev, moved, added: int) -> None:
 
 
 def cmd_preview(args, out, err) -> int:
+    from .app.preview import preview
     from .core.preview import render_text
-    from .refresh import preview
     old, new, p = preview(args.workbook, args.rules, as_of=args.as_of)
     if args.json:
         out.write(json.dumps({"workbook": str(args.workbook), "as_of": old.as_of.date().isoformat(),
@@ -325,7 +325,8 @@ def cmd_import(args, out, err) -> int:
 
 
 def cmd_demo(args, out, err) -> int:
-    from .refresh import new_workbook, refresh
+    from .app.refresh import refresh
+    from .refresh import new_workbook
     for path in new_workbook(args.out, sample=True, as_of=args.as_of, force=args.force):
         out.write(f"wrote {path}\n")
     step = _progress(err)
@@ -339,17 +340,12 @@ def cmd_demo(args, out, err) -> int:
 
 
 def cmd_explain(args, out, err) -> int:
-    from .core.explain import explain
-    from .io.reader import read_workbook
-    from .refresh import compute
+    from .app.explain import explain_file
     path = Path(args.workbook)
     if args.saved:
         return _explain_saved(path, str(args.lead_id).strip(), args.json, out, err)
-    ev, _ = compute(read_workbook(path), path, args.rules, args.as_of, **_source_args(args))
-    try:
-        ex = explain(ev, args.lead_id)
-    except LeadQError as e:
-        raise LeadQError(f"{path.name}: {e}", e.problems) from None
+    done = explain_file(path, args.lead_id, args.rules, args.as_of, **_source_args(args))
+    ev, ex = done.evaluation, done.explanation
     row, ledger = ex.lead, ex.ledger
     if args.json:
         out.write(json.dumps({"lead": row, "stage_reason": ex.stage_reason,
@@ -377,16 +373,8 @@ def _ledger_table(ledger, out, total: float) -> None:
 
 def _explain_saved(path, lead_id: str, as_json: bool, out, err) -> int:
     """The ledger the last refresh wrote: the Score details sheet, or the Parquet file beside the workbook."""
-    from .io.ledger_file import saved_ledger
-    from .io.package import Package
-    from .io.reader import read_settings
-    pkg = Package(path)
-    try:
-        import fastexcel
-        settings, rows = read_settings(fastexcel.read_excel(str(path)), pkg)
-    finally:
-        pkg.close()
-    ledger, where = saved_ledger(path, settings, rows, lead_id)
+    from .app.explain import explain_saved
+    ledger, where = explain_saved(path, lead_id)
     if ledger.empty:
         err.write(f'{path.name}: no saved Score details for lead "{lead_id}" (read from {where})\n')
         return 1
@@ -401,9 +389,10 @@ def _explain_saved(path, lead_id: str, as_json: bool, out, err) -> int:
 
 
 def cmd_check_rules(args, out, err) -> int:
-    from .core.rules import check_rules
+    from .app.check import check_file
     path = Path(args.rules)
-    rules, problems = check_rules(path)
+    checked = check_file(path)
+    rules, problems = checked.rules, checked.problems
     if args.json:
         out.write(json.dumps({"valid": rules is not None, "file": str(path),
                               "problems": [p.as_dict() for p in problems]}, ensure_ascii=False, indent=2) + "\n")
@@ -424,9 +413,9 @@ def cmd_check_rules(args, out, err) -> int:
 
 
 def cmd_calibrate(args, out, err) -> int:
-    from .calibration import calibrate_workbook, goal_of, write_suggested
+    from .app.calibrate import calibrate_file, goal_of, write_suggested
     from .core.calibration_view import calibration_lines
-    cal, source, path = calibrate_workbook(
+    cal, source, path = calibrate_file(
         args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
         exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
         new_rules=not args.no_new_rules)

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .core.headers import canonicalize
 from .core.privacy import pseudonyms
-from .io.reader import read_workbook
 from .salt import privacy_salt
 
 KEPT_INPUTS = ["Industry", "Company size", "Country", "Source", "Created", "Deal stage", "Amount"]
@@ -39,10 +38,12 @@ def _safe_text(values: pd.Series) -> pd.Series:
 
 def pseudonymised_frame(workbook, rules=None, as_of=None, env: dict | None = None) -> tuple[pd.DataFrame, str]:
     """The export's rows (one per scored lead) and where the salt lives."""
-    from .refresh import compute
+    from .app.inputs import from_file
+    from .app.refresh import compute
     workbook = Path(workbook)
-    data = read_workbook(workbook)
-    ev, _ = compute(data, workbook, rules, as_of)
+    inp = from_file(workbook)
+    data = inp.source
+    ev, _ = compute(inp, rules, as_of)
     salt, where = privacy_salt(workbook, env)
     leads, _ = canonicalize(data.leads.reset_index(drop=True), "Leads")
     leads = leads.iloc[ev.leads.index]

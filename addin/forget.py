@@ -26,7 +26,7 @@ from .core.evaluate import lead_key, lead_keys
 from .core.headers import LEAD_ID, canonicalize
 from .core.history import SHEET as HISTORY
 from .core.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
-from .core.privacy import pseudonym
+from .core.privacy import LOG_COLUMNS, PRIVACY_LOG, pseudonym
 from .core.text import fold, fold_series
 from .errors import Problem, WorkbookError
 from .io.edit import PackageEdit
@@ -39,9 +39,6 @@ from .io.styles import StyleBook
 from .io.writer import check_not_open
 from .salt import privacy_salt
 
-PRIVACY_LOG = "Privacy log"
-LOG_COLUMNS = ["Date (UTC)", "Request", "Lead ID hashes", "Leads", "Activities", "Qualification", "Score details",
-               "History", "Activities file", "Salt"]
 _WIDTHS = [18, 30, 40, 8, 10, 13, 13, 9, 30, 24]
 
 
@@ -228,6 +225,8 @@ def _log(edit: PackageEdit, result: ForgetResult, when: dt.datetime) -> None:
     values += [counts.get(s.casefold(), 0) for s in ("Leads", "Activities", "Qualification", SCORE_DETAILS, HISTORY)]
     values += [result.external or "", "HMAC-SHA256, salt: " + ("environment" if result.salt_where.startswith("$")
                                                                else ".leadq-salt beside the workbook")]
+    from .io.ownership import claim_sheet
+    claim_sheet(edit, PRIVACY_LOG)        # a user's own sheet of that name is refused, never written into
     part = edit.pkg.sheet_part(PRIVACY_LOG)
     if part is None or not edit.exists(part) or not edit.read(part):
         from .io.writer import sheet_xml

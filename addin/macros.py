@@ -6,19 +6,16 @@ and styles, Settings status) comes from the same core code the headless writer u
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
-
 import pandas as pd
 import xlwings as xw
 
-from .core.evaluate import evaluate
-from .core.headers import header_row
+from .app.calibrate import calibrate_input, suggested_path, write_suggested
+from .app.check import check_input
+from .app.preview import preview_input
+from .app.refresh import compute, now_stamp, status
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
-from .core.history import refreshed_at
 from .core.outputs import (
     LAYOUT_NAME,
     OWNED_NAME,
@@ -41,63 +38,18 @@ from .core.present import (
     excel_text,
     output_format,
     owned_values,
-    settings_status,
 )
 from .core.preview import SHEET as PREVIEW_SHEET
-from .core.preview import compare, sheet_rows
-from .core.rules import check_rules as _check_rules
-from .core.rules import load_rules
+from .core.preview import sheet_rows
 from .core.summary import summarise
 from .core.summary_layout import summary_layout
-from .core.table import table_frame
 from .core.text import column_letter, key
 from .crash import crash_message
-from .engines.external import activities_input
 from .errors import LeadQError
-from .io.ownership import setting_looks_ours, sheet_values_look_ours
-from .settings import preview_rules_location, rules_location
-from .udfs import book_settings, run_settings
-
-
-def _sheet(book, name: str):
-    return next((s for s in book.sheets if s.name.casefold() == name.casefold()), None)
-
-
-@dataclass
-class Table:
-    """A sheet's table as read through xlwings: the frame and where it sits (Excel numbering)."""
-
-    sheet: object
-    frame: pd.DataFrame
-    header_row: int
-    first_col: int                  # 0-based
-    list_object: object = None      # the Excel table (ListObject), if the data is one
-
-
-def _list_object(sheet):
-    """The Excel table named like the sheet, else the sheet's first one (as the file reader picks)."""
-    try:
-        tables = list(sheet.tables)
-    except Exception:  # an engine without tables
-        return None
-    return next((t for t in tables if key(t.name) == key(sheet.name)), tables[0] if tables else None)
-
-
-def read_table(book, name: str) -> Table | None:
-    """A sheet's table through the same table-to-DataFrame code as the file reader."""
-    sheet = _sheet(book, name)
-    if sheet is None:
-        return None
-    table = _list_object(sheet)
-    rng = table.range if table is not None else sheet.used_range
-    values = rng.options(ndim=2).value
-    h = 0 if table is not None else header_row([sum(v not in (None, "") for v in r) for r in values])
-    frame = table_frame(values[h:], sheet.name, rng.row + h, rng.column - 1)
-    return Table(sheet, frame, rng.row + h, rng.column - 1, table)
-
-
-def _frame(table: Table | None) -> pd.DataFrame | None:
-    return table.frame if table is not None else None
+from .excel.read import Table, book_settings, check_ours, read_book, read_table  # noqa: F401  (read_table, Table: earlier import paths)
+from .excel.read import sheet as _sheet
+from .io.ownership import quoted, setting_looks_ours
+from .io.parts import BY_SHEET
 
 
 def _name(book, name: str) -> str | None:
@@ -258,23 +210,23 @@ def write_leads(book, ev, leads: Table) -> None:
 
 
 def _check_ours(sheet, name: str) -> None:
-    """A sheet the user made under LeadQ's sheet name is theirs: refuse rather than clear it."""
-    if not sheet_values_look_ours(name, sheet.used_range.options(ndim=2).value):
-        raise LeadQError(f'the sheet "{sheet.name}" was not made by LeadQ, which writes its {name} sheet under that '
-                         f'name and would replace it: rename your sheet (e.g. "My {name.lower()}"), then refresh again')
+    check_ours(sheet, name)
 
 
 def _fresh_sheet(book, name: str, after=None):
+    """LeadQ's sheet `name` (io.parts.OWNED), emptied for a rewrite — or added; a user's own sheet of
+    that name is refused. The sheet is recorded as LeadQ's in its hidden defined name, as on file."""
+    part = BY_SHEET[name]
     sheet = _sheet(book, name)
     if sheet is None:
         sheet = book.sheets.add(after=after or book.sheets[len(book.sheets) - 1])
         sheet.name = name
     else:
-        if name in (SUMMARY, SCORE_DETAILS, HISTORY, PREVIEW_SHEET):
-            _check_ours(sheet, name)
+        _check_ours(sheet, name)
         for chart in list(sheet.charts):
             chart.delete()
         sheet.clear()
+    _set_name(book, part.defined_name, f"={quoted(sheet.name)}!$A$1")
     return sheet
 
 
@@ -363,48 +315,12 @@ def write_history(book, step) -> None:
                 sheet.range((start, i + 1), (start + len(frame) - 1, i + 1)).number_format = HISTORY_FORMATS[name]
 
 
-def _inputs(book, settings):
-    """The Leads table, the activities (the sheet, or Settings > Activities source) and Qualification."""
-    leads = read_table(book, "Leads")
-    if leads is None:
-        raise LeadQError('no "Leads" sheet')
-    activities = activities_input(_frame(read_table(book, "Activities")), *settings, book.fullname)[0]
-    return leads, activities, _frame(read_table(book, "Qualification"))
-
-
-def _run(book, stamp: str):
-    settings = book_settings(book)
-    run = run_settings(book, settings=settings)
-    for name in (SCORE_DETAILS, SUMMARY, HISTORY):      # refuse before writing anything
-        sheet = _sheet(book, name)
-        if sheet is not None:
-            _check_ours(sheet, name)
-    leads, activities, qualification = _inputs(book, settings)
-    history = _frame(read_table(book, HISTORY))      # LeadQ's (checked above), or None: the first refresh
-    ev = evaluate(leads.frame, activities, run.rules, qualification=qualification, as_of=run.as_of,
-                  date_order=run.date_order, column_mapping=run.column_mapping, history=history,
-                  refreshed_at=refreshed_at(run.as_of, stamp))      # the Last refresh stamp's time, as headless
-    ev.rules_source = run.rules_source
-    write_leads(book, ev, leads)
-    write_details(book, ev)
-    write_history(book, ev.history)
-    write_summary(book, ev, stamp)
-    return ev, settings[1]
-
-
-def refresh(now: str | None = None) -> None:
-    """Refresh button: score the calling workbook and write LeadQ's columns, Score details and Summary."""
-    book = xw.Book.caller()
-    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    try:
-        ev, rows = _run(book, stamp)
-    except LeadQError as e:
-        _fail(book, stamp, str(e).splitlines()[0] if str(e) else repr(e))
-        return
-    except Exception as e:          # never a Python error box: one sentence in Status, the traceback in a log
-        _fail(book, stamp, crash_message(e, _book_name(book)))
-        return
-    _status(book, rows, settings_status(ev, stamp), book_settings(book)[0])
+def _refuse_not_ours(book, names=(SCORE_DETAILS, SUMMARY, HISTORY)) -> None:
+    """The sheets a job rewrites must be LeadQ's before anything is written (refuse, book unchanged)."""
+    for name in names:
+        sh = _sheet(book, name)
+        if sh is not None:
+            _check_ours(sh, name)
 
 
 def _book_name(book) -> str:
@@ -414,70 +330,72 @@ def _book_name(book) -> str:
         return "this workbook"
 
 
-def _fail(book, stamp: str, message: str) -> None:
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e) else repr(e)
+
+
+def _fail(book, stamp: str, message: str, job: str | None = None) -> None:
+    """Say in Settings' Status (else the status bar) that a job failed, and why, in one sentence."""
+    text = message if job is None else f"{job} — {message}"
     try:
         settings, rows = book_settings(book)
-        _status(book, rows, settings_status(None, stamp, error=message), settings)
+        _status(book, rows, status(None, stamp, error=text), settings)
     except Exception as e:          # the workbook cannot even take the status: say it where Excel shows it
         try:
-            book.app.status_bar = f"LeadQ: {message}"[:250]
+            book.app.status_bar = f"LeadQ: Failed: {text}"[:250]
         except Exception:
-            raise LeadQError(message) from e
+            raise LeadQError(text) from e
 
 
-def check_rules() -> None:
+def _guarded(job: str | None):
+    """The one error guard of every Excel entry point: the calling book, a stamp, and any error as one
+    sentence in Settings' Status (the traceback of an unforeseen one in a log) — never a Python error box."""
+    def wrap(action):
+        import functools
+
+        @functools.wraps(action)
+        def run(now: str | None = None) -> None:
+            book = xw.Book.caller()
+            stamp = now or now_stamp()
+            try:
+                action(book, stamp)
+            except LeadQError as e:
+                _fail(book, stamp, _first_line(e), job)
+            except Exception as e:      # not foreseen: one sentence in Status, the traceback in a log
+                _fail(book, stamp, crash_message(e, _book_name(book)), job)
+        return run
+    return wrap
+
+
+@_guarded(None)
+def refresh(book, stamp: str) -> None:
+    """Refresh button: score the calling workbook and write LeadQ's columns, Score details and Summary."""
+    _refuse_not_ours(book)
+    inp = read_book(book)
+    ev, _ = compute(inp, clock=stamp)      # the Last refresh stamp's time, as headless
+    write_leads(book, ev, inp.source["Leads"])
+    write_details(book, ev)
+    write_history(book, ev.history)
+    write_summary(book, ev, stamp)
+    _status(book, inp.settings_rows, status(ev, stamp), book_settings(book)[0])
+
+
+@_guarded("rules check")
+def check_rules(book, stamp: str) -> None:
     """Check the rules file named on the Settings sheet; write the verdict in Settings' Status."""
-    book = xw.Book.caller()
-    settings, rows = book_settings(book)
-    try:
-        path, _ = rules_location(Path(book.fullname), settings, rows)
-    except LeadQError as e:
-        _status(book, rows, {"Status": str(e)}, settings)
-        return
-    if path is None:
-        _status(book, rows, {"Status": "no rules file: the bundled default rules are used (set Rules file on Settings)"}, settings)
-        return
-    try:
-        rules, problems = _check_rules(path)
-    except LeadQError as e:
-        _status(book, rows, {"Status": str(e).splitlines()[0]}, settings)
-        return
-    except Exception as e:
-        _status(book, rows, {"Status": crash_message(e, str(path))}, settings)
-        return
-    if rules is not None:
-        text = f"{path.name} is valid: {len(rules.fit)} fit rules, {len(rules.activities)} activity types"
-    else:
-        errors = [str(p) for p in problems if p.severity == "error"]
-        text = f"{len(errors)} problem(s) in {path.name}: " + " | ".join(errors)
-    _status(book, rows, {"Status": text}, settings)
+    inp = read_book(book, tables=False)
+    _status(book, inp.settings_rows, {"Status": check_input(inp).summary()}, inp.settings)
 
 
-def calibrate(now: str | None = None) -> None:
+@_guarded("Calibration")
+def calibrate(book, stamp: str) -> None:
     """Calibrate macro: learn the points from won and lost deals; write the Calibration sheet (with a
     gain chart) and rules.suggested.json beside the workbook — never over rules.json."""
-    import json
-
-    from .calibration import write_suggested
-    from .core.calibrate import calibrate as learn
     from .core.calibration_view import CALIBRATION, sheet_blocks
-    from .core.rules import default_rules_text
-    book = xw.Book.caller()
-    settings = book_settings(book)
-    rows = settings[1]
-    try:
-        leads = read_table(book, "Leads")
-        if leads is None:
-            raise LeadQError('no "Leads" sheet')
-        run = run_settings(book, settings=settings)
-        source = json.loads(run.rules_path.read_text("utf-8-sig") if run.rules_path else default_rules_text())
-        cal = learn(leads.frame, _frame(read_table(book, "Activities")), run.rules,
-                    qualification=_frame(read_table(book, "Qualification")), as_of=run.as_of,
-                    date_order=run.date_order, source=source)
-        target = write_suggested(cal, Path(book.fullname).parent / "rules.suggested.json", run.rules_path)
-    except LeadQError as e:
-        _status(book, rows, {"Status": f"Calibration failed: {str(e).splitlines()[0] if str(e) else repr(e)}"})
-        return
+    _refuse_not_ours(book, [CALIBRATION])
+    inp = read_book(book)
+    cal, _, rules_path = calibrate_input(inp)
+    target = write_suggested(cal, suggested_path(inp), rules_path)
     cells, chart_spec = sheet_blocks(cal)
     sheet = _fresh_sheet(book, CALIBRATION)
     width = max(len(r) for r in cells)
@@ -492,43 +410,28 @@ def calibrate(now: str | None = None) -> None:
     chart.chart_type = "line"
     chart.name = "Gain: share of won deals found"
     m = cal.metrics
-    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    _status(book, rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
-                                   f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
+    _status(book, inp.settings_rows, {"Status": f"Calibrated {stamp}: held-out AUC {m['auc_current']:.3f} now, "
+                                                f"{m['auc_suggested']:.3f} suggested; suggested rules in {target.name}"})
 
 
-def preview_rules(now: str | None = None) -> None:
+@_guarded("rules preview")
+def preview_rules(book, stamp: str) -> None:
     """What the rules file to preview (Settings "Preview rules", else rules.new.json beside the
     workbook) would change, on the same data and as-of date, written to a Rules preview sheet; no
     other cell changes."""
-    book = xw.Book.caller()
-    settings = book_settings(book)
-    rows = settings[1]
-    try:
-        path = preview_rules_location(Path(book.fullname), *settings)
-        current = run_settings(book, settings=settings)
-        leads, activities, qualification = _inputs(book, settings)
-        options = dict(qualification=qualification, as_of=current.as_of, date_order=current.date_order,
-                       column_mapping=current.column_mapping)
-        old = evaluate(leads.frame, activities, current.rules, **options)
-        new = evaluate(leads.frame, activities, load_rules(path), **options)
-        p = compare(old, new)
-        sheet = _fresh_sheet(book, PREVIEW_SHEET)
-    except LeadQError as e:
-        _status(book, rows, {"Status": f"Failed: rules preview — {str(e).splitlines()[0] if str(e) else repr(e)}"})
-        return
-    except Exception as e:          # never a Python error box
-        _status(book, rows, {"Status": f"Failed: rules preview — {crash_message(e, _book_name(book))}"})
-        return
-    body = sheet_rows(p, current.rules.stage_label, title=f"{PREVIEW_SHEET} — {current.rules_source} → {path.name}, "
-                                                          f"as of {current.as_of.date().isoformat()}")
+    _refuse_not_ours(book, [PREVIEW_SHEET])
+    inp = read_book(book)
+    done = preview_input(inp)
+    old, p = done.current, done.preview
+    sheet = _fresh_sheet(book, PREVIEW_SHEET)
+    body = sheet_rows(p, old.rules.stage_label, title=f"{PREVIEW_SHEET} — {old.rules_source} → {done.new_rules.name}, "
+                                                      f"as of {old.as_of.date().isoformat()}")
     width = max(len(r) for r in body)
     sheet.range((1, 1)).value = [[excel_text(v) for v in r] + [None] * (width - len(r)) for r in body]
     _apply(sheet.range((1, 1)), {"bold": True, "size": 14, "color": HEADER_FILL})
     for i, r in enumerate(body, start=1):
         if r and isinstance(r[0], str) and r[0].isupper():
             _apply(sheet.range((i, 1)), {"bold": True, "color": HEADER_FILL})
-    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    _status(book, rows, {"Status": f"OK — rules preview {stamp}: {p.leads} leads, "
-                                   f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
-                                   f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})
+    _status(book, inp.settings_rows, {"Status": f"OK — rules preview {stamp}: {p.leads} leads, "
+                                                f"{int((p.stage_counts['Change'] != 0).sum())} stages change, "
+                                                f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})

@@ -1,25 +1,20 @@
-"""The headless refresh: read the workbook, run the engine, write what LeadQ owns. Also `new`."""
+"""`leadq new` and the Refresh button's module shim; the refresh and preview jobs live in addin.app
+(re-exported here, their import path of earlier releases)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from .core.evaluate import Evaluation, evaluate
-from .core.history import refreshed_at
-from .core.present import settings_status
-from .core.rules import default_rules_text, load_rules
-from .engines.external import activities_input
+from .app.preview import preview
+from .app.refresh import RefreshResult, compute, not_a_workbook, refresh
+from .core.rules import default_rules_text
 from .errors import Problem, WorkbookError
-from .io import ledger_file
-from .io.package import fingerprint
-from .io.reader import WorkbookData, read_workbook
-from .io.summary_sheet import summary_writer
-from .io.writer import WriteReport, check_not_open, write_results
-from .settings import RunSettings, resolve
+from .io.writer import check_not_open
+from .settings import load_rules, rules_file_text
+
+__all__ = ["RefreshResult", "compute", "new_workbook", "not_a_workbook", "preview", "refresh", "shim_problems"]
 
 SHIM_MARK = "from addin.macros import refresh"
 
@@ -63,130 +58,6 @@ def shim_problems(workbook: Path) -> list[Problem]:
                         f"{shim.name}, the module Excel's Refresh button imports, {what}; run `leadq new` for a "
                         "fresh workbook, or copy NAME.py from one (the CLI works either way)", severity="warning")]
     return []
-
-
-@dataclass
-class RefreshResult:
-    evaluation: Evaluation
-    problems: list[Problem]
-    report: WriteReport | None
-    rules_source: str
-    details_file: Path | None = None     # the full ledger, when it passed the sheet's rows
-
-
-def compute(data: WorkbookData, workbook: Path, rules=None, as_of=None, activities=None, engine=None,
-            spark_master=None, run: RunSettings | None = None, clock=None) -> tuple[Evaluation, RunSettings]:
-    """Evaluate a workbook's data with the settings resolved for it (see addin.settings, or `run` when
-    already resolved); activities, engine, spark_master: where the activity log is and what scores it
-    (engines.external.activities_input); clock: when the refresh runs, as its Lead history rows say."""
-    run = run or resolve(workbook, data.settings, data.settings_rows, rules=rules, as_of=as_of)
-    acts, source = activities_input(data.activities, data.settings, data.settings_rows, workbook, activities, engine,
-                                    spark_master)
-    ev = evaluate(data.leads, acts, run.rules, qualification=data.qualification, as_of=run.as_of,
-                  date_order=run.date_order, column_mapping=run.column_mapping, history=data.history,
-                  refreshed_at=None if clock is None else refreshed_at(run.as_of, clock))
-    ev.rules_source = run.rules_source
-    # The Activities sheet is not needed when the log lives elsewhere.
-    ev.add_problems([p for p in data.problems if source.is_sheet or not (p.code == "missing-sheet" and "Activities" in p.message)])
-    return ev, run
-
-
-def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: str | None = None, activities=None,
-            engine=None, spark_master=None) -> RefreshResult:
-    """Score the workbook and write the results into it (or into `output`), atomically, holding the
-    workbook's lock (io.guard: one writer at a time).
-
-    activities: where the activity log is (default: Settings > Activities source, else the sheet);
-    engine: pandas, duckdb or spark; spark_master: the Spark cluster's URL.
-    """
-    from .io.guard import workbook_lock
-    if not Path(workbook).is_file():
-        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
-    from contextlib import nullcontext
-    with workbook_lock(workbook), (workbook_lock(output) if output and Path(output).parent.is_dir() else nullcontext()):
-        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
-
-
-def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master) -> RefreshResult:
-    workbook = Path(workbook)
-    step = progress or (lambda msg: None)
-    if not workbook.exists():
-        raise WorkbookError(f"{workbook}: no such file")
-    if workbook.is_dir():
-        raise WorkbookError(f"{workbook} is a folder; give the path of a workbook (.xlsm)")
-    not_a_workbook(workbook)
-    check_not_open(workbook)
-    step("reading the workbook")
-    expect = fingerprint(workbook)
-    data = read_workbook(workbook, later=True)      # the Activities sheet may still be loading while scoring starts
-    data.problems += shim_problems(workbook)
-    step("scoring")
-    stamp = now or dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    # Lead history's time of day is the Last refresh stamp's, as the macro's is
-    ev, run = compute(data, workbook, rules, as_of, activities, engine, spark_master, clock=stamp)
-    # The writer needs none of the input values (only how many leads rows there are): free them.
-    data.activities = data.qualification = data.history = None
-    data.leads = data.leads.iloc[:, :0]
-    step("writing results")
-    target = Path(output) if output else workbook
-    # The Score details file is checked on every refresh (a hostile path is refused even when unused),
-    # and is never the workbook, its output, the rules or the activity log.
-    full_path = ledger_file.details_path(target, data.settings, data.settings_rows)
-    from .engines.source import settings_source
-    source = settings_source(data.settings, data.settings_rows, workbook, activities)
-    ledger_file.check_not_input(full_path, [workbook, target, run.rules_path, *source.paths],
-                                ledger_file.details_where(data.settings_rows))
-    shown, full, saving = ev, None, None
-    if len(ev.details) > ledger_file.ROOM:
-        step("writing the full Score details")
-        full = full_path
-        from .io.package import background
-        fd, tmp = ledger_file.details_temporary(full, ledger_file.details_where(data.settings_rows))
-        saving = background().submit(ledger_file.write_details_file, fd, tmp, ev.details)  # while the workbook is written
-        shown = dataclasses.replace(ev, details=ledger_file.kind_totals(ev.details, full.name))
-    try:
-        report = write_results(workbook, data, shown, target=target, settings=settings_status(ev, stamp),
-                               summary=summary_writer(ev, stamp), expect=expect,
-                               before_replace=None if saving is None else saving.result)   # the workbook only replaced once the file is
-    except BaseException:
-        if saving is not None:          # the workbook was not written: neither is the Score details file
-            try:
-                saving.result()
-            except Exception:
-                pass
-            ledger_file.discard_details_file(tmp)
-        raise
-    if saving is not None:
-        ledger_file.commit_details_file(saving.result(), full)
-    return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source, full)
-
-
-def not_a_workbook(path: Path) -> None:
-    """A CSV, .xls or .ods given where a LeadQ workbook is expected: say exactly what to do."""
-    kind = {".csv": "a CSV export", ".tsv": "a CSV export", ".txt": "a text export",
-            ".xls": "an old-format Excel file (.xls)", ".ods": "an OpenDocument sheet (.ods)"}.get(path.suffix.lower())
-    if kind:
-        out = path.with_suffix(".xlsm").name
-        p = Problem("not-a-workbook", str(path),
-                    f"this is {kind}, not a LeadQ workbook: build one from it with "
-                    f"`leadq new {out} --leads {path.name}`, then run `leadq refresh {out}`", "error")
-        raise WorkbookError(str(p), [p])
-
-
-def preview(workbook, new_rules, as_of=None):
-    """Evaluate a workbook's data with its current rules and with `new_rules`, on the same as-of date;
-    writes nothing. Returns (current evaluation, new evaluation, Preview)."""
-    from .core.preview import compare
-    workbook = Path(workbook)
-    if not workbook.exists():
-        raise WorkbookError(f"{workbook}: no such file")
-    not_a_workbook(workbook)
-    data = read_workbook(workbook)
-    current = resolve(workbook, data.settings, data.settings_rows, as_of=as_of)
-    proposed = resolve(workbook, data.settings, data.settings_rows, rules=new_rules, as_of=current.as_of)
-    old, _ = compute(data, workbook, run=current)
-    new, _ = compute(data, workbook, run=proposed)
-    return old, new, compare(old, new)
 
 
 def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool = False,
@@ -240,7 +111,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
         tmp.unlink(missing_ok=True)
     beside = out.parent / "rules.json"
     if not beside.exists():
-        text = Path(rules).read_text("utf-8") if rules else default_rules_text()
+        text = rules_file_text(rules) if rules else default_rules_text()
         data = json.loads(text)
         data["$schema"] = "./rules.schema.json"
         from .core.rules import rules_text
@@ -250,3 +121,22 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
             resources.files("addin").joinpath("rules.schema.json").read_text("utf-8"), encoding="utf-8")
         written += [beside, out.parent / "rules.schema.json"]
     return written
+
+
+class _CallableModule(type(json)):
+    """Importing the submodule `addin.refresh` binds it over the package's `addin.refresh` function
+    (Python sets a package attribute per imported submodule): the module stays callable as that job."""
+
+    def __call__(self, *args, **kwargs):
+        return refresh(*args, **kwargs)
+
+
+def _callable_module() -> None:
+    import inspect
+    import sys
+    module = sys.modules[__name__]
+    module.__class__ = _CallableModule
+    module.__signature__ = inspect.signature(refresh)
+
+
+_callable_module()

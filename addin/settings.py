@@ -30,14 +30,16 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
+from .core import rules as core_rules
 from .core.headers import ACTIVITIES_INPUTS, LEADS_INPUTS
-from .core.parse import DATE_ORDERS, date_value
-from .core.rules import Rules, load_rules
+from .core.rules import Rules
 from .core.text import key
-from .errors import Problem, WorkbookError
+from .errors import Problem, RulesError, WorkbookError
+
+if TYPE_CHECKING:           # pandas is loaded by the runs that compute, not by `leadq check-rules`
+    import pandas as pd
 
 SHEET = "Settings"
 RULES_FILE, AS_OF, DATE_ORDER = "Rules file", "As-of date", "Date order"
@@ -49,7 +51,49 @@ ALLOW_FLAG, ENV_ALLOWED = "--allow-path", "LEADQ_ALLOWED_PATHS"
 
 _ALLOWED: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("leadq_allowed", default=())
 
+MAX_RULES_BYTES = 5_000_000
 _CACHE: dict[str, tuple[tuple[float, int], Rules]] = {}
+
+
+def rules_file_text(path) -> str:
+    """A rules file's text (UTF-8, a BOM allowed); problems as RulesError naming the file. The only
+    place LeadQ reads a rules file: the core takes text."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise RulesError(f"{path}: rules file not found", [
+            Problem("file-not-found", str(path), "rules file not found; pass the path of your rules.json")]) from None
+    if size > MAX_RULES_BYTES:
+        raise RulesError(f"{path}: rules file is too large", [
+            Problem("file-too-large", str(path), f"rules file is {size:,} bytes; the limit is {MAX_RULES_BYTES:,}")])
+    try:
+        return path.read_text("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RulesError(f"{path}: not UTF-8 text", [
+            Problem("not-utf8", str(path), f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]) from None
+    except OSError as e:
+        raise RulesError(f"{path}: cannot read the rules file ({e.strerror})", [
+            Problem("file-not-found", str(path), f"cannot read the rules file ({e.strerror})")]) from None
+
+
+def _is_path(source) -> bool:
+    return isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{"))
+
+
+def check_rules_file(source) -> tuple[Rules | None, list[Problem]]:
+    """Validate a rules file (a path), JSON text or dict; (rules or None, every problem and warning)."""
+    if _is_path(source):         # an unreadable file is a RulesError, as a file that is not JSON is a problem
+        return core_rules.check_rules(rules_file_text(source), Path(source).name)
+    return core_rules.check_rules(source)
+
+
+def load_rules(source=None) -> Rules:
+    """Rules from a file path, JSON text, a dict or a Rules object (None: the bundled defaults);
+    a RulesError listing every problem when they are not valid."""
+    if _is_path(source):
+        return core_rules.load_rules(rules_file_text(source), Path(source).name)
+    return core_rules.load_rules(source)
 
 
 @dataclass(frozen=True)
@@ -205,6 +249,7 @@ def preview_rules_location(workbook: Path, settings: dict, cells: dict) -> Path:
 
 def date_order(settings: dict, cells: dict) -> str:
     """The workbook's date order from Settings (auto when blank)."""
+    from .core.parse import DATE_ORDERS
     value = settings.get(key(DATE_ORDER))
     if _blank(value):
         return "auto"
@@ -236,6 +281,9 @@ def column_mapping(settings: dict) -> dict[str, dict[str, str]]:
 
 def as_of_date(value, order: str, where: str) -> pd.Timestamp:
     """The as-of date from a value (blank: today), or an error naming where it was given."""
+    import pandas as pd
+
+    from .core.parse import date_value
     if _blank(value):
         return pd.Timestamp(dt.date.today())
     ts = date_value(value, order)

@@ -1,7 +1,11 @@
-"""Worksheet functions for Excel (xlwings UDFs). Thin: cells in, engine, cells out.
+"""Worksheet functions for Excel (xlwings UDFs) — a door: cells in, an app job, cells out.
 
 Arguments arrive as 2-D lists (header row first) exactly as Excel passes ranges; results go back
-as 2-D lists that spill. Errors come back as one readable string, never a traceback.
+as 2-D lists that spill. The calling book gives the Settings (rules, as-of date, date order,
+column mapping) and its Lead history, so `=LEADQ_TABLE(...)` shows what the Refresh button writes,
+Stage since and Days in stage included. Called without a book (no caller), the history columns are
+left blank and the result says so in its header. Errors come back as one readable string, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -10,29 +14,18 @@ import numpy as np
 import pandas as pd
 import xlwings as xw
 
-from .core.evaluate import evaluate
-from .core.explain import explain
+from .app.explain import explain_input
+from .app.inputs import WorkbookInput
+from .app.refresh import compute
 from .core.headers import LEADS_OUTPUTS
+from .core.history import HISTORY_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
 from .core.table import table_frame
 from .errors import LeadQError
-from .settings import SHEET as SETTINGS_SHEET
-from .settings import RunSettings, parse_settings, resolve
+from .excel.read import book_history, book_path, book_settings
+from .excel.read import book_run_settings as run_settings  # noqa: F401  (its import path of earlier releases)
 
-
-def book_settings(book) -> tuple[dict, dict]:
-    """The calling workbook's Settings sheet as {label key: value} and {label key: row} (empty without one)."""
-    sheet = next((s for s in book.sheets if s.name.casefold() == SETTINGS_SHEET.casefold()), None) if book else None
-    if sheet is None:
-        return {}, {}
-    used = sheet.used_range
-    return parse_settings(used.options(ndim=2).value, used.row)
-
-
-def run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = None, as_of_where="--as-of") -> RunSettings:
-    """What `leadq refresh` would use on this workbook (addin.settings.resolve), from inside Excel."""
-    values, cells = settings if settings is not None else book_settings(book)
-    return resolve(book.fullname if book is not None else None, values, cells, as_of=as_of, as_of_where=as_of_where)
+NO_BOOK_NOTE = "(no calling workbook: Lead history not read)"
 
 
 def frame(rows, sheet: str | None = None) -> pd.DataFrame | None:
@@ -68,21 +61,34 @@ def _table_function(fn):
     return xw.func(fn)
 
 
-def _evaluate(leads, activities, qualification, as_of, caller):
-    """The engine on ranges as Excel passes them, with the settings `leadq refresh` uses on the calling workbook."""
-    book = caller.sheet.book if caller is not None else None
-    run = run_settings(book, as_of=None if as_of in (None, "") else as_of, as_of_where="the as_of argument")
-    return evaluate(frame(leads), frame(activities), run.rules, qualification=frame(qualification), as_of=run.as_of,
-                    date_order=run.date_order, column_mapping=run.column_mapping)
+def _book(caller):
+    return caller.sheet.book if caller is not None else None
+
+
+def _input(leads, activities, qualification, caller) -> WorkbookInput:
+    """The ranges as the job's input, with the calling book's Settings and Lead history."""
+    book = _book(caller)
+    settings, rows = book_settings(book) if book is not None else ({}, {})
+    return WorkbookInput(frame(leads), frame(activities), frame(qualification), settings, rows,
+                         book_history(book) if book is not None else None, [], book_path(book),
+                         history_note=None if book is not None else NO_BOOK_NOTE)
+
+
+def _as_of(as_of):
+    return None if as_of in (None, "") else as_of
 
 
 @_table_function
 def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=None):
     """LeadQ's computed columns for the whole Leads table (header row included), in one spilling array."""
     try:
-        ev = _evaluate(leads, activities, qualification, as_of, caller)
-        n = len(frame(leads))
-        out = ev.leads.reindex(range(n))[LEADS_OUTPUTS]
+        inp = _input(leads, activities, qualification, caller)
+        ev, _ = compute(inp, as_of=_as_of(as_of), as_of_where="the as_of argument")
+        out = ev.leads.reindex(range(len(inp.leads)))[LEADS_OUTPUTS]
+        if inp.history_note:           # no book, no history: say so rather than show as-of dates as Stage since
+            out = out.copy()
+            out[list(HISTORY_OUTPUTS)] = None
+            out = out.rename(columns={c: f"{c} {inp.history_note}" for c in HISTORY_OUTPUTS})
         return _cells(out)
     except Exception as e:
         return _error(e)
@@ -92,8 +98,9 @@ def LEADQ_TABLE(leads, activities=None, qualification=None, as_of=None, caller=N
 def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=None, caller=None):
     """One lead's score, rule by rule (the points add up to the score), then a row saying why it has its stage."""
     try:
-        ev = _evaluate(leads, activities, qualification, as_of, caller)
-        ex = explain(ev, lead_id)
+        done = explain_input(_input(leads, activities, qualification, caller), lead_id, as_of=_as_of(as_of),
+                             as_of_where="the as_of argument")
+        ex = done.explanation
         ledger = _cells(ex.ledger.astype({"Rule": object, "Kind": object}))
         return ledger + [[ex.lead["Lead ID"], "stage", "stage", ex.stage_reason] + [None] * (len(LEDGER_COLUMNS) - 4)]
     except Exception as e:
@@ -105,8 +112,7 @@ def LEADQ_EXPLAIN(lead_id, leads, activities=None, qualification=None, as_of=Non
 def LEADQ_POINTS(activity_type, caller=None):
     """Points of one activity of this type in the current rules."""
     try:
-        book = caller.sheet.book if caller is not None else None
-        return run_settings(book).rules.activity_points(str(activity_type))
+        return run_settings(_book(caller)).rules.activity_points(str(activity_type))
     except KeyError as e:
         return f"LeadQ: {e.args[0]}"
     except Exception as e:

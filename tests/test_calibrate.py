@@ -12,10 +12,11 @@ from conftest import AS_OF, write_json
 
 from addin.cli import run
 from addin.core.calibrate import calibrate
-from addin.core.rules import check_rules, load_rules
 from addin.core.stats import auc, wilson
 from addin.core.suggest import Goal, threshold_for_share
 from addin.io.template import build_workbook
+from addin.settings import check_rules_file as check_rules
+from addin.settings import load_rules
 
 # The generating model: log-odds per unit of each feature LeadQ computes.
 TRUE = {"demo_request": 1.5, "decision-maker": 1.1, "mid-market": 0.7, "webinar": 0.35, "page_visit": 0.1,

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 from openpyxl.worksheet.table import Table
 
+from addin.app.inputs import WorkbookInput
+from addin.app.refresh import compute
 from addin.cli import run
 from addin.core.parse import read_dates
 from addin.core.summary import summarise
 from addin.io.importer import decode, read_export, sniff_delimiter
 from addin.io.reader import read_workbook
-from addin.refresh import compute
 
 EXPORTS = Path(__file__).parent / "exports"
 AS_OF = "2016-12-15"
@@ -41,7 +42,8 @@ def _import_and_refresh(tmp_path, leads, activities=None, sheet=None):
     assert code == 0, err
     result = json.loads(out)
     data = read_workbook(book)
-    ev, run_ = compute(data, book, None, AS_OF)
+    ev, run_ = compute(WorkbookInput(data.leads, data.activities, data.qualification, data.settings, data.settings_rows,
+                                     data.history, data.problems, Path(book), data), None, AS_OF)
     return result, data, ev, run_
 
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import AS_OF, ROOT, acts_frame
 
 from addin.core.evaluate import evaluate
-from addin.core.rules import check_rules
+from addin.settings import check_rules_file as check_rules
 
 
 def score(rules, leads, acts=None):

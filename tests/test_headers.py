@@ -178,7 +178,7 @@ def test_range_operators_use_the_documented_end():
 
 
 def test_check_rules_refuses_one_activity_name_for_two_types():
-    from addin.core.rules import check_rules
+    from addin.settings import check_rules_file as check_rules
     rules, problems = check_rules({"activities": {"a": {"points": 1, "aliases": ["Email Open"]},
                                                   "b": {"points": 1, "label": "email_open"}}})
     assert rules is None

@@ -5,7 +5,9 @@ from conftest import ROOT
 
 import addin
 from addin.core.operators import OPERATORS
-from addin.core.rules import check_rules, load_rules, schema
+from addin.core.rules import schema
+from addin.settings import check_rules_file as check_rules
+from addin.settings import load_rules
 
 
 def codes(problems):

@@ -22,6 +22,10 @@ CONSENT = "Consent"
 LAST_UPDATED = "Last updated"
 # the columns whose dates count as a touch: the lead was created, updated, or has an action planned
 TOUCH_COLUMNS = ("Created", LAST_UPDATED)
+# The audit sheet `leadq forget` appends to (one line per erasure, salted hashes only).
+PRIVACY_LOG = "Privacy log"
+LOG_COLUMNS = ["Date (UTC)", "Request", "Lead ID hashes", "Leads", "Activities", "Qualification", "Score details",
+               "History", "Activities file", "Salt"]
 
 
 @dataclass(frozen=True)

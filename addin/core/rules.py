@@ -26,7 +26,6 @@ from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_nam
 from .text import did_you_mean, key, suggest
 from .vocabulary import OUTCOMES, STAGES, default_probability
 
-MAX_RULES_BYTES = 5_000_000
 _MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status", "privacy", "history")
 
 
@@ -240,26 +239,15 @@ class Rules:
 
 
 # ---------------------------------------------------------------------------- loading
-def _read_source(source) -> tuple[str | None, dict | None, str]:
-    """Return (text, data, display name) for a path, JSON text or dict."""
+def _read_source(source, name: str | None = None) -> tuple[str | None, dict | None, str]:
+    """Return (text, data, display name) for JSON text or a dict. The core reads no file: a rules
+    file is read by addin.settings (read_rules_file, load_rules), which passes its text and name."""
     if isinstance(source, dict):
-        return None, copy.deepcopy(source), "<rules>"
+        return None, copy.deepcopy(source), name or "<rules>"
     if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise RulesError(f"{path}: rules file not found", [
-                Problem("file-not-found", str(path), "rules file not found; pass the path of your rules.json")]) from None
-        if size > MAX_RULES_BYTES:
-            raise RulesError(f"{path}: rules file is too large", [
-                Problem("file-too-large", str(path), f"rules file is {size:,} bytes; the limit is {MAX_RULES_BYTES:,}")])
-        try:
-            return path.read_text("utf-8-sig"), None, path.name
-        except UnicodeDecodeError as e:
-            raise RulesError(f"{path}: not UTF-8 text", [
-                Problem("not-utf8", str(path), f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]) from None
-    return str(source), None, "<rules>"
+        raise TypeError(f"core.rules reads no file ({str(source)[:60]!r}): load a rules file with "
+                        "addin.settings.load_rules(path) or addin.load_rules(path)")
+    return str(source), None, name or "<rules>"
 
 
 def _parse(text: str, name: str) -> tuple[dict | None, list[Problem]]:
@@ -547,9 +535,10 @@ def _merge(defaults: dict, user: dict) -> dict:
     return merged
 
 
-def check_rules(source) -> tuple[Rules | None, list[Problem]]:
-    """Validate a rules source; return (rules or None, every problem and warning found)."""
-    text, data, name = _read_source(source)
+def check_rules(source, name: str | None = None) -> tuple[Rules | None, list[Problem]]:
+    """Validate rules given as JSON text or a dict (`name`: the file's name, as problems show it);
+    return (rules or None, every problem and warning found)."""
+    text, data, name = _read_source(source, name)
     problems: list[Problem] = []
     lines: dict[tuple, int] = {}
     if data is None:
@@ -572,16 +561,16 @@ def check_rules(source) -> tuple[Rules | None, list[Problem]]:
     return Rules(merged, source=name, warnings=tuple(problems)), problems
 
 
-def load_rules(source=None) -> Rules:
-    """Load and validate rules from a path, JSON text or dict (None: the bundled defaults).
+def load_rules(source=None, name: str | None = None) -> Rules:
+    """Validate rules given as JSON text, a dict or a Rules object (None: the bundled defaults).
 
-    Raises RulesError whose `.problems` lists every problem found.
+    Raises RulesError whose `.problems` lists every problem found. Files: addin.settings.load_rules.
     """
     if source is None:
         source = default_rules_text()
     if isinstance(source, Rules):
         return source
-    rules, problems = check_rules(source)
+    rules, problems = check_rules(source, name)
     if rules is None:
         errors = [p for p in problems if p.severity == "error"]
         raise RulesError(f"{len(errors)} problem(s) in the rules:\n" + "\n".join(str(p) for p in errors), problems)

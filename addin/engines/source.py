@@ -116,5 +116,5 @@ def settings_source(settings: dict, settings_rows: dict, workbook: Path, explici
     from ..settings import ACTIVITIES_SOURCE, trusted_path
     row = settings_rows.get(key(ACTIVITIES_SOURCE))
     where = f"Settings!B{row} ({ACTIVITIES_SOURCE})" if row else f"Settings ({ACTIVITIES_SOURCE})"
-    return parse_source(settings.get(key(ACTIVITIES_SOURCE)), Path(workbook).parent, where,
-                        trust=lambda text: trusted_path(workbook, text, where))
+    return parse_source(settings.get(key(ACTIVITIES_SOURCE)), Path(workbook).parent if workbook is not None else Path.cwd(),
+                        where, trust=lambda text: trusted_path(workbook, text, where))

@@ -13,22 +13,13 @@ from __future__ import annotations
 import html
 import re
 
-from ..core.history import COLUMNS as HISTORY_COLUMNS
-from ..core.history import SHEET as HISTORY
-from ..core.present import SCORE_DETAILS, SUMMARY
-from ..core.preview import SHEET as PREVIEW
-from ..core.scoring import LEDGER_COLUMNS
 from ..core.text import key
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
 from .package import MAX_PART_BYTES, Package
+from .parts import BY_SHEET, OWNED, SETTING_NAMES
 
-SHEET_NAMES = {SUMMARY: "_LeadQ_Summary", SCORE_DETAILS: "_LeadQ_Details", HISTORY: "_LeadQ_History"}
-# Sheets LeadQ heads with a row of column names: that row tells a sheet from before the records.
-_HEADERS = {SCORE_DETAILS: LEDGER_COLUMNS, HISTORY: HISTORY_COLUMNS}
-# Sheets LeadQ titles: the title in the first rows tells them (the Rules preview is the macro's only).
-_TITLES = {SUMMARY: "LeadQ — Summary", PREVIEW: PREVIEW}
-SETTING_NAMES = {"Last refresh": "_LeadQ_LastRefresh", "Status": "_LeadQ_Status"}
+SHEET_NAMES = {p.sheet: p.defined_name for p in OWNED}       # earlier import path
 _STAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?)?\s*$")
 
 
@@ -82,10 +73,11 @@ def _looks_like_ours(pkg: Package, sheet: str, part: str) -> bool:
     if not _VALUE.search(xml):
         return len(xml) < MAX_PART_BYTES    # no value in any cell: nothing of the user's to lose
     first = re.search(rb"<row\b[^>]*>(.*?)</row>", xml, re.S)
-    if sheet in _HEADERS:
+    part = BY_SHEET[sheet]
+    if part.header:
         row = _texts(pkg, first.group(1)) if first else ""
-        return all(c in row for c in _HEADERS[sheet])
-    return _TITLES[sheet] in _texts(pkg, xml[:20000])
+        return all(c in row for c in part.header)
+    return part.title in _texts(pkg, xml[:20000])
 
 
 def setting_looks_ours(label: str, value) -> bool:
@@ -97,12 +89,7 @@ def setting_looks_ours(label: str, value) -> bool:
 
 def sheet_values_look_ours(sheet: str, rows: list[list]) -> bool:
     """The same test as for a file, on a sheet's values (the Excel object model): empty, or LeadQ's content."""
-    cells = [v for r in rows for v in r if v not in (None, "")]
-    if not cells:
-        return True
-    if sheet in _HEADERS:
-        return bool(rows) and all(c in [str(v) for v in rows[0]] for c in _HEADERS[sheet])
-    return any(str(v).startswith(_TITLES[sheet]) for r in rows[:3] for v in r)
+    return BY_SHEET[sheet].looks_ours(rows)
 
 
 def _is_ours(pkg: Package, sheet: str, recorded: str | None) -> bool:
@@ -123,13 +110,13 @@ def not_ours(real: str, sheet: str) -> WorkbookError:
 
 def check_sheet(pkg: Package, sheet: str) -> None:
     """Raise unless `sheet` is absent or LeadQ's own (before reading it as LeadQ's, e.g. Lead history)."""
-    if not _is_ours(pkg, sheet, pkg.defined_name(SHEET_NAMES[sheet])):
+    if not _is_ours(pkg, sheet, pkg.defined_name(BY_SHEET[sheet].defined_name)):
         raise not_ours(pkg.real_sheet_name(sheet), sheet)
 
 
 def claim_sheet(edit: PackageEdit, sheet: str) -> None:
     """Raise unless `sheet` is absent or LeadQ's own; then record it as LeadQ's."""
-    name = SHEET_NAMES[sheet]
+    name = BY_SHEET[sheet].defined_name
     if not _is_ours(edit.pkg, sheet, edit.get_defined_name(name)):
         raise not_ours(edit.pkg.real_sheet_name(sheet), sheet)
     edit.defined_name(name, f"{quoted(sheet)}!$A$1")

@@ -15,12 +15,9 @@ from ..core.summary import summarise
 from ..core.summary_layout import ACCENT, ChartSpec, SummaryLayout, summary_layout
 from .edit import PackageEdit
 from .package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_attr, xml_text
+from .parts import CHART_PREFIX, DRAWING, chart_part
 from .sheetxml import cap_text
 from .styles import StyleBook
-
-DRAWING = "xl/drawings/drawingLeadQSummary.xml"
-CHART_PARTS = {"Funnel": "xl/charts/chartLeadQFunnel.xml", "Pipeline": "xl/charts/chartLeadQPipeline.xml",
-               "Trend": "xl/charts/chartLeadQTrend.xml"}
 
 
 def _cell_xml(ref: str, v, s: int) -> str:
@@ -195,13 +192,13 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
         edit.put(part, xml)
         edit.set_part_rels(part, kept + [(rid, REL_DRAWING, DRAWING)])
         edit.put(DRAWING, _drawing_xml(page.charts), CT_DRAWING)
-        edit.set_part_rels(DRAWING, [(f"rId{i}", REL_CHART, CHART_PARTS[spec.name])
+        edit.set_part_rels(DRAWING, [(f"rId{i}", REL_CHART, chart_part(spec.name))
                                      for i, spec in enumerate(page.charts, start=1)])
         for spec in page.charts:
-            edit.put(CHART_PARTS[spec.name], _chart_xml(spec), CT_CHART)
-        drawn = {spec.name for spec in page.charts}
-        for name, chart in CHART_PARTS.items():       # a chart an earlier refresh drew and this one does not
-            if name not in drawn and edit.exists(chart):
+            edit.put(chart_part(spec.name), _chart_xml(spec), CT_CHART)
+        drawn = {chart_part(spec.name) for spec in page.charts}
+        for chart in [n for n in edit.pkg.names if n.startswith(CHART_PREFIX) and n not in drawn]:
+            if edit.exists(chart):            # a chart an earlier refresh drew and this one does not
                 edit.remove(chart)
 
     return write

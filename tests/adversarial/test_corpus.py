@@ -522,7 +522,7 @@ def test_lock_files_of_excel_and_libreoffice(book):
 
 def test_another_program_saves_mid_refresh(book, monkeypatch):
     """A sync client replaces the file between LeadQ's read and its write: nothing is written over it."""
-    import addin.refresh as r
+    import addin.app.refresh as r
     real = r.compute
     other = None
 
@@ -552,9 +552,7 @@ def test_another_program_saves_during_the_write(book, monkeypatch):
         return real(path)
     monkeypatch.setattr(package, "fingerprint", later)
     import addin.io.writer as writer
-    import addin.refresh as refresh_module
     monkeypatch.setattr(writer, "fingerprint", later)
-    monkeypatch.setattr(refresh_module, "fingerprint", later)
     o = attempt(book)
     o.before = None
     refused("another program saves while LeadQ writes", o, r"changed by another program")
@@ -579,7 +577,7 @@ def test_stale_temporaries_are_removed(book):
 
 
 def test_unexpected_error_is_one_sentence_and_a_log(book, monkeypatch, tmp_path):
-    import addin.refresh as r
+    import addin.app.refresh as r
     monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
 
     def boom(*a, **k):

@@ -254,7 +254,7 @@ def test_a_link_planted_at_the_temporary_name_cannot_redirect_the_write(big):
 def test_a_refresh_that_fails_writes_neither_file(big, monkeypatch):
     import errno
 
-    from addin import refresh as refresh_module
+    from addin.io import writer as refresh_module
     from addin.io import ledger_file
     wb, _ = big
     before = _files(wb.parent)

@@ -1,0 +1,118 @@
+"""An open book (xlwings) as the application layer's WorkbookInput — the Excel door's only reader.
+
+The tables go through the same table-to-DataFrame code as the file reader (core.table), the
+Settings sheet through settings.parse_settings, and LeadQ's Lead history is read only when it is
+LeadQ's (io.ownership's test on the sheet's values), so every door scores the same input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..app.inputs import WorkbookInput
+from ..core.headers import header_row
+from ..core.history import SHEET as HISTORY
+from ..core.table import table_frame
+from ..core.text import key
+from ..errors import LeadQError, Problem
+from ..settings import SHEET as SETTINGS_SHEET
+from ..settings import parse_settings
+
+INPUT_SHEETS = ("Leads", "Activities", "Qualification")
+
+
+def sheet(book, name: str):
+    """The book's sheet of that name (any case), or None."""
+    return next((s for s in book.sheets if s.name.casefold() == name.casefold()), None) if book is not None else None
+
+
+@dataclass
+class Table:
+    """A sheet's table as read through xlwings: the frame and where it sits (Excel numbering)."""
+
+    sheet: object
+    frame: pd.DataFrame
+    header_row: int
+    first_col: int                  # 0-based
+    list_object: object = None      # the Excel table (ListObject), if the data is one
+
+
+def _list_object(sh):
+    """The Excel table named like the sheet, else the sheet's first one (as the file reader picks)."""
+    try:
+        tables = list(sh.tables)
+    except Exception:  # an engine without tables
+        return None
+    return next((t for t in tables if key(t.name) == key(sh.name)), tables[0] if tables else None)
+
+
+def read_table(book, name: str) -> Table | None:
+    """A sheet's table through the same table-to-DataFrame code as the file reader."""
+    sh = sheet(book, name)
+    if sh is None:
+        return None
+    table = _list_object(sh)
+    rng = table.range if table is not None else sh.used_range
+    values = rng.options(ndim=2).value
+    h = 0 if table is not None else header_row([sum(v not in (None, "") for v in r) for r in values])
+    frame = table_frame(values[h:], sh.name, rng.row + h, rng.column - 1)
+    return Table(sh, frame, rng.row + h, rng.column - 1, table)
+
+
+def book_settings(book) -> tuple[dict, dict]:
+    """The book's Settings sheet as {label key: value} and {label key: row} (empty without one)."""
+    sh = sheet(book, SETTINGS_SHEET)
+    if sh is None:
+        return {}, {}
+    used = sh.used_range
+    return parse_settings(used.options(ndim=2).value, used.row)
+
+
+def book_path(book) -> Path | None:
+    """The book's full path (relative Settings paths are resolved beside it), or None without a book."""
+    return Path(book.fullname) if book is not None else None
+
+
+def check_ours(sh, name: str) -> None:
+    """A sheet the user made under one of LeadQ's sheet names is theirs: refuse rather than read or clear it."""
+    from ..io.ownership import not_ours, sheet_values_look_ours
+    if not sheet_values_look_ours(name, sh.used_range.options(ndim=2).value):
+        raise not_ours(sh.name, name)
+
+
+def book_history(book) -> pd.DataFrame | None:
+    """LeadQ's Lead history rows (None before the first refresh); a user's sheet of that name is refused."""
+    sh = sheet(book, HISTORY)
+    if sh is None:
+        return None
+    check_ours(sh, HISTORY)
+    table = read_table(book, HISTORY)
+    return table.frame if table is not None and len(table.frame.columns) else None
+
+
+def read_book(book, tables: bool = True) -> WorkbookInput:
+    """The calling book's input for a job: Leads, Activities, Qualification, Settings, Lead history,
+    and the problems met while reading (the same ones the file reader reports)."""
+    settings, rows = book_settings(book)
+    read = {name: read_table(book, name) for name in INPUT_SHEETS} if tables else {}
+    leads = read.get("Leads")
+    if tables and leads is None:
+        raise LeadQError('no "Leads" sheet; LeadQ reads leads from a sheet named Leads')
+    problems = []
+    if tables and read.get("Activities") is None:
+        problems.append(Problem("missing-sheet", book.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
+    frame = lambda t: t.frame if t is not None else None    # noqa: E731
+    return WorkbookInput(frame(leads) if leads is not None else pd.DataFrame(), frame(read.get("Activities")),
+                         frame(read.get("Qualification")), settings, rows, book_history(book) if tables else None,
+                         problems, book_path(book), read)
+
+
+def book_run_settings(book=None, as_of=None, settings: tuple[dict, dict] | None = None, as_of_where="--as-of"):
+    """What `leadq refresh` would use on this book (addin.app.refresh.run_settings), from inside Excel."""
+    from ..app.refresh import run_settings
+    values, cells = settings if settings is not None else book_settings(book)
+    return run_settings(WorkbookInput(pd.DataFrame(), settings=values, settings_rows=cells, path=book_path(book)),
+                        as_of=as_of, as_of_where=as_of_where)
