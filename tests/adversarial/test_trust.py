@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
-
 from corpus import SOCKETS, record
 
 from addin.cli import run
@@ -40,7 +38,6 @@ def _set_setting(path, label: str, value: str) -> None:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     """A sample workbook (folder `book/`) and its activities exported to Parquet, CSV and DuckDB."""
-    import duckdb
 
     from addin.io.reader import read_workbook
     base = tmp_path_factory.mktemp("trust")
@@ -254,8 +251,8 @@ def test_a_link_planted_at_the_temporary_name_cannot_redirect_the_write(big):
 def test_a_refresh_that_fails_writes_neither_file(big, monkeypatch):
     import errno
 
-    from addin.io import writer as refresh_module
     from addin.io import ledger_file
+    from addin.io import writer as refresh_module
     wb, _ = big
     before = _files(wb.parent)
     real = refresh_module.write_results
