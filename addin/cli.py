@@ -119,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--rules", help="rules file (default: Settings sheet, then rules.json beside the workbook)")
     k.add_argument("--as-of", type=_date, help="date ages are measured at, YYYY-MM-DD (default: Settings, then today)")
     _privacy_commands(sub)
+    for command in sub.choices.values():       # the trust boundary's one door, on every command
+        command.add_argument("--allow-path", action="append", default=[], metavar="DIR",
+                             help="let the workbook's Settings name files inside DIR too (default: only its own "
+                                  "folder; also $LEADQ_ALLOWED_PATHS)")
     return p
 
 
@@ -357,18 +361,16 @@ def cmd_new(args, out, err) -> int:
 
 
 def cmd_import(args, out, err) -> int:
-    from .io.importer import import_rows, prepare, read_export
+    from .io.importer import import_files
     imports = _imports(args)
     if not imports:
         err.write("leadq import: give at least one of --leads, --activities, --qualification\n")
         return 2
-    for sheet, source in imports.items():
-        path, name = source if isinstance(source, tuple) else (source, None)
-        notes: list[str] = []
-        frame = prepare(read_export(path, name), sheet, notes)
-        n, skipped = import_rows(args.workbook, sheet, frame, replace=args.replace)
-        for line in notes:
-            out.write(line + "\n")
+    if not Path(args.workbook).is_file():
+        raise LeadQError(f"{args.workbook}: no such file")
+    for sheet, n, skipped, path, notes in import_files(args.workbook, imports, replace=args.replace):
+        for note in notes:
+            err.write(f"warning: {note}\n")
         out.write(f"{args.workbook}: {'replaced the rows of' if args.replace else 'appended to'} {sheet}: {n} row(s) from {path}\n")
         if skipped:
             out.write(f"  not imported (no such column in the {sheet} table; add one with that header first): "
@@ -483,7 +485,7 @@ def cmd_calibrate(args, out, err) -> int:
             out.write(line + "\n")
         err.write(f"leadq: {refused}; nothing written — add --force to write it anyway\n")
         return 1
-    written = write_suggested(cal, args.write, path) if args.write else None
+    written = write_suggested(cal, args.write, path, args.workbook) if args.write else None
     if args.json:
         from .core.calibration_view import calibration_json
         out.write(json.dumps({"workbook": str(args.workbook), "rules": source, "written": str(written) if written else None,
@@ -557,7 +559,9 @@ def run(argv=None, out=None, err=None) -> int:
         parser.print_help(err)
         return 2
     try:
-        return COMMANDS[args.command](args, out, err)
+        from .settings import allowing
+        with allowing(getattr(args, "allow_path", None)):
+            return COMMANDS[args.command](args, out, err)
     except LeadQError as e:
         for p in e.problems or []:
             err.write(f"{p}\n")

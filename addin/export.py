@@ -72,6 +72,9 @@ def pseudonymised_frame(workbook, rules=None, as_of=None, env: dict | None = Non
 
 def export_pseudonymised(workbook, out_csv, rules=None, as_of=None, env: dict | None = None) -> tuple[int, str]:
     """Write the pseudonymised CSV (UTF-8 with BOM, so Excel reads accents); return (rows, where the salt is)."""
+    from .io.guard import check_output
+    check_output(out_csv, inputs=[workbook, rules], suffixes=(".csv",), what="the pseudonymised export (CSV)",
+                 flag="--pseudonymise")
     frame, where = pseudonymised_frame(workbook, rules, as_of, env)
     target = Path(out_csv)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".csv", dir=target.parent)

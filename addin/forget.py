@@ -70,10 +70,14 @@ def _matches(frame: pd.DataFrame | None, sheet: str, ids: set[str], emails: set[
         return np.zeros(0, dtype=bool)
     canon, _ = canonicalize(frame.reset_index(drop=True), sheet if sheet != HISTORY else "Activities")
     hit = np.zeros(len(frame), dtype=bool)
+    no_id = np.ones(len(frame), dtype=bool)
     if LEAD_ID in canon.columns:
-        hit |= lead_keys(canon[LEAD_ID]).isin(ids).to_numpy()
+        keys = lead_keys(canon[LEAD_ID])
+        hit |= keys.isin(ids).to_numpy()
+        no_id = (keys.fillna("") == "").to_numpy()
     if "Email" in canon.columns and emails:
-        hit |= fold_series(canon["Email"]).isin(emails).to_numpy()
+        # by email only when the row names no lead: a row of another lead sharing the address stays
+        hit |= fold_series(canon["Email"]).isin(emails).to_numpy() & no_id
     return hit
 
 
@@ -97,13 +101,28 @@ def _score_details_rows(path: Path, package: Package, ids: set[str]) -> int:
 
 def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=None, rules=None, as_of=None,
            output=None, now: dt.datetime | None = None, env: dict | None = None) -> ForgetResult:
-    """Erase the person with this Lead ID or email from the workbook (in place, or into `output`), then refresh."""
+    """Erase the person with this Lead ID or email from the workbook (in place, or into `output`), then refresh.
+    Holds the workbook's lock (io.guard) from reading to writing: two forgets at once run one after the other."""
     if (lead is None) == (email is None):
         raise WorkbookError("name the person with either a Lead ID or an email")
+    given = lead if lead is not None else email
+    if not str(given).strip():
+        raise WorkbookError(f"{'--lead' if lead is not None else '--email'} is empty (an unset shell variable?); "
+                            "an empty value names nobody, so nothing was changed: give the person's Lead ID or email")
     workbook = Path(workbook)
     if not workbook.exists():
         raise WorkbookError(f"{workbook}: no such file")
     target = Path(output) if output else workbook
+    from .io.writer import check_extension
+    check_extension(workbook, target)
+    from contextlib import nullcontext
+
+    from .io.guard import workbook_lock
+    with workbook_lock(workbook), (workbook_lock(target) if target.parent.is_dir() else nullcontext()):
+        return _forget(workbook, target, lead, email, dry_run, activities_file, rules, as_of, now, env)
+
+
+def _forget(workbook: Path, target: Path, lead, email, dry_run, activities_file, rules, as_of, now, env) -> ForgetResult:
     check_not_open(workbook)
     data = read_workbook(workbook)
     leads, _ = canonicalize(data.leads.reset_index(drop=True), "Leads")
@@ -133,7 +152,7 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
         if history is not None:
             cuts[package.real_sheet_name(HISTORY)] = _rows_of(history, _matches(history, HISTORY, ids, emails))
         details = _score_details_rows(workbook, package, ids)
-        salt, salt_where = privacy_salt(workbook, env)
+        salt, salt_where = privacy_salt(workbook, env, create=not dry_run)
         request = ("lead:" + pseudonym(lead, salt)) if lead is not None else ("email:" + pseudonym(email, salt))
         result = ForgetResult(request, sorted(pseudonym(i, salt) for i in ids), {s: len(r) for s, r in cuts.items()},
                               cuts, dry_run=dry_run, salt_where=salt_where)
@@ -145,7 +164,8 @@ def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=No
         if dry_run:
             return result
         _log(edit, result, now or dt.datetime.now(dt.UTC))
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-erased-", suffix=target.suffix, dir=target.parent)
+        # Beside the workbook, so the refresh resolves its rules and sources as the workbook's own would
+        fd, tmp = tempfile.mkstemp(prefix=f".{workbook.stem}-erased-", suffix=workbook.suffix, dir=workbook.parent)
         os.close(fd)
         try:
             edit.save(Path(tmp))
@@ -166,7 +186,7 @@ def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str
     """Remove the person's rows from an external activities file LeadQ can rewrite (CSV); else say it remains."""
     if path is None:
         return "", []
-    path = Path(path)
+    path = Path(os.path.realpath(path))         # through a symbolic link: the real file is rewritten, the link kept
     if not path.is_file() or path.suffix.lower() not in (".csv", ".txt"):
         return "not rewritable", [Problem("external-source-remains", str(path),
                                           "LeadQ cannot rewrite this activities source; erase the person's rows there "
@@ -184,8 +204,10 @@ def _external(path, ids: set[str], emails: set[str], dry_run: bool) -> tuple[str
         return f"{int(hit.sum())} rows", []
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     try:
+        os.chmod(tmp, path.stat().st_mode & 0o7777)          # the file keeps its mode and its line ends
+        ending = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
         with os.fdopen(fd, "w", newline="", encoding=encoding) as f:
-            w = csv.writer(f, delimiter=delimiter)
+            w = csv.writer(f, delimiter=delimiter, lineterminator=ending)
             w.writerow(rows[0])
             w.writerows(r for r, h in zip(rows[1:], hit) if not h)
             f.flush()

@@ -99,6 +99,9 @@ _WORKBOOK = [
     ("activities-source", "Activities source unusable", "error",
      "The activity log named by --activities or Settings > Activities source cannot be found or read."),
     ("score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file."),
+    ("untrusted-path", "Path outside the workbook's folder", "error",
+     "A path written in the workbook (Settings) points outside its folder, through a link, or at a URL; allow the "
+     "folder with --allow-path DIR or $LEADQ_ALLOWED_PATHS."),
 ]
 
 _DATA = [
@@ -117,6 +120,8 @@ _DATA = [
     ("consent-not-understood", "Consent not understood", "warning",
      "A Consent cell is neither yes, no, a date nor blank; the lead counts as without consent."),
     ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
+    ("history-date-impossible", "History date impossible", "warning",
+     "Lead history rows dated past what LeadQ computes with (9999-12-31) are ignored."),
     ("history-row-not-understood", "History row not understood", "warning",
      "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
     ("history-full", "History full", "warning", "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline."),

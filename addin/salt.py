@@ -18,12 +18,15 @@ ENV_SALT = "LEADQ_PRIVACY_SALT"
 SALT_FILE = ".leadq-salt"
 
 
-def privacy_salt(workbook, env: dict | None = None) -> tuple[bytes, str]:
-    """(salt, where it lives) for a workbook; creates the salt file beside it when there is none."""
+def privacy_salt(workbook, env: dict | None = None, create: bool = True) -> tuple[bytes, str]:
+    """(salt, where it lives) for a workbook; creates the salt file beside it when there is none
+    (unless not `create`: a dry run writes nothing, and uses a salt of the moment)."""
     env = os.environ if env is None else env
     if env.get(ENV_SALT):
         return env[ENV_SALT].encode("utf-8"), f"${ENV_SALT}"
     path = Path(workbook).resolve().parent / SALT_FILE
+    if not path.exists() and not create:
+        return secrets.token_hex(32).encode("ascii"), f"{path} (not created: --dry-run)"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as f:

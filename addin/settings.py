@@ -12,12 +12,22 @@ date and the workbook's date order. The precedence, everywhere:
 - date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto;
 - column mapping: the *Column mapping* rows of Settings (a LeadQ field in column A, your header in
   column B; `Activities: Date` for the Activities sheet) → none. A mapping beats every alias.
+
+The trust boundary. A workbook is untrusted input (it arrives by e-mail), yet its Settings name
+files: *Activities source*, *Score details file*, *Rules file*, *Preview rules*. Every such path
+goes through `trusted_path()`: it must lie, symbolic links resolved, inside the workbook's folder
+or inside a folder the user allows (`--allow-path DIR` on the command line, or $LEADQ_ALLOWED_PATHS,
+folders separated by the OS path separator) — never a folder the workbook itself names. URLs are
+refused. Paths the user types on the command line (`--activities`, `--rules`, `--output`) are the
+user's own and are not checked.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +47,9 @@ ACTIVITIES_SOURCE, DETAILS_FILE = "Activities source", "Score details file"   # 
 PREVIEW_RULES, PREVIEW_DEFAULT = "Preview rules", "rules.new.json"     # what the preview_rules macro compares
 VALUE_COLUMN = "B"
 ENV_RULES = "LEADQ_RULES"
+ALLOW_FLAG, ENV_ALLOWED = "--allow-path", "LEADQ_ALLOWED_PATHS"
+
+_ALLOWED: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("leadq_allowed", default=())
 
 MAX_RULES_BYTES = 5_000_000
 _CACHE: dict[str, tuple[tuple[float, int], Rules]] = {}
@@ -137,6 +150,54 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and value != value)
 
 
+@contextmanager
+def allowing(folders):
+    """Within the block, workbook paths may also point inside `folders` (the CLI's --allow-path)."""
+    token = _ALLOWED.set(tuple(Path(f).expanduser().resolve() for f in folders or ()))
+    try:
+        yield
+    finally:
+        _ALLOWED.reset(token)
+
+
+def allowed_folders(workbook=None, env: dict | None = None) -> list[Path]:
+    """The folders a workbook's paths may point into: its own, --allow-path's, $LEADQ_ALLOWED_PATHS's."""
+    env = os.environ if env is None else env
+    folders = [Path(workbook).resolve().parent if workbook is not None else Path.cwd().resolve()]
+    folders += list(_ALLOWED.get())
+    folders += [Path(f).expanduser().resolve() for f in (env.get(ENV_ALLOWED) or "").split(os.pathsep) if f.strip()]
+    return folders
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def trusted_path(workbook, text: str, where: str, env: dict | None = None, label: str | None = None) -> Path:
+    """A path written in the workbook (`where` names its cell), resolved against the workbook's folder
+    and checked against the trust boundary (see the module's docstring): the real path (symbolic links
+    followed), or an error naming the cell and the flag that allows the folder."""
+    text = str(text).strip()
+    if label and "(" not in where:
+        where = f"{where} ({label})"
+    if "://" in text or text.lower().startswith(("http:", "https:", "s3:", "gs:", "az:", "ftp:")):
+        raise _error("untrusted-path", where,
+                     f'"{text}" is a URL; a workbook may only name files in its own folder '
+                     "(download the file beside the workbook and give its name)")
+    folder = Path(workbook).resolve().parent if workbook is not None else Path.cwd()
+    given = Path(text).expanduser() if text.startswith("~") else Path(text)
+    path = given if given.is_absolute() else folder / given
+    real = path.resolve()
+    folders = allowed_folders(workbook, env)
+    if not _inside(real, folders):
+        why = "leads, through a symbolic link, " if real != Path(os.path.abspath(path)) else "is "
+        raise _error("untrusted-path", where,
+                     f'"{text}" {why}outside the workbook\'s folder ({real}); a workbook may only name files in '
+                     f"its own folder: move the file there, or allow its folder with {ALLOW_FLAG} "
+                     f"{real.parent} (or ${ENV_ALLOWED})")
+    return real
+
+
 def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=None,
                    env: dict | None = None) -> tuple[Path | None, str]:
     """The rules file a run uses and why, as (path or None for the bundled defaults, source text)."""
@@ -150,8 +211,8 @@ def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=
     configured = settings.get(key(RULES_FILE))
     if not _blank(configured):
         text = str(configured).strip()
-        path = Path(text) if Path(text).is_absolute() else folder / text
         where = _cell(cells, RULES_FILE)
+        path = trusted_path(workbook, text, where, env, RULES_FILE)
         if not path.is_file():
             raise _error("settings-rules-not-found", where,
                          f'rules file "{text}" not found (looked for {path}); correct the path, '
@@ -174,7 +235,7 @@ def preview_rules_location(workbook: Path, settings: dict, cells: dict) -> Path:
     configured = settings.get(key(PREVIEW_RULES))
     if not _blank(configured):
         text = str(configured).strip()
-        path = Path(text) if Path(text).is_absolute() else folder / text
+        path = trusted_path(workbook, text, _cell(cells, PREVIEW_RULES), label=PREVIEW_RULES)
         if not path.is_file():
             raise _error("settings-rules-not-found", _cell(cells, PREVIEW_RULES),
                          f'rules file to preview "{text}" not found (looked for {path}); correct the path, '

@@ -203,7 +203,8 @@ def pytest_terminal_summary(terminalreporter):
         t = corpus.summary()
         terminalreporter.write_line(
             f"adversarial corpus: {t['cases']} cases, {t['refused']} clean refusals, {t['succeeded']} successes with "
-            f"nothing changed outside LeadQ's parts, {t['tracebacks']} tracebacks")
+            f"nothing changed outside LeadQ's parts, {t['tracebacks']} tracebacks, {t['catchalls']} catch-alls, "
+            f"{t['sockets_opened']} sockets opened ({t['sockets_watched']} runs watched by strace)")
     if GATE_STATS["checked"]:
         terminalreporter.write_line(f"ooxcheck gate: {GATE_STATS['checked']} workbooks checked, {GATE_STATS['failed']} failing "
                                     f"(defects already in an input are not counted), {len(GATE_STATS.get('exempt', []))} exempt "

@@ -50,12 +50,15 @@ def suggested_path(inp: WorkbookInput) -> Path:
     return Path(inp.path).resolve().parent / SUGGESTED
 
 
-def write_suggested(cal: Calibration, target, rules_path: Path | None) -> Path:
+def write_suggested(cal: Calibration, target, rules_path: Path | None, workbook=None) -> Path:
     """Write the suggested rules to a new file (atomically); never over the rules in use or a rules.json."""
     target = Path(target)
     if target.name.casefold() == "rules.json" or (rules_path and target.exists() and target.resolve() == rules_path.resolve()):
         raise LeadQError(f"{target}: calibrate never writes over a rules.json; choose another name, "
                          "e.g. --write rules.suggested.json, review it, then copy it over yourself")
+    from ..io.guard import check_output
+    check_output(target, inputs=[workbook, rules_path], suffixes=(".json",), what="the suggested rules (JSON)",
+                 flag="--write")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".leadq-", suffix=".json", dir=target.parent)
     try:

@@ -108,8 +108,18 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     as_of: the date ages are measured at; activities: where the activity log is (default:
     Settings > Activities source, else the sheet); engine: pandas, duckdb or spark;
     spark_master: the Spark cluster's URL; progress: called with a short message per step;
-    now: the Last refresh stamp (default: now).
+    now: the Last refresh stamp (default: now). Holds the workbook's lock (io.guard: one writer at a time).
     """
+    from contextlib import nullcontext
+
+    from ..io.guard import workbook_lock
+    if not Path(workbook).is_file():
+        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
+    with workbook_lock(workbook), (workbook_lock(output) if output and Path(output).parent.is_dir() else nullcontext()):
+        return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
+
+
+def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master) -> RefreshResult:
     from ..io import ledger_file
     from ..io.package import fingerprint
     from ..io.summary_sheet import summary_writer
@@ -134,17 +144,34 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
     inp.leads = data.leads
     step("writing results")
     target = Path(output) if output else workbook
+    # The Score details file is checked on every refresh (a hostile path is refused even when unused),
+    # and is never the workbook, its output, the rules or the activity log.
+    full_path = ledger_file.details_path(target, data.settings, data.settings_rows)
+    from ..engines.source import settings_source
+    source = settings_source(data.settings, data.settings_rows, workbook, activities)
+    ledger_file.check_not_input(full_path, [workbook, target, run.rules_path, *source.paths],
+                                ledger_file.details_where(data.settings_rows))
     shown, full, saving = ev, None, None
     if len(ev.details) > ledger_file.ROOM:
         step("writing the full Score details")
-        full = ledger_file.details_path(target, data.settings, data.settings_rows)
+        full = full_path
         from ..io.package import background
-        saving = background().submit(ledger_file.write_details_file, full, ev.details)    # while the workbook is written
+        fd, tmp = ledger_file.details_temporary(full, ledger_file.details_where(data.settings_rows))
+        saving = background().submit(ledger_file.write_details_file, fd, tmp, ev.details)  # while the workbook is written
         shown = dataclasses.replace(ev, details=ledger_file.kind_totals(ev.details, full.name))
     try:
+        # the workbook is replaced only once the Score details file is written (before_replace)
         report = write_results(workbook, data, shown, target=target, settings=status(ev, stamp),
-                               summary=summary_writer(ev, stamp), expect=expect)
-    finally:
-        if saving is not None:
-            saving.result()
+                               summary=summary_writer(ev, stamp), expect=expect,
+                               before_replace=None if saving is None else saving.result)
+    except BaseException:
+        if saving is not None:          # the workbook was not written: neither is the Score details file
+            try:
+                saving.result()
+            except Exception:
+                pass
+            ledger_file.discard_details_file(tmp)
+        raise
+    if saving is not None:
+        ledger_file.commit_details_file(saving.result(), full)
     return RefreshResult(ev, ev.problems + report.problems, report, run.rules_source, full)

@@ -55,7 +55,9 @@ def empty() -> pd.DataFrame:
 def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_row: int = 2) -> pd.DataFrame:
     """History rows as read from the sheet (any reader), cleaned: typed columns, in sheet order.
 
-    Rows without a date or a Lead ID (an edited sheet) are left out and reported once.
+    Rows without a date or a Lead ID (an edited sheet) are left out and reported once; so are rows
+    with an impossible date (9999-12-31: past what LeadQ computes with), with their own problem line,
+    never a failed refresh. (Rows dated after the refresh are history_step's: "history-back-dated".)
     """
     from .evaluate import _lead_key
     if frame is None or len(frame) == 0:
@@ -67,14 +69,25 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
         real = col[name]
         return frame[real].reset_index(drop=True) if real is not None else pd.Series([None] * len(frame), dtype=object)
 
-    when = _timestamps(get("Refreshed at"))
+    raw_when = get("Refreshed at")
+    when = _timestamps(raw_when)
     ids = _lead_key(get("Lead ID"))
+    dated = raw_when.notna().to_numpy() & (raw_when.astype(str).str.strip() != "").to_numpy()
+    impossible = dated & when.isna().to_numpy()
+    if log is not None:
+        for mask, what in ((impossible, "a date LeadQ cannot compute with (before 1900 or after 2262, e.g. 9999-12-31)"),):
+            if mask.any():
+                row = first_row + int(np.flatnonzero(mask)[0])
+                log.add(Problem("history-date-impossible", f"'{SHEET}'!A{row}",
+                                f"{int(mask.sum())} {SHEET} row{'s' * (int(mask.sum()) != 1)} with {what} (first on this "
+                                f"row) {'are' if int(mask.sum()) != 1 else 'is'} ignored; correct or delete them", "warning", sheet=SHEET, row=row))
     score = pd.to_numeric(get("Score"), errors="coerce")
     text = {n: get(n).astype(object).where(get(n).notna(), "").astype(str).str.strip() for n in ("Stage", "Grade", "Rules version")}
     ok = (when.notna() & (ids != "") & text["Stage"].isin(STAGES + [REMOVED])).to_numpy()
-    if log is not None and (~ok).any():
-        bad = int((~ok).sum())
-        row = first_row + int(np.flatnonzero(~ok)[0])
+    odd = ~ok & ~impossible                    # reported above
+    if log is not None and odd.any():
+        bad = int(odd.sum())
+        row = first_row + int(np.flatnonzero(odd)[0])
         log.add(Problem("history-row-not-understood", f"'{SHEET}'!{row}:{row}",
                         f"{bad} {SHEET} row{'s' * (bad != 1)} without a date, a Lead ID or a known stage "
                         f"(first on this row) are ignored; {SHEET} is LeadQ's sheet — leave it as written",
@@ -102,14 +115,39 @@ def refreshed_at(as_of, clock) -> pd.Timestamp:
 def _timestamps(values: pd.Series) -> pd.Series:
     """Date-times as the sheet holds them (Excel serials with their time of day, datetimes, ISO text)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.astype("datetime64[ns]")
+        return _in_range(values)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        serial = values.astype(float).where(values.astype(float).between(1, 2958465))
+        serial = values.astype(float).where(values.astype(float).between(1, _LAST_SERIAL))
         return EXCEL_EPOCH + pd.to_timedelta((serial * 86_400).round(), unit="s")
     num = pd.to_numeric(values, errors="coerce")
-    out = pd.to_datetime(values.where(num.isna()).astype(object), errors="coerce", format="mixed")
-    serial = num.where(num.between(1, 2958465))
+    text = values.where(num.isna()).astype(object)
+    try:
+        out = _in_range(pd.to_datetime(text, errors="coerce", format="mixed"))
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):      # a value of year 9999 (Excel's last day)
+        out = _in_range(_per_value(text))
+    serial = num.where(num.between(1, _LAST_SERIAL))
     return out.fillna(EXCEL_EPOCH + pd.to_timedelta((serial * 86_400).round(), unit="s")).astype("datetime64[ns]")
+
+
+_LAST_SERIAL = 131_000            # Excel's serial of 2258-08-31: later ones are past what pandas holds (2262)
+
+
+def _in_range(values: pd.Series) -> pd.Series:
+    """Date-times of any unit as nanoseconds; those past pandas' range (1677-2262) become NaT."""
+    lo, hi = np.datetime64(pd.Timestamp.min.ceil("D")), np.datetime64(pd.Timestamp.max.floor("D"))
+    v = values.astype("datetime64[us]") if str(values.dtype) != "datetime64[ns]" else values
+    return v.where((v >= lo) & (v <= hi)).astype("datetime64[ns]")
+
+
+def _per_value(text: pd.Series) -> pd.Series:
+    """The rare column holding a date past 2262: each value read alone (Python's datetime holds year 9999)."""
+    def one(v):
+        try:
+            return np.datetime64(pd.Timestamp(v).to_pydatetime() if not hasattr(v, "year") else v, "us")
+        except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime):
+            return np.datetime64("NaT", "us")
+    return pd.Series([one(v) if v is not None else np.datetime64("NaT", "us") for v in text], index=text.index,
+                     dtype="datetime64[us]")
 
 
 def _last_rows(history: pd.DataFrame) -> pd.DataFrame:

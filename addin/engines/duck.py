@@ -2,6 +2,11 @@
 
 DuckDB runs embedded (nothing to install or start) and spills to disk past its memory limit, so a
 log of hundreds of millions of rows is scored with a few GB of memory.
+
+Every connection is locked down (`locked_connection`): no extension is installed or loaded on its
+own, the only files it may touch are the source's files and its spill folder, and the
+configuration is then locked so no query can undo that. A DuckDB source must be a table: a view
+(which may read another file, a URL or a SQLite database) is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +22,30 @@ from .plan import ORDER, q
 from .source import ActivitiesSource
 
 MEMORY_LIMIT = os.environ.get("LEADQ_DUCKDB_MEMORY", "3GB")
+SPILL = os.path.join(tempfile.gettempdir(), "leadq-duckdb")
+
+
+def locked_connection(paths=(), memory_limit: str | None = None, threads: int | None = None, keep_order: bool = True):
+    """An in-memory DuckDB that may read only `paths` (and spill to SPILL): no extension auto-install
+    or auto-load, external access off, configuration locked. Every DuckDB LeadQ opens is made here."""
+    import duckdb
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
+    con.execute("SET temp_directory = ?", [SPILL])
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if not keep_order:         # the row order is in a column: spare the memory
+        con.execute("SET preserve_insertion_order = false")
+    con.execute("SET allowed_directories = ?", [[SPILL + os.sep]])
+    files = {f for p in paths for f in (str(p), os.path.realpath(p))}
+    files |= {f + ".wal" for f in files if f.lower().endswith((".duckdb", ".ddb", ".db"))}   # a database's log
+    con.execute("SET allowed_paths = ?", [sorted(files)])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 def _kind(sql_type: str) -> str:
@@ -39,13 +68,7 @@ class DuckBackend:
     def __init__(self, source: ActivitiesSource, memory_limit: str | None = None, threads: int | None = None):
         import duckdb
         self.label = source.label
-        self.con = duckdb.connect(":memory:")
-        self.con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
-        self.con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'leadq-duckdb')}'")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
+        self.con = locked_connection(source.paths, memory_limit, threads, keep_order=source.kind == "csv")
         self._types: dict[str, str] = {}
         try:
             self.con.execute(f"CREATE TEMP VIEW src AS {self._select(source)}")
@@ -58,14 +81,21 @@ class DuckBackend:
     def _select(self, source: ActivitiesSource) -> str:
         if source.kind == "duckdb":
             self.con.execute(f"ATTACH {_list(source.paths)[1:-1]} AS leadq_src (READ_ONLY)")
-            self.con.execute("SET preserve_insertion_order = false")
+            schema, _, name = source.table.rpartition(".")
+            found = self.con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = 'leadq_src' "
+                                     "AND table_name = ? AND (? = '' OR table_schema = ?)", [name, schema, schema]).fetchall()
+            if found and found[0][0] != "BASE TABLE":
+                p = Problem("activities-source", source.label,
+                            f'"{source.table}" is a view, not a table; a view can read other files or the network, so '
+                            "LeadQ reads only tables: store the activities in a table "
+                            f"(CREATE TABLE events AS SELECT * FROM {source.table})", "error")
+                raise WorkbookError(str(p), [p])
             return f"SELECT *, rowid AS {ORDER} FROM leadq_src.{source.table}"
         if source.kind == "parquet":
             # Row order across the files: each file's first row comes after all rows of the files before it.
             sizes = dict(self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_list(source.paths)})")
                          .fetchall())
             offsets = np.concatenate([[0], np.cumsum([sizes[p] for p in source.paths])[:-1]]).tolist()
-            self.con.execute("SET preserve_insertion_order = false")    # the order is in a column: spare the memory
             return (f"SELECT * EXCLUDE (filename, file_row_number), "
                     f"list_extract({offsets}, list_position({_list(source.paths)}, filename)) + file_row_number AS {ORDER} "
                     f"FROM read_parquet({_list(source.paths)}, filename = true, file_row_number = true)")

@@ -173,11 +173,12 @@ class PackageEdit:
         self.put(path, to_xml(root), None)
         self.ensure_default("rels", "application/vnd.openxmlformats-package.relationships+xml")
 
-    def save(self, target: Path, expect: tuple | None = None) -> list[str]:
+    def save(self, target: Path, expect: tuple | None = None, before_replace=None) -> list[str]:
         if self._wb_changed:
             self.replaced["xl/workbook.xml"] = to_xml(self.workbook)
         if self._rels_changed:
             self.replaced[rels_path("xl/workbook.xml")] = to_xml(self._rels)
         if self._types_changed:
             self.replaced["[Content_Types].xml"] = to_xml(self._types)
-        return save(self.pkg, target, self.replaced, self.added, self.removed, expect=expect, deflated=self.deflated)
+        return save(self.pkg, target, self.replaced, self.added, self.removed, expect=expect, deflated=self.deflated,
+                    before_replace=before_replace)

@@ -44,6 +44,32 @@ def _error(path: Path, message: str) -> WorkbookError:
     return WorkbookError(str(p), [p])
 
 
+EXCEL_MAX_COLUMNS = 16_384
+
+
+def decode_lines(data: bytes) -> tuple[str, str, int]:
+    """Like `decode`, and a file that is UTF-8 except some lines (two exports concatenated, one from
+    Excel for Windows) read line by line: each line UTF-8 when it is, else cp1252. Returns
+    (text, encoding, lines read as cp1252 in a UTF-8 file)."""
+    text, encoding = decode(data)
+    if encoding not in ("cp1252", "latin-1"):
+        return text, encoding, 0
+    lines = data.split(b"\n")
+    good = 0
+    out, repaired = [], 0
+    for line in lines:
+        try:
+            part = line.decode("utf-8")
+            good += any(b > 0x7F for b in line)
+        except UnicodeDecodeError:
+            part = line.decode("cp1252", errors="replace")
+            repaired += 1
+        out.append(part)
+    if not good:                      # no line of UTF-8 beyond ASCII: a cp1252 file, read as such
+        return text, encoding, 0
+    return "\n".join(out), "utf-8", repaired
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """The text of an export and its encoding: UTF-8 (with or without BOM), else cp1252 (Excel's
     'CSV' on Western Windows), else Latin-1 (which reads any byte)."""
@@ -100,8 +126,17 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
         raise _error(path, "file not found")
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
-        text, _ = decode(path.read_bytes())
-        return read_csv_text(text)
+        text, _, repaired = decode_lines(path.read_bytes())
+        notes = []
+        if repaired:
+            notes.append(f"{path.name}: {repaired} line(s) were not UTF-8 like the rest (cp1252, from Excel for Windows?) "
+                         "and were read as cp1252; check their accents")
+        # Excel for Mac's "CSV" ends lines with CR only; mixed ends are read alike.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        frame = _concatenated(read_csv_text(text.replace("\n\ufeff", "\n")), path, notes)
+        _check_width(frame, path)
+        frame.attrs["leadq_import_notes"] = notes
+        return frame
     if suffix in SHEET_SUFFIXES:
         try:
             reader = fastexcel.read_excel(str(path))
@@ -120,6 +155,7 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
         header = [str(h).strip() if h is not None and h == h else f"Column {i + 1}" for i, h in enumerate(raw.iloc[top])]
         body = raw.iloc[top + 1:].reset_index(drop=True)
         body.columns = header
+        _check_width(body, path)
         return body.astype(object).where(body.notna(), None)
     raise _error(path, f'"{path.suffix}" is not an export LeadQ reads: save it as CSV or .xlsx')
 
@@ -130,6 +166,28 @@ def _reason(e: Exception) -> str:
     first = re.sub(r"^(?:\w+ error:\s*)+", "", first, flags=re.IGNORECASE)
     first = re.sub(r",? signature (?:\\x[0-9a-f]{2})+", "", first)
     return first[:120]
+
+
+def _concatenated(frame: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
+    """Exports pasted one after another repeat their header (and BOM) mid-file: those rows are not
+    data. They are dropped and said in a note."""
+    if frame.empty or frame.shape[1] < 2:
+        return frame
+    header = pd.Series([str(c).strip() for c in frame.columns], index=frame.columns)
+    same = frame.fillna("").astype(str).apply(lambda col: col.str.strip()).eq(header).all(axis=1).to_numpy()
+    if not same.any():
+        return frame
+    lines = (np.flatnonzero(same) + 2).tolist()
+    notes.append(f"{path.name}: the header repeats at line(s) {', '.join(map(str, lines[:5]))}"
+                 f"{' …' if len(lines) > 5 else ''} (exports concatenated?); read as {len(lines) + 1} parts "
+                 "with one header, the repeated header rows left out")
+    return frame[~same].reset_index(drop=True)
+
+
+def _check_width(frame: pd.DataFrame, path: Path) -> None:
+    if frame.shape[1] > EXCEL_MAX_COLUMNS:
+        raise _error(path, f"has {frame.shape[1]:,} columns; an Excel sheet holds at most {EXCEL_MAX_COLUMNS:,}: "
+                           "export only the columns you need")
 
 
 def prepare(frame: pd.DataFrame, sheet: str, notes: list[str] | None = None) -> pd.DataFrame:
@@ -291,3 +349,42 @@ def _check_below_is_free(rows_xml: bytes, lay, last: int, cols: list[int]) -> No
         if lay.last_row < row <= last and col in cols and (b"<v" in m.group(2) or b"<is" in m.group(2) or b"<f" in m.group(2)):
             raise WorkbookError(f"{lay.sheet}!{col_letter(col)}{row} holds data below the {lay.sheet} table, where the "
                                 "imported rows would go; move it, then import again")
+
+
+def import_files(workbook, imports: dict, replace: bool = False) -> list[tuple[str, int, list[str], Path, list[str]]]:
+    """Import several exports into one workbook as ONE write: every export is read (and refused)
+    before the workbook is touched, the rows go into a copy beside it, and the copy replaces the
+    workbook only when all are in: all files or none. Holds the workbook's lock (io.guard), so an
+    import never interleaves with a refresh, a forget or another import.
+    Returns, per export: (sheet, rows, columns skipped, path, notes)."""
+    import os
+    import shutil
+    import tempfile
+
+    from .guard import workbook_lock
+    from .package import TEMP_PREFIX
+    from .writer import check_not_open
+    workbook = Path(workbook)
+    frames = []
+    for sheet, source in imports.items():
+        path, name = source if isinstance(source, tuple) else (source, None)
+        raw = read_export(path, name)
+        notes = list(raw.attrs.get("leadq_import_notes", []))
+        frames.append((sheet, prepare(raw, sheet, notes), Path(path), notes))
+    with workbook_lock(workbook):
+        check_not_open(workbook)
+        real = Path(os.path.realpath(workbook))
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{real.name}.tmp", dir=real.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        done = []
+        try:
+            shutil.copyfile(real, tmp)
+            for sheet, frame, path, notes in frames:
+                n, skipped = import_rows(tmp, sheet, frame, replace=replace)
+                done.append((sheet, n, skipped, path, notes))
+            os.chmod(tmp, real.stat().st_mode & 0o777)
+            os.replace(tmp, real)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return done

@@ -16,34 +16,85 @@ from ..core.present import EXCEL_MAX_ROWS
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.text import key
 from ..errors import Problem, WorkbookError
-from ..settings import DETAILS_FILE
+from ..settings import DETAILS_FILE, trusted_path
 
 SUFFIX = ".score-details.parquet"
 ROOM = EXCEL_MAX_ROWS - 1        # data rows under the Score details header
 
 
+def details_where(settings_rows: dict) -> str:
+    row = settings_rows.get(key(DETAILS_FILE))
+    return f"Settings!B{row} ({DETAILS_FILE})" if row else f"Settings ({DETAILS_FILE})"
+
+
 def details_path(workbook: Path, settings: dict, settings_rows: dict) -> Path:
-    """Settings > Score details file (relative to the workbook's folder), else WORKBOOK.score-details.parquet."""
+    """Settings > Score details file (relative to the workbook's folder, inside it or an allowed folder:
+    settings.trusted_path), else WORKBOOK.score-details.parquet."""
     workbook = Path(workbook)
     value = settings.get(key(DETAILS_FILE))
     if value is None or not str(value).strip():
         return workbook.with_name(workbook.stem + SUFFIX)
     path = Path(str(value).strip())
+    where = details_where(settings_rows)
     if path.suffix.lower() != ".parquet":
-        row = settings_rows.get(key(DETAILS_FILE))
-        p = Problem("score-details-file", f"Settings!B{row} ({DETAILS_FILE})" if row else f"Settings ({DETAILS_FILE})",
-                    f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
+        p = Problem("score-details-file", where, f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
         raise WorkbookError(str(p), [p])
-    return path if path.is_absolute() else workbook.parent / path
+    return trusted_path(workbook, str(value), where)
 
 
-def write_details_file(path: Path, details: pd.DataFrame) -> None:
-    """The whole ledger, saved atomically (a reader never sees half a file)."""
+def details_temporary(path: Path, where: str) -> tuple[int, Path]:
+    """The temporary the ledger is written to: created exclusively beside `path` (O_EXCL, no link
+    followed, so a planted link at its name cannot redirect the write), before the workbook is touched."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except FileExistsError:
+        p = Problem("score-details-file", where, f"{tmp} already exists (a file or a link LeadQ did not make); remove it "
+                    "and refresh again", "error")
+        raise WorkbookError(str(p), [p]) from None
+    except OSError as e:
+        p = Problem("score-details-file", where, f"cannot write beside {path} ({e.strerror}); name a folder you can write "
+                    "to, or free the space", "error")
+        raise WorkbookError(str(p), [p]) from None
+    return fd, tmp
+
+
+def write_details_file(fd: int, tmp: Path, details: pd.DataFrame) -> Path:
+    """The whole ledger written into the temporary `details_temporary` opened; returns it.
+    `commit_details_file` moves it into place once the workbook is written, `discard_details_file`
+    removes it when the workbook was not."""
     frame = details[LEDGER_COLUMNS].astype({"Rule": str, "Kind": str})
     frame.attrs = {}
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False, row_group_size=1_000_000)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            frame.to_parquet(f, index=False, row_group_size=1_000_000)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def commit_details_file(tmp: Path, path: Path) -> None:
+    """Move a written ledger into place (atomic: a reader never sees half a file)."""
     os.replace(tmp, path)
+
+
+def discard_details_file(tmp: Path | None) -> None:
+    if tmp is not None:
+        tmp.unlink(missing_ok=True)
+
+
+def check_not_input(path: Path, inputs, where: str) -> None:
+    """The Score details file is never the workbook or an input (the Activities source, the rules)."""
+    real = path.resolve()
+    for p in inputs:
+        if p is not None and Path(p).resolve() == real:
+            problem = Problem("score-details-file", where,
+                              f'"{path.name}" is one of this refresh\'s inputs ({p}); LeadQ would overwrite it: name '
+                              "another file, e.g. WORKBOOK.score-details.parquet", "error")
+            raise WorkbookError(str(problem), [problem])
 
 
 def read_details_file(path: Path, lead_id: str) -> pd.DataFrame:

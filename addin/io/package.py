@@ -442,13 +442,14 @@ def check_writable(target: Path) -> None:
 
 def save(package: Package, target: Path, replaced: dict[str, bytes], added_order: list[str] | None = None,
          removed: set[str] | frozenset = frozenset(), expect: tuple | None = None,
-         deflated: dict[str, tuple[bytes, Future]] | None = None) -> list[str]:
+         deflated: dict[str, tuple[bytes, Future]] | None = None, before_replace=None) -> list[str]:
     """Write a new package: replaced/added parts compressed anew, all others copied raw.
 
     Written to a temporary file beside the target (the real file when the target is a symbolic
     link), flushed to disk, then moved over it, so a crash never leaves a half-written workbook.
     `expect` is the source's fingerprint when it was read: if another program saved the file since,
-    nothing is replaced. Returns the parts that were already damaged in the source.
+    nothing is replaced. `before_replace()` is called last before the move (a file written with the workbook:
+    if it raises, nothing is replaced). Returns the parts that were already damaged in the source.
     """
     target = Path(os.path.realpath(target))
     check_writable(target)
@@ -499,6 +500,8 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
             raise WorkbookError(f"{package.path.name} was changed by another program while LeadQ was refreshing it "
                                 "(a sync client, Excel's AutoSave, a colleague?); LeadQ did not write its results "
                                 "over the new version — run the refresh again")
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)

@@ -315,11 +315,13 @@ def _esc(s: str) -> str:
 
 
 def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path | None = None,
-                  settings: dict[str, str] | None = None, summary=None, expect: tuple | None = None) -> WriteReport:
+                  settings: dict[str, str] | None = None, summary=None, expect: tuple | None = None,
+                  before_replace=None) -> WriteReport:
     """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place).
 
     `expect` is the source's fingerprint when `data` was read from it: if the file changed since
-    (another program saved it), nothing is written, so results never mix two versions.
+    (another program saved it), nothing is written, so results never mix two versions. `before_replace`:
+    called just before the workbook is replaced; if it raises, the workbook is left as it was.
     """
     source = Path(source)
     target = Path(target or source)
@@ -353,7 +355,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         if styles.changed or styles_part not in pkg.names:
             edit.put(styles_part, styles.to_bytes(),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml")
-        damaged = edit.save(target, expect=expect)
+        damaged = edit.save(target, expect=expect, before_replace=before_replace)
     finally:
         pkg.close()
     problems += [Problem("damaged-part", name, "this part was already damaged in the workbook (its content does not "
