@@ -39,4 +39,6 @@ def test_macro_refresh_makes_the_same_calls_for_300_and_2000_leads(tmp_path, big
     writes = sum(v for k, v in large.items() if k == "Range.raw_value=")
     print(f"\nmacro refresh: {ops} operations on Excel ranges ({writes} value writes), {sum(large.values())} engine "
           f"calls in all, for 300 or {big} leads")
-    assert writes < 200 and ops < 2_000        # one write per lead would pass both
+    # ops: the synthetic leads have no consent column, which is read as absent (issue 22), so the
+    # Summary's hand-off queue is filled (it was empty when every lead counted as "No consent")
+    assert writes < 200 and ops < 4_000        # one write per lead would pass neither
