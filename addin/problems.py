@@ -30,7 +30,9 @@ _RULES = [
     ("duplicate-id", "Duplicate rule id", "error", "Two rules share an id; ids name ledger rows and must be unique."),
     ("operator-value", "Operator value", "error", "A rule's value does not fit its operator (a list where one value is needed…)."),
     ("unknown-field", "Unknown field", "warning", "A rule reads a column that is no standard Leads column (a custom one may still match)."),
-    ("regex-page-pattern", "Page pattern written as a regex", "warning", "A page rule's match looks like a regular expression; page patterns are globs, the warning gives the glob to write."),
+    ("regex-page-pattern", "Page pattern written as a regex", "warning",
+     "A page rule's match looks like a regular expression;"
+     " page patterns are globs, the warning gives the glob to write."),
     ("undefined-activity-type", "Undefined activity type", "error", "A page rule names an activity type that `activities` does not define."),
     ("duplicate-activity-name", "Duplicate activity name", "error", "Two activity types share a key, label or alias."),
     ("thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold."),
@@ -134,9 +136,15 @@ _DATA = [
     ("unknown-crm-status", "Unknown CRM status", "warning", "CRM status values crm_status does not map, with counts; LeadQ's stage is kept."),
     ("header-conflict", "Two columns for one field", "info", "Two headers mean one LeadQ column; the better-ranked is used, the other stays custom."),
     ("header-near-miss", "Header near-miss", "info", "A header looks like a LeadQ column but is not read as one; map it on Settings."),
-    ("lead-id-guessed", "Lead ID guessed", "info", "No Lead ID column (or one empty on every row): the id-like column whose values are unique and filled on every row is used, never an organisation's id while a person's exists."),
-    ("deal-title-not-job-title", "Deal title is not a job title", "info", "A bare \"Title\" beside deal columns is the deal's title and is not read as Job title."),
-    ("empty-column", "Column empty on every row", "info", "An optional column empty on every row is read as absent (e.g. no consent recorded: consent is not checked)."),
+    ("lead-id-guessed", "Lead ID guessed", "info",
+     "No Lead ID column (or one empty on every row): the id-like column whose values are"
+     " unique and filled on every row is used, never an organisation's id while a person's exists."),
+    ("deal-title-not-job-title", "Deal title is not a job title", "info",
+     "A bare \"Title\" beside deal columns is"
+     " the deal's title and is not read as Job title."),
+    ("empty-column", "Column empty on every row", "info",
+     "An optional column empty on every row is read as"
+     " absent (e.g. no consent recorded: consent is not checked)."),
     ("mapping-header-missing", "Column mapping names no column", "warning", "Settings' Column mapping names a header the sheet does not have."),
     ("date-order-conflict", "Date order conflict", "warning", "A date readable only in the other day/month order than its column."),
     ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),

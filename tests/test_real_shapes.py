@@ -14,10 +14,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from addin.cli import run
-from addin.io.reader import read_workbook
 from addin.app.inputs import from_file
 from addin.app.refresh import compute
+from addin.cli import run
+from addin.io.reader import read_workbook
 
 EXPORTS = Path(__file__).parent / "exports"
 

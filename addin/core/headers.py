@@ -349,7 +349,7 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
     values are unique and filled on every row with data wins; an organisation's id
     (organization_id, account_id, company_id) is never taken while a person-level id exists.
     """
-    import numpy as np                 # here: `leadq check-rules` imports this module and starts without numpy
+    import numpy as np  # here: `leadq check-rules` imports this module and starts without numpy
 
     from .parse import blank_mask
     if frame.shape[1] == 0 or len(frame) == 0:
