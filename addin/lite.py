@@ -30,7 +30,7 @@ from .app.check import check_input
 from .app.explain import explain_input
 from .app.inputs import WorkbookInput
 from .app.preview import preview_input
-from .app.refresh import compute, now_stamp, status
+from .app.refresh import compute, status
 from .core.headers import LEADS_OUTPUTS
 from .core.present import HEADER_FILL, excel_text
 from .core.preview import SHEET as PREVIEW_SHEET
@@ -38,7 +38,6 @@ from .core.preview import sheet_rows
 from .core.rules import rules_text
 from .core.scoring import LEDGER_COLUMNS
 from .core.text import key
-from .crash import crash_message
 from .errors import LeadQError, Problem, WorkbookError
 from .excel.read import read_book
 from .settings import PREVIEW_RULES, RULES_FILE
@@ -63,17 +62,11 @@ def lite_input(book, tables: bool = True) -> WorkbookInput:
 
 
 def _guard(job: str | None):
-    """Lite's error guard: the macros' (any error as one sentence in Settings' Status), with the book Lite passes."""
+    """Lite's entry point: the book Lite passes, through the macros' one error guard (macros.guarded_call)."""
     def wrap(action):
         @functools.wraps(action)
         def run(book: xw.Book, now: str | None = None) -> None:
-            stamp = now or now_stamp()
-            try:
-                action(book, stamp)
-            except LeadQError as e:
-                macros._fail(book, stamp, macros._first_line(e), job)
-            except Exception as e:        # not foreseen: one sentence in Status
-                macros._fail(book, stamp, crash_message(e, macros._book_name(book)), job)
+            macros.guarded_call(book, action, job, now)
         return run
     return wrap
 

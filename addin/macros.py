@@ -351,22 +351,27 @@ def _fail(book, stamp: str, message: str, job: str | None = None) -> None:
             raise LeadQError(text) from e
 
 
+def guarded_call(book, action, job: str | None, now: str | None = None) -> None:
+    """The one error guard of every Excel entry point (buttons here, Lite's scripts in addin.lite): run
+    `action(book, stamp)`, and turn any error into one sentence in Settings' Status (the traceback of
+    an unforeseen one in a log) — never a Python error box."""
+    stamp = now or now_stamp()
+    try:
+        action(book, stamp)
+    except LeadQError as e:
+        _fail(book, stamp, _first_line(e), job)
+    except Exception as e:      # not foreseen: one sentence in Status, the traceback in a log
+        _fail(book, stamp, crash_message(e, _book_name(book)), job)
+
+
 def _guarded(job: str | None):
-    """The one error guard of every Excel entry point: the calling book, a stamp, and any error as one
-    sentence in Settings' Status (the traceback of an unforeseen one in a log) — never a Python error box."""
+    """A button's entry point: the calling book (xw.Book.caller()) through guarded_call."""
     def wrap(action):
         import functools
 
         @functools.wraps(action)
         def run(now: str | None = None) -> None:
-            book = xw.Book.caller()
-            stamp = now or now_stamp()
-            try:
-                action(book, stamp)
-            except LeadQError as e:
-                _fail(book, stamp, _first_line(e), job)
-            except Exception as e:      # not foreseen: one sentence in Status, the traceback in a log
-                _fail(book, stamp, crash_message(e, _book_name(book)), job)
+            guarded_call(xw.Book.caller(), action, job, now)
         return run
     return wrap
 
