@@ -399,13 +399,16 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
 
 
 def _deal_title(hmap: HeaderMap, mapping: dict | None) -> None:
-    """A bare "Title" beside deal columns (Amount, Deal stage) is the deal's title, not the person's
-    job title: it stays a column of its own (the Column mapping can still name it)."""
+    """A bare "Title" beside deal columns (Amount, Deal stage) on a sheet of deals is the deal's title,
+    not the person's job title: it stays a column of its own (the Column mapping can still name it).
+    A sheet of people (First name / Last name columns, as a Salesforce Lead export or LeadQ's own
+    Leads table, which also carry Amount) keeps Title as the job title."""
     header = hmap.columns.get("Job title")
+    people = {"First name", "Last name"} & set(hmap.columns)
     if header is None or (mapping or {}).get("Job title") or not ({"Amount", "Deal stage"} & set(hmap.columns)):
         return
     hmap.conflicts = [c for c in hmap.conflicts if not (c[0] == "Job title" and key(c[2]) == "title")]
-    if key(header) != "title":
+    if key(header) != "title" or people:
         return
     pos = hmap.positions.pop("Job title")
     del hmap.columns["Job title"]

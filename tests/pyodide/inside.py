@@ -66,6 +66,10 @@ class FakeRange:
 
     @value.setter
     def value(self, v):
+        # As Excel stores typed input: a leading apostrophe marks the text as text and is not kept
+        # (tests/xlengine.py, which cites xlwings #1269 and office-js #229, does the same).
+        if isinstance(v, str) and v.startswith("'"):
+            v = v[1:]
         self.sheet.cells[(self.row, self.column)] = v
 
 
