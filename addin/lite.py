@@ -30,7 +30,7 @@ from .app.check import check_input
 from .app.explain import explain_input
 from .app.inputs import WorkbookInput
 from .app.preview import preview_input
-from .app.refresh import compute, status
+from .app.refresh import compute
 from .core.headers import LEADS_OUTPUTS
 from .core.present import HEADER_FILL, excel_text
 from .core.preview import SHEET as PREVIEW_SHEET
@@ -76,13 +76,7 @@ def _guard(job: str | None):
 def refresh(book, stamp: str) -> None:
     """Score the book and write LeadQ's columns, Score details, Lead history and Summary (as the Refresh button)."""
     macros._refuse_not_ours(book)
-    inp = lite_input(book)
-    ev, _ = compute(inp, clock=stamp)
-    macros.write_leads(book, ev, inp.source["Leads"])
-    macros.write_details(book, ev)
-    macros.write_history(book, ev.history)
-    macros.write_summary(book, ev, stamp)
-    macros._status(book, inp.settings_rows, status(ev, stamp), inp.settings)
+    macros.refresh_book(book, lite_input(book), stamp)     # all-or-nothing, as the Refresh button
 
 
 @script(name="LeadQ: Check rules")

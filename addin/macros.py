@@ -514,7 +514,12 @@ def refresh(book, stamp: str) -> None:
     """Refresh button: score the calling workbook and write LeadQ's columns, Score details, Lead
     history and Summary — all of them, or none (the book is put back as it was if a write fails)."""
     _refuse_not_ours(book)
-    inp = read_book(book)
+    refresh_book(book, read_book(book), stamp)
+
+
+def refresh_book(book, inp, stamp: str) -> None:
+    """The refresh job on a book's input, rendered into the book all-or-nothing (the Refresh button
+    and Lite's Refresh script both end here; each door only builds its input)."""
     ev, _ = compute(inp, clock=stamp)      # the Last refresh stamp's time, as headless
     _write_all(book, ev, inp.source["Leads"], stamp)
     _status(book, inp.settings_rows, status(ev, stamp), book_settings(book)[0])
