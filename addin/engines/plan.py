@@ -150,14 +150,16 @@ class Plan:
             d = self.b.distinct(self.col["Detail"])
             self.detail_text = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
             codes = np.arange(len(d), dtype=np.int64)
-            self.b.register("dim_det", pd.DataFrame({"v": d["v"], "d": codes}), self.col["Detail"])
-            self.detail_join = f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v"
             folded = pd.Series(self.detail_text, dtype=object)
             first_page = self.table.fit + len(self.table.types)
-            parts = [pd.DataFrame({"d": codes[glob_mask(folded, p["match"]).to_numpy(bool)], "rule": first_page + k})
-                     for k, p in enumerate(self.rules.pages)]
-            hits = pd.concat(parts, ignore_index=True).astype(np.int64)
+            masks = [glob_mask(folded, p["match"]).to_numpy(bool) for p in self.rules.pages]
+            hits = pd.concat([pd.DataFrame({"d": codes[m], "rule": first_page + k}) for k, m in enumerate(masks)],
+                             ignore_index=True).astype(np.int64)
             self.b.register("page_hit", hits)
+            # Only the Details some page rule matches get a code: the events join a table of those (often few).
+            some = np.logical_or.reduce(masks)
+            self.b.register("dim_det", pd.DataFrame({"v": d["v"][some], "d": codes[some]}), self.col["Detail"])
+            self.detail_join = f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v"
 
         if self.kinds[self.col["Date"]] != "date":
             d = self.b.distinct(self.col["Date"])
@@ -201,33 +203,49 @@ class Plan:
                 f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
 
     def _ranked(self, source: str, limits: dict[int, int]) -> str:
-        """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one)."""
-        cols = "lead, rule, d, k"
+        """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one).
+
+        Only the rows of capped rules are ranked, partitioned on g, one integer per (lead, rule): DuckDB
+        partitions and groups on one BIGINT several times faster than on the two columns."""
+        cols = "g, rule, d, k"
         if not limits:
             return f"SELECT {cols}, 1 AS ok FROM {source}"
         listed = ", ".join(str(r) for r in limits)
-        rank = "ROW_NUMBER() OVER (PARTITION BY lead, rule ORDER BY k)"
+        rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k)"
         return (f"SELECT {cols}, 1 AS ok FROM {source} WHERE rule NOT IN ({listed}) UNION ALL "
                 f"SELECT {cols}, CASE WHEN {rank} <= {case_of('rule', limits, '0')} THEN 1 ELSE 0 END AS ok "
                 f"FROM {source} WHERE rule IN ({listed})")
 
+    def _sums(self, source: str, units: dict[int, int], newest: bool) -> str:
+        """Per (lead, rule) of `source`'s hits: count, decayed points, points within max_count, factor sum
+        (and the newest hit's Detail code for page rules: types show their label)."""
+        nr = len(self.table.names)
+        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
+        x = f"({case_of('rule', units, '0')} * f)"
+        last = "ARG_MIN(d, k)" if newest else "CAST(NULL AS INTEGER)"
+        return (f"SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
+                f"SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, {last} AS newest FROM "
+                f"(SELECT g, d, k, ok, f, {rint(x)} AS pc FROM (SELECT g, rule, d, k, ok, {f} AS f FROM {source}) fx) px GROUP BY g")
+
     def _score_sql(self, base: str) -> str:
         t = self.table
+        nr = len(t.names)
         first_page = t.fit + len(t.types)
         limited = {i: int(t.max_count[i]) for i in range(t.fit, len(t.names) - 1) if t.max_count[i] < NO_LIMIT}
         type_limits = {r: n for r, n in limited.items() if r < first_page}
         page_limits = {r: n for r, n in limited.items() if r >= first_page}
+        units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
         age = f"({self.as_of_day} - day)"
         ctes = [f"base AS ({base})",
                 "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
                 # Future activities and fully decayed ones count nothing, and take no max_count place.
                 # Read twice below (ranked and unranked types; type and page hits), so computed once, in
-                # narrow columns: the age is in k, the decay factor is recomputed from it where needed.
-                f"live AS MATERIALIZED (SELECT CAST(lead AS INTEGER) AS lead, CAST(rule AS SMALLINT) AS rule, "
+                # narrow columns: g = lead * rules + rule, the age is in k (the decay factor is recomputed from it).
+                f"live AS MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, CAST(rule AS SMALLINT) AS rule, "
                 f"CAST(d AS INTEGER) AS d, {age} * {RECENCY} + o AS k FROM ev "
                 f"WHERE day <= {self.as_of_day} AND {factor_sql(age, self.rules.decay)} > 0)",
                 f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
-        hits = "SELECT * FROM tr"
+        out = self._sums("tr", units, newest=False)
         if self.has_detail:
             only = []
             for k, page in enumerate(self.rules.pages):
@@ -237,19 +255,11 @@ class Plan:
                     codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
                     inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
                     only.append(f"(p.rule <> {first_page + k} OR {inside})")
-            ctes.append("pg AS (SELECT tr.lead, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k FROM tr JOIN page_hit p ON tr.d = p.d "
-                        "WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
+            ctes.append(f"pg AS (SELECT tr.g // {nr} * {nr} + p.rule AS g, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k "
+                        "FROM tr JOIN page_hit p ON tr.d = p.d WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
             ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
-            hits += " UNION ALL SELECT * FROM pr"
-        units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
-        ctes.append(f"hits AS ({hits})")
-        ctes.append(f"fs AS (SELECT lead, rule, d, k, ok, {factor_sql(f'(k // {RECENCY})', self.rules.decay)} AS f FROM hits)")
-        ctes.append(f"xs AS (SELECT lead, rule, d, f, k, ok, {case_of('rule', units, '0')} * f AS x FROM fs)")
-        ctes.append(f"pts AS (SELECT lead, rule, d, f, k, ok, {rint('x')} AS pc FROM xs)")
-        return ("WITH " + ", ".join(ctes) +
-                " SELECT lead, rule, COUNT(*) AS n, SUM(pc) AS decayed, SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept,"
-                " SUM(f) AS fsum, ARG_MIN(d, k) AS newest"
-                " FROM pts GROUP BY lead, rule")
+            out += " UNION ALL " + self._sums("pr", units, newest=True)
+        return "WITH " + ", ".join(ctes) + " " + out
 
     def _diag_sql(self, joins: list[str]) -> str:
         """Row counts by lead and by what is wrong, and each lead's last activity day.
