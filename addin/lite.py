@@ -225,9 +225,10 @@ from addin.lite import (LEADQ_EXPLAIN, LEADQ_POINTS, LEADQ_TABLE, calibrate, che
 
 
 def requirements_txt(wheel: str | None = None) -> str:
-    """Lite's requirements.txt: LeadQ (its wheel's URL, or the release on PyPI) and the version of xlwings it was built with."""
+    """Lite's requirements.txt: LeadQ (its wheel's URL, or the release on PyPI) with scikit-learn, which the
+    Calibrate script needs (an optional extra of LeadQ; Pyodide has its build)."""
     from . import __version__
-    return f"{wheel or f'leadq=={__version__}'}\n"
+    return f"{wheel or f'leadq=={__version__}'}\nscikit-learn\n"
 
 
 def write_setup(folder) -> list[Path]:

@@ -3,6 +3,7 @@
 import io
 import json
 import shutil
+import sys
 
 import numpy as np
 import openpyxl
@@ -311,3 +312,23 @@ def test_suggested_rules_pass_the_validator_as_data(fitted):
     rules, problems = check_rules(cal.suggested)
     assert rules is not None, problems
     assert rules.version.startswith("1 (calibrated 2026-11-22")
+
+
+def test_calibrate_without_scikit_learn_names_the_extra_to_install(book, monkeypatch):
+    """scikit-learn is the optional extra `calibrate`: without it, one sentence saying what to install."""
+    monkeypatch.setitem(sys.modules, "sklearn", None)        # `import sklearn` now fails, as in a base install
+    code, out, err = call("calibrate", book, "--as-of", AS_OF)
+    assert code == 1 and "Traceback" not in err and out == ""
+    assert err.strip() == 'leadq: calibrate needs scikit-learn, which this install of LeadQ leaves out: run pip install "leadq[calibrate]"'
+
+
+def test_scikit_learn_is_the_calibrate_extra_and_the_test_extra_installs_it():
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    names = lambda reqs: {Requirement(r).name.lower() for r in reqs}   # noqa: E731
+    assert "scikit-learn" not in names(project["dependencies"])
+    assert "scikit-learn" in names(project["optional-dependencies"]["calibrate"])
+    assert "scikit-learn" in names(project["optional-dependencies"]["test"])

@@ -284,3 +284,19 @@ def test_pip_install_on_cpython_keeps_fastexcel_and_duckdb_and_pyodide_leaves_th
     pyodide = {d.name.lower() for d in deps if d.marker is None or d.marker.evaluate({"sys_platform": "emscripten"})}
     assert {"fastexcel", "duckdb", "pandas", "jsonschema"} <= cpython
     assert cpython - pyodide == {"fastexcel", "duckdb"}
+
+
+def test_lite_calibrate_without_scikit_learn_says_what_to_install(tmp_path, lite, monkeypatch):
+    import addin.lite as lite_door
+    path = tmp_path / "lite.xlsx"
+    code, out, err = _cli("new", path, "--lite", "--sample")
+    assert code == 0, err
+    book = open_as_caller(path)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    lite_door.calibrate(book, now="2026-11-22 09:00")
+    assert 'calibrate needs scikit-learn, which this install of LeadQ leaves out: run pip install "leadq[calibrate]"' \
+        in book.app.status_bar, book.app.status_bar
+    assert "Traceback" not in book.app.status_bar
+    assert lite_door.SUGGESTED_SHEET not in [s.name for s in book.sheets]
+    from addin import __version__
+    assert lite_door.requirements_txt().splitlines() == [f"leadq=={__version__}", "scikit-learn"]

@@ -27,8 +27,20 @@ class Calibrated:
         return iter((self.calibration, self.rules_source, self.rules_path))
 
 
+CALIBRATE_EXTRA = 'calibrate needs scikit-learn, which this install of LeadQ leaves out: run pip install "leadq[calibrate]"'
+
+
+def require_calibrate_extra() -> None:
+    """scikit-learn is the optional extra `calibrate` (about 190 MB with SciPy): say how to add it."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise LeadQError(CALIBRATE_EXTRA) from None
+
+
 def calibrate_input(inp: WorkbookInput, rules=None, as_of=None, **options) -> Calibrated:
     """Calibrate the input's leads against their outcomes (core.calibrate's options)."""
+    require_calibrate_extra()
     run = run_settings(inp, rules, as_of)
     from ..settings import rules_file_text
     text = rules_file_text(run.rules_path) if run.rules_path else default_rules_text()
@@ -40,6 +52,7 @@ def calibrate_input(inp: WorkbookInput, rules=None, as_of=None, **options) -> Ca
 
 def calibrate_file(workbook, rules=None, as_of=None, **options) -> Calibrated:
     """Calibrate a workbook file (iterates as (calibration, rules source, rules path))."""
+    require_calibrate_extra()        # before reading the workbook
     return calibrate_input(from_file(open_workbook(workbook)), rules, as_of, **options)
 
 
