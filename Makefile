@@ -4,6 +4,7 @@
 #   (make test-fast skips the LibreOffice and Spark tests, for the inner loop)
 # LeadQ's command is .venv/bin/leadq: `source .venv/bin/activate` puts it on PATH.
 PY ?= python3
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 TESTED := $(VENV)/.leadq-test-extras
@@ -38,6 +39,10 @@ test-fast: install
 
 # Every figure with its baseline and ratio: start-up, refresh vs the bare read and zip floor, the
 # engine alone, Lead history; then the DuckDB engine vs the bare DuckDB group-by on a 10M-event log.
+# Ends with every ratio of the run in one list (benchmarks/ratios.py over the results kept in .data).
 bench: $(BIN)/leadq
-	$(BIN)/python benchmarks/bench.py all
-	$(BIN)/python benchmarks/log_bench.py --sizes 10M --pandas ""
+	mkdir -p benchmarks/.data
+	$(BIN)/python benchmarks/bench.py all | tee benchmarks/.data/bench-results.jsonl; test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/python benchmarks/log_bench.py --sizes 10M --pandas "" | tee -a benchmarks/.data/bench-results.jsonl; test $${PIPESTATUS[0]} -eq 0
+	@echo "ratios (of medians):"
+	@$(BIN)/python benchmarks/ratios.py benchmarks/.data/bench-results.jsonl
