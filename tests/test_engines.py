@@ -265,3 +265,19 @@ def test_every_engine_reads_activity_aliases_in_a_parquet_log(exported, tmp_path
         assert code == 0, err
         assert not [n for names in HUBSPOT_NAMES.values() for n in names if f'"{n}"' in out + err]   # none is "unknown"
         pd.testing.assert_frame_equal(_scores(sheet_wb), _scores(file_wb))
+
+
+def test_duckdb_memory_limit_is_a_checked_setting(exported, tmp_path, monkeypatch):
+    """LEADQ_DUCKDB_MEMORY bounds DuckDB's memory (it spills past it); a value that is not a size is one sentence."""
+    sheet_wb, file_wb = exported
+    monkeypatch.setenv("LEADQ_DUCKDB_MEMORY", "lots")
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--activities", tmp_path / "events.parquet")
+    assert code == 1 and "Traceback" not in err
+    assert 'LEADQ_DUCKDB_MEMORY="lots" is not a size: write it like 3GB or 500MB' in err
+    monkeypatch.setenv("LEADQ_DUCKDB_MEMORY", "64MB")       # small, still scores alike (spilling if it must)
+    code, out, err = _call("refresh", file_wb, "--as-of", AS_OF, "--activities", tmp_path / "events.parquet")
+    assert code == 0, err
+    pd.testing.assert_frame_equal(_scores(sheet_wb), _scores(file_wb))
+    from addin.engines.duck import locked_connection
+    con = locked_connection([])
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "61.0 MiB"     # 64 MB as DuckDB shows it

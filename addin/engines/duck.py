@@ -12,17 +12,28 @@ configuration is then locked so no query can undo that. A DuckDB source must be 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 import numpy as np
 import pandas as pd
 
-from ..errors import Problem, WorkbookError
+from ..errors import LeadQError, Problem, WorkbookError
 from .plan import ORDER, q
 from .source import ActivitiesSource
 
-MEMORY_LIMIT = os.environ.get("LEADQ_DUCKDB_MEMORY", "3GB")
+MEMORY_LIMIT = "3GB"          # DuckDB's memory for one scoring; past it, it spills to SPILL (LEADQ_DUCKDB_MEMORY changes it)
 SPILL = os.path.join(tempfile.gettempdir(), "leadq-duckdb")
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
+
+
+def memory_setting(given: str | None = None) -> str:
+    """DuckDB's memory limit: `given`, else $LEADQ_DUCKDB_MEMORY, else 3GB; a size such as 3GB or 500MB."""
+    value = given or os.environ.get("LEADQ_DUCKDB_MEMORY") or MEMORY_LIMIT
+    if not _SIZE.fullmatch(value):
+        raise LeadQError(f'LEADQ_DUCKDB_MEMORY="{value}" is not a size: write it like 3GB or 500MB '
+                         "(the memory DuckDB may use before it spills to the temporary folder)")
+    return value.strip()
 
 
 def locked_connection(paths=(), memory_limit: str | None = None, threads: int | None = None, keep_order: bool = True):
@@ -31,7 +42,7 @@ def locked_connection(paths=(), memory_limit: str | None = None, threads: int | 
     import duckdb
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
-    con.execute(f"SET memory_limit = '{memory_limit or MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{memory_setting(memory_limit)}'")
     con.execute("SET temp_directory = ?", [SPILL])
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
