@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core.headers import canonicalize
 from .core.privacy import pseudonyms
+from .core.values.headers import canonicalize
 from .salt import privacy_salt
 
 KEPT_INPUTS = ["Industry", "Company size", "Country", "Source", "Created", "Deal stage", "Amount"]
@@ -94,7 +94,7 @@ def crm_export_frame(workbook, crm: str, rules=None, as_of=None, now: str | None
 
     from .app.inputs import from_file
     from .app.refresh import compute
-    from .core.crm_export import crm_frame
+    from .core.report.crm_export import crm_frame
     workbook = Path(workbook)
     inp = from_file(workbook)
     data = inp.source

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .app.preview import preview
 from .app.refresh import RefreshResult, compute, not_a_workbook, refresh
-from .core.rules import default_rules_text
+from .core.rules.model import default_rules_text
 from .errors import Problem, WorkbookError
 from .io.writer import check_not_open
 from .settings import load_rules, rules_file_text
@@ -133,7 +133,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
         text = rules_file_text(rules) if rules else default_rules_text()
         data = json.loads(text)
         data["$schema"] = "./rules.schema.json"
-        from .core.rules import rules_text
+        from .core.rules.model import rules_text
         beside.write_text(rules_text(data), encoding="utf-8")     # one rule per line, like the repository's
         from importlib import resources
         (out.parent / "rules.schema.json").write_text(

@@ -23,7 +23,7 @@ def main(n: int) -> None:
     from synth import make
 
     from addin.core.evaluate import evaluate
-    from addin.core.table import table_frame
+    from addin.core.values.table import table_frame
     from addin.settings import load_rules
     leads, acts = make(n, 10 * n)
     cells = {name: [list(f.columns)] + f.astype(object).where(f.notna(), None).to_numpy().tolist()

@@ -5,8 +5,8 @@ import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
 
-from addin.core.operators import OPERATORS
-from addin.core.rules import schema
+from addin.core.rules.model import schema
+from addin.core.rules.operators import OPERATORS
 
 REFERENCE = (ROOT / "docs" / "RULES.md").read_text("utf-8")
 README = (ROOT / "README.md").read_text("utf-8")

@@ -11,8 +11,8 @@ from conftest import AS_OF, ROOT, ooxcheck
 from xlengine import open_as_caller
 
 import addin.macros as macros
-from addin.core import outputs as layouts
-from addin.core.outputs import Owned, layout_version, marked_columns, marker, owned_positions
+from addin.core.report import outputs as layouts
+from addin.core.report.outputs import Owned, layout_version, marked_columns, marker, owned_positions
 from addin.errors import WorkbookError
 from addin.refresh import new_workbook, refresh
 
@@ -170,7 +170,7 @@ def test_layouts_only_ever_add_columns():
     assert versions == list(range(1, len(versions) + 1))
     for v in versions[1:]:
         assert list(layouts.LAYOUTS[v][: len(layouts.LAYOUTS[v - 1])]) == list(layouts.LAYOUTS[v - 1])
-    assert layouts.outputs() == __import__("addin.core.headers", fromlist=["x"]).LEADS_OUTPUTS
+    assert layouts.outputs() == __import__("addin.core.values.headers", fromlist=["x"]).LEADS_OUTPUTS
 
 
 def test_a_user_column_named_like_a_new_output_is_an_error_not_overwritten(monkeypatch):

@@ -8,8 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.calibrate import Calibration, Goal, calibrate
-from ..core.rules import default_rules_text, rules_text
+from ..core.calibrate.fit import Calibration, Goal, calibrate
+from ..core.rules.model import default_rules_text, rules_text
 from ..errors import LeadQError
 from .inputs import WorkbookInput, from_file
 from .refresh import open_workbook, run_settings

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..app.inputs import WorkbookInput
-from ..core.headers import header_row
 from ..core.history import SHEET as HISTORY
-from ..core.table import table_frame
-from ..core.text import key
+from ..core.values.headers import header_row
+from ..core.values.table import table_frame
+from ..core.values.text import key
 from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings

@@ -24,9 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_row, is_id_like, match_headers
-from ..core.parse import blank_mask, read_dates, read_numbers
-from ..core.text import fold, key
+from ..core.values.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_row, is_id_like, match_headers
+from ..core.values.parse import blank_mask, read_dates, read_numbers
+from ..core.values.text import fold, key
 from ..errors import Problem, WorkbookError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -145,7 +145,7 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
                                "password or another format renamed: open it and save it as .xlsx or CSV") from None
         names = reader.sheet_names
         if sheet is not None and sheet not in names:
-            from ..core.text import did_you_mean
+            from ..core.values.text import did_you_mean
             raise _error(path, f'no sheet "{sheet}"{did_you_mean(sheet, names)}; its sheets: {", ".join(names)}')
         raw = reader.load_sheet(sheet if sheet is not None else names[0], header_row=None).to_pandas()
         if raw.empty:

@@ -19,10 +19,8 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from ..core.headers import LEADS_INPUTS
-from ..core.outputs import outputs
-from ..core.parse import DATE_ORDERS
-from ..core.present import (
+from ..core.report.outputs import outputs
+from ..core.report.present import (
     DETAIL_WIDTHS,
     HEADER_FILL,
     HEADER_FONT,
@@ -33,9 +31,11 @@ from ..core.present import (
     contrast,
     currency_format,
 )
-from ..core.rules import Rules, load_rules
+from ..core.rules.model import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
-from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
+from ..core.values.headers import LEADS_INPUTS
+from ..core.values.parse import DATE_ORDERS
+from ..core.values.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 from ..settings import MAPPING_SHEETS, mapping_label
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible

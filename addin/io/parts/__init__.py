@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...core.calibration_view import CALIBRATION
+from ...core.calibrate.view import CALIBRATION
 from ...core.history import COLUMNS as HISTORY_COLUMNS
 from ...core.history import SHEET as HISTORY
-from ...core.present import SCORE_DETAILS, SUMMARY
-from ...core.preview import SHEET as PREVIEW
 from ...core.privacy import LOG_COLUMNS, PRIVACY_LOG
+from ...core.report.present import SCORE_DETAILS, SUMMARY
+from ...core.report.preview import SHEET as PREVIEW
 from ...core.scoring import LEDGER_COLUMNS
 from ...rules_sheet import MARK as RULES_MARK
 from ...rules_sheet import SHEET as RULES

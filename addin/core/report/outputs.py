@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import WorkbookError
-from .text import column_letter, key
+from ...errors import WorkbookError
+from ..values.text import column_letter, key
 
 OWNED_NAME = "_LeadQ_Outputs"
 LAYOUT_NAME = "_LeadQ_Layout"

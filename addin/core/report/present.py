@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .evaluate import Evaluation
+from ..model import Evaluation
+from ..scoring import LEDGER_COLUMNS
+from ..values.vocabulary import ACTION_COLORS, STAGES
 from .outputs import outputs
-from .scoring import LEDGER_COLUMNS
-from .vocabulary import ACTION_COLORS, STAGES
 
 EXCEL_MAX_ROWS = 1_048_576
 SCORE_DETAILS = "Score details"
@@ -108,7 +108,7 @@ def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
 
 def excel_serial(values) -> pd.Series:
     """Dates (and date-times) as Excel serial numbers; NaT as NaN."""
-    from .parse import EXCEL_EPOCH
+    from ..values.parse import EXCEL_EPOCH
     s = pd.to_datetime(pd.Series(values))
     return (s - EXCEL_EPOCH) / pd.Timedelta(days=1)
 
