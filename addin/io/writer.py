@@ -24,7 +24,7 @@ from ..core.report.present import (
     DETAIL_WIDTHS,
     DETAILS_HEADER_FORMAT,
     LEADS_HEADER_FORMAT,
-    NUMBER_FORMATS,
+    NUMERIC_OUTPUTS,
     SCORE_DETAILS,
     WIDTHS,
     color_rules,
@@ -58,7 +58,6 @@ from .sheetxml import (
 )
 from .styles import StyleBook
 
-NUMERIC = set(NUMBER_FORMATS)          # number cells (dates as serials); the others are text
 EXCEL_MAX_COLS = 16_384
 
 
@@ -160,7 +159,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     cells = {}
     for c, name in order:
         header = f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
-        if name in NUMERIC:
+        if name in NUMERIC_OUTPUTS:
             column = number_cells(col_letter(c), data_rows, values[name].to_numpy(float), styles.xf(**output_format(name)))
         else:
             column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
