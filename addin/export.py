@@ -89,7 +89,7 @@ def export_pseudonymised(workbook, out_csv, rules=None, as_of=None, env: dict | 
 
 
 def crm_export_frame(workbook, crm: str, rules=None, as_of=None, now: str | None = None):
-    """The rows of `leadq export --for CRM` (see core.crm_export) and the evaluation behind them."""
+    """The rows of `leadq export --for CRM` (see core.report.crm_export) and the evaluation behind them."""
     import datetime as dt
 
     from .app.inputs import from_file

@@ -7,7 +7,7 @@ date and the workbook's date order. The precedence, everywhere:
 - rules: explicit → the Settings *Rules file* path (relative to the workbook; a path that does not
   exist is an error naming the cell, never a silent fallback) → `rules.json` beside the workbook
   → `$LEADQ_RULES` → the bundled defaults;
-- as-of date: explicit → Settings *As-of date* → today; read by `core.parse.date_value` in the
+- as-of date: explicit → Settings *As-of date* → today; read by `core.values.parse.date_value` in the
   workbook's date order, so `01/02/2026` means the same date on every route;
 - date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto;
 - column mapping: the *Column mapping* rows of Settings (a LeadQ field in column A, your header in

@@ -28,7 +28,7 @@ class Calibrated:
 
 
 def calibrate_input(inp: WorkbookInput, rules=None, as_of=None, **options) -> Calibrated:
-    """Calibrate the input's leads against their outcomes (core.calibrate's options)."""
+    """Calibrate the input's leads against their outcomes (core.calibrate.fit's options)."""
     run = run_settings(inp, rules, as_of)
     from ..settings import rules_file_text
     text = rules_file_text(run.rules_path) if run.rules_path else default_rules_text()

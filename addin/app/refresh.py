@@ -72,7 +72,7 @@ def status(ev: Evaluation | None, stamp: str, error: str | None = None) -> dict[
 
 
 def summary_page(ev: Evaluation, stamp: str):
-    """The Summary sheet laid out (core.summary_layout): what every door renders, cell by cell or as XML."""
+    """The Summary sheet laid out (core.report.summary_layout): what every door renders, cell by cell or as XML."""
     from ..core.report.summary import summarise
     from ..core.report.summary_layout import summary_layout
     return summary_layout(summarise(ev), ev.rules, stamp)

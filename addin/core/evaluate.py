@@ -54,7 +54,7 @@ from .values.vocabulary import (
 
 
 def _as_of(as_of, date_order: str) -> pd.Timestamp:
-    """The as-of date (default today), read like every other route reads it (core.parse.date_value)."""
+    """The as-of date (default today), read like every other route reads it (core.values.parse.date_value)."""
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
         return pd.Timestamp.today().normalize()
     day = date_value(as_of, date_order)

@@ -1,6 +1,6 @@
 """An open book (xlwings) as the application layer's WorkbookInput — the Excel door's only reader.
 
-The tables go through the same table-to-DataFrame code as the file reader (core.table), the
+The tables go through the same table-to-DataFrame code as the file reader (core.values.table), the
 Settings sheet through settings.parse_settings, and LeadQ's Lead history is read only when it is
 LeadQ's (io.ownership's test on the sheet's values), so every door scores the same input.
 """

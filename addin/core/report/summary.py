@@ -51,7 +51,7 @@ class Summary:
     memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
     accounts: pd.DataFrame | None = None  # one row per account (core.accounts.account_table)
     accounts_note: str = ""               # how leads were grouped into accounts
-    health: object = None                 # core.monitoring.Health: conversion per band per period, drift, staleness
+    health: object = None                 # core.report.monitoring.Health: conversion per band per period, drift, staleness
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
