@@ -217,8 +217,8 @@ def cmd_forget(args, out, err) -> int:
 
 
 def cmd_export(args, out, err) -> int:
+    from .app.export import export_for_crm, export_pseudonymised
     from .core.report.crm_export import FORMATS
-    from .export import export_for_crm, export_pseudonymised
     if bool(args.crm) == bool(args.pseudonymise):
         err.write("leadq export: give either --for hubspot|salesforce|pipedrive|csv OUT.csv, or --pseudonymise OUT.csv\n")
         return 2
@@ -340,7 +340,7 @@ def cmd_preview(args, out, err) -> int:
 
 
 def cmd_new(args, out, err) -> int:
-    from .refresh import new_workbook
+    from .app.new import new_workbook
     imports = _imports(args)
     if imports and args.sample:
         err.write("leadq new: use --sample or --leads/--activities/--qualification, not both\n")
@@ -361,7 +361,7 @@ def cmd_new(args, out, err) -> int:
 
 
 def cmd_import(args, out, err) -> int:
-    from .io.importer import import_files
+    from .app.imports import import_files
     imports = _imports(args)
     if not imports:
         err.write("leadq import: give at least one of --leads, --activities, --qualification\n")
@@ -380,8 +380,8 @@ def cmd_import(args, out, err) -> int:
 
 
 def cmd_demo(args, out, err) -> int:
+    from .app.new import new_workbook
     from .app.refresh import refresh
-    from .refresh import new_workbook
     for path in new_workbook(args.out, sample=True, as_of=args.as_of, force=args.force):
         out.write(f"wrote {path}\n")
     step = _progress(err)

@@ -125,7 +125,7 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
     from ..io.package import fingerprint
     from ..io.parts.summary import summary_writer
     from ..io.writer import check_not_open, write_results
-    from ..refresh import shim_problems
+    from .new import shim_problems
     workbook = open_workbook(workbook)
     step = progress or (lambda msg: None)
     check_not_open(workbook)
