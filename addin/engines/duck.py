@@ -22,13 +22,15 @@ from ..errors import LeadQError, Problem, WorkbookError
 from .plan import ORDER, q
 from .source import ActivitiesSource
 
-MEMORY_LIMIT = "3GB"          # DuckDB's memory for one scoring; past it, it spills to SPILL (LEADQ_DUCKDB_MEMORY changes it)
+# DuckDB's memory for one scoring; past it, it spills to SPILL (LEADQ_DUCKDB_MEMORY changes it). 1GB keeps a
+# 100M-event log under 1.5 GB for the whole process at the same CPU time as 3GB did (benchmarks/log_bench.py).
+MEMORY_LIMIT = "1GB"
 SPILL = os.path.join(tempfile.gettempdir(), "leadq-duckdb")
 _SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*", re.IGNORECASE)
 
 
 def memory_setting(given: str | None = None) -> str:
-    """DuckDB's memory limit: `given`, else $LEADQ_DUCKDB_MEMORY, else 3GB; a size such as 3GB or 500MB."""
+    """DuckDB's memory limit: `given`, else $LEADQ_DUCKDB_MEMORY, else 1GB; a size such as 3GB or 500MB."""
     value = given or os.environ.get("LEADQ_DUCKDB_MEMORY") or MEMORY_LIMIT
     if not _SIZE.fullmatch(value):
         raise LeadQError(f'LEADQ_DUCKDB_MEMORY="{value}" is not a size: write it like 3GB or 500MB '
