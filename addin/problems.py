@@ -142,6 +142,9 @@ _DATA = [
     ("deal-title-not-job-title", "Deal title is not a job title", "info",
      "A bare \"Title\" beside deal columns is"
      " the deal's title and is not read as Job title."),
+    ("rows-below-table", "Rows below a table", "info",
+     "Rows typed or pasted under a table's last row (through gaps of up to 3 empty rows) are read, and the"
+     " table is extended over them when LeadQ writes the workbook."),
     ("empty-column", "Column empty on every row", "info",
      "An optional column empty on every row is read as"
      " absent (e.g. no consent recorded: consent is not checked)."),
