@@ -125,3 +125,34 @@ def test_a_block_after_a_wider_gap_is_left_alone(tmp_path):
     assert not [p for p in result["problems"] if p["code"] == "rows-below-table"]
     refs = _refs(book)
     assert refs["Activities"] == before["Activities"] and refs["Qualification"] == before["Qualification"]
+
+
+def test_the_refresh_button_reads_the_rows_below_and_resizes_the_tables(tmp_path):
+    """The macro path on the Excel-like test engine: the same scores as the CLI, one line on the
+    Summary's data quality, and Table.resize over the rows."""
+    from conftest import ROOT, gate
+    from xlengine import open_as_caller
+
+    import addin.macros as macros
+    book, cli_copy = tmp_path / "s.xlsm", tmp_path / "cli.xlsm"
+    assert _cli("new", book, "--sample")[0] == 0
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
+    _put_below(book, gap=1, activities=30)
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 20)
+    wb.save(book)
+    shutil.copy(book, cli_copy)
+
+    xl = open_as_caller(book)
+    macros.refresh(now="2026-11-20 09:00")
+    status = xl.sheets["Settings"].range("B5").value
+    assert status.startswith("OK — 201 leads scored"), status
+    xl.impl.save()
+    assert _cli("refresh", cli_copy, "--rules", tmp_path / "rules.json")[0] == 0
+    assert _scores(book) == _scores(cli_copy)
+    assert _scores(book)["L9001"][1] == "SQL"
+    refs = _refs(book)
+    assert refs["Activities"] == "A1:D1073" and refs["Qualification"] == "A1:F86" and refs["Leads"].endswith("205")
+    summary = [str(v) for row in openpyxl.load_workbook(book)["Summary"].iter_rows(values_only=True) for v in row if v]
+    assert any("30 rows below the Activities table were read and the table extended to row 1073" in v for v in summary)
+    gate(book, "rows below the tables (test engine)")
