@@ -415,16 +415,16 @@ def _privacy(p: _Page, s: Summary, rules) -> None:
 
 def _quality(p: _Page, s: Summary) -> None:
     n, found = len(s.quality), s.kpis["Data problems"]
-    listed = "" if found <= n else "; the first of each kind are listed"
     r = p.section(f"Data quality — {found:,} problem{'s' * (found != 1)}",
-                  f"Rows skipped or values not understood; fix them in the cell named{listed}." if n
+                  f"Rows skipped or values not understood, on {n:,} line{'s' * (n != 1)}: rows of one kind, sheet and "
+                  "column are one line with their count and first cells; fix them in the cells named." if n
                   else "Every row was read and understood.")
     if n:
-        columns = ["Sheet", "Cell", "Column", "Problem", "Details"]
+        columns = ["Sheet", "Cell", "Column", "Rows", "Problem", "Details"]
         p.header(r, columns)
         for i, row in s.quality.head(QUALITY_ROWS).iterrows():
             for c, name in enumerate(columns):
-                p.put(r + 1 + i, c, row[name], "text")
+                p.put(r + 1 + i, c, int(row[name]) if name == "Rows" else row[name], "int" if name == "Rows" else "text")
         if n > QUALITY_ROWS:
             p.put(r + 1 + QUALITY_ROWS, 0, f"… and {n - QUALITY_ROWS} more", "note")
     p.end_section()
