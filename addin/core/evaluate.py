@@ -469,7 +469,6 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)
     email = _col(frame, "Email")
-    contact_check(lead, rules, log)
     reachable = has_contact(email, _col(frame, "Phone"), rules.lead_requires)
     is_mql = reachable & (score >= rules.mql)
     stage = np.select(
@@ -486,21 +485,30 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
                             'LeadQ\'s own stage is kept for them — map each value in "crm_status" of rules.json '
                             '(Customer, Lost, Disqualified, Opportunity, SQL, MQL or keep)', "warning",
                             sheet=lead.origin.sheet, column=lead.header("CRM status")))
+    contact_check(lead, rules, log, stage)
     return _Stages(stage, reason, disq, outcome, probability, deal_name, email)
 
 
-def contact_check(lead: _Leads, rules: Rules, log: ProblemLog) -> None:
+def contact_check(lead: _Leads, rules: Rules, log: ProblemLog, stage: np.ndarray) -> None:
     """One clear warning when nothing on the sheet can make a contact a Lead: the email / phone
-    columns are missing, or empty on every row (an export pasted beside the template's columns)."""
+    columns are missing, or empty on every row (an export pasted beside the template's columns).
+    It counts the leads that do stay Visitors (`stage`, final): a deal stage, a CRM status or a
+    disqualification still gives the others their stage, and the Summary's funnel shows them."""
     need = {"email or phone": ["Email", "Phone"], "email": ["Email"], "phone": ["Phone"]}[rules.lead_requires]
     present = [c for c in need if c in lead.frame.columns]
     if not lead.n or any((~blank_mask(lead.frame[c])).any() for c in present):
         return
+    visitors = int((np.asarray(stage) == VISITOR).sum())
+    if not visitors:
+        return
     words = " or ".join(f'"{c}"' for c in need)
     what = (f"no {words} column" if not present else
             " and ".join(f'"{lead.header(c)}"' for c in present) + " empty on every row")
+    who = (f"all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires})" if visitors == lead.n else
+           f"{visitors:,} of {lead.n:,} leads stay Visitors, as a Lead needs {rules.lead_requires} (the other "
+           f"{lead.n - visitors:,} take their stage from a deal stage, CRM status or disqualification)")
     log.add(Problem("no-contact-column", lead.origin.header_ref,
-                    f"{what}: all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires}) — "
+                    f"{what}: {who} — "
                     "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
 
 
