@@ -294,10 +294,20 @@ def test_explain_says_which_as_of_date_it_used(tmp_path):
     book = tmp_path / "demo.xlsm"
     assert _cli("demo", book)[0] == 0
     lead = read_workbook(book).leads["Lead ID"].iloc[0]
-    code, out, err = _cli("explain", book, lead)
+    code, out, err = _cli("explain", book, lead, "--json")
     assert code == 0, err
+    ws = openpyxl.load_workbook(book, data_only=True)["Leads"]
+    header = [c.value for c in ws[3]]
+    sheet_score = next(r[header.index("Score")] for r in ws.iter_rows(min_row=4, values_only=True) if r[0] == lead)
+    assert json.loads(out)["lead"]["Score"] == pytest.approx(sheet_score)      # the sheet's score, not today's
+    code, out, err = _cli("explain", book, lead)
     first = out.splitlines()[0]
-    assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in first
+    last = read_workbook(book).history["Refreshed at"].max().date().isoformat()
+    assert first.endswith(f"as of {last} (the last refresh's, from Lead history: Settings!B3 is empty)"), first
+    fresh = tmp_path / "fresh.xlsm"                 # before the first refresh: today, and said so
+    assert _cli("new", fresh, "--sample")[0] == 0
+    code, out, err = _cli("explain", fresh, lead)
+    assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in out.splitlines()[0]
     code, out, err = _cli("explain", book, lead, "--as-of", "2026-11-22")
     assert out.splitlines()[0].endswith("as of 2026-11-22 (--as-of)")
 
