@@ -177,6 +177,7 @@ class _Leads:
     pos: np.ndarray              # input positions of the kept rows
     origin: Origin
     real: dict                   # canonical name -> header the user sees
+    empty: list = field(default_factory=list)   # optional columns empty on every row, read as absent
 
     @property
     def n(self) -> int:
@@ -307,17 +308,36 @@ ABSENT_WHEN_EMPTY = {
 }
 
 
-def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict, log: ProblemLog) -> pd.DataFrame:
-    """Drop the ABSENT_WHEN_EMPTY columns that are empty on every row with data, saying so in one line each."""
+# Every other optional Leads column LeadQ reads is read as absent too when it is empty on every row,
+# so an empty column never scores or stages differently from no column (a rule reading it never
+# matches, as without it); one line names them all. Email and Phone have their own line
+# (contact_check), Lead ID its own error.
+NOT_DROPPED = {LEAD_ID, "Email", "Phone"}
+
+
+def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict,
+                     log: ProblemLog) -> tuple[pd.DataFrame, list[str]]:
+    """Drop LeadQ's optional Leads columns that are empty on every row with data, saying so (one
+    line for each ABSENT_WHEN_EMPTY column, one line for the others); the columns dropped."""
     if not filled.any():
-        return frame
-    empty = [c for c in ABSENT_WHEN_EMPTY if c in frame.columns and blank_mask(frame[c])[filled].all()]
-    for c in empty:
+        return frame, []
+    from .headers import LEADS_INPUTS, LEADS_OPTIONAL_INPUTS
+    optional = [c for c in [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS] if c not in NOT_DROPPED]
+    empty = [c for c in optional if c in frame.columns and blank_mask(frame[c])[filled].all()]
+    for c in (c for c in empty if c in ABSENT_WHEN_EMPTY):
         log.add(Problem("empty-column", origin.header_ref,
                         f'column "{real.get(c, c)}" is empty on every row, so it is read as absent: {ABSENT_WHEN_EMPTY[c]} '
                         "— fill it, or name the right column on Settings' Column mapping", "info",
                         sheet=origin.sheet, column=real.get(c, c)))
-    return frame.drop(columns=empty) if empty else frame
+    others = [real.get(c, c) for c in empty if c not in ABSENT_WHEN_EMPTY]
+    if others:
+        names = ", ".join(f'"{c}"' for c in others)
+        log.add(Problem("empty-column", origin.header_ref,
+                        f"column{'s' * (len(others) > 1)} {names} {'are' if len(others) > 1 else 'is'} empty on every row, "
+                        f"so {'they are' if len(others) > 1 else 'it is'} read as absent (rules reading "
+                        f"{'them' if len(others) > 1 else 'it'} never match) — fill {'them' if len(others) > 1 else 'it'} "
+                        "if the data exists", "info", sheet=origin.sheet, column=others[0] if len(others) == 1 else None))
+    return (frame.drop(columns=empty) if empty else frame), empty
 
 
 def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
@@ -352,7 +372,7 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     filled = ~blank_row(frame)
     if filled.any() and missing_id[filled].all():
         raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
-    frame = _empty_as_absent(frame, filled, origin, real, log)
+    frame, empty = _empty_as_absent(frame, filled, origin, real, log)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
     origin.report(log, "missing-lead-id", missing_id & ~blank_row(frame), real[LEAD_ID],
                   lambda p: "row has no Lead ID; it is skipped — give it a unique id")
@@ -360,7 +380,7 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
     keep = ~missing_id & ~dup
-    return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real)
+    return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real, empty)
 
 
 def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dict[str, str]], pd.DataFrame]:
@@ -368,6 +388,8 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
     frame = lead.frame
     fields, missing = fitrules.columns(frame, [*rules.fit, *rules.disqualify])
     for rule, name in missing:
+        if name in lead.empty or key(name) in {key(lead.header(c)) for c in lead.empty}:
+            continue                 # the column is there, empty on every row: said once (empty-column)
         cols = [lead.header(c) for c in frame.columns]
         log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
                         f'rule "{rule["id"]}" reads column "{name}", which the sheet does not have'
@@ -505,8 +527,9 @@ def contact_check(lead: _Leads, rules: Rules, log: ProblemLog, stage: np.ndarray
     what = (f"no {words} column" if not present else
             " and ".join(f'"{lead.header(c)}"' for c in present) + " empty on every row")
     who = (f"all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires})" if visitors == lead.n else
-           f"{visitors:,} of {lead.n:,} leads stay Visitors, as a Lead needs {rules.lead_requires} (the other "
-           f"{lead.n - visitors:,} take their stage from a deal stage, CRM status or disqualification)")
+           f"{visitors:,} of {lead.n:,} leads stay Visitors, as a Lead needs {rules.lead_requires} ("
+           + ("the other one takes its stage" if lead.n - visitors == 1 else f"the other {lead.n - visitors:,} take their stage")
+           + " from a deal stage, CRM status or disqualification)")
     log.add(Problem("no-contact-column", lead.origin.header_ref,
                     f"{what}: {who} — "
                     "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
