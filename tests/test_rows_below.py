@@ -1,6 +1,6 @@
 """Rows typed or pasted under a table's last row (issue 22, item 4): Excel does not grow a table over
 rows a program writes, rows pasted with a gap, or rows typed in LibreOffice. LeadQ reads them
-(core.table.rows_below), scores them, says so in one line, and extends the table when it writes —
+(core.values.table.rows_below), scores them, says so in one line, and extends the table when it writes —
 through the CLI on real workbook files and through the Refresh button on the Excel-like test engine."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 
 from addin.cli import run
-from addin.core.table import MAX_GAP, rows_below
+from addin.core.values.table import MAX_GAP, rows_below
 from tests.conftest import ooxcheck
 
 AS_OF = "2026-11-20"

@@ -16,8 +16,8 @@ import pytest
 from addin.app.inputs import from_file
 from addin.app.refresh import compute
 from addin.cli import run
-from addin.core.summary import summarise
-from addin.core.vocabulary import CLOSED_STAGES, CUSTOMER, DISQUALIFIED, FUNNEL, LOST, MQL, REACH, VISITOR
+from addin.core.report.summary import summarise
+from addin.core.values.vocabulary import CLOSED_STAGES, CUSTOMER, DISQUALIFIED, FUNNEL, LOST, MQL, REACH, VISITOR
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-11-20"

@@ -1,6 +1,6 @@
 """An open book (xlwings) as the application layer's WorkbookInput — the Excel door's only reader.
 
-The tables go through the same table-to-DataFrame code as the file reader (core.table), the
+The tables go through the same table-to-DataFrame code as the file reader (core.values.table), the
 Settings sheet through settings.parse_settings, and LeadQ's Lead history is read only when it is
 LeadQ's (io.ownership's test on the sheet's values), so every door scores the same input.
 """
@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..app.inputs import WorkbookInput
-from ..core.headers import header_row
 from ..core.history import SHEET as HISTORY
-from ..core.table import below_problem, rows_below, table_frame
-from ..core.text import key
+from ..core.values.headers import header_row
+from ..core.values.table import below_problem, rows_below, table_frame
+from ..core.values.text import key
 from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings
@@ -39,7 +39,7 @@ class Table:
     header_row: int
     first_col: int                  # 0-based
     list_object: object = None      # the Excel table (ListObject), if the data is one
-    below: int = 0                  # rows read under the table (core.table.rows_below), in frame's last rows
+    below: int = 0                  # rows read under the table (core.values.table.rows_below), in frame's last rows
     below_filled: int = 0           # how many of them hold a value
 
 
@@ -67,7 +67,7 @@ def read_table(book, name: str) -> Table | None:
 
 
 def _below(sh, rng, width: int) -> tuple[list[list], int]:
-    """The rows under a table that belong to it (core.table.rows_below), in the table's columns,
+    """The rows under a table that belong to it (core.values.table.rows_below), in the table's columns,
     and how many of them hold a value."""
     used = sh.used_range
     bottom, last = used.row + used.shape[0] - 1, rng.row + rng.shape[0] - 1

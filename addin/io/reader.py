@@ -16,13 +16,14 @@ from pathlib import Path
 import fastexcel
 import pandas as pd
 
-from ..core.headers import header_row as header_row_index
-from ..core.outputs import outputs
-from ..core.table import below_problem, blank_rows, rows_below, tag_origin
-from ..core.text import did_you_mean, key
+from ..core.report.outputs import outputs
+from ..core.values.headers import header_row as header_row_index
+from ..core.values.table import below_problem, blank_rows, rows_below, tag_origin
+from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
 from .package import Package, col_letter, parse_range, parse_ref
+from .parts.history import read_history
 
 SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -43,7 +44,7 @@ class TableLayout:
     table_name: str | None = None
     table_part: str | None = None
     relative_header: int = 0         # plain sheets: header index within the reader's used range
-    table_last_row: int = 0          # the table's own last data row, before the rows below it (core.table.rows_below)
+    table_last_row: int = 0          # the table's own last data row, before the rows below it (core.values.table.rows_below)
     maybe_below: bool = False        # the sheet has cells under the table (its dimension says so)
 
     @property
@@ -161,7 +162,7 @@ def _sheet_bottom(package: Package, part: str) -> int:
 
 
 def _below(reader, layout: TableLayout, keep: list[int], problems: list | None) -> pd.DataFrame | None:
-    """The rows typed or pasted under the table (core.table.rows_below), as a frame of the kept
+    """The rows typed or pasted under the table (core.values.table.rows_below), as a frame of the kept
     columns; the layout's last row moves down over them. None when there are none."""
     letters = ",".join(col_letter(layout.first_col + i) for i in keep)
     try:
@@ -286,7 +287,6 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
-        from .history_sheet import read_history
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
                             settings, layouts, problems, settings_rows, history, history_sheet,
