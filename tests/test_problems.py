@@ -140,3 +140,15 @@ def test_rows_of_one_problem_are_one_line_with_a_count_on_every_surface(tmp_path
     lines = [r for r in rows if "missing-lead-id" in r]
     assert len(lines) == 1 and 3000 in lines[0] and f"A{last + 1}, A{last + 2}, A{last + 3} … and 2,997 more rows" in lines[0]
     assert wb["Settings"]["B5"].value.endswith(f"{data['problems_found']} data problems on {len(groups)} lines (see Summary)")
+
+
+def test_the_grouped_no_lead_id_line_names_the_column_that_looks_like_the_id():
+    from addin.problems import grouped
+    leads = pd.DataFrame({"Lead ID": ["1"] + [""] * 3000, "mql_id": [f"m{i}" for i in range(3001)],
+                          "Email": ["x@y.fr"] * 3001})
+    ev = addin.evaluate(leads, None, None, as_of=AS_OF)
+    lines = [p for p in grouped(ev.problems, ev.problem_counts) if p.code == "missing-lead-id"]
+    assert len(lines) == 1 and lines[0].count == 3000 == ev.problem_counts["missing-lead-id"]
+    assert str(lines[0]) == ('Leads!A3, A4, A5 … and 2,997 more rows (column "Lead ID"): row has no Lead ID; it is skipped — '
+                             'give it a unique id; the column that looks like the id on these rows is "mql_id": if it is, '
+                             'write "mql_id" beside "Lead ID" in Settings\' Column mapping (instead of "Lead ID")')

@@ -246,6 +246,16 @@ def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, re
     return (frame.drop(columns=empty) if empty else frame), empty
 
 
+def _id_hint(frame: pd.DataFrame, hmap, rows: np.ndarray, header: str) -> str:
+    """The id-like column filled on every row without a Lead ID, to name in the line (one message for all rows)."""
+    from .values.headers import is_id_like
+    for h in hmap.custom:
+        if h in frame.columns and is_id_like(h) and not blank_mask(frame[h])[rows].any():
+            return (f'; the column that looks like the id on these rows is "{h}": if it is, write "{h}" beside '
+                    f'"Lead ID" in Settings\' Column mapping (instead of "{header}")')
+    return ""
+
+
 def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
     """No row has a Lead ID: nothing could be scored, so the refresh fails (exit 1), in one line
     naming the columns that could be the id and the mapping to write."""
@@ -280,8 +290,10 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
         raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
     frame, empty = _empty_as_absent(frame, filled, origin, real, log)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
-    origin.report(log, "missing-lead-id", missing_id & ~blank_row(frame), real[LEAD_ID],
-                  lambda p: "row has no Lead ID; it is skipped — give it a unique id")
+    no_id = missing_id & ~blank_row(frame)
+    hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
+    origin.report(log, "missing-lead-id", no_id, real[LEAD_ID],
+                  lambda p: f"row has no Lead ID; it is skipped — give it a unique id{hint}")
     first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1]))
     origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
