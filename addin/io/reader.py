@@ -168,7 +168,9 @@ def _below(reader, layout: TableLayout, keep: list[int], problems: list | None) 
     try:
         frame = reader.inner.load_sheet(layout.sheet, header_row=None, skip_rows=layout.table_last_row,
                                         use_columns=letters).to_pandas()
-    except Exception:          # nothing under the table in its columns (fastexcel: no such rows or columns)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:      # nothing under the table in its columns (fastexcel: no such rows or columns; a panic)
         return None
     if len(frame.columns) != len(keep):
         return None
