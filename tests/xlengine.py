@@ -42,6 +42,7 @@ xlwings' remote engine itself is not used here: it is licensed for noncommercial
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import sys
@@ -318,6 +319,8 @@ class Sheet(_Counted):
 
     @name.setter
     def name(self, value):
+        """Excel renames the references to the sheet too (formulas on other sheets, workbook names)."""
+        _rewrite_references(self.book, self.ws.title, _sheet_prefix(value))
         self.ws.title = value
 
     @property
@@ -363,8 +366,45 @@ class Sheet(_Counted):
         self.book.wb.active = self.book.wb.worksheets.index(self.ws)
 
     def delete(self):
+        """Excel's Worksheet.Delete: formulas on other sheets and workbook names that pointed at the
+        sheet now say #REF! (a reference to a deleted sheet cannot be kept)."""
+        _rewrite_references(self.book, self.ws.title, "#REF!")
         self.book._charts.pop(self.ws, None)
         self.book.wb.remove(self.ws)
+
+    def copy(self, before=None, after=None):
+        """Excel's Worksheet.Copy within the book: everything on the sheet is copied — values,
+        formats, hyperlinks, conditional formats, merged cells, widths and heights, view settings and
+        its charts, whose data (on the sheet itself) is the copy's. The copy is named "NAME (2)"
+        (xlwings' Sheet.copy then renames it, main.py)."""
+        wb = self.book.wb
+        taken = {ws.title.casefold() for ws in wb.worksheets}
+        name = next(f"{self.ws.title} ({i})" for i in range(2, 1000) if f"{self.ws.title} ({i})".casefold() not in taken)
+        ws = wb.copy_worksheet(self.ws)
+        ws.title = name
+        ws.conditional_formatting = copy.deepcopy(self.ws.conditional_formatting)
+        ws.views = copy.deepcopy(self.ws.views)
+        ws.sheet_state = self.ws.sheet_state
+        ws.defined_names = copy.deepcopy(self.ws.defined_names)      # sheet-scoped names travel with it
+        ws._print_area, ws._print_rows, ws._print_cols = self.ws._print_area, self.ws._print_rows, self.ws._print_cols
+        self.book._charts[ws] = copy.deepcopy(self.book.charts_of(self.ws))
+        wb._sheets.remove(ws)
+        target = (before or after).ws
+        wb._sheets.insert(wb._sheets.index(target) + (0 if before is not None else 1), ws)
+
+    def move(self, before=None, after=None):
+        wb = self.book.wb
+        wb._sheets.remove(self.ws)
+        target = (before or after).ws
+        wb._sheets.insert(wb._sheets.index(target) + (0 if before is not None else 1), self.ws)
+
+    @property
+    def visible(self):
+        return self.ws.sheet_state == "visible"
+
+    @visible.setter
+    def visible(self, value):
+        self.ws.sheet_state = "visible" if value else "hidden"
 
     @property
     def tables(self):
@@ -372,6 +412,28 @@ class Sheet(_Counted):
 
     def __eq__(self, other):
         return isinstance(other, Sheet) and other.ws is self.ws
+
+
+def _sheet_prefix(name: str) -> str:
+    """How a formula names a sheet: Summary!, 'Lead history'! (quotes doubled inside)."""
+    return f"{name}!" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else "'" + name.replace("'", "''") + "'!"
+
+
+def _rewrite_references(book: Book, title: str, prefix: str) -> None:
+    """Point every formula on the other sheets and every workbook name that refers to sheet `title`
+    at `prefix` instead ("Summary2!" after a rename, "#REF!" after a delete), as Excel does."""
+    ref = re.compile(r"(?<![\w.'])(?:'" + re.escape(title.replace("'", "''")) + "'|" + re.escape(title) + ")!",
+                     re.IGNORECASE)
+    for ws in book.wb.worksheets:
+        if ws.title == title:
+            continue
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("=") and ref.search(c.value):
+                    c.value = ref.sub(lambda m: prefix, c.value)
+    for dn in book.wb.defined_names.values():
+        if dn.attr_text and ref.search(dn.attr_text):
+            dn.attr_text = ref.sub(lambda m: prefix, dn.attr_text)
 
 
 class Names(_Counted):
