@@ -469,6 +469,7 @@ class _SummaryUndo:
         names = [s.name for s in book.sheets]
         at = names.index(sheet.name)
         self.following = names[at + 1] if at + 1 < len(names) else None
+        self.preceding = names[at - 1] if at > 0 else None
         self.was_active = book.sheets.active.name == sheet.name
         leftover = _sheet(book, SUMMARY_COPY)
         if leftover is not None:              # left by a refresh that was stopped (Excel closed mid-way);
@@ -484,8 +485,10 @@ class _SummaryUndo:
         copy = _sheet(book, SUMMARY_COPY)
         copy.name = self.name
         copy.visible = True
-        if self.following is not None:
-            copy.move(before=_sheet(book, self.following))
+        if self.following is not None:        # back where the Summary was (Excel may have put the copy
+            copy.move(before=_sheet(book, self.following))     # before a hidden last sheet)
+        elif self.preceding is not None:
+            copy.move(after=_sheet(book, self.preceding))
         _set_name(book, BY_SHEET[SUMMARY].defined_name, f"={quoted(self.name)}!$A$1")
         if self.was_active:
             copy.activate()

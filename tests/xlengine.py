@@ -30,6 +30,15 @@ could tell the difference. Each behaviour and where it comes from:
 - `Range.conditional_formats` implements xlwings 0.37.5+'s portable API (`add_cell_value`, `clear`;
   main.py `ConditionalFormats`, implemented by `_xlwindows.py`, `_xlmac.py` and `_xlremote.py`); the
   rules land in the sheet's conditional formatting, where tests read them back from the file.
+- Sheets: `Sheet.copy` copies everything on the sheet — values, formats, hyperlinks, conditional
+  formats, merged cells, widths and heights, sheet-scoped names, print settings, its charts (whose data
+  on the sheet becomes the copy's) — and names the copy "NAME (2)" (Excel's `Worksheet.Copy`,
+  learn.microsoft.com/office/vba/api/excel.worksheet.copy; xlwings `main.py` `Sheet.copy` finds the copy by
+  the new name and renames it; `_xlwindows.py` `Worksheet.Copy`, `_xlmac.py` `copy_worksheet`,
+  `_xlremote.py` action `copySheet`). Renaming a sheet renames the references to it in other sheets'
+  formulas and in workbook names; deleting it turns them into `#REF!` (Excel's behaviour; the remote
+  engine mirrors the rename in its names: `_xlremote.py` `Sheet.name` setter, `_rename_sheet_in_formula`).
+  `Sheet.visible` and `Sheet.move` (xlwings 0.37.5+) as in `main.py`.
 - Defined names whose definition is not a range (a constant such as `=3`) are sent without a
   definition when `Engine.constant_names` is False, as older Office.js clients do (`_xlremote.py`
   `Name.refers_to`: "Older clients only send range coordinates. Non-range/multi-area names may have
@@ -64,6 +73,16 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import TableColumn
 
 CALLS: Counter = Counter()      # calls into "Excel" made from outside this engine, by "Class.attribute"
+TRAPS: dict = {}                # "Class.attribute" -> n: the n-th such call from now raises (tests of failed writes)
+
+
+def _count(key: str) -> None:
+    CALLS[key] += 1
+    if key in TRAPS:
+        TRAPS[key] -= 1
+        if TRAPS[key] == 0:
+            del TRAPS[key]
+            raise OSError(f"Excel stopped responding ({key})")
 
 
 class _Counted:
@@ -72,12 +91,12 @@ class _Counted:
 
     def __getattribute__(self, name):
         if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
-            CALLS[f"{type(self).__name__}.{name}"] += 1
+            _count(f"{type(self).__name__}.{name}")
         return object.__getattribute__(self, name)
 
     def __setattr__(self, name, value):
         if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
-            CALLS[f"{type(self).__name__}.{name}="] += 1
+            _count(f"{type(self).__name__}.{name}=")
         object.__setattr__(self, name, value)
 
 
@@ -429,7 +448,7 @@ def _rewrite_references(book: Book, title: str, prefix: str) -> None:
             continue
         for row in ws.iter_rows():
             for c in row:
-                if isinstance(c.value, str) and c.value.startswith("=") and ref.search(c.value):
+                if c.data_type == "f" and isinstance(c.value, str) and ref.search(c.value):
                     c.value = ref.sub(lambda m: prefix, c.value)
     for dn in book.wb.defined_names.values():
         if dn.attr_text and ref.search(dn.attr_text):
