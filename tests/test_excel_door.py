@@ -546,3 +546,85 @@ def test_a_users_sheet_named_like_the_summary_copy_is_refused_before_anything_is
     assert _status(book) == (f'Failed: The sheet "{SUMMARY_COPY}" is not LeadQ\'s: rename it (LeadQ keeps a hidden '
                              'copy of the Summary under that name while it refreshes). Your workbook was not changed.')
     assert _summary_state(book) == before and mine.range("A1").value == "my numbers"
+
+
+# ----------------------------------------------------------------------------- macOS: the command Excel runs
+
+def _conf(path):
+    return {r[0]: r[1] for r in openpyxl.load_workbook(path)["xlwings.conf"].iter_rows(values_only=True) if r[0]}
+
+
+def _run_as_excel_for_mac(tmp_path, workbook, interpreter_conf):
+    """Press a button of `workbook` as Excel for Mac would: the command of the VBA project's SampleCall
+    (read from the workbook's own vbaProject.bin), through the shell command xlwings' AppleScript
+    builds from the xlwings.conf sheet, run by /bin/sh as `do shell script` does. Only Excel is stood
+    in for: a sitecustomize opens the workbook on the test engine as xw.Book.caller() and saves it."""
+    import subprocess
+    import zipfile
+
+    from macside import mac_shell_command, sample_call_command
+    vba = zipfile.ZipFile(workbook).read("xl/vbaProject.bin")
+    command = sample_call_command(vba, workbook.name)
+    site = tmp_path / "excel-stand-in"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from pathlib import Path\n"
+        "from xlengine import open_as_caller\n"
+        f"book = open_as_caller(Path({str(workbook)!r}))\n"
+        "atexit.register(book.impl.save)\n", encoding="utf-8")
+    log = tmp_path / "xlwings.log"
+    shell = mac_shell_command(interpreter_conf, workbook, command, log) + "wait"    # it ends "… &": wait for it
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(site), "LEADQ_LOG_DIR": str(tmp_path)}
+    done = subprocess.run(["/bin/sh", "-c", shell], cwd="/", env=env, capture_output=True, text=True, timeout=600)
+    return command, shell, done, log.read_text() if log.exists() else ""
+
+
+def test_a_button_on_a_mac_runs_the_job_through_xlwings_applescript_command(tmp_path, monkeypatch):
+    """`leadq new` on a Mac writes Interpreter_Mac; Excel's SampleCall then runs, through xlwings'
+    AppleScript, `<Interpreter_Mac> -B -u -W ignore -c "…prepare_sys_path('true;<book>;…');import
+    Pipeline;Pipeline.main()" …` from no particular folder: the interpreter must start unquoted, find
+    Pipeline.py beside the workbook, and the job must run (here Refresh, from Settings' Run button)."""
+    import sys
+
+    from addin.cli import run
+    monkeypatch.setattr(sys, "platform", "darwin")         # only which key `leadq new` fills
+    book = tmp_path / "Pipeline.xlsm"
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    assert run(["new", str(book), "--sample"], out, err) == 0, err.getvalue()
+    assert "warning" not in out.getvalue()
+    monkeypatch.undo()
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)
+    wb["Settings"].sheet_view.tabSelected = True
+    wb.active = wb.sheetnames.index("Settings")           # Run pressed on Settings, Job to run = Refresh
+    wb.save(book)
+    command, shell, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
+    assert command == "import Pipeline;Pipeline.main()"
+    assert shell.startswith(f"{sys.executable} -B -u -W ignore -c ")
+    assert done.returncode == 0 and log == "", (shell, done.stderr, log)
+    assert openpyxl.load_workbook(book)["Settings"]["B5"].value.startswith("OK — 200 leads scored"), log
+
+
+def test_an_interpreter_path_with_a_space_fails_on_a_mac_and_leadq_new_says_so(tmp_path, monkeypatch):
+    """xlwings' AppleScript does not quote Interpreter_Mac: a Python under a folder with a space is cut
+    at the space by the shell (shown by running the very command), so `leadq new` warns."""
+    import os
+    import sys
+
+    from addin.cli import run
+    spaced = tmp_path / "My Projects" / "bin"
+    spaced.mkdir(parents=True)
+    os.symlink(sys.executable, spaced / "python3")
+    book = tmp_path / "Pipeline.xlsm"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "executable", str(spaced / "python3"))
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    assert run(["new", str(book), "--sample"], out, err) == 0, err.getvalue()
+    monkeypatch.undo()
+    assert f"warning: Interpreter_Mac is {spaced / 'python3'}, whose path has a space" in out.getvalue()
+    assert _conf(book)["Interpreter_Mac"] == str(spaced / "python3")
+    _, _, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
+    assert f"{tmp_path}/My: not found" in log, log        # /bin/sh (dash here; macOS's sh is bash: "No such file")
+    assert openpyxl.load_workbook(book)["Settings"]["B5"].value in (None, "")
