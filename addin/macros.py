@@ -495,6 +495,12 @@ def _summary_undo(book):
     if sheet is None:
         return _sheet_undo(book, SUMMARY)
     values_only = _sheet_undo(book, SUMMARY)       # read first: the copy must not change what it restores
+    if _engine_name(book) == "remote":
+        # xlwings' remote engine queues Sheet.copy as a "copySheet" action for its client to run after
+        # the script; whether xlwings Lite's and Server's Office.js clients run it is not documented
+        # (docs/EXCEL-CHECKLIST.md, cross-checks by hand): until checked, no copy there.
+        values_only.values_only = True
+        return values_only
     try:
         return _SummaryUndo(book, sheet)
     except Exception:

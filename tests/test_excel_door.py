@@ -518,8 +518,11 @@ def test_user_formulas_pointing_at_the_summary_survive_a_refresh_and_a_failed_on
     assert (ws["A1"].value, ws["A2"].value, ws["A3"].value) == ("=Summary!B5", "=#REF!B5*2", "='Score details'!A1")
 
 
-def test_a_summary_that_cannot_be_copied_comes_back_with_its_values_and_says_so(book_path, monkeypatch, tmp_path):
-    """An engine without Sheet.copy: the Summary's values are put back and Status says what is not."""
+@pytest.mark.parametrize("engine", ["no Sheet.copy", "remote"])
+def test_a_summary_that_cannot_be_copied_comes_back_with_its_values_and_says_so(book_path, monkeypatch, tmp_path,
+                                                                               engine):
+    """An engine without Sheet.copy, and xlwings' remote engine (whose client's copySheet is not
+    documented): the Summary's values are put back and Status says what is not."""
     import xlengine
     monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
     book = _refreshed_then_later(book_path)
@@ -527,7 +530,11 @@ def test_a_summary_that_cannot_be_copied_comes_back_with_its_values_and_says_so(
 
     def no_copy(self, before=None, after=None):
         raise NotImplementedError("Sheet.copy() isn't supported on this engine")
-    monkeypatch.setattr(xlengine.Sheet, "copy", no_copy)
+    if engine == "remote":
+        monkeypatch.setattr(xlengine.Engine, "name", "remote")
+        monkeypatch.setattr(xlengine.Sheet, "copy", lambda *a, **k: pytest.fail("copied on the remote engine"))
+    else:
+        monkeypatch.setattr(xlengine.Sheet, "copy", no_copy)
     _trap_in_summary(monkeypatch, "Charts.add", 1)
     macros.refresh(now="2027-03-01 09:00")
     assert _status(book).endswith("the workbook is as it was before this refresh (the Summary keeps its values, not "
