@@ -90,11 +90,11 @@ def test_rows_under_the_three_tables_are_scored_said_and_taken_into_the_tables(t
     lines = {p["where"]: p["message"] for p in result["problems"] if p["code"] == "rows-below-table"}
     lead_row, act_row, q_row = 203 + gap + 1, 1042 + gap + 1200, 84 + gap + 1
     assert lines == {
-        f"Leads!204:{lead_row}": f"1 row below the Leads table was read and the table extended to row {lead_row} "
+        f"Leads!204:{lead_row}": f"1 row below the Leads table was read as part of it; a refresh extends the table to row {lead_row} "
                                  "(Excel does not grow a table over rows a program writes or pasted with a gap)",
-        f"Activities!1043:{act_row}": f"1,200 rows below the Activities table were read and the table extended to row "
+        f"Activities!1043:{act_row}": f"1,200 rows below the Activities table were read as part of it; a refresh extends the table to row "
                                       f"{act_row} (Excel does not grow a table over rows a program writes or pasted with a gap)",
-        f"Qualification!85:{q_row}": f"1 row below the Qualification table was read and the table extended to row {q_row} "
+        f"Qualification!85:{q_row}": f"1 row below the Qualification table was read as part of it; a refresh extends the table to row {q_row} "
                                      "(Excel does not grow a table over rows a program writes or pasted with a gap)",
     }
     assert result["leads"] == 201
@@ -154,5 +154,5 @@ def test_the_refresh_button_reads_the_rows_below_and_resizes_the_tables(tmp_path
     refs = _refs(book)
     assert refs["Activities"] == "A1:D1073" and refs["Qualification"] == "A1:F86" and refs["Leads"].endswith("205")
     summary = [str(v) for row in openpyxl.load_workbook(book)["Summary"].iter_rows(values_only=True) for v in row if v]
-    assert any("30 rows below the Activities table were read and the table extended to row 1073" in v for v in summary)
+    assert any("30 rows below the Activities table were read as part of it; a refresh extends the table to row 1073" in v for v in summary)
     gate(book, "rows below the tables (test engine)")
