@@ -194,7 +194,7 @@ def _privacy_commands(sub) -> None:
 
 
 def cmd_forget(args, out, err) -> int:
-    from .forget import forget
+    from .app.forget import forget
     r = forget(args.workbook, lead=args.lead, email=args.email, dry_run=args.dry_run, activities_file=args.activities,
                rules=args.rules, as_of=args.as_of, output=args.output)
     verb = "would remove" if r.dry_run else "removed"

@@ -15,5 +15,6 @@ resolves settings or calls the engine itself (tests/test_doors.py walks them to 
 | calibrate | app.calibrate | `calibrate_file(workbook, …)` | `calibrate_input(inp, …)`, `write_suggested` |
 | check rules | app.check | `check_file(path)` | `check_input(inp)` |
 | new / import | addin.refresh.new_workbook, io.importer | | |
-| forget, export | addin.forget, addin.export | | |
+| forget | app.forget | `forget(workbook, lead=…, email=…)` erases one person everywhere | |
+| export | addin.export | | |
 """

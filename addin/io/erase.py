@@ -331,7 +331,7 @@ def _rewrite_cells(xml: bytes, sheet: str, rw: Rewriter) -> bytes:
         ref = re.search(rb'\bref="([^"]+)"', attrs)
         kind = re.search(rb'\bt="(\w+)"', attrs)
         if ref:
-            r1, c1, r2, c2 = _range(ref.decode())
+            r1, c1, r2, c2 = _range(ref.group(1).decode())
             where = f"{sheet}!{ref.group(1).decode()}"
             if kind and kind.group(1) in (b"shared", b"array"):
                 if not rw.shift.uniform(r1, r2) and rw.target == sheet.casefold():
