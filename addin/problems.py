@@ -164,12 +164,16 @@ _DATA = [
 ]
 
 _PRIVACY = [
-    ("lead-not-found", "Person not found", "error", "`leadq forget` names a Lead ID or email that no Leads row holds."),
+    ("lead-not-found", "Person not found", "error",
+     "`leadq forget` names a Lead ID or email that no Leads row, Lead history row, activity or Score details file holds."),
     ("erase-refused", "Erasure refused", "error",
      "Removing the person's rows would break something LeadQ cannot shift safely (a formula pointing only into them, "
      "a pivot table, a drawing below them…); nothing was changed."),
     ("external-source-remains", "External source not erased", "warning",
      "The activities come from a source LeadQ cannot rewrite; the person's rows remain there."),
+    ("person-mentioned", "Person still named in free text", "warning",
+     "After `leadq forget`, a cell of another sheet, a note or a document property still names the person (their "
+     "Lead ID, e-mail or name); LeadQ lists it and never edits what a user wrote."),
 ]
 
 CATALOGUE: dict[str, ProblemType] = {

@@ -40,11 +40,27 @@ def needles(ids, emails, names) -> list[Needle]:
             continue
         alternation = "|".join(re.escape(v) for v in values)
         text = rf"(?<![\w]){'(?:' + alternation + ')'}(?![\w])" if whole else alternation
-        forms = sorted({f for v in values for f in (v, html.escape(v, quote=True), html.escape(v, quote=False))},
-                       key=len, reverse=True)
-        raw = "|".join(re.escape(f) for f in forms)
-        out.append(Needle(what, re.compile(text, re.I), re.compile(raw.encode("utf-8"), re.I)))
+        raw = b"|".join(_escaped(v) for v in values)
+        out.append(Needle(what, re.compile(text, re.I), re.compile(raw, re.I)))
     return out
+
+
+_ENTITY = {"&": b"amp", "<": b"lt", ">": b"gt", '"': b"quot", "'": b"apos"}
+
+
+def _escaped(value: str) -> bytes:
+    """A bytes pattern for `value` as XML may store it: each special or non-ASCII character as itself
+    (UTF-8), a named entity, or a numeric character reference (&#233; / &#xE9;)."""
+    out = []
+    for ch in value:
+        if ch.isascii() and ch not in _ENTITY:
+            out.append(re.escape(ch.encode("ascii")))
+            continue
+        forms = [re.escape(ch.encode("utf-8")), b"&#0*%d;" % ord(ch), b"&#x0*%x;" % ord(ch)]
+        if ch in _ENTITY:
+            forms.append(b"&" + _ENTITY[ch] + b";")
+        out.append(b"(?:" + b"|".join(forms) + b")")
+    return b"".join(out)
 
 
 @dataclass(frozen=True)
