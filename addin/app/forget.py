@@ -33,7 +33,7 @@ from ..core.headers import LEAD_ID, canonicalize
 from ..core.history import SHEET as HISTORY
 from ..core.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
 from ..core.privacy import LOG_COLUMNS, PRIVACY_LOG, pseudonym
-from ..core.text import fold, fold_series
+from ..core.text import fold, fold_series, key
 from ..errors import Problem, WorkbookError
 from ..io.edit import PackageEdit
 from ..io.erase import remove_rows
@@ -46,6 +46,7 @@ from ..io.sheetxml import split
 from ..io.styles import StyleBook
 from ..io.writer import check_not_open
 from ..salt import privacy_salt
+from ..settings import ACTIVITIES_SOURCE
 
 _WIDTHS = [18, 30, 40, 8, 10, 13, 13, 9, 30, 24]
 
@@ -285,6 +286,8 @@ def _sources(data, workbook: Path, activities_file, output: Path | None, rules) 
         seen.add(real)
         out.append((Path(real), str(activities_file), "csv" if _rewritable(Path(real)) else "other"))
     configured = settings_source(data.settings, data.settings_rows, workbook)       # the trust boundary's check
+    row = data.settings_rows.get(key(ACTIVITIES_SOURCE))
+    where = f"Settings!B{row} ({ACTIVITIES_SOURCE})" if row else f"Settings ({ACTIVITIES_SOURCE})"
     if not configured.is_sheet:
         for p in configured.paths:
             real = os.path.realpath(p)
@@ -292,7 +295,7 @@ def _sources(data, workbook: Path, activities_file, output: Path | None, rules) 
                 continue
             seen.add(real)
             kind = configured.kind if configured.kind != "csv" else "csv" if _rewritable(Path(real)) else "other"
-            out.append((Path(real), configured.label, kind))
+            out.append((Path(real), where, kind))
     ledgers = [ledger_file.details_path(workbook, data.settings, data.settings_rows),
                workbook.with_name(workbook.stem + ledger_file.SUFFIX)]
     if output is not None:
