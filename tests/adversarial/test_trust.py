@@ -275,3 +275,34 @@ def test_a_refresh_that_fails_writes_neither_file(big, monkeypatch):
     code, out, err = _call("refresh", wb, "--as-of", AS_OF)
     assert code == 0 and (wb.parent / "wb.score-details.parquet").is_file(), err
     assert not list(wb.parent.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("value", ["{outside}/subscribers.csv", "../outside/subscribers.csv"])
+def test_the_refresh_button_refuses_a_settings_path_outside_the_folder(book, tmp_path, monkeypatch, value):
+    """Through the Excel door (tests/xlengine.py, an engine behaving as Excel does): the Refresh button on a
+    workbook whose Settings name a file outside its folder says so in Status, naming the cell, and
+    leaves every other cell of the book as it was; the file itself is never written by a button."""
+    import openpyxl
+    from xlengine import open_as_caller
+
+    import addin.macros as macros
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    wb, _ = book
+    _set_setting(wb, "Activities source", value.format(outside=tmp_path / "outside"))
+    file_before = wb.read_bytes()
+
+    def cells(path):
+        w = openpyxl.load_workbook(path, keep_vba=True)
+        return {(s.title, c.coordinate): c.value for s in w for r in s.iter_rows() for c in r if c.value is not None}
+    before = cells(wb)
+    book_ = open_as_caller(wb)
+    macros.refresh(now="2026-11-22 09:00")
+    assert wb.read_bytes() == file_before                      # a button changes the open book, never the file
+    status = book_.sheets["Settings"].range("B5").value
+    assert status.startswith("Failed: Settings!B6 (Activities source): ") and "outside the workbook's folder" in status, status
+    assert "--allow-path" in status and "Traceback" not in status and "please report" not in status
+    book_.impl.save()
+    after = cells(wb)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed <= {("Settings", "B4"), ("Settings", "B5")}, sorted(changed)[:5]     # LeadQ's Last refresh, Status
+    record("refused")
