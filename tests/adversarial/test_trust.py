@@ -306,3 +306,32 @@ def test_the_refresh_button_refuses_a_settings_path_outside_the_folder(book, tmp
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed <= {("Settings", "B4"), ("Settings", "B5")}, sorted(changed)[:5]     # LeadQ's Last refresh, Status
     record("refused")
+
+
+@pytest.mark.parametrize("path", ["s3a://bucket/events.parquet", "hdfs://nn:8020/events.parquet", "http://x.example/e.csv",
+                                  "{folder}/missing.parquet", "{folder}/ev[1].parquet"])
+def test_the_spark_engine_is_given_local_files_only(tmp_path, path):
+    """Checked before Spark starts or sees a path: no URL or other scheme, no missing file, no name Spark would
+    read as a glob pattern (engines.spark.spark_paths)."""
+    from addin.engines.source import ActivitiesSource
+    from addin.engines.spark import spark_paths
+    from addin.errors import WorkbookError
+    (tmp_path / "ev[1].parquet").write_bytes(b"PAR1")
+    with pytest.raises(WorkbookError) as e:
+        spark_paths(ActivitiesSource("parquet", "events", (path.format(folder=tmp_path),)))
+    assert str(e.value).startswith("events: ") and ("URL" in str(e.value) or "not a file" in str(e.value)
+                                                    or "pattern" in str(e.value))
+    record("refused")
+
+
+def test_the_spark_session_leadq_creates_is_locked_down(tmp_path):
+    from addin.engines.source import ActivitiesSource
+    from addin.engines.spark import session_config, spark_paths
+    (tmp_path / "a b.parquet").write_bytes(b"PAR1")
+    assert spark_paths(ActivitiesSource("parquet", "e", (str(tmp_path / "a b.parquet"),))) == [f"file://{tmp_path}/a b.parquet"]
+    local, cluster = session_config(None), session_config("spark://10.0.0.5:7077")
+    for config in (local, cluster):
+        assert config["spark.sql.runSQLOnFiles"] == "false" and config["spark.ui.enabled"] == "false"
+        assert config["spark.jars.packages"] == config["spark.jars"] == config["spark.jars.repositories"] == ""
+        assert config["spark.sql.catalogImplementation"] == "in-memory"
+    assert local["spark.driver.bindAddress"] == "127.0.0.1" and "spark.driver.bindAddress" not in cluster
