@@ -16,10 +16,10 @@ __all__ = ["Calibration", "Evaluation", "Explanation", "Goal", "LeadQError", "Pr
 
 # The jobs (addin.app) and the engine (addin.core), imported on first use under their own signatures
 # (tests/test_doors.py compares them).
-_LAZY = {"Calibration": ".core.calibrate", "Goal": ".core.suggest", "calibrate": ".core.calibrate",
-         "Evaluation": ".core.evaluate", "evaluate": ".core.evaluate", "Explanation": ".core.explain",
-         "explain": ".core.explain", "Rules": ".core.rules", "schema": ".core.rules", "Summary": ".core.summary",
-         "summarise": ".core.summary", "check_rules": ".settings", "load_rules": ".settings",
+_LAZY = {"Calibration": ".core.calibrate.fit", "Goal": ".core.calibrate.suggest", "calibrate": ".core.calibrate.fit",
+         "Evaluation": ".core.model", "evaluate": ".core.evaluate", "Explanation": ".core.report.explain",
+         "explain": ".core.report.explain", "Rules": ".core.rules.model", "schema": ".core.rules.model",
+         "Summary": ".core.report.summary", "summarise": ".core.report.summary", "check_rules": ".settings", "load_rules": ".settings",
          "refresh": ".app.refresh", "preview": ".app.preview", "explain_file": ".app.explain",
          "calibrate_file": ".app.calibrate", "check_file": ".app.check", "WorkbookInput": ".app.inputs",
          "new_workbook": ".refresh"}

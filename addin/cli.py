@@ -218,8 +218,8 @@ def cmd_forget(args, out, err) -> int:
 
 
 def cmd_export(args, out, err) -> int:
-    from .core.crm_export import FORMATS
-    from .export import export_for_crm, export_pseudonymised
+    from .app.export import export_for_crm, export_pseudonymised
+    from .core.report.crm_export import FORMATS
     if bool(args.crm) == bool(args.pseudonymise):
         err.write("leadq export: give either --for hubspot|salesforce|pipedrive|csv OUT.csv, or --pseudonymise OUT.csv\n")
         return 2
@@ -264,7 +264,7 @@ def _progress(err):
 
 
 def _stage_line(ev) -> str:
-    from .core.present import stage_counts
+    from .core.report.present import stage_counts
     counts = stage_counts(ev)
     return ", ".join(f"{ev.rules.stage_label(s)} {n}" for s, n in counts.items() if n)
 
@@ -280,7 +280,7 @@ def cmd_refresh(args, out, err) -> int:
     from .core.history import changes
     moved = changes(ev.history, ev.context)
     if args.json:
-        from .core.present import stage_counts
+        from .core.report.present import stage_counts
         out.write(json.dumps({"workbook": str(result.report.target), "leads": len(ev.leads),
                               "as_of": ev.as_of.date().isoformat(), "rules": result.rules_source,
                               "stages": stage_counts(ev), "changes": moved.as_dict(),
@@ -327,7 +327,7 @@ def _changes(out, ev, moved, added: int) -> None:
 
 def cmd_preview(args, out, err) -> int:
     from .app.preview import preview
-    from .core.preview import render_text
+    from .core.report.preview import render_text
     old, new, p = preview(args.workbook, args.rules, as_of=args.as_of)
     if args.json:
         out.write(json.dumps({"workbook": str(args.workbook), "as_of": old.as_of.date().isoformat(),
@@ -341,7 +341,7 @@ def cmd_preview(args, out, err) -> int:
 
 
 def cmd_new(args, out, err) -> int:
-    from .refresh import new_workbook
+    from .app.new import new_workbook
     imports = _imports(args)
     if imports and args.sample:
         err.write("leadq new: use --sample or --leads/--activities/--qualification, not both\n")
@@ -362,7 +362,7 @@ def cmd_new(args, out, err) -> int:
 
 
 def cmd_import(args, out, err) -> int:
-    from .io.importer import import_files
+    from .app.imports import import_files
     imports = _imports(args)
     if not imports:
         err.write("leadq import: give at least one of --leads, --activities, --qualification\n")
@@ -381,8 +381,8 @@ def cmd_import(args, out, err) -> int:
 
 
 def cmd_demo(args, out, err) -> int:
+    from .app.new import new_workbook
     from .app.refresh import refresh
-    from .refresh import new_workbook
     for path in new_workbook(args.out, sample=True, as_of=args.as_of, force=args.force):
         out.write(f"wrote {path}\n")
     step = _progress(err)
@@ -473,7 +473,7 @@ def cmd_check_rules(args, out, err) -> int:
 
 def cmd_calibrate(args, out, err) -> int:
     from .app.calibrate import calibrate_file, goal_of, worse_than_current, write_suggested
-    from .core.calibration_view import calibration_lines
+    from .core.calibrate.view import calibration_lines
     cal, source, path = calibrate_file(
         args.workbook, rules=args.rules, as_of=args.as_of, outcome=args.outcome, holdout=args.holdout, seed=args.seed,
         exclude=args.exclude, goal=goal_of(args.mql_precision, args.mql_share, args.mql_per_week),
@@ -481,14 +481,14 @@ def cmd_calibrate(args, out, err) -> int:
         points_per_doubling=args.points_per_doubling)
     refused = worse_than_current(cal) if args.write and not args.force else None
     if refused:
-        from .core.calibration_view import calibration_lines
+        from .core.calibrate.view import calibration_lines
         for line in calibration_lines(cal):
             out.write(line + "\n")
         err.write(f"leadq: {refused}; nothing written — add --force to write it anyway\n")
         return 1
     written = write_suggested(cal, args.write, path, args.workbook) if args.write else None
     if args.json:
-        from .core.calibration_view import calibration_json
+        from .core.calibrate.view import calibration_json
         out.write(json.dumps({"workbook": str(args.workbook), "rules": source, "written": str(written) if written else None,
                               **calibration_json(cal)}, ensure_ascii=False, indent=2) + "\n")
         return 0

@@ -31,13 +31,13 @@ from .app.explain import explain_input
 from .app.inputs import WorkbookInput
 from .app.preview import preview_input
 from .app.refresh import compute
-from .core.headers import LEADS_OUTPUTS
-from .core.present import HEADER_FILL, excel_text
-from .core.preview import SHEET as PREVIEW_SHEET
-from .core.preview import sheet_rows
-from .core.rules import rules_text
+from .core.report.present import HEADER_FILL, excel_text
+from .core.report.preview import SHEET as PREVIEW_SHEET
+from .core.report.preview import sheet_rows
+from .core.rules.model import rules_text
 from .core.scoring import LEDGER_COLUMNS
-from .core.text import key
+from .core.values.headers import LEADS_OUTPUTS
+from .core.values.text import key
 from .errors import LeadQError, Problem, WorkbookError
 from .excel.read import read_book
 from .settings import PREVIEW_RULES, RULES_FILE
@@ -98,7 +98,7 @@ def _write_rows(book, name: str, rows: list[list]) -> None:
 def calibrate(book, stamp: str) -> None:
     """Learn the points from won and lost deals: the Calibration sheet, and the suggested rules in a
     *Rules (suggested)* sheet (Lite has no folder for rules.suggested.json); never over the Rules sheet."""
-    from .core.calibration_view import CALIBRATION, sheet_blocks
+    from .core.calibrate.view import CALIBRATION, sheet_blocks
     macros._refuse_not_ours(book, [CALIBRATION, SUGGESTED_SHEET])
     inp = lite_input(book)
     cal = calibrate_input(inp).calibration

@@ -16,18 +16,8 @@ from .app.refresh import compute, now_stamp, status, summary_page
 from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
-from .core.outputs import (
-    LAYOUT_NAME,
-    OWNED_NAME,
-    layout_version,
-    marked_columns,
-    marker,
-    not_free,
-    outputs,
-    owned_positions,
-    recorded_version,
-)
-from .core.present import (
+from .core.report.outputs import LAYOUT_NAME, OWNED_NAME, layout_version, marked_columns, marker, not_free, outputs, owned_positions, recorded_version
+from .core.report.present import (
     DETAILS_HEADER_FORMAT,
     HEADER_FILL,
     LEADS_HEADER_FORMAT,
@@ -40,9 +30,9 @@ from .core.present import (
     output_format,
     owned_values,
 )
-from .core.preview import SHEET as PREVIEW_SHEET
-from .core.preview import sheet_rows
-from .core.text import column_letter, key
+from .core.report.preview import SHEET as PREVIEW_SHEET
+from .core.report.preview import sheet_rows
+from .core.values.text import column_letter, key
 from .crash import crash_message
 from .errors import LeadQError
 from .excel.geometry import box, width_for
@@ -536,7 +526,7 @@ def check_rules(book, stamp: str) -> None:
 def calibrate(book, stamp: str) -> None:
     """Calibrate macro: learn the points from won and lost deals; write the Calibration sheet (with a
     gain chart) and rules.suggested.json beside the workbook — never over rules.json."""
-    from .core.calibration_view import CALIBRATION, sheet_blocks
+    from .core.calibrate.view import CALIBRATION, sheet_blocks
     _refuse_not_ours(book, [CALIBRATION])
     inp = read_book(book)
     cal, _, rules_path = calibrate_input(inp)

@@ -12,52 +12,72 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ProblemType:
-    """One kind of problem: a stable code, a short title, the usual severity, what it means."""
+    """One kind of problem: a stable code, a short title, the usual severity, what it means, and its group."""
 
     code: str
     title: str
     severity: str
     description: str
+    group: str = ""
 
 
-_RULES = [
-    ("file-not-found", "File not found", "error", "The rules file named does not exist."),
-    ("file-too-large", "File too large", "error", "The rules file is larger than LeadQ reads."),
-    ("not-utf8", "Not UTF-8", "error", "The rules file is not UTF-8 text."),
-    ("json-syntax", "JSON syntax", "error", "The rules file is not valid JSON (a trailing comma, a missing quote…)."),
-    ("not-an-object", "Not an object", "error", "The rules file must hold one JSON object."),
-    ("duplicate-key", "Duplicate key", "error", "A key appears twice in one object; the second would silently win."),
-    ("duplicate-id", "Duplicate rule id", "error", "Two rules share an id; ids name ledger rows and must be unique."),
-    ("operator-value", "Operator value", "error", "A rule's value does not fit its operator (a list where one value is needed…)."),
-    ("unknown-field", "Unknown field", "warning", "A rule reads a column that is no standard Leads column (a custom one may still match)."),
-    ("regex-page-pattern", "Page pattern written as a regex", "warning",
-     "A page rule's match looks like a regular expression;"
-     " page patterns are globs, the warning gives the glob to write."),
-    ("undefined-activity-type", "Undefined activity type", "error", "A page rule names an activity type that `activities` does not define."),
-    ("duplicate-activity-name", "Duplicate activity name", "error", "Two activity types share a key, label or alias."),
-    ("thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold."),
-    ("score-range", "Score range", "error", "score.min is not below score.max."),
-    ("threshold-unreachable", "Threshold unreachable", "error", "The MQL threshold is above the highest possible score."),
-    ("grades-order", "Grades out of order", "error", "Grades must be listed from best to worst with decreasing minimums."),
-    ("decay-kinds", "Several decay kinds", "error", "Only one decay kind may be chosen."),
-    ("outcome-probability", "Probability on a closed stage", "error", "A won or lost stage takes no probability."),
-    ("probability-range", "Probability out of range", "error", "A probability must be between 0 and 1."),
-    ("probability-missing", "Probability missing", "error", "An open pipeline stage needs a probability."),
-    ("duplicate-stage", "Duplicate deal stage", "error", "A deal stage (or alias) is defined twice."),
-    ("pipeline-no-won", "No won outcome", "error", "The pipeline has no stage with outcome won."),
-    ("pipeline-no-lost", "No lost outcome", "error", "The pipeline has no stage with outcome lost."),
-    ("criteria-missing", "Criteria missing", "error", "A custom framework needs its criteria."),
-    ("criteria-ignored", "Criteria ignored", "warning", "Criteria are only read with the custom framework."),
-    ("unknown-criterion", "Unknown criterion", "error", "A required criterion is not one of the framework's."),
-    ("require-min", "Require more than exists", "error", "The minimum of criteria is above their number."),
-    ("fit-rule-kind", "Fit rule kind", "error", "A fit rule is none, or more than one, of: a condition (op), all, bands, per."),
-    ("fit-rule-key", "Key out of place", "error", "A fit rule lacks a key its kind needs, or has one its kind does not take."),
-    ("band-shape", "Band shape", "error", "A band is neither a range (gte / lt) nor a list (in), or is an empty range."),
-    ("band-unreachable", "Band never matches", "error", "An earlier band already takes every value of this one (first match wins)."),
-    ("bad-number", "Absurd number", "error", "NaN, Infinity or a number beyond ±10¹² (it would overflow every score)."),
-    ("too-many-rules", "Too many rules", "error", "A section holds more rules than a refresh can evaluate in reasonable time."),
-    ("too-many-values", "Too many values", "error", "One rule lists more values than LeadQ accepts."),
-]
+RULES, SCHEMA, WORKBOOK, DATA, PRIVACY = "Rules files", "Rules files: schema", "Workbook and Settings", "Data", "Privacy"
+CATALOGUE: dict[str, ProblemType] = {}
+
+
+def _code(group: str, code: str, title: str, severity: str, description: str) -> str:
+    """Register a code and return it: each code is declared once, as the constant it is raised with."""
+    if code in CATALOGUE:
+        raise ValueError(f"problem code {code} declared twice")
+    CATALOGUE[code] = ProblemType(code, title, severity, description, group)
+    return code
+
+
+# Rules files (`leadq check-rules`, and every run that loads rules)
+FILE_NOT_FOUND = _code(RULES, "file-not-found", "File not found", "error", "The rules file named does not exist.")
+FILE_TOO_LARGE = _code(RULES, "file-too-large", "File too large", "error", "The rules file is larger than LeadQ reads.")
+NOT_UTF8 = _code(RULES, "not-utf8", "Not UTF-8", "error", "The rules file is not UTF-8 text.")
+JSON_SYNTAX = _code(RULES, "json-syntax", "JSON syntax", "error", "The rules file is not valid JSON (a trailing comma, a missing quote…).")
+NOT_AN_OBJECT = _code(RULES, "not-an-object", "Not an object", "error", "The rules file must hold one JSON object.")
+DUPLICATE_KEY = _code(RULES, "duplicate-key", "Duplicate key", "error", "A key appears twice in one object; the second would silently win.")
+DUPLICATE_ID = _code(RULES, "duplicate-id", "Duplicate rule id", "error", "Two rules share an id; ids name ledger rows and must be unique.")
+OPERATOR_VALUE = _code(RULES, "operator-value", "Operator value", "error",
+                       "A rule's value does not fit its operator (a list where one value is needed…).")
+UNKNOWN_FIELD = _code(RULES, "unknown-field", "Unknown field", "warning",
+                      "A rule reads a column that is no standard Leads column (a custom one may still match).")
+REGEX_PAGE_PATTERN = _code(RULES, "regex-page-pattern", "Page pattern written as a regex", "warning",
+                           "A page rule's match looks like a regular expression;"
+                           " page patterns are globs, the warning gives the glob to write.")
+UNDEFINED_ACTIVITY_TYPE = _code(RULES, "undefined-activity-type", "Undefined activity type", "error",
+                                "A page rule names an activity type that `activities` does not define.")
+DUPLICATE_ACTIVITY_NAME = _code(RULES, "duplicate-activity-name", "Duplicate activity name", "error",
+                                "Two activity types share a key, label or alias.")
+THRESHOLDS_ORDER = _code(RULES, "thresholds-order", "Thresholds out of order", "error", "The hot threshold is below the MQL threshold.")
+SCORE_RANGE = _code(RULES, "score-range", "Score range", "error", "score.min is not below score.max.")
+THRESHOLD_UNREACHABLE = _code(RULES, "threshold-unreachable", "Threshold unreachable", "error",
+                              "The MQL threshold is above the highest possible score.")
+GRADES_ORDER = _code(RULES, "grades-order", "Grades out of order", "error", "Grades must be listed from best to worst with decreasing minimums.")
+DECAY_KINDS = _code(RULES, "decay-kinds", "Several decay kinds", "error", "Only one decay kind may be chosen.")
+OUTCOME_PROBABILITY = _code(RULES, "outcome-probability", "Probability on a closed stage", "error", "A won or lost stage takes no probability.")
+PROBABILITY_RANGE = _code(RULES, "probability-range", "Probability out of range", "error", "A probability must be between 0 and 1.")
+PROBABILITY_MISSING = _code(RULES, "probability-missing", "Probability missing", "error", "An open pipeline stage needs a probability.")
+DUPLICATE_STAGE = _code(RULES, "duplicate-stage", "Duplicate deal stage", "error", "A deal stage (or alias) is defined twice.")
+PIPELINE_NO_WON = _code(RULES, "pipeline-no-won", "No won outcome", "error", "The pipeline has no stage with outcome won.")
+PIPELINE_NO_LOST = _code(RULES, "pipeline-no-lost", "No lost outcome", "error", "The pipeline has no stage with outcome lost.")
+CRITERIA_MISSING = _code(RULES, "criteria-missing", "Criteria missing", "error", "A custom framework needs its criteria.")
+CRITERIA_IGNORED = _code(RULES, "criteria-ignored", "Criteria ignored", "warning", "Criteria are only read with the custom framework.")
+UNKNOWN_CRITERION = _code(RULES, "unknown-criterion", "Unknown criterion", "error", "A required criterion is not one of the framework's.")
+REQUIRE_MIN = _code(RULES, "require-min", "Require more than exists", "error", "The minimum of criteria is above their number.")
+FIT_RULE_KIND = _code(RULES, "fit-rule-kind", "Fit rule kind", "error",
+                      "A fit rule is none, or more than one, of: a condition (op), all, bands, per.")
+FIT_RULE_KEY = _code(RULES, "fit-rule-key", "Key out of place", "error", "A fit rule lacks a key its kind needs, or has one its kind does not take.")
+BAND_SHAPE = _code(RULES, "band-shape", "Band shape", "error", "A band is neither a range (gte / lt) nor a list (in), or is an empty range.")
+BAND_UNREACHABLE = _code(RULES, "band-unreachable", "Band never matches", "error",
+                         "An earlier band already takes every value of this one (first match wins).")
+BAD_NUMBER = _code(RULES, "bad-number", "Absurd number", "error", "NaN, Infinity or a number beyond ±10¹² (it would overflow every score).")
+TOO_MANY_RULES = _code(RULES, "too-many-rules", "Too many rules", "error",
+                       "A section holds more rules than a refresh can evaluate in reasonable time.")
+TOO_MANY_VALUES = _code(RULES, "too-many-values", "Too many values", "error", "One rule lists more values than LeadQ accepts.")
 
 # JSON Schema violations: one code per keyword LeadQ explains in plain words.
 _SCHEMA = {
@@ -77,113 +97,132 @@ _SCHEMA = {
     "propertyNames": "A key that is not a valid name here.",
     "other": "Any other schema violation, described by the validator.",
 }
+for _k, _d in _SCHEMA.items():
+    _code(SCHEMA, f"schema-{_k}", f"Schema: {_k}", "error", _d)
 
-_WORKBOOK = [
-    ("missing-sheet", "Missing sheet", "error", "A sheet LeadQ reads is not in the workbook."),
-    ("missing-column", "Missing column", "error", "A column LeadQ needs is not on the sheet."),
-    ("settings-rules-not-found", "Rules file not found", "error", "The rules file named on the Settings sheet does not exist."),
-    ("settings-rules-sheet-not-found", "Rules sheet not found", "error",
-     'Settings "Rules file" names a sheet (sheet:NAME) the workbook does not have, or one LeadQ did not make.'),
-    ("rules-sheet-empty", "Rules sheet empty", "error", "The workbook's Rules sheet holds no rules below its title."),
-    ("lite-no-folder", "No folder in xlwings Lite", "error",
-     "In xlwings Lite nothing lies beside the workbook: the rules must be kept in its Rules sheet, not a file."),
-    ("settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date."),
-    ("not-a-workbook", "Not a LeadQ workbook", "error", "A CSV, .xls or .ods file given to refresh; `leadq new --leads` builds a workbook."),
-    ("import-unreadable", "Export not readable", "error", "An export given to `leadq new` or `leadq import` cannot be read."),
-    ("settings-bad-date-order", "Date order not understood", "error", "Date order must be auto, DMY, MDY or YMD."),
-    ("settings-row-not-ours", "Settings row not LeadQ's", "warning",
-     "A Settings row labelled Status or Last refresh was not written by LeadQ; its value is left alone."),
-    ("damaged-part", "Damaged part", "warning", "A part LeadQ only copies was already damaged (checksum mismatch); copied as it was."),
-    ("refresh-button-name", "Workbook name not importable", "warning",
-     "Excel's Refresh button imports the workbook's name as a Python module; this name cannot be imported."),
-    ("refresh-button-module", "Refresh button module missing", "warning",
-     "NAME.py, the module the Refresh button imports, is missing beside the workbook or is not LeadQ's."),
-    ("activities-source", "Activities source unusable", "error",
-     "The activity log named by --activities or Settings > Activities source cannot be found or read."),
-    ("score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file."),
-    ("untrusted-path", "Path outside the workbook's folder", "error",
-     "A path written in the workbook (Settings) points outside its folder, through a link, or at a URL; allow the "
-     "folder with --allow-path DIR or $LEADQ_ALLOWED_PATHS."),
-]
 
-_DATA = [
-    ("missing-lead-id", "Missing Lead ID", "warning", "A Leads row has no Lead ID; it is skipped."),
-    ("duplicate-lead-id", "Duplicate Lead ID", "warning", "A Lead ID is used twice; the later row is skipped (or used, on Qualification)."),
-    ("rule-column-missing", "Rule column missing", "warning", "A rule reads a column the Leads sheet does not have; it never matches."),
-    ("not-a-number", "Not a number", "warning", "A value read as a number is not one."),
-    ("not-a-date", "Not a date", "warning", "A value read as a date is not one."),
-    ("missing-date", "Missing date", "warning", "An activity has no date; it is skipped."),
-    ("activity-without-lead", "Activity without lead", "warning", "An activity names no Lead ID or known Email; it is skipped."),
-    ("unknown-lead", "Unknown lead", "warning", "A row names a lead that is not on the Leads sheet; it is ignored."),
-    ("unknown-activity", "Unknown activity type", "warning", "An Activities row has a type rules.json does not define; it is skipped."),
-    ("missing-activity", "Missing activity type", "warning", "An Activities row has no type; it is skipped."),
-    ("missing-criterion-column", "Missing criterion column", "warning", "A checklist criterion has no column on Qualification."),
-    ("answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank."),
-    ("consent-not-understood", "Consent not understood", "warning",
-     "A Consent cell is neither yes, no, a date nor blank; the lead counts as without consent."),
-    ("unknown-deal-stage", "Unknown deal stage", "warning", "A Deal stage is not in the pipeline of rules.json; it is ignored."),
-    ("history-date-impossible", "History date impossible", "warning",
-     "Lead history rows dated past what LeadQ computes with (9999-12-31) are ignored."),
-    ("history-row-not-understood", "History row not understood", "warning",
-     "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored."),
-    ("history-full", "History full", "warning", "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline."),
-    ("history-back-dated", "Refresh dated before the history", "warning",
-     "The as-of date is before the last refresh Lead history records; the history is read as it stood then and not added to."),
-    ("outcome-not-understood", "Outcome not understood", "warning", "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out."),
-    ("unknown-deal-stages", "Unknown deal stages (grouped)", "warning", "Every unknown deal stage with its count, and the fix."),
-    ("no-amount-column", "No amount column", "warning", "Deal stages but no Amount column: won and pipeline amounts are 0."),
-    ("no-contact-column", "No email or phone column", "warning", "No column can make a contact a Lead: every lead stays a Visitor."),
-    ("unknown-crm-status", "Unknown CRM status", "warning", "CRM status values crm_status does not map, with counts; LeadQ's stage is kept."),
-    ("header-conflict", "Two columns for one field", "info", "Two headers mean one LeadQ column; the better-ranked is used, the other stays custom."),
-    ("header-near-miss", "Header near-miss", "info", "A header looks like a LeadQ column but is not read as one; map it on Settings."),
-    ("lead-id-guessed", "Lead ID guessed", "info",
-     "No Lead ID column (or one empty on every row): the id-like column whose values are"
-     " unique and filled on every row is used, never an organisation's id while a person's exists."),
-    ("deal-title-not-job-title", "Deal title is not a job title", "info",
-     "A bare \"Title\" beside deal columns is"
-     " the deal's title and is not read as Job title."),
-    ("empty-column", "Column empty on every row", "info",
-     "An optional column empty on every row is read as"
-     " absent (e.g. no consent recorded: consent is not checked)."),
-    ("mapping-header-missing", "Column mapping names no column", "warning", "Settings' Column mapping names a header the sheet does not have."),
-    ("date-order-conflict", "Date order conflict", "warning", "A date readable only in the other day/month order than its column."),
-    ("date-order-guessed", "Date order guessed", "warning", "Dates that could be DMY or MDY with nothing in the column to tell; read DMY."),
-    ("override-sheet-not-read", "Overrides sheet not read", "warning",
-     "A sheet named Overrides lacks LeadQ's override columns (Lead ID, Kind, Value, Reason); it is left alone."),
-    ("override-no-reason", "Override without a reason", "error", "An override has no Reason; it is refused until one is typed."),
-    ("override-bad-kind", "Override kind not understood", "warning", "An override's Kind is not points, stage or probability; it is ignored."),
-    ("override-bad-value", "Override value not understood", "warning",
-     "An override's Value is not points, a stage or a probability as its kind needs; it is ignored."),
-    ("override-bad-date", "Override end date not understood", "warning", "An override's Until is not a date; it is ignored."),
-    ("override-unknown-lead", "Override of no lead", "warning", "An override names no Lead ID, or one not on Leads; it is ignored."),
-    ("override-expired", "Override expired", "info", "An override's Until date is before the as-of date; it is ignored and listed."),
-    ("override-superseded", "Override superseded", "info", "A later stage or probability override of the same lead wins over this one."),
-    ("not-a-probability", "Not a probability", "warning", "A Probability typed on Leads is not 0–1 or a percentage; the stage's is used."),
-    ("probability-without-deal", "Probability without an open deal", "warning",
-     "A probability override names a lead with no open deal stage; it is not used."),
-]
+# The workbook and its Settings
+MISSING_SHEET = _code(WORKBOOK, "missing-sheet", "Missing sheet", "error", "A sheet LeadQ reads is not in the workbook.")
+MISSING_COLUMN = _code(WORKBOOK, "missing-column", "Missing column", "error", "A column LeadQ needs is not on the sheet.")
+SETTINGS_RULES_NOT_FOUND = _code(WORKBOOK, "settings-rules-not-found", "Rules file not found", "error",
+                                 "The rules file named on the Settings sheet does not exist.")
+SETTINGS_RULES_SHEET_NOT_FOUND = _code(WORKBOOK, "settings-rules-sheet-not-found", "Rules sheet not found", "error",
+                                       'Settings "Rules file" names a sheet (sheet:NAME) the workbook does not have, or one LeadQ did not make.')
+RULES_SHEET_EMPTY = _code(WORKBOOK, "rules-sheet-empty", "Rules sheet empty", "error", "The workbook's Rules sheet holds no rules below its title.")
+LITE_NO_FOLDER = _code(WORKBOOK, "lite-no-folder", "No folder in xlwings Lite", "error",
+                       "In xlwings Lite nothing lies beside the workbook: the rules must be kept in its Rules sheet, not a file.")
+SETTINGS_BAD_DATE = _code(WORKBOOK, "settings-bad-date", "As-of date not understood", "error", "The as-of date is not a date.")
+NOT_A_WORKBOOK = _code(WORKBOOK, "not-a-workbook", "Not a LeadQ workbook", "error",
+                       "A CSV, .xls or .ods file given to refresh; `leadq new --leads` builds a workbook.")
+IMPORT_UNREADABLE = _code(WORKBOOK, "import-unreadable", "Export not readable", "error",
+                          "An export given to `leadq new` or `leadq import` cannot be read.")
+SETTINGS_BAD_DATE_ORDER = _code(WORKBOOK, "settings-bad-date-order", "Date order not understood", "error",
+                                "Date order must be auto, DMY, MDY or YMD.")
+SETTINGS_ROW_NOT_OURS = _code(WORKBOOK, "settings-row-not-ours", "Settings row not LeadQ's", "warning",
+                              "A Settings row labelled Status or Last refresh was not written by LeadQ; its value is left alone.")
+DAMAGED_PART = _code(WORKBOOK, "damaged-part", "Damaged part", "warning",
+                     "A part LeadQ only copies was already damaged (checksum mismatch); copied as it was.")
+REFRESH_BUTTON_NAME = _code(WORKBOOK, "refresh-button-name", "Workbook name not importable", "warning",
+                            "Excel's Refresh button imports the workbook's name as a Python module; this name cannot be imported.")
+REFRESH_BUTTON_MODULE = _code(WORKBOOK, "refresh-button-module", "Refresh button module missing", "warning",
+                              "NAME.py, the module the Refresh button imports, is missing beside the workbook or is not LeadQ's.")
+ACTIVITIES_SOURCE = _code(WORKBOOK, "activities-source", "Activities source unusable", "error",
+                          "The activity log named by --activities or Settings > Activities source cannot be found or read.")
+SCORE_DETAILS_FILE = _code(WORKBOOK, "score-details-file", "Score details file", "error", "Settings > Score details file must name a .parquet file.")
+UNTRUSTED_PATH = _code(WORKBOOK, "untrusted-path", "Path outside the workbook's folder", "error",
+                       "A path written in the workbook (Settings) points outside its folder, through a link, or at a URL; allow the "
+                       "folder with --allow-path DIR or $LEADQ_ALLOWED_PATHS.")
 
-_PRIVACY = [
-    ("lead-not-found", "Person not found", "error",
-     "`leadq forget` names a Lead ID or email that no Leads row, Lead history row, activity or Score details file holds."),
-    ("erase-refused", "Erasure refused", "error",
-     "Removing the person's rows would break something LeadQ cannot shift safely (a formula pointing only into them, "
-     "a pivot table, a drawing below them…); nothing was changed."),
-    ("external-source-remains", "External source not erased", "warning",
-     "The activities come from a source LeadQ cannot rewrite; the person's rows remain there."),
-    ("person-mentioned", "Person still named in free text", "warning",
-     "After `leadq forget`, a cell of another sheet, a note or a document property still names the person (their "
-     "Lead ID, e-mail or name); LeadQ lists it and never edits what a user wrote."),
-]
+# Data in the sheets (Leads, Activities, Qualification, Overrides, Lead history)
+MISSING_LEAD_ID = _code(DATA, "missing-lead-id", "Missing Lead ID", "warning", "A Leads row has no Lead ID; it is skipped.")
+DUPLICATE_LEAD_ID = _code(DATA, "duplicate-lead-id", "Duplicate Lead ID", "warning",
+                          "A Lead ID is used twice; the later row is skipped (or used, on Qualification).")
+RULE_COLUMN_MISSING = _code(DATA, "rule-column-missing", "Rule column missing", "warning",
+                            "A rule reads a column the Leads sheet does not have; it never matches.")
+NOT_A_NUMBER = _code(DATA, "not-a-number", "Not a number", "warning", "A value read as a number is not one.")
+NOT_A_DATE = _code(DATA, "not-a-date", "Not a date", "warning", "A value read as a date is not one.")
+MISSING_DATE = _code(DATA, "missing-date", "Missing date", "warning", "An activity has no date; it is skipped.")
+ACTIVITY_WITHOUT_LEAD = _code(DATA, "activity-without-lead", "Activity without lead", "warning",
+                              "An activity names no Lead ID or known Email; it is skipped.")
+UNKNOWN_LEAD = _code(DATA, "unknown-lead", "Unknown lead", "warning", "A row names a lead that is not on the Leads sheet; it is ignored.")
+UNKNOWN_ACTIVITY = _code(DATA, "unknown-activity", "Unknown activity type", "warning",
+                         "An Activities row has a type rules.json does not define; it is skipped.")
+MISSING_ACTIVITY = _code(DATA, "missing-activity", "Missing activity type", "warning", "An Activities row has no type; it is skipped.")
+MISSING_CRITERION_COLUMN = _code(DATA, "missing-criterion-column", "Missing criterion column", "warning",
+                                 "A checklist criterion has no column on Qualification.")
+ANSWER_NOT_UNDERSTOOD = _code(DATA, "answer-not-understood", "Answer not understood", "warning", "A checklist answer is neither yes, no nor blank.")
+CONSENT_NOT_UNDERSTOOD = _code(DATA, "consent-not-understood", "Consent not understood", "warning",
+                               "A Consent cell is neither yes, no, a date nor blank; the lead counts as without consent.")
+UNKNOWN_DEAL_STAGE = _code(DATA, "unknown-deal-stage", "Unknown deal stage", "warning",
+                           "A Deal stage is not in the pipeline of rules.json; it is ignored.")
+HISTORY_DATE_IMPOSSIBLE = _code(DATA, "history-date-impossible", "History date impossible", "warning",
+                                "Lead history rows dated past what LeadQ computes with (9999-12-31) are ignored.")
+HISTORY_ROW_NOT_UNDERSTOOD = _code(DATA, "history-row-not-understood", "History row not understood", "warning",
+                                   "A Lead history row has no date, Lead ID or known stage (the sheet was edited); it is ignored.")
+HISTORY_FULL = _code(DATA, "history-full", "History full", "warning",
+                     "Lead history reached a sheet's row limit; its oldest refreshes were folded into one baseline.")
+HISTORY_BACK_DATED = _code(DATA, "history-back-dated", "Refresh dated before the history", "warning",
+                           "The as-of date is before the last refresh Lead history records; the history is read as it stood then and not added to.")
+OUTCOME_NOT_UNDERSTOOD = _code(DATA, "outcome-not-understood", "Outcome not understood", "warning",
+                               "calibrate: an outcome cell is not 1/Yes, 0/No or blank; left out.")
+UNKNOWN_DEAL_STAGES = _code(DATA, "unknown-deal-stages", "Unknown deal stages (grouped)", "warning",
+                            "Every unknown deal stage with its count, and the fix.")
+NO_AMOUNT_COLUMN = _code(DATA, "no-amount-column", "No amount column", "warning", "Deal stages but no Amount column: won and pipeline amounts are 0.")
+NO_CONTACT_COLUMN = _code(DATA, "no-contact-column", "No email or phone column", "warning",
+                          "No column can make a contact a Lead: every lead stays a Visitor.")
+UNKNOWN_CRM_STATUS = _code(DATA, "unknown-crm-status", "Unknown CRM status", "warning",
+                           "CRM status values crm_status does not map, with counts; LeadQ's stage is kept.")
+HEADER_CONFLICT = _code(DATA, "header-conflict", "Two columns for one field", "info",
+                        "Two headers mean one LeadQ column; the better-ranked is used, the other stays custom.")
+HEADER_NEAR_MISS = _code(DATA, "header-near-miss", "Header near-miss", "info",
+                         "A header looks like a LeadQ column but is not read as one; map it on Settings.")
+LEAD_ID_GUESSED = _code(DATA, "lead-id-guessed", "Lead ID guessed", "info",
+                        "No Lead ID column (or one empty on every row): the id-like column whose values are"
+                        " unique and filled on every row is used, never an organisation's id while a person's exists.")
+DEAL_TITLE_NOT_JOB_TITLE = _code(DATA, "deal-title-not-job-title", "Deal title is not a job title", "info",
+                                 "A bare \"Title\" beside deal columns is"
+                                 " the deal's title and is not read as Job title.")
+EMPTY_COLUMN = _code(DATA, "empty-column", "Column empty on every row", "info",
+                     "An optional column empty on every row is read as"
+                     " absent (e.g. no consent recorded: consent is not checked).")
+MAPPING_HEADER_MISSING = _code(DATA, "mapping-header-missing", "Column mapping names no column", "warning",
+                               "Settings' Column mapping names a header the sheet does not have.")
+DATE_ORDER_CONFLICT = _code(DATA, "date-order-conflict", "Date order conflict", "warning",
+                            "A date readable only in the other day/month order than its column.")
+DATE_ORDER_GUESSED = _code(DATA, "date-order-guessed", "Date order guessed", "warning",
+                           "Dates that could be DMY or MDY with nothing in the column to tell; read DMY.")
+OVERRIDE_SHEET_NOT_READ = _code(DATA, "override-sheet-not-read", "Overrides sheet not read", "warning",
+                                "A sheet named Overrides lacks LeadQ's override columns (Lead ID, Kind, Value, Reason); it is left alone.")
+OVERRIDE_NO_REASON = _code(DATA, "override-no-reason", "Override without a reason", "error",
+                           "An override has no Reason; it is refused until one is typed.")
+OVERRIDE_BAD_KIND = _code(DATA, "override-bad-kind", "Override kind not understood", "warning",
+                          "An override's Kind is not points, stage or probability; it is ignored.")
+OVERRIDE_BAD_VALUE = _code(DATA, "override-bad-value", "Override value not understood", "warning",
+                           "An override's Value is not points, a stage or a probability as its kind needs; it is ignored.")
+OVERRIDE_BAD_DATE = _code(DATA, "override-bad-date", "Override end date not understood", "warning",
+                          "An override's Until is not a date; it is ignored.")
+OVERRIDE_UNKNOWN_LEAD = _code(DATA, "override-unknown-lead", "Override of no lead", "warning",
+                              "An override names no Lead ID, or one not on Leads; it is ignored.")
+OVERRIDE_EXPIRED = _code(DATA, "override-expired", "Override expired", "info",
+                         "An override's Until date is before the as-of date; it is ignored and listed.")
+OVERRIDE_SUPERSEDED = _code(DATA, "override-superseded", "Override superseded", "info",
+                            "A later stage or probability override of the same lead wins over this one.")
+NOT_A_PROBABILITY = _code(DATA, "not-a-probability", "Not a probability", "warning",
+                          "A Probability typed on Leads is not 0–1 or a percentage; the stage's is used.")
+PROBABILITY_WITHOUT_DEAL = _code(DATA, "probability-without-deal", "Probability without an open deal", "warning",
+                                 "A probability override names a lead with no open deal stage; it is not used.")
 
-CATALOGUE: dict[str, ProblemType] = {
-    **{c: ProblemType(c, t, s, d) for c, t, s, d in _RULES},
-    **{f"schema-{k}": ProblemType(f"schema-{k}", f"Schema: {k}", "error", d) for k, d in _SCHEMA.items()},
-    **{c: ProblemType(c, t, s, d) for c, t, s, d in _WORKBOOK},
-    **{c: ProblemType(c, t, s, d) for c, t, s, d in _DATA},
-    **{c: ProblemType(c, t, s, d) for c, t, s, d in _PRIVACY},
-}
-
+# Privacy (`leadq forget`, consent, retention)
+LEAD_NOT_FOUND = _code(PRIVACY, "lead-not-found", "Person not found", "error",
+                       "`leadq forget` names a Lead ID or email that no Leads row, Lead history row, activity or Score details file holds.")
+ERASE_REFUSED = _code(PRIVACY, "erase-refused", "Erasure refused", "error",
+                      "Removing the person's rows would break something LeadQ cannot shift safely (a formula pointing only into them, "
+                      "a pivot table, a drawing below them…); nothing was changed.")
+EXTERNAL_SOURCE_REMAINS = _code(PRIVACY, "external-source-remains", "External source not erased", "warning",
+                                "The activities come from a source LeadQ cannot rewrite; the person's rows remain there.")
+PERSON_MENTIONED = _code(PRIVACY, "person-mentioned", "Person still named in free text", "warning",
+                         "After `leadq forget`, a cell of another sheet, a note or a document property still names the person (their "
+                         "Lead ID, e-mail or name); LeadQ lists it and never edits what a user wrote.")
 
 def schema_code(validator: str) -> str:
     """The code of a JSON Schema violation by its keyword."""

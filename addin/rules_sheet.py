@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .core import rules as core_rules
-from .core.rules import Rules
-from .core.text import key
+from .core.rules import model as core_rules
+from .core.rules.model import Rules
+from .core.values.text import key
 from .errors import Problem, RulesError
 
 SHEET = "Rules"

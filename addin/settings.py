@@ -7,7 +7,7 @@ date and the workbook's date order. The precedence, everywhere:
 - rules: explicit → the Settings *Rules file* path (relative to the workbook; a path that does not
   exist is an error naming the cell, never a silent fallback) → `rules.json` beside the workbook
   → `$LEADQ_RULES` → the bundled defaults;
-- as-of date: explicit → Settings *As-of date* → today; read by `core.parse.date_value` in the
+- as-of date: explicit → Settings *As-of date* → today; read by `core.values.parse.date_value` in the
   workbook's date order, so `01/02/2026` means the same date on every route;
 - date order: Settings *Date order* (auto, DMY, MDY, YMD) → auto;
 - column mapping: the *Column mapping* rows of Settings (a LeadQ field in column A, your header in
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .core import rules as core_rules
-from .core.headers import ACTIVITIES_INPUTS, LEADS_INPUTS
-from .core.rules import Rules
-from .core.text import key
+from .core.rules import model as core_rules
+from .core.rules.model import Rules
+from .core.values.headers import ACTIVITIES_INPUTS, LEADS_INPUTS
+from .core.values.text import key
 from .errors import Problem, RulesError, WorkbookError
 
 if TYPE_CHECKING:           # pandas is loaded by the runs that compute, not by `leadq check-rules`
@@ -250,7 +250,7 @@ def preview_rules_location(workbook: Path, settings: dict, cells: dict) -> Path:
 
 def date_order(settings: dict, cells: dict) -> str:
     """The workbook's date order from Settings (auto when blank)."""
-    from .core.parse import DATE_ORDERS
+    from .core.values.parse import DATE_ORDERS
     value = settings.get(key(DATE_ORDER))
     if _blank(value):
         return "auto"
@@ -284,7 +284,7 @@ def as_of_date(value, order: str, where: str) -> pd.Timestamp:
     """The as-of date from a value (blank: today), or an error naming where it was given."""
     import pandas as pd
 
-    from .core.parse import date_value
+    from .core.values.parse import date_value
     if _blank(value):
         return pd.Timestamp(dt.date.today())
     ts = date_value(value, order)

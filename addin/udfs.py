@@ -17,10 +17,10 @@ import xlwings as xw
 from .app.explain import explain_input
 from .app.inputs import WorkbookInput
 from .app.refresh import compute
-from .core.headers import LEADS_OUTPUTS
 from .core.history import HISTORY_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
-from .core.table import table_frame
+from .core.values.headers import LEADS_OUTPUTS
+from .core.values.table import table_frame
 from .errors import LeadQError
 from .excel.read import book_history, book_path, book_rules_sheet, book_settings
 from .excel.read import book_run_settings as run_settings  # noqa: F401  (its import path of earlier releases)

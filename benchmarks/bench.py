@@ -233,7 +233,7 @@ def accounts(size: str, runs: int) -> dict:
 
     import addin
     from addin.core import accounts as acc_mod
-    from addin.core.headers import canonicalize
+    from addin.core.values.headers import canonicalize
     leads, acts = make(*SIZES[size])
     import numpy as np
     import pandas as pd

@@ -22,9 +22,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from addin.core.calibrate import calibrate  # noqa: E402
-from addin.core.rules import default_rules_text  # noqa: E402
-from addin.core.stats import auc  # noqa: E402
+from addin.core.calibrate.fit import calibrate  # noqa: E402
+from addin.core.calibrate.stats import auc  # noqa: E402
+from addin.core.rules.model import default_rules_text  # noqa: E402
 
 TITLES = np.array(["CEO", "Head of Sales", "VP Marketing", "Sales Manager", "Responsable marketing", "Consultant",
                    "Developer", "Student", "Analyst", "Founder"], dtype=object)

@@ -1,7 +1,7 @@
 """Peak memory of the Lite path's data work, for the README's xlwings Lite size limit.
 
 In Lite the book's cells reach Python as 2-D lists (one Python object per cell), become DataFrames
-(core.table), and are scored by evaluate; no thread, no file. This runs exactly that on synthetic
+(core.values.table), and are scored by evaluate; no thread, no file. This runs exactly that on synthetic
 data (benchmarks/synth.py: 10 activities per lead) in this process and prints the peak resident
 memory: the lists alone, and with table_frame + evaluate. Run: python benchmarks/lite_memory.py 10000
 """
@@ -23,7 +23,7 @@ def main(n: int) -> None:
     from synth import make
 
     from addin.core.evaluate import evaluate
-    from addin.core.table import table_frame
+    from addin.core.values.table import table_frame
     from addin.settings import load_rules
     leads, acts = make(n, 10 * n)
     cells = {name: [list(f.columns)] + f.astype(object).where(f.notna(), None).to_numpy().tolist()

@@ -122,7 +122,7 @@ def refresh(label: str) -> dict:
     if not book.exists():
         build_workbook(book, sample={"Leads": _leads(), "Activities": None, "Qualification": None})
     if not (DATA / "rules.json").exists():              # the template's Settings name rules.json beside it
-        from addin.core.rules import default_rules_text
+        from addin.core.rules.model import default_rules_text
         (DATA / "rules.json").write_text(default_rules_text(), encoding="utf-8")
     out = subprocess.run(["/usr/bin/time", "-f", "%e %M", sys.executable, "-m", "addin", "refresh", str(book),
                           "--activities", str(path), "--as-of", AS_OF], check=True, capture_output=True, text=True)

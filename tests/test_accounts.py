@@ -11,8 +11,8 @@ from conftest import AS_OF, ROOT
 from addin.cli import run
 from addin.core.accounts import DEFAULTS, group, normalise_company
 from addin.core.evaluate import evaluate
-from addin.core.rules import check_rules
-from addin.core.summary import summarise
+from addin.core.report.summary import summarise
+from addin.core.rules.model import check_rules
 from addin.refresh import new_workbook
 from addin.settings import load_rules
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import AS_OF, write_json
 
 from addin.cli import run
-from addin.core.calibrate import calibrate
-from addin.core.stats import auc, wilson
-from addin.core.suggest import Goal, threshold_for_share
+from addin.core.calibrate.fit import calibrate
+from addin.core.calibrate.stats import auc, wilson
+from addin.core.calibrate.suggest import Goal, threshold_for_share
 from addin.io.template import build_workbook
 from addin.settings import check_rules_file as check_rules
 from addin.settings import load_rules

@@ -11,9 +11,9 @@ from conftest import AS_OF, write_json
 from test_calibrate import RULES, TRUE, suggested_points, synthetic
 
 from addin.cli import run
-from addin.core.calibrate import calibrate
+from addin.core.calibrate.fit import calibrate
 from addin.core.evaluate import evaluate
-from addin.core.rules import check_rules, load_rules
+from addin.core.rules.model import check_rules, load_rules
 from addin.io.template import build_workbook
 
 

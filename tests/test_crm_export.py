@@ -9,7 +9,7 @@ import pytest
 from conftest import AS_OF, ROOT
 
 from addin.cli import run
-from addin.core.crm_export import FORMATS, neutralise
+from addin.core.report.crm_export import FORMATS, neutralise
 from addin.export import crm_export_frame
 from addin.refresh import new_workbook
 from addin.settings import load_rules
@@ -130,13 +130,13 @@ def test_neutralise_keeps_numbers_and_signed_numbers():
     ("pipedrive", "Open", "Lost", "Lost"),
 ])
 def test_the_stage_goes_back_through_crm_status(crm, current, stage, expected):
-    from addin.core.crm_export import _status
+    from addin.core.report.crm_export import _status
     rules = load_rules(RULES)
     got = _status(FORMATS[crm], pd.Series([stage]).to_numpy(object), pd.Series([current]), rules.crm_status)
     assert got.tolist() == [expected]
     # and crm_status reads the value back as the same stage, or as "keep" (LeadQ's own stage then stands)
     from addin.core.crm import crm_table
-    from addin.core.text import key
+    from addin.core.values.text import key
     assert crm_table(rules.crm_status).get(key(expected), ("keep",))[0] in (stage, "keep")
 
 

@@ -5,8 +5,8 @@ import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
 
-from addin.core.operators import OPERATORS
-from addin.core.rules import schema
+from addin.core.rules.model import schema
+from addin.core.rules.operators import OPERATORS
 
 REFERENCE = (ROOT / "docs" / "RULES.md").read_text("utf-8")
 README = (ROOT / "README.md").read_text("utf-8")
@@ -61,3 +61,36 @@ def test_the_parser_has_the_commands():
 @pytest.mark.parametrize("command", _commands())
 def test_every_cli_command_is_in_the_readme(command):
     assert f"leadq {command}" in README
+
+
+def test_generated_files_are_fresh():
+    """The schema's operator enum, docs/RULES.md's operator table and docs/PROBLEMS.md are generated
+    from the registries; edit the registry and run `python -m addin.generate`."""
+    from addin import generate
+    assert generate.stale() == {}, "run python -m addin.generate"
+    assert generate.main(["--check"]) == 0
+
+
+def test_the_generator_rewrites_a_stale_file(tmp_path, monkeypatch):
+    from addin import generate
+    from addin.core.rules.operators import REGISTRY
+    for rel in generate.GENERATED:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((ROOT / rel).read_text("utf-8"), "utf-8")
+    schema = tmp_path / "addin" / "rules.schema.json"
+    schema.write_text(schema.read_text("utf-8").replace('"email_domain_in"]', '"email_domain_in", "matches"]'), "utf-8")
+    rules = tmp_path / "docs" / "RULES.md"
+    rules.write_text(rules.read_text("utf-8").replace("| `like` |", "| `glob` |"), "utf-8")
+    (tmp_path / "docs" / "PROBLEMS.md").unlink()
+    found = generate.stale(tmp_path)
+    assert set(found) == set(generate.GENERATED)
+    assert json.loads(found["addin/rules.schema.json"])["$defs"]["operator"]["enum"] == list(REGISTRY)
+    assert "| `like` |" in found["docs/RULES.md"] and "| `glob` |" not in found["docs/RULES.md"]
+    assert "| `missing-lead-id` | warning | Missing Lead ID |" in found["docs/PROBLEMS.md"]
+
+
+def test_every_problem_code_is_a_constant_of_the_catalogue():
+    from addin import problems
+    constants = {v for k, v in vars(problems).items() if k.isupper() and isinstance(v, str) and v in problems.CATALOGUE}
+    assert constants == {c for c in problems.CATALOGUE if not c.startswith("schema-")}
+    assert problems.MISSING_LEAD_ID == "missing-lead-id"

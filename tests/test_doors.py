@@ -23,7 +23,7 @@ from addin.app import inputs as app_inputs
 from addin.app import preview as app_preview
 from addin.app import refresh as app_refresh
 from addin.cli import run
-from addin.core.headers import LEADS_OUTPUTS
+from addin.core.values.headers import LEADS_OUTPUTS
 from addin.io.parts import OWNED, chart_part
 from addin.refresh import new_workbook
 
@@ -223,7 +223,7 @@ def test_a_chart_added_to_the_layout_needs_no_other_edit(demo, monkeypatch):
     """Chart part names come from the chart's name: a fourth chart used to crash every refresh (KeyError)."""
     import dataclasses
 
-    import addin.io.summary_sheet as layout  # the file writer's Summary layout
+    import addin.io.parts.summary as layout  # the file writer's Summary layout
     real = layout.summary_layout
 
     def with_extra(*a, **k):

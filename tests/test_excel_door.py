@@ -11,8 +11,8 @@ from conftest import AS_OF, ROOT, gate
 from xlengine import Engine, cell_position, open_as_caller
 
 import addin.macros as macros
-from addin.core.summary import summarise
-from addin.core.summary_layout import summary_layout
+from addin.core.report.summary import summarise
+from addin.core.report.summary_layout import summary_layout
 from addin.refresh import new_workbook
 
 STAMPS = ["2026-11-22 09:00", "2026-11-22 10:00", "2026-11-22 11:00"]
@@ -132,7 +132,7 @@ def test_calibrate_twice_places_its_chart_from_the_layout(book_path):
         macros.calibrate(now=stamp)
         assert _status(book).startswith("Calibrated"), _status(book)
     from addin.app.calibrate import calibrate_input
-    from addin.core.calibration_view import sheet_blocks
+    from addin.core.calibrate.view import sheet_blocks
     from addin.excel.read import read_book
     charts = list(book.sheets["Calibration"].charts)
     assert [(c.name, c.chart_type) for c in charts] == [("Gain: share of won deals found", "line")]
@@ -146,7 +146,7 @@ def test_calibrate_twice_places_its_chart_from_the_layout(book_path):
 def test_stage_colours_are_portable_conditional_formats(book_path):
     from addin.app.inputs import from_file
     from addin.app.refresh import compute
-    from addin.core.present import color_rules
+    from addin.core.report.present import color_rules
     book = open_as_caller(book_path)
     macros.refresh(now=STAMPS[0])
     macros.refresh(now=STAMPS[1])                          # replaced, not added to

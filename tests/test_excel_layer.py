@@ -16,7 +16,7 @@ from xlengine import open_as_caller
 import addin
 import addin.macros as macros
 import addin.udfs as udfs
-from addin.core.headers import LEADS_OUTPUTS
+from addin.core.values.headers import LEADS_OUTPUTS
 from addin.io.template import write_shim
 from addin.refresh import new_workbook, refresh
 
@@ -211,11 +211,11 @@ STYLE_CHECKS = {
 
 def _writer_tokens(ev):
     """Every format token the Summary layout and the Leads / Score details writers use."""
-    from addin.core.outputs import outputs
-    from addin.core.present import DETAILS_HEADER_FORMAT, LEADS_HEADER_FORMAT, detail_format, output_format
+    from addin.core.report.outputs import outputs
+    from addin.core.report.present import DETAILS_HEADER_FORMAT, LEADS_HEADER_FORMAT, detail_format, output_format
+    from addin.core.report.summary import summarise
+    from addin.core.report.summary_layout import summary_layout
     from addin.core.scoring import LEDGER_COLUMNS
-    from addin.core.summary import summarise
-    from addin.core.summary_layout import summary_layout
     page = summary_layout(summarise(ev), ev.rules, "2026-11-22 08:00")
     tokens = [st.as_dict() for st in page.styles()]
     tokens += [LEADS_HEADER_FORMAT, DETAILS_HEADER_FORMAT] + [output_format(n) for n in outputs()]
@@ -305,7 +305,7 @@ def test_macro_writes_the_same_owned_columns_marker_as_the_file_writer(demo, tmp
 
 def _rename_lead(src, dst, new_id):
     """A copy of the demo where the first lead of the overdue list is called `new_id` (both sheets)."""
-    from addin.core.summary import summarise
+    from addin.core.report.summary import summarise
     ev = refresh(src, as_of=AS_OF, rules=ROOT / "rules.json", output=dst).evaluation
     old = summarise(ev).actions["Lead ID"].iloc[0]
     wb = openpyxl.load_workbook(dst, keep_vba=True)

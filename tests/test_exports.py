@@ -16,8 +16,8 @@ from openpyxl.worksheet.table import Table
 from addin.app.inputs import WorkbookInput
 from addin.app.refresh import compute
 from addin.cli import run
-from addin.core.parse import read_dates
-from addin.core.summary import summarise
+from addin.core.report.summary import summarise
+from addin.core.values.parse import read_dates
 from addin.io.importer import decode, read_export, sniff_delimiter
 from addin.io.reader import read_workbook
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import addin
-from addin.core.headers import LEADS_INPUTS, LEADS_OUTPUTS, canonicalize, match_headers
-from addin.core.parse import read_dates, read_numbers
+from addin.core.values.headers import LEADS_INPUTS, LEADS_OUTPUTS, canonicalize, match_headers
+from addin.core.values.parse import read_dates, read_numbers
 
 KNOWN = [h for name, aliases in LEADS_INPUTS.items() for h in [name, *aliases]] + LEADS_OUTPUTS + [
     "Deal - Title", "Person - Email", "Deal - Value", "Organization - Name", "Prospect ID", "opportunity_id", "Notes", ""]

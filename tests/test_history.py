@@ -380,7 +380,7 @@ def test_hot_leads_at_the_cap_are_ranked_by_unclipped_total(base_rules):
                         + [("C", AS_OF, "webinar", "")] * 4, columns=["Lead ID", "Date", "Activity", "Detail"])
     rules["thresholds"] = {"mql": 25, "hot": 40}
     ev = addin.evaluate(leads, acts, rules, as_of=AS_OF)
-    from addin.core.summary import summarise
+    from addin.core.report.summary import summarise
     s = summarise(ev)
     assert list(ev.leads["Score"]) == [50, 50, 50]
     assert list(s.hottest["Lead ID"]) == ["B", "C", "A"] and s.kpis["At score maximum"] == 3

@@ -19,7 +19,7 @@ from xlengine import open_as_caller
 
 from addin import rules_sheet
 from addin.app.check import check_file
-from addin.core.headers import LEADS_OUTPUTS
+from addin.core.values.headers import LEADS_OUTPUTS
 from addin.errors import RulesError
 from addin.refresh import new_workbook, refresh
 from addin.settings import load_rules

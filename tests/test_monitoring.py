@@ -6,9 +6,9 @@ import pytest
 from conftest import AS_OF
 
 from addin.core.evaluate import evaluate
-from addin.core.monitoring import auc
-from addin.core.summary import summarise
-from addin.core.summary_layout import summary_layout
+from addin.core.report.monitoring import auc
+from addin.core.report.summary import summarise
+from addin.core.report.summary_layout import summary_layout
 
 RULES = {
     "fit": [{"id": "ceo", "field": "Job title", "op": "equals", "value": "CEO", "points": 70},
@@ -57,7 +57,7 @@ def test_a_stable_history_raises_no_warning():
 
 
 def s_rules():
-    from addin.core.rules import load_rules
+    from addin.core.rules.model import load_rules
     return load_rules(RULES)
 
 

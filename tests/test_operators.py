@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from addin.core.operators import OPERATORS, FieldValues
+from addin.core.rules.operators import OPERATORS, FieldValues
 
 VALUES = ["Directeur Général", "ceo", "", None, "50", 1200, "1 000", "anne@Gmail.com", "Étudiant", "51-200"]
 
@@ -53,8 +53,8 @@ def test_numbers_typed_the_french_way_compare_as_numbers():
 def test_the_registry_is_the_schema_enum_and_the_rules_reference_table():
     from conftest import ROOT
 
-    from addin.core.operators import REGISTRY, markdown_table
-    from addin.core.rules import schema
+    from addin.core.rules.model import schema
+    from addin.core.rules.operators import REGISTRY, markdown_table
     assert list(schema()["$defs"]["operator"]["enum"]) == list(REGISTRY)
     assert markdown_table() in (ROOT / "docs" / "RULES.md").read_text("utf-8")
 
@@ -70,12 +70,12 @@ def test_the_registry_is_the_schema_enum_and_the_rules_reference_table():
     ("frobnicate", 1, 'unknown operator "frobnicate"'),
 ])
 def test_each_operator_checks_its_own_value(op, value, message):
-    from addin.core.operators import value_shape_error
+    from addin.core.rules.operators import value_shape_error
     assert value_shape_error(op, value, True) == message
 
 
 def test_every_operator_accepts_its_documented_example():
-    from addin.core.operators import REGISTRY
+    from addin.core.rules.operators import REGISTRY
     for op in REGISTRY.values():
         assert op.check(op.example.get("value"), "value" in op.example) is None, op.name
 

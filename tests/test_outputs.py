@@ -11,8 +11,8 @@ from conftest import AS_OF, ROOT, ooxcheck
 from xlengine import open_as_caller
 
 import addin.macros as macros
-from addin.core import outputs as layouts
-from addin.core.outputs import Owned, layout_version, marked_columns, marker, owned_positions
+from addin.core.report import outputs as layouts
+from addin.core.report.outputs import Owned, layout_version, marked_columns, marker, owned_positions
 from addin.errors import WorkbookError
 from addin.refresh import new_workbook, refresh
 
@@ -170,7 +170,7 @@ def test_layouts_only_ever_add_columns():
     assert versions == list(range(1, len(versions) + 1))
     for v in versions[1:]:
         assert list(layouts.LAYOUTS[v][: len(layouts.LAYOUTS[v - 1])]) == list(layouts.LAYOUTS[v - 1])
-    assert layouts.outputs() == __import__("addin.core.headers", fromlist=["x"]).LEADS_OUTPUTS
+    assert layouts.outputs() == __import__("addin.core.values.headers", fromlist=["x"]).LEADS_OUTPUTS
 
 
 def test_a_user_column_named_like_a_new_output_is_an_error_not_overwritten(monkeypatch):
@@ -178,3 +178,62 @@ def test_a_user_column_named_like_a_new_output_is_an_error_not_overwritten(monke
     headers = ["Lead ID", EXTRA.upper(), *V1]
     with pytest.raises(WorkbookError, match='Leads has a column "OWNER CHECK"'):
         owned_positions(headers, 0, list(range(2, 11)), 1)
+
+
+def _output_cells(path):
+    """{output column: (number format, alignment, data type of its first value)} on Leads, read by openpyxl."""
+    ws = openpyxl.load_workbook(path)["Leads"]
+    head = {c.value: c.column for c in ws[3] if c.value}
+    out = {}
+    for col in layouts.COLUMNS:
+        cell = ws.cell(4, head[col.name])
+        out[col.name] = (cell.number_format, cell.alignment.horizontal, cell.data_type)
+    return out, ws, head
+
+
+def _expected(col):
+    kind = {"number": "n", "date": "n", "text": "s"}[col.kind]
+    return (col.number_format or "General", col.align, kind)
+
+
+def test_one_declaration_gives_every_output_column_its_format_width_and_kind_on_every_door(tmp_path):
+    """The file writer, the Refresh button and the template all take an output column's number format,
+    alignment, width and kind from core.report.outputs.COLUMNS (the template's Days in stage used to
+    say #,##0 where a refresh wrote 0)."""
+    template = openpyxl.load_workbook(ROOT / "workbook_template.xlsm")["Leads"]
+    head = {c.value: c.column_letter for c in template[3] if c.value}
+    for col in layouts.COLUMNS:
+        dim = template.column_dimensions[head[col.name]]
+        assert dim.width == pytest.approx(col.width + 0.7109375, abs=0.01), col.name     # XlsxWriter adds the padding
+        assert dim.number_format == (col.number_format or "General"), col.name
+
+    headless = tmp_path / "h.xlsm"
+    new_workbook(headless, sample=True, as_of=AS_OF)
+    shutil.copy(ROOT / "rules.json", tmp_path / "rules.json")
+    refresh(headless, as_of=AS_OF, now="2026-11-22 09:00")
+    refresh(headless, as_of=AS_OF, now="2026-11-29 09:00")           # Stage since / Days in stage filled
+    cells, ws, names = _output_cells(headless)
+    for col in layouts.COLUMNS:
+        fmt, align, kind = cells[col.name]
+        assert (fmt, align) == _expected(col)[:2], col.name
+        values = [ws.cell(r, names[col.name]).value for r in range(4, 204)]
+        filled = [v for v in values if v not in (None, "")]
+        assert filled, col.name
+        want = {"number": (int, float), "date": (dt.datetime,), "text": (str,)}[col.kind]
+        assert all(isinstance(v, want) for v in filled), (col.name, {type(v) for v in filled})
+
+    button = tmp_path / "m.xlsm"
+    new_workbook(button, sample=True, as_of=AS_OF)
+    wb = openpyxl.load_workbook(button, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)
+    wb.save(button)
+    for now in ("2026-11-22 09:00", "2026-11-29 09:00"):
+        book = open_as_caller(button)
+        macros.refresh(now=now)
+        book.impl.save()
+    cells, ws, names = _output_cells(button)
+    for col in layouts.COLUMNS:
+        assert cells[col.name][0] == (col.number_format or "General"), col.name
+        filled = [ws.cell(r, names[col.name]).value for r in range(4, 204) if ws.cell(r, names[col.name]).value not in (None, "")]
+        want = {"number": (int, float), "date": (dt.datetime,), "text": (str,)}[col.kind]
+        assert filled and all(isinstance(v, want) for v in filled), (col.name, {type(v) for v in filled})

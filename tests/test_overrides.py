@@ -12,9 +12,9 @@ from conftest import AS_OF, ROOT, gate
 import addin.macros as macros
 from addin.cli import run
 from addin.core.evaluate import evaluate
-from addin.core.explain import explain
-from addin.core.summary import summarise
-from addin.core.summary_layout import summary_layout
+from addin.core.report.explain import explain
+from addin.core.report.summary import summarise
+from addin.core.report.summary_layout import summary_layout
 from addin.io.ledger_file import kind_totals
 from addin.refresh import new_workbook
 

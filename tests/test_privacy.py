@@ -7,7 +7,7 @@ from conftest import AS_OF, acts_frame, leads_frame
 
 from addin.core.evaluate import evaluate
 from addin.core.privacy import pseudonym, read_consent
-from addin.core.summary import summarise
+from addin.core.report.summary import summarise
 from addin.settings import check_rules_file as check_rules
 
 

@@ -267,7 +267,7 @@ def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
     else:
         import datetime as dt
 
-        from addin.core.rules import load_rules
+        from addin.core.rules.model import load_rules
         from addin.io.sample import sample_frames
         from addin.io.template import build_workbook
         build_workbook(book, load_rules(), sample_frames(dt.date(2026, 11, 22), n=leads))
@@ -279,7 +279,7 @@ def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
 
 def test_outcome_won_prefers_a_won_column_and_says_so():
     import addin
-    from addin.core.calibrate import outcome_of
+    from addin.core.calibrate.fit import outcome_of
     leads = pd.DataFrame({"Lead ID": ["a", "b", "c"], "Email": ["a@x.example", "b@x.example", "c@x.example"],
                           "Won": ["1", "0", ""], "Deal stage": ["", "", ""]})
     ev = addin.evaluate(leads, None, None, as_of="2026-11-22")

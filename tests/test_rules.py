@@ -4,8 +4,8 @@ import pytest
 from conftest import ROOT
 
 import addin
-from addin.core.operators import OPERATORS
-from addin.core.rules import schema
+from addin.core.rules.model import schema
+from addin.core.rules.operators import OPERATORS
 from addin.settings import check_rules_file as check_rules
 from addin.settings import load_rules
 

@@ -11,7 +11,7 @@ from conftest import AS_OF, acts_frame
 from lo import convert, count_color, pages
 
 import addin
-from addin.core.summary import summarise
+from addin.core.report.summary import summarise
 from addin.io.template import write_shim
 from addin.refresh import new_workbook, refresh
 

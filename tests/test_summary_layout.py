@@ -4,8 +4,8 @@ import pandas as pd
 from conftest import AS_OF, acts_frame
 
 import addin
-from addin.core.summary import summarise
-from addin.core.summary_layout import CHART_COLUMNS, SECTION_GAP, summary_layout
+from addin.core.report.summary import summarise
+from addin.core.report.summary_layout import CHART_COLUMNS, SECTION_GAP, summary_layout
 
 
 def _layout(rules, n_leads=10, stages=None):

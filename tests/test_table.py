@@ -1,6 +1,6 @@
 """table_frame(): 2-D cell values (as xlwings returns them) to a DataFrame that knows its cells."""
 
-from addin.core.table import table_frame
+from addin.core.values.table import table_frame
 from addin.udfs import frame
 
 

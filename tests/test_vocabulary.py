@@ -1,11 +1,11 @@
-"""LeadQ's words live in addin/core/vocabulary.py alone: no other module spells a list of them again."""
+"""LeadQ's words live in addin/core/values/vocabulary.py alone: no other module spells a list of them again."""
 
 import re
 
 import pytest
 from conftest import ROOT
 
-from addin.core.vocabulary import ACTION_STATUSES, NO_WORDS, STAGES, YES_WORDS, default_probability
+from addin.core.values.vocabulary import ACTION_STATUSES, NO_WORDS, STAGES, YES_WORDS, default_probability
 
 SOURCES = {p: p.read_text("utf-8") for p in (ROOT / "addin").rglob("*.py") if p.name != "vocabulary.py"}
 _LITERAL_LIST = re.compile(r"[\[{(]([^\[\]{}()]*)[\]})]", re.S)

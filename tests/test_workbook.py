@@ -16,7 +16,7 @@ from lo import convert, count_color, pages
 
 import addin
 from addin.cli import run
-from addin.core.headers import LEADS_OUTPUTS
+from addin.core.values.headers import LEADS_OUTPUTS
 from addin.io.reader import read_workbook
 from addin.io.template import build_workbook, vba_project
 from addin.refresh import new_workbook, refresh

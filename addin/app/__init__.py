@@ -14,7 +14,8 @@ resolves settings or calls the engine itself (tests/test_doors.py walks them to 
 | explain | app.explain | `explain_file(workbook, lead_id, …)`, `explain_saved` | `explain_input(inp, lead_id, …)` |
 | calibrate | app.calibrate | `calibrate_file(workbook, …)` | `calibrate_input(inp, …)`, `write_suggested` |
 | check rules | app.check | `check_file(path)` | `check_input(inp)` |
-| new / import | addin.refresh.new_workbook, io.importer | | |
+| new | app.new | `new_workbook(out, …)` | |
+| import | app.imports | `import_files(workbook, {sheet: export})` | |
+| export | app.export | `export_for_crm`, `export_pseudonymised` | |
 | forget | app.forget | `forget(workbook, lead=…, email=…)` erases one person everywhere | |
-| export | addin.export | | |
 """

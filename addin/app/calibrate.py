@@ -8,8 +8,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.calibrate import Calibration, Goal, calibrate
-from ..core.rules import default_rules_text, rules_text
+from ..core.calibrate.fit import Calibration, Goal, calibrate
+from ..core.rules.model import default_rules_text, rules_text
 from ..errors import LeadQError
 from .inputs import WorkbookInput, from_file
 from .refresh import open_workbook, run_settings
@@ -28,7 +28,7 @@ class Calibrated:
 
 
 def calibrate_input(inp: WorkbookInput, rules=None, as_of=None, **options) -> Calibrated:
-    """Calibrate the input's leads against their outcomes (core.calibrate's options)."""
+    """Calibrate the input's leads against their outcomes (core.calibrate.fit's options)."""
     run = run_settings(inp, rules, as_of)
     from ..settings import rules_file_text
     text = rules_file_text(run.rules_path) if run.rules_path else default_rules_text()

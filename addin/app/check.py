@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.rules import Rules
+from ..core.rules.model import Rules
 from ..errors import Problem
 from ..settings import check_rules_file, rules_location
 

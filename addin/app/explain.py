@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..core.evaluate import Evaluation
-from ..core.explain import Explanation, explain
+from ..core.model import Evaluation
+from ..core.report.explain import Explanation, explain
 from ..errors import LeadQError
 from .inputs import WorkbookInput, from_file
 from .refresh import compute, open_workbook

@@ -28,12 +28,12 @@ import fastexcel
 import numpy as np
 import pandas as pd
 
-from ..core.evaluate import lead_key, lead_keys
-from ..core.headers import LEAD_ID, canonicalize
 from ..core.history import SHEET as HISTORY
-from ..core.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
+from ..core.model import lead_key, lead_keys
 from ..core.privacy import LOG_COLUMNS, PRIVACY_LOG, pseudonym
-from ..core.text import fold, fold_series, key
+from ..core.report.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
+from ..core.values.headers import LEAD_ID, canonicalize
+from ..core.values.text import fold, fold_series, key
 from ..errors import Problem, WorkbookError
 from ..io.edit import PackageEdit
 from ..io.erase import remove_rows
@@ -42,7 +42,7 @@ from ..io.mentions import find as find_mentions
 from ..io.package import Package, col_letter, xml_text
 from ..io.parts import OWNED
 from ..io.reader import read_sheet, read_workbook
-from ..io.sheetxml import split
+from ..io.sheetxml import sheet_xml, split
 from ..io.styles import StyleBook
 from ..io.writer import check_not_open
 from ..salt import privacy_salt
@@ -435,7 +435,6 @@ def _log(edit: PackageEdit, result: ForgetResult, when: dt.datetime) -> None:
     claim_sheet(edit, PRIVACY_LOG)        # a user's own sheet of that name is refused, never written into
     part = edit.pkg.sheet_part(PRIVACY_LOG)
     if part is None or not edit.exists(part) or not edit.read(part):
-        from ..io.writer import sheet_xml
         header_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
         header = "".join(f'<c r="{col_letter(i)}1" s="{header_style}" t="inlineStr"><is><t>{xml_text(c)}</t></is></c>'
                          for i, c in enumerate(LOG_COLUMNS))

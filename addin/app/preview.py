@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.evaluate import Evaluation
-from ..core.preview import Preview, compare
+from ..core.model import Evaluation
+from ..core.report.preview import Preview, compare
 from ..settings import preview_rules_location
 from .inputs import WorkbookInput, from_file
 from .refresh import compute, open_workbook, run_settings

@@ -13,9 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.evaluate import Evaluation, evaluate
+from ..core.evaluate import evaluate
 from ..core.history import refreshed_at
-from ..core.present import settings_status
+from ..core.model import Evaluation
+from ..core.report.present import settings_status
 from ..engines.external import activities_input
 from ..errors import Problem, WorkbookError
 from ..settings import RunSettings, resolve
@@ -72,9 +73,9 @@ def status(ev: Evaluation | None, stamp: str, error: str | None = None) -> dict[
 
 
 def summary_page(ev: Evaluation, stamp: str):
-    """The Summary sheet laid out (core.summary_layout): what every door renders, cell by cell or as XML."""
-    from ..core.summary import summarise
-    from ..core.summary_layout import summary_layout
+    """The Summary sheet laid out (core.report.summary_layout): what every door renders, cell by cell or as XML."""
+    from ..core.report.summary import summarise
+    from ..core.report.summary_layout import summary_layout
     return summary_layout(summarise(ev), ev.rules, stamp)
 
 
@@ -139,9 +140,9 @@ def check_refresh_output(workbook: Path, target: Path, inp: WorkbookInput, run: 
 def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master) -> RefreshResult:
     from ..io import ledger_file
     from ..io.package import fingerprint
-    from ..io.summary_sheet import summary_writer
+    from ..io.parts.summary import summary_writer
     from ..io.writer import check_not_open, write_results
-    from ..refresh import shim_problems
+    from .new import shim_problems
     workbook = open_workbook(workbook)
     step = progress or (lambda msg: None)
     check_not_open(workbook)

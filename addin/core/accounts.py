@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .headers import ACCOUNT_FIELDS as FIELDS  # what rules may read
-from .parse import blank_mask
-from .text import fold, fold_series
-from .vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
+from .values.headers import ACCOUNT_FIELDS as FIELDS  # what rules may read
+from .values.parse import blank_mask
+from .values.text import fold, fold_series
+from .values.vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
 
 CONTACTS, COVERAGE = FIELDS
 BY_ID, BY_NAME, BY_DOMAIN, BY_NONE = 0, 1, 2, 3

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .parse import blank_mask
-from .text import key
-from .vocabulary import CLOSED_STAGES, CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, REACH, SQL
+from .values.parse import blank_mask
+from .values.text import key
+from .values.vocabulary import CLOSED_STAGES, CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, REACH, SQL
 
 KEEP = "keep"
 CRM_TARGETS = [CUSTOMER, LOST, DISQUALIFIED, OPPORTUNITY, SQL, MQL, KEEP]

@@ -8,26 +8,28 @@ leads (`_Leads.ids`), never per-row Python loops.
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
-from . import accounts, fitrules
+from . import accounts
 from .crm import apply_crm_status, has_contact
-from .headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
-from .history import HistoryStep, history_step, read_frame
+from .history import history_step, read_frame
+from .model import Evaluation, Origin, lead_keys
 from .overrides import SHEET as OVERRIDES
 from .overrides import Overrides, apply_stage, parse_probability, read_overrides
 from .overrides import ledger_rows as override_rows
-from .parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
 from .privacy import consent_step, flag_status, retention_step, without_engagement
 from .qualification import assess
-from .rules import Rules, load_rules
+from .rules import fitrules
+from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
-from .text import column_letter, did_you_mean, fold_series, key, map_unique
-from .vocabulary import (
+from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
+from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
+from .values.text import did_you_mean, fold_series, key
+from .values.vocabulary import (
     CUSTOMER,
     DISQUALIFIED,
     DUE_SOON,
@@ -51,104 +53,8 @@ from .vocabulary import (
 )
 
 
-class Origin:
-    """Where each DataFrame row and column came from, so problems name real cells.
-
-    A reader sets `frame.attrs["leadq_origin"] = {"sheet": ..., "rows": [...], "letters": {...}}`;
-    without it, the frame is taken to start at A1 with its header on row 1.
-    """
-
-    def __init__(self, frame: pd.DataFrame, sheet: str):
-        o = frame.attrs.get("leadq_origin") or {}
-        self.sheet = o.get("sheet", sheet)
-        rows = o.get("rows")
-        self.rows = np.asarray(rows if rows is not None else np.arange(len(frame)) + 2, dtype=np.int64)
-        self.letters = o.get("letters") or {h: column_letter(i) for i, h in enumerate(frame.columns)}
-
-    @property
-    def header_ref(self) -> str:
-        """The header row, as Leads!3:3 (the row above the first data row)."""
-        r = int(self.rows[0]) - 1 if len(self.rows) else 1
-        return f"{self.sheet}!{r}:{r}"
-
-    def problem(self, code: str, pos: int, header: str | None, message: str, severity="warning") -> Problem:
-        row = int(self.rows[pos]) if 0 <= pos < len(self.rows) else None
-        if header is None:
-            return Problem(code, f"{self.sheet}!{row}:{row}", message, severity, sheet=self.sheet, row=row)
-        cell = f"{self.letters.get(header, '?')}{row}"
-        return Problem(code, f'{self.sheet}!{cell} (column "{header}")', message, severity,
-                       sheet=self.sheet, row=row, column=str(header), cell=cell)
-
-    def report(self, log: ProblemLog, code: str, mask, header, message_of) -> None:
-        """Report every True position of mask; only the first ones the log keeps are built."""
-        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        keep = log.room(code)
-        for pos in positions[:keep]:
-            log.add(self.problem(code, int(pos), header, message_of(int(pos))))
-        log.count(code, len(positions) - min(keep, len(positions)))
-
-
-@dataclass
-class Evaluation:
-    """What evaluate() returns.
-
-    leads: `Lead ID` plus the output columns (headers.LEADS_OUTPUTS), indexed by the input row position;
-    details: the why-ledger; problems: data problems (never raised);
-    context: everything the Summary needs per lead (stage key, owner, amount, probability …).
-    """
-
-    leads: pd.DataFrame
-    details: pd.DataFrame
-    problems: list[Problem]
-    context: pd.DataFrame
-    rules: Rules
-    as_of: pd.Timestamp
-    headers: dict = field(default_factory=dict)
-    problem_counts: dict[str, int] = field(default_factory=dict)   # every problem found, by code
-    date_order: str = "auto"
-    rules_source: str = ""       # which rules file was used and why (set by whoever resolved it)
-    history: HistoryStep | None = None   # Stage since, SLA and the rows this refresh adds to History
-    overrides_expired: int = 0           # Overrides rows past their Until date (ignored, listed in problems)
-    accounts: accounts.Accounts | None = None   # each lead's account and the buying groups (core.accounts)
-
-    @property
-    def problem_total(self) -> int:
-        """How many data problems were found (the list keeps the first ones of each kind)."""
-        return sum(self.problem_counts.values())
-
-    def add_problems(self, problems: list[Problem]) -> None:
-        """Put problems found outside the engine (reading the workbook) first, and count them."""
-        self.problems = list(problems) + self.problems
-        for p in problems:
-            self.problem_counts[p.code] = self.problem_counts.get(p.code, 0) + 1
-
-
-def _lead_key(values: pd.Series) -> pd.Series:
-    """Lead IDs as trimmed text; 101.0 read from a number cell becomes '101'."""
-    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-        return pd.Series(values.str.strip().fillna("").to_numpy(object), index=values.index, dtype=object)
-
-    def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-    return map_unique(values, one)
-
-
-def lead_keys(values: pd.Series) -> pd.Series:
-    """A column of Lead IDs as the engine keys them (each distinct value read once)."""
-    return _lead_key(values)
-
-
-def lead_key(value) -> str:
-    """One Lead ID as the engine keys it (what a user or a worksheet function passes)."""
-    return _lead_key(pd.Series([value], dtype=object)).iat[0]
-
-
 def _as_of(as_of, date_order: str) -> pd.Timestamp:
-    """The as-of date (default today), read like every other route reads it (core.parse.date_value)."""
+    """The as-of date (default today), read like every other route reads it (core.values.parse.date_value)."""
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
         return pd.Timestamp.today().normalize()
     day = date_value(as_of, date_order)
@@ -323,7 +229,7 @@ def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, re
 def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
     """No row has a Lead ID: nothing could be scored, so the refresh fails (exit 1), in one line
     naming the columns that could be the id and the mapping to write."""
-    from .headers import is_id_like
+    from .values.headers import is_id_like
     candidates = hmap.id_candidates or [str(h) for h in hmap.custom if is_id_like(h)]
     if candidates:
         fix = (f'; the column{"s" if len(candidates) > 1 else ""} {", ".join(chr(34) + c + chr(34) for c in candidates)} '
@@ -347,7 +253,7 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
                    else "; add one with a unique id per lead")
         raise _missing_column(origin, hmap, "Leads", LEAD_ID, several)
     header_notes(origin, hmap, "Leads", log)
-    ids = _lead_key(frame[LEAD_ID])
+    ids = lead_keys(frame[LEAD_ID])
     missing_id = (ids == "").to_numpy()
     filled = ~blank_row(frame)
     if filled.any() and missing_id[filled].all():
@@ -706,7 +612,7 @@ def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) ->
     id_index = pd.Index(ids.to_numpy(object))
     if LEAD_ID in frame.columns:
         codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
-        keys = _lead_key(pd.Series(uniques)).to_numpy(object)
+        keys = lead_keys(pd.Series(uniques)).to_numpy(object)
         lead = np.append(id_index.get_indexer(keys), -1)[codes]
         given = np.append(keys != "", False)[codes]
     else:
@@ -757,7 +663,7 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
     frame, hmap = canonicalize(source.reset_index(drop=True), "Qualification") if sheet == "Qualification" else (source.reset_index(drop=True), None)
     if LEAD_ID not in frame.columns:
         return out
-    qids = _lead_key(frame[LEAD_ID])
+    qids = lead_keys(frame[LEAD_ID])
     by_key = {}
     for col in frame.columns:
         by_key.setdefault(key(col), col)

@@ -18,22 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog
-from .parse import EXCEL_EPOCH
-from .vocabulary import (
-    CUSTOMER,
-    DISQUALIFIED,
-    FUNNEL,
-    LEAD,
-    LOST,
-    MISSING,
-    MQL,
-    OPPORTUNITY,
-    REACH,
-    REMOVED,
-    SLA_BREACHED,
-    SQL,
-    STAGES,
-)
+from .model import lead_keys
+from .values.parse import EXCEL_EPOCH
+from .values.vocabulary import CUSTOMER, DISQUALIFIED, FUNNEL, LEAD, LOST, MISSING, MQL, OPPORTUNITY, REACH, REMOVED, SLA_BREACHED, SQL, STAGES
 
 # Excel reserves the sheet name "History" (its change-tracking log) and refuses a workbook using it.
 SHEET = "Lead history"
@@ -59,7 +46,6 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
     with an impossible date (9999-12-31: past what LeadQ computes with), with their own problem line,
     never a failed refresh. (Rows dated after the refresh are history_step's: "history-back-dated".)
     """
-    from .evaluate import _lead_key
     if frame is None or len(frame) == 0:
         return empty()
     by_key = {str(c).strip().casefold(): c for c in frame.columns}
@@ -71,7 +57,7 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
 
     raw_when = get("Refreshed at")
     when = _timestamps(raw_when)
-    ids = _lead_key(get("Lead ID"))
+    ids = lead_keys(get("Lead ID"))
     dated = raw_when.notna().to_numpy() & (raw_when.astype(str).str.strip() != "").to_numpy()
     impossible = dated & when.isna().to_numpy()
     if log is not None:

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog
-from .headers import LEAD_ID, canonicalize
-from .parse import blank_mask, read_dates, to_number
-from .text import did_you_mean, key
-from .vocabulary import DISQUALIFIED, STAGES
+from .model import lead_keys
+from .values.headers import LEAD_ID, canonicalize
+from .values.parse import blank_mask, read_dates, to_number
+from .values.text import did_you_mean, key
+from .values.vocabulary import DISQUALIFIED, STAGES
 
 SHEET = "Overrides"
 COLUMNS = [LEAD_ID, "Kind", "Value", "Reason", "Author", "Until"]
@@ -87,7 +88,6 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     kept leads' keys). origin: where the frame's rows came from (evaluate.Origin), for problems."""
     if frame is None or frame.shape[1] == 0:
         return Overrides()
-    from .evaluate import lead_keys  # evaluate imports this module
     data, hmap = canonicalize(frame, SHEET)
     missing = [c for c in (LEAD_ID, "Kind", "Value", "Reason") if c not in data.columns]
     if missing:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .parse import blank_mask, to_date
-from .text import fold, fold_series
-from .vocabulary import CONSENT_NO_WORDS, CONSENT_YES_WORDS, NO_CONSENT, RETENTION_EXPIRED, UNKNOWN_WORDS
+from .values.parse import blank_mask, to_date
+from .values.text import fold, fold_series
+from .values.vocabulary import CONSENT_NO_WORDS, CONSENT_YES_WORDS, NO_CONSENT, RETENTION_EXPIRED, UNKNOWN_WORDS
 
 CONSENT = "Consent"
 LAST_UPDATED = "Last updated"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .text import key
+from .values.text import key
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import fitrules
-from .fitrules import cents
-from .operators import glob_mask
-from .rules import Rules
+from .rules import fitrules
+from .rules.fitrules import cents
+from .rules.model import Rules
+from .rules.operators import glob_mask
 
 LEDGER_COLUMNS = ["Lead ID", "Rule", "Kind", "Matched", "Count", "Raw points", "Decay factor", "Cap", "Points"]
 _INT_COLS = ["lead", "rule", "count", "raw_c", "cap_c", "points_c"]

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.evaluate import _lead_key
-from ..core.headers import LEAD_ID, match_headers, near_miss
-from ..core.operators import glob_mask
-from ..core.parse import to_date
-from ..core.rules import Rules
+from ..core.model import lead_keys
+from ..core.rules.model import Rules
+from ..core.rules.operators import glob_mask
 from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
-from ..core.text import did_you_mean, fold_series, key
+from ..core.values.headers import LEAD_ID, match_headers, near_miss
+from ..core.values.parse import to_date
+from ..core.values.text import did_you_mean, fold_series, key
 from ..errors import Problem, ProblemLog, WorkbookError
 from .backend import Backend
 
@@ -112,7 +112,7 @@ class Plan:
         id_index = pd.Index(self.ids.to_numpy(object))
         if LEAD_ID in self.col:
             d = self.b.distinct(self.col[LEAD_ID])
-            keys = _lead_key(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            keys = lead_keys(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
             pos = id_index.get_indexer(keys)
             given = keys != ""
             self._note("unknown-lead", d, given & (pos < 0))

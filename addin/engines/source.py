@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.text import key
+from ..core.values.text import key
 from ..errors import Problem, WorkbookError
 
 SHEET_WORDS = {"", "sheet", "activities", "activitiessheet", "workbook"}

@@ -1,6 +1,6 @@
 """An open book (xlwings) as the application layer's WorkbookInput — the Excel door's only reader.
 
-The tables go through the same table-to-DataFrame code as the file reader (core.table), the
+The tables go through the same table-to-DataFrame code as the file reader (core.values.table), the
 Settings sheet through settings.parse_settings, and LeadQ's Lead history is read only when it is
 LeadQ's (io.ownership's test on the sheet's values), so every door scores the same input.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..app.inputs import WorkbookInput
-from ..core.headers import header_row
 from ..core.history import SHEET as HISTORY
-from ..core.table import table_frame
-from ..core.text import key
+from ..core.values.headers import header_row
+from ..core.values.table import table_frame
+from ..core.values.text import key
 from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings

@@ -24,9 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..core.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_row, is_id_like, match_headers
-from ..core.parse import blank_mask, read_dates, read_numbers
-from ..core.text import fold, key
+from ..core.values.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_row, is_id_like, match_headers
+from ..core.values.parse import blank_mask, read_dates, read_numbers
+from ..core.values.text import fold, key
 from ..errors import Problem, WorkbookError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -145,7 +145,7 @@ def read_export(path, sheet: str | None = None) -> pd.DataFrame:
                                "password or another format renamed: open it and save it as .xlsx or CSV") from None
         names = reader.sheet_names
         if sheet is not None and sheet not in names:
-            from ..core.text import did_you_mean
+            from ..core.values.text import did_you_mean
             raise _error(path, f'no sheet "{sheet}"{did_you_mean(sheet, names)}; its sheets: {", ".join(names)}')
         raw = reader.load_sheet(sheet if sheet is not None else names[0], header_row=None).to_pandas()
         if raw.empty:
@@ -349,42 +349,3 @@ def _check_below_is_free(rows_xml: bytes, lay, last: int, cols: list[int]) -> No
         if lay.last_row < row <= last and col in cols and (b"<v" in m.group(2) or b"<is" in m.group(2) or b"<f" in m.group(2)):
             raise WorkbookError(f"{lay.sheet}!{col_letter(col)}{row} holds data below the {lay.sheet} table, where the "
                                 "imported rows would go; move it, then import again")
-
-
-def import_files(workbook, imports: dict, replace: bool = False) -> list[tuple[str, int, list[str], Path, list[str]]]:
-    """Import several exports into one workbook as ONE write: every export is read (and refused)
-    before the workbook is touched, the rows go into a copy beside it, and the copy replaces the
-    workbook only when all are in: all files or none. Holds the workbook's lock (io.guard), so an
-    import never interleaves with a refresh, a forget or another import.
-    Returns, per export: (sheet, rows, columns skipped, path, notes)."""
-    import os
-    import shutil
-    import tempfile
-
-    from .guard import workbook_lock
-    from .package import TEMP_PREFIX
-    from .writer import check_not_open
-    workbook = Path(workbook)
-    frames = []
-    for sheet, source in imports.items():
-        path, name = source if isinstance(source, tuple) else (source, None)
-        raw = read_export(path, name)
-        notes = list(raw.attrs.get("leadq_import_notes", []))
-        frames.append((sheet, prepare(raw, sheet, notes), Path(path), notes))
-    with workbook_lock(workbook):
-        check_not_open(workbook)
-        real = Path(os.path.realpath(workbook))
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{real.name}.tmp", dir=real.parent)
-        os.close(fd)
-        tmp = Path(tmp)
-        done = []
-        try:
-            shutil.copyfile(real, tmp)
-            for sheet, frame, path, notes in frames:
-                n, skipped = import_rows(tmp, sheet, frame, replace=replace)
-                done.append((sheet, n, skipped, path, notes))
-            os.chmod(tmp, real.stat().st_mode & 0o777)
-            os.replace(tmp, real)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return done

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.present import EXCEL_MAX_ROWS
+from ..core.report.present import EXCEL_MAX_ROWS
 from ..core.scoring import LEDGER_COLUMNS
-from ..core.text import key
+from ..core.values.text import key
 from ..errors import Problem, WorkbookError
 from ..settings import DETAILS_FILE, trusted_path
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 
-from ..core.text import key
+from ..core.values.text import key
 from ..errors import Problem, WorkbookError
 from .edit import PackageEdit
 from .package import MAX_PART_BYTES, Package

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..core.text import column_letter as col_letter  # noqa: F401  (re-exported for the io modules)
+from ..core.values.text import column_letter as col_letter  # noqa: F401  (re-exported for the io modules)
 from ..errors import WorkbookError
 
 NS = {

@@ -16,13 +16,14 @@ from pathlib import Path
 import fastexcel
 import pandas as pd
 
-from ..core.headers import header_row as header_row_index
-from ..core.outputs import outputs
-from ..core.table import tag_origin
-from ..core.text import did_you_mean, key
+from ..core.report.outputs import outputs
+from ..core.values.headers import header_row as header_row_index
+from ..core.values.table import tag_origin
+from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
 from .package import Package, parse_range, parse_ref
+from .parts.history import read_history
 
 SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -244,7 +245,6 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
-        from .history_sheet import read_history
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
                             settings, layouts, problems, settings_rows, history, history_sheet,

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import WorkbookError
-from .package import col_letter, parse_range
+from .package import NS, col_letter, parse_range, xml_attr
 
 ROW_RE = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
 ROW_NUM = re.compile(rb'\br="(\d+)"')
@@ -396,3 +396,57 @@ def cf_equals(sqref: str, text: str, dxf: int, priority: int) -> str:
     literal = literal.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return (f'<conditionalFormatting sqref="{sqref}"><cfRule type="cellIs" dxfId="{dxf}" priority="{priority}" '
             f'operator="equal"><formula>{literal}</formula></cfRule></conditionalFormatting>')
+
+
+def code_name(edit, part: str) -> str | None:
+    """The VBA code name of an existing sheet (kept when LeadQ rebuilds it: macros refer to it)."""
+    if part not in edit.pkg.names:
+        return None
+    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read_start(part, lambda data: len(data) >= 4000)[:4000])
+    return m.group(1).decode("utf-8", "replace").replace("&amp;", "&") if m else None
+
+
+def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
+              autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
+              extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
+              show_grid: bool = True, zoom: int | None = None, code_name: str | None = None,
+              fit_to: tuple[int, int] | None = None) -> bytes:
+    """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text.
+    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit."""
+    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
+             f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
+    if tab_color or code_name or fit_to:
+        code = f' codeName="{xml_attr(code_name)}"' if code_name else ""
+        tab = f'<tabColor rgb="FF{tab_color.lstrip("#")}"/>' if tab_color else ""
+        fit = '<pageSetUpPr fitToPage="1"/>' if fit_to else ""
+        parts.append(f"<sheetPr{code}>{tab}{fit}</sheetPr>")
+    parts.append(f'<dimension ref="A1:{col_letter(max(last_col, 0))}{max(last_row, 1)}"/>')
+    grid = "" if show_grid else ' showGridLines="0"'
+    zoom_attr = f' zoomScale="{zoom}" zoomScaleNormal="{zoom}"' if zoom else ""
+    view = f'<sheetView workbookViewId="0"{grid}{zoom_attr}>'
+    if freeze_row:
+        view += (f'<pane ySplit="{freeze_row}" topLeftCell="A{freeze_row + 1}" activePane="bottomLeft" state="frozen"/>'
+                 f'<selection pane="bottomLeft" activeCell="A{freeze_row + 1}" sqref="A{freeze_row + 1}"/>')
+    parts.append(f"<sheetViews>{view}</sheetView></sheetViews>")
+    parts.append('<sheetFormatPr defaultRowHeight="15"/>')
+    parts.append("<cols>" + "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>'
+                                    for i, w in enumerate(widths)) + "</cols>")
+    parts.append(f"<sheetData>{rows}</sheetData>")
+    if autofilter:
+        parts.append(f'<autoFilter ref="{autofilter}"/>')
+    if merges:
+        parts.append(f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>")
+    parts.append(extra_before_drawing)
+    if hyperlinks:
+        parts.append("<hyperlinks>" + "".join(
+            f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(cap_text(str(disp))[:2000])}"/>'
+            for ref, loc, disp in hyperlinks) + "</hyperlinks>")
+    parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
+    if fit_to:
+        parts.append(f'<pageSetup orientation="portrait" fitToWidth="{fit_to[0]}" fitToHeight="{fit_to[1]}"/>')
+    else:
+        parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
+    if drawing_rid:
+        parts.append(f'<drawing r:id="{drawing_rid}"/>')
+    parts.append("</worksheet>")
+    return "".join(parts).encode("utf-8")

@@ -19,23 +19,22 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
-from ..core.headers import LEADS_INPUTS
-from ..core.outputs import outputs
-from ..core.parse import DATE_ORDERS
-from ..core.present import (
+from ..core.report.outputs import BY_NAME, outputs
+from ..core.report.present import (
     DETAIL_WIDTHS,
     HEADER_FILL,
     HEADER_FONT,
     INPUT_HEADER_FILL,
-    NUMBER_FORMATS,
     SCORE_DETAILS,
     WIDTHS,
     contrast,
     currency_format,
 )
-from ..core.rules import Rules, load_rules
+from ..core.rules.model import Rules, load_rules
 from ..core.scoring import LEDGER_COLUMNS
-from ..core.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
+from ..core.values.headers import LEADS_INPUTS
+from ..core.values.parse import DATE_ORDERS
+from ..core.values.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 from ..settings import MAPPING_SHEETS, mapping_label
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
@@ -149,11 +148,21 @@ class _Formats:
         self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
         self.int = wb.add_format({"num_format": "#,##0"})
         self.money = wb.add_format({"num_format": currency_format(rules.currency)})
-        self.score = wb.add_format({"num_format": NUMBER_FORMATS["Score"]})
-        self.center = wb.add_format({"align": "center"})
+        self._wb, self._outputs = wb, {}
         self.stage = {s: wb.add_format({"bg_color": rules.stage_color(s), "font_color": contrast(rules.stage_color(s))})
                       for s in rules.data.get("stages", {})}
         self.red = wb.add_format({"bg_color": "#C00000", "font_color": "#FFFFFF"})
+
+    def output(self, name: str):
+        """An output column's cell format, from the registry (core.report.outputs.COLUMNS); one per distinct format."""
+        col = BY_NAME[name]
+        spec = {k: v for k, v in (("num_format", col.number_format), ("align", col.align)) if v}
+        if not spec:
+            return None
+        token = tuple(sorted(spec.items()))
+        if token not in self._outputs:
+            self._outputs[token] = self._wb.add_format(spec)
+        return self._outputs[token]
 
 
 DATE_FORMAT = "\0date"      # formats[DATE_FORMAT]: how a date lands in a column with no format of its own
@@ -190,8 +199,7 @@ def _leads_sheet(wb, ws, rules: Rules, f: _Formats, frame, lists: dict[str, str]
     ws.insert_button(0, 5, {"macro": REFRESH_MACRO, "caption": "Refresh", "width": 120, "height": 32})
     header = 2
     formats = {"Created": f.date, "Next action date": f.date, "Company size": f.int, "Annual revenue": f.money,
-               "Amount": f.money, "Fit score": f.score, "Engagement score": f.score, "Score": f.score, "Grade": f.center,
-               "Stage since": f.date, "Days in stage": f.int, DATE_FORMAT: f.date}
+               "Amount": f.money, DATE_FORMAT: f.date, **{c: f.output(c) for c in computed}}
     n = _write_frame(ws, header + 1, columns, frame, formats)
     last = header + max(n, 1)
     ws.add_table(header, 0, last, len(columns) - 1, {

@@ -18,23 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..core.evaluate import Evaluation
-from ..core.outputs import (
-    LAYOUT_NAME,
-    OWNED_NAME,
-    Owned,
-    layout_version,
-    marked_columns,
-    marker,
-    not_free,
-    outputs,
-    owned_positions,
-)
-from ..core.present import (
+from ..core.model import Evaluation
+from ..core.report.outputs import LAYOUT_NAME, OWNED_NAME, Owned, layout_version, marked_columns, marker, not_free, outputs, owned_positions
+from ..core.report.present import (
     DETAIL_WIDTHS,
     DETAILS_HEADER_FORMAT,
     LEADS_HEADER_FORMAT,
-    NUMBER_FORMATS,
+    NUMERIC_OUTPUTS,
     SCORE_DETAILS,
     WIDTHS,
     color_rules,
@@ -47,11 +37,13 @@ from ..errors import Problem, WorkbookError
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
-from .package import NS, Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml, xml_attr
+from .package import Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml
+from .parts.history import write_history
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     cap_text,
     cf_equals,
+    code_name,
     concat,
     ensure_widths,
     max_cf_priority,
@@ -60,12 +52,12 @@ from .sheetxml import (
     replace_owned_cf,
     row_xml,
     set_dimension,
+    sheet_xml,
     split,
     text_cells,
 )
 from .styles import StyleBook
 
-NUMERIC = set(NUMBER_FORMATS)          # number cells (dates as serials); the others are text
 EXCEL_MAX_COLS = 16_384
 
 
@@ -167,7 +159,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     cells = {}
     for c, name in order:
         header = f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
-        if name in NUMERIC:
+        if name in NUMERIC_OUTPUTS:
             column = number_cells(col_letter(c), data_rows, values[name].to_numpy(float), styles.xf(**output_format(name)))
         else:
             column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
@@ -192,52 +184,6 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     edit.defined_name(OWNED_NAME, marker(lay.sheet, lay.header_row, owned))
     edit.defined_name(LAYOUT_NAME, str(owned.version))
     return owned.letters()
-
-
-def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, freeze_row: int = 0,
-              autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
-              extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
-              show_grid: bool = True, zoom: int | None = None, code_name: str | None = None,
-              fit_to: tuple[int, int] | None = None) -> bytes:
-    """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text.
-    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit."""
-    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
-             f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
-    if tab_color or code_name or fit_to:
-        code = f' codeName="{xml_attr(code_name)}"' if code_name else ""
-        tab = f'<tabColor rgb="FF{tab_color.lstrip("#")}"/>' if tab_color else ""
-        fit = '<pageSetUpPr fitToPage="1"/>' if fit_to else ""
-        parts.append(f"<sheetPr{code}>{tab}{fit}</sheetPr>")
-    parts.append(f'<dimension ref="A1:{col_letter(max(last_col, 0))}{max(last_row, 1)}"/>')
-    grid = "" if show_grid else ' showGridLines="0"'
-    zoom_attr = f' zoomScale="{zoom}" zoomScaleNormal="{zoom}"' if zoom else ""
-    view = f'<sheetView workbookViewId="0"{grid}{zoom_attr}>'
-    if freeze_row:
-        view += (f'<pane ySplit="{freeze_row}" topLeftCell="A{freeze_row + 1}" activePane="bottomLeft" state="frozen"/>'
-                 f'<selection pane="bottomLeft" activeCell="A{freeze_row + 1}" sqref="A{freeze_row + 1}"/>')
-    parts.append(f"<sheetViews>{view}</sheetView></sheetViews>")
-    parts.append('<sheetFormatPr defaultRowHeight="15"/>')
-    parts.append("<cols>" + "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>'
-                                    for i, w in enumerate(widths)) + "</cols>")
-    parts.append(f"<sheetData>{rows}</sheetData>")
-    if autofilter:
-        parts.append(f'<autoFilter ref="{autofilter}"/>')
-    if merges:
-        parts.append(f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges) + "</mergeCells>")
-    parts.append(extra_before_drawing)
-    if hyperlinks:
-        parts.append("<hyperlinks>" + "".join(
-            f'<hyperlink ref="{xml_attr(ref)}" location="{xml_attr(loc)}" display="{xml_attr(cap_text(str(disp))[:2000])}"/>'
-            for ref, loc, disp in hyperlinks) + "</hyperlinks>")
-    parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
-    if fit_to:
-        parts.append(f'<pageSetup orientation="portrait" fitToWidth="{fit_to[0]}" fitToHeight="{fit_to[1]}"/>')
-    else:
-        parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
-    if drawing_rid:
-        parts.append(f'<drawing r:id="{drawing_rid}"/>')
-    parts.append("</worksheet>")
-    return "".join(parts).encode("utf-8")
 
 
 DETAILS_CHUNK = 100_000
@@ -280,14 +226,6 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
     edit.defined_name("_xlnm._FilterDatabase", f"'{SCORE_DETAILS}'!$A$1:${col_letter(last)}${n + 1}",
                       local_sheet=edit.sheet_index(SCORE_DETAILS))
     return n, cut
-
-
-def code_name(edit: PackageEdit, part: str) -> str | None:
-    """The VBA code name of an existing sheet (kept when LeadQ rebuilds it: macros refer to it)."""
-    if part not in edit.pkg.names:
-        return None
-    m = re.search(rb'<sheetPr\b[^>]*?\bcodeName="([^"]*)"', edit.pkg.read_start(part, lambda data: len(data) >= 4000)[:4000])
-    return m.group(1).decode("utf-8", "replace").replace("&amp;", "&") if m else None
 
 
 def write_settings(edit: PackageEdit, data: WorkbookData, values: dict[str, str]) -> list:
@@ -344,7 +282,6 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         n, cut = write_details(edit, styles, ev)
         added = 0
         if ev.history is not None:
-            from .history_sheet import write_history
             added, history_problems = write_history(edit, styles, ev.history, data.history_sheet)
             ev.add_problems(history_problems)
         if summary is not None:
@@ -364,4 +301,4 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
     return WriteReport(target, owned, n, cut, problems, added)
 
 
-__all__ = ["write_results", "check_not_open", "WriteReport", "sheet_xml"]
+__all__ = ["write_results", "check_not_open", "WriteReport"]

@@ -29,7 +29,7 @@ from corpus import (
     succeeded,
 )
 
-from addin.core.outputs import outputs
+from addin.core.report.outputs import outputs
 from addin.refresh import new_workbook, refresh
 
 RULES = ROOT / "rules.json"

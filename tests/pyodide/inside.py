@@ -17,7 +17,7 @@ async def main(wheels, leadq_wheel):
     results["platform"] = sys.platform
 
     # 1. the pure rules check: a located error from rules.json text
-    from addin.core.rules import check_rules, default_rules_text
+    from addin.core.rules.model import check_rules, default_rules_text
     text = default_rules_text()
     lines = text.splitlines()
     i = next(n for n, line in enumerate(lines) if '"points": ' in line and line.split('"points": ')[1][:1].isdigit())

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...core.calibration_view import CALIBRATION
+from ...core.calibrate.view import CALIBRATION
 from ...core.history import COLUMNS as HISTORY_COLUMNS
 from ...core.history import SHEET as HISTORY
-from ...core.present import SCORE_DETAILS, SUMMARY
-from ...core.preview import SHEET as PREVIEW
 from ...core.privacy import LOG_COLUMNS, PRIVACY_LOG
+from ...core.report.present import SCORE_DETAILS, SUMMARY
+from ...core.report.preview import SHEET as PREVIEW
 from ...core.scoring import LEDGER_COLUMNS
 from ...rules_sheet import MARK as RULES_MARK
 from ...rules_sheet import SHEET as RULES
@@ -65,7 +65,7 @@ BY_SHEET = {p.sheet: p for p in OWNED}
 # alone with a warning, core.overrides). The Accounts are a Summary section, not a sheet.
 
 # Cells and names LeadQ owns outside its sheets.
-LEADS_OUTPUTS_NAME, LAYOUT_NAME = "_LeadQ_Outputs", "_LeadQ_Layout"     # core.outputs: the Leads output columns
+LEADS_OUTPUTS_NAME, LAYOUT_NAME = "_LeadQ_Outputs", "_LeadQ_Layout"     # core.report.outputs: the Leads output columns
 SETTING_NAMES = {"Last refresh": "_LeadQ_LastRefresh", "Status": "_LeadQ_Status"}   # the Settings cells LeadQ writes
 
 CHART_PREFIX = "xl/charts/chartLeadQ"
@@ -73,7 +73,7 @@ DRAWING = "xl/drawings/drawingLeadQSummary.xml"
 
 
 def chart_part(name: str) -> str:
-    """The package part of the Summary chart named `name` in its layout (core.summary_layout.ChartSpec.name)."""
+    """The package part of the Summary chart named `name` in its layout (core.report.summary_layout.ChartSpec.name)."""
     if not name.isidentifier() or not name.isascii():
         raise ValueError(f"a chart name makes its part name: letters and digits only, not {name!r}")
     return f"{CHART_PREFIX}{name}.xml"

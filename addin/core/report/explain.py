@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..errors import LeadQError
-from .evaluate import Evaluation, lead_key
-from .scoring import LEDGER_COLUMNS
-from .text import did_you_mean
-from .vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPPORTUNITY, SQL, VISITOR
+from ...errors import LeadQError
+from ..model import Evaluation, lead_key
+from ..scoring import LEDGER_COLUMNS
+from ..values.text import did_you_mean
+from ..values.vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPPORTUNITY, SQL, VISITOR
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from jsonschema import Draft202012Validator
 
-from .text import fold, fold_series
-from .vocabulary import NO_WORDS, YES_WORDS
+from ..values.text import fold, fold_series
+from ..values.vocabulary import NO_WORDS, YES_WORDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .parse import Numbers
+    from ..values.parse import Numbers
 
 # numpy and pandas are imported inside the functions that compute: validating rules.json
 # (`leadq check-rules`) reads the registry below and must start without loading them.
@@ -36,7 +36,7 @@ class FieldValues:
 
     @cached_property
     def blank(self) -> pd.Series:
-        from .parse import blank_mask
+        from ..values.parse import blank_mask
         return blank_mask(self.raw)
 
     @cached_property
@@ -50,7 +50,7 @@ class FieldValues:
     @cached_property
     def numbers(self) -> Numbers:
         """Numbers and ranges ('51-200' keeps both ends: low 51, high 200)."""
-        from .parse import read_numbers
+        from ..values.parse import read_numbers
         return read_numbers(self.raw)
 
     @property

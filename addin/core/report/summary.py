@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .evaluate import Evaluation
-from .history import Memory, memory
-from .privacy import may_hand_off, privacy_counts, privacy_table
-from .text import fold_series
-from .vocabulary import (
+from ..history import Memory, memory
+from ..model import Evaluation
+from ..privacy import may_hand_off, privacy_counts, privacy_table
+from ..values.text import fold_series
+from ..values.vocabulary import (
     ACTION_ALERTS,
     ACTION_ORDER,
     CLOSED_STAGES,
@@ -51,7 +51,7 @@ class Summary:
     memory: Memory | None = None         # what the Lead history tells (since last refresh, trend, velocity, SLA)
     accounts: pd.DataFrame | None = None  # one row per account (core.accounts.account_table)
     accounts_note: str = ""               # how leads were grouped into accounts
-    health: object = None                 # core.monitoring.Health: conversion per band per period, drift, staleness
+    health: object = None                 # core.report.monitoring.Health: conversion per band per period, drift, staleness
 
 
 def _reached(stages: pd.Series) -> np.ndarray:
@@ -213,7 +213,7 @@ def _health(ev: Evaluation):
 def _accounts(ev: Evaluation) -> tuple[pd.DataFrame | None, str]:
     if ev.accounts is None:
         return None, ""
-    from .accounts import account_table, grouping_note
+    from ..accounts import account_table, grouping_note
     return account_table(ev.accounts, ev.context, ev.rules), grouping_note(ev.accounts)
 
 

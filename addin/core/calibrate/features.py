@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import fitrules
-from .evaluate import Evaluation
-from .headers import LEADS_OUTPUTS
-from .parse import to_number
-from .rules import Rules
+from ..model import Evaluation
+from ..rules import fitrules
+from ..rules.model import Rules
+from ..values.headers import LEADS_OUTPUTS
+from ..values.parse import to_number
+from ..values.text import fold_series, key
 from .stats import auc, wilson
-from .text import fold_series, key
 
 MIN_HITS = 30            # below this many hits a rule's conversion is too noisy to read
 LEAK_HIGH = 0.97         # a value converting this well (or LEAK_LOW this badly) is more likely a leak than a discovery
@@ -364,7 +364,7 @@ def band_conditions(field: str, band: dict) -> list[dict]:
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    from .parse import blank_mask
+    from ..values.parse import blank_mask
     return blank_mask(values)
 
 def _round2(v: float) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .vocabulary import CUSTOMER, LOST
+from ..values.vocabulary import CUSTOMER, LOST
 
 DEFAULTS = {"period": "quarter", "periods": 4, "min_closed": 30, "auc_drop": 0.1}
 _FREQ = {"month": "M", "quarter": "Q", "year": "Y"}

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .calibrate import Calibration
+from .fit import Calibration
 
 CALIBRATION = "Calibration"
 

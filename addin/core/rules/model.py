@@ -18,15 +18,15 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from ..errors import Problem, RulesError
-from ..problems import schema_code
+from ...errors import Problem, RulesError
+from ...problems import schema_code
+from ..qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
+from ..values.headers import canonical_field, known_fields
+from ..values.text import did_you_mean, key, suggest
+from ..values.vocabulary import OUTCOMES, STAGES, default_probability
 from . import fitrules
-from .headers import canonical_field, known_fields
 from .limits import limit_problems
 from .operators import value_shape_error
-from .qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
-from .text import did_you_mean, key, suggest
-from .vocabulary import OUTCOMES, STAGES, default_probability
 
 _MERGED_OBJECTS = ("score", "thresholds", "next_actions", "crm_status", "privacy", "history")
 

@@ -14,15 +14,15 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..core.history import COLUMNS, FORMATS, WIDTHS, compact
-from ..core.history import SHEET as HISTORY
-from ..core.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, excel_serial
-from ..errors import Problem
-from .edit import PackageEdit
-from .ownership import check_sheet, claim_sheet, quoted
-from .package import Deflated, Package, col_letter
-from .sheetxml import concat, number_cells, row_xml, text_cells
-from .styles import StyleBook
+from ...core.history import COLUMNS, FORMATS, WIDTHS, compact
+from ...core.history import SHEET as HISTORY
+from ...core.report.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, excel_serial
+from ...errors import Problem
+from ..edit import PackageEdit
+from ..ownership import check_sheet, claim_sheet, quoted
+from ..package import Deflated, Package, col_letter
+from ..sheetxml import concat, number_cells, row_xml, sheet_xml, text_cells
+from ..styles import StyleBook
 
 LAST = col_letter(len(COLUMNS) - 1)
 
@@ -56,7 +56,6 @@ def _rows(frame: pd.DataFrame, first_row: int, styles: StyleBook) -> bytes:
 
 
 def _whole_sheet(frame: pd.DataFrame, styles: StyleBook) -> bytes:
-    from .writer import sheet_xml
     head_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
     header = "".join(f'<c r="{col_letter(i)}1" s="{head_style}" t="inlineStr"><is><t>{c}</t></is></c>'
                      for i, c in enumerate(COLUMNS))

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .history import NEWS_STAGES
+from ..history import NEWS_STAGES
+from ..values.text import column_letter, fold
+from ..values.vocabulary import ACTION_COLORS, DISQUALIFIED, DUE_SOON, FUNNEL, LOST, MISSING, NO_DATE, OVERDUE, SLA_BREACHED, VISITOR
 from .present import HEADER_FILL, contrast, currency_format, excel_serial
 from .summary import Summary
-from .text import column_letter, fold
-from .vocabulary import ACTION_COLORS, DISQUALIFIED, DUE_SOON, FUNNEL, LOST, MISSING, NO_DATE, OVERDUE, SLA_BREACHED, VISITOR
 
 ACCENT = "#2F5597"
 SOFT = "#D9E1F2"
@@ -288,7 +288,7 @@ def _accounts(p: _Page, s: Summary, rules) -> None:
     """Accounts: leads grouped by company, the best first, with their buying group's coverage."""
     if s.accounts is None or not len(s.accounts):
         return
-    from .accounts import config
+    from ..accounts import config
     cfg = config(rules)
     how = {"max": "best contact's score", "sum": "sum of its contacts' scores",
            "top3_mean": "mean of its 3 best contacts' scores"}[cfg["score"]]

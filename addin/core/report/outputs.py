@@ -11,20 +11,50 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import WorkbookError
-from .text import column_letter, key
+from ...errors import WorkbookError
+from ..values.text import column_letter, key
 
 OWNED_NAME = "_LeadQ_Outputs"
 LAYOUT_NAME = "_LeadQ_Layout"
 
-# Layout version -> the output columns, in order. Append a version to add columns; never edit one.
-LAYOUTS: dict[int, tuple[str, ...]] = {
-    1: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
-        "Next action status", "Why"),
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column LeadQ computes on the Leads sheet, declared once: every writer (the file writer, the
+    macros, the template) and every reader takes its layout, number format and width from here.
+
+    since: the layout version that added it; kind: "number", "date" (written as an Excel date
+    serial) or "text"; number_format: Excel's; width: in characters; align: "center" or None.
+    """
+
+    name: str
+    since: int
+    kind: str
+    width: float
+    number_format: str | None = None
+    align: str | None = None
+
+
+# The output columns, in sheet order. To add one: append it here with `since` = the next layout
+# version (never edit or reorder a released one), and compute it in core.evaluate.
+COLUMNS: tuple[OutputColumn, ...] = (
+    OutputColumn("Fit score", 1, "number", 9, "0.0"),
+    OutputColumn("Engagement score", 1, "number", 12, "0.0"),
+    OutputColumn("Score", 1, "number", 8, "0.0"),
+    OutputColumn("Grade", 1, "text", 7, align="center"),
+    OutputColumn("Stage", 1, "text", 14),
+    OutputColumn("Checklist", 1, "text", 40),
+    OutputColumn("Interests", 1, "text", 24),
+    OutputColumn("Next action status", 1, "text", 14),
+    OutputColumn("Why", 1, "text", 60),
     # Lead history (issue 11): the date the lead entered its stage, and the days since.
-    2: ("Fit score", "Engagement score", "Score", "Grade", "Stage", "Checklist", "Interests",
-        "Next action status", "Why", "Stage since", "Days in stage"),
-}
+    OutputColumn("Stage since", 2, "date", 11, "yyyy-mm-dd"),
+    OutputColumn("Days in stage", 2, "number", 9, "0"),
+)
+BY_NAME: dict[str, OutputColumn] = {c.name: c for c in COLUMNS}
+
+# Layout version -> the output columns, in order: a later layout only adds columns.
+LAYOUTS: dict[int, tuple[str, ...]] = {v: tuple(c.name for c in COLUMNS if c.since <= v)
+                                       for v in range(1, max(c.since for c in COLUMNS) + 1)}
 
 
 def current_version() -> int:

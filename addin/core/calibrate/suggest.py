@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import WorkbookError
-from . import fitrules
+from ...errors import WorkbookError
+from ..rules import fitrules
+from ..rules.model import Rules
 from .features import Feature
-from .rules import Rules
 
 
 @dataclass
@@ -280,7 +280,7 @@ def _choose(goal, s_old, s_new, mql_old, y_all, train, frame) -> dict:
         return {"mql": t, "goal": goal.describe(), "share": float((s_new >= t).mean())}
     if goal.kind == "per_week":
         created = frame["Created"] if "Created" in frame.columns else None
-        from .parse import to_date
+        from ..values.parse import to_date
         dates = to_date(created)[0].dropna() if created is not None else pd.Series(dtype="datetime64[ns]")
         if len(dates) < 2:
             raise WorkbookError("--mql-per-week needs the leads' Created dates to know how many leads arrive a week; "

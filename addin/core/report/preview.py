@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .evaluate import Evaluation
-from .vocabulary import MQL, REACH, STAGES
+from ..model import Evaluation
+from ..values.vocabulary import MQL, REACH, STAGES
 
 SHEET = "Rules preview"         # the sheet the preview_rules macro writes
 MOVERS = 10

@@ -8,16 +8,16 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..core.evaluate import Evaluation
-from ..core.parse import EXCEL_EPOCH
-from ..core.present import HEADER_FILL, SUMMARY
-from ..core.summary import summarise
-from ..core.summary_layout import ACCENT, ChartSpec, SummaryLayout, summary_layout
-from .edit import PackageEdit
-from .package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_attr, xml_text
-from .parts import CHART_PREFIX, DRAWING, chart_part
-from .sheetxml import cap_text
-from .styles import StyleBook
+from ...core.model import Evaluation
+from ...core.report.present import HEADER_FILL, SUMMARY
+from ...core.report.summary import summarise
+from ...core.report.summary_layout import ACCENT, ChartSpec, SummaryLayout, summary_layout
+from ...core.values.parse import EXCEL_EPOCH
+from ..edit import PackageEdit
+from ..package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_attr, xml_text
+from ..sheetxml import cap_text, code_name, sheet_xml
+from ..styles import StyleBook
+from . import CHART_PREFIX, DRAWING, chart_part
 
 PRINT_FIT = (1, 2)        # the Summary prints one page wide and at most two pages tall
 TITLE_ROWS = 2            # the title and its subtitle, repeated at the top of each printed page
@@ -180,8 +180,7 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
     s = summarise(ev)
 
     def write(edit: PackageEdit, styles: StyleBook) -> None:
-        from .ownership import claim_sheet
-        from .writer import code_name, sheet_xml
+        from ..ownership import claim_sheet
         page = summary_layout(s, ev.rules, refreshed_at)
         claim_sheet(edit, SUMMARY)
         part = edit.ensure_sheet(SUMMARY)

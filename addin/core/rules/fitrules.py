@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..values.text import fold, fold_series, key
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues, value_shape_error
-from .text import fold, fold_series, key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,7 +67,7 @@ def columns(frame: pd.DataFrame, rules: list[dict]) -> tuple[dict[str, dict[str,
 
     Returns ({rule id: {field: column}} for rules whose every field exists, [(rule, missing field)]).
     """
-    from .headers import canonical_field
+    from ..values.headers import canonical_field
     by_key = {key(c): c for c in frame.columns}
     found, missing = {}, []
     for rule in rules:
@@ -198,7 +198,7 @@ def blank(frame: pd.DataFrame, blank_values, real: dict[str, str] | None = None,
     spec = {"*": list(blank_values)} if isinstance(blank_values, list) else dict(blank_values)
     every = {fold(v) for v in spec.get("*", [])}
     named = {key(name): {fold(v) for v in vals} for name, vals in spec.items() if name != "*"}
-    from .headers import canonical_field
+    from ..values.headers import canonical_field
     named_canonical = {key(canonical_field(name)): named[key(name)] for name in spec if name != "*"}
     out = None
     for col in frame.columns:

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .crm import crm_table
-from .headers import LEAD_ID
-from .text import key
-from .vocabulary import CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, SQL
+from ..crm import crm_table
+from ..values.headers import LEAD_ID
+from ..values.text import key
+from ..values.vocabulary import CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, SQL
 
 
 @dataclass(frozen=True)

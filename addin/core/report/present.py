@@ -10,20 +10,20 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .evaluate import Evaluation
-from .outputs import outputs
-from .scoring import LEDGER_COLUMNS
-from .vocabulary import ACTION_COLORS, STAGES
+from ..model import Evaluation
+from ..scoring import LEDGER_COLUMNS
+from ..values.vocabulary import ACTION_COLORS, STAGES
+from .outputs import BY_NAME, COLUMNS, outputs
 
 EXCEL_MAX_ROWS = 1_048_576
 SCORE_DETAILS = "Score details"
 SUMMARY = "Summary"
 
-NUMBER_FORMATS = {"Fit score": "0.0", "Engagement score": "0.0", "Score": "0.0", "Stage since": "yyyy-mm-dd",
-                  "Days in stage": "0"}
-DATE_OUTPUTS = {"Stage since"}       # written as Excel date serials
-WIDTHS = {"Fit score": 9, "Engagement score": 12, "Score": 8, "Grade": 7, "Stage": 14, "Checklist": 40,
-          "Interests": 24, "Next action status": 14, "Why": 60, "Stage since": 11, "Days in stage": 9}
+# Derived from the output column registry (core.report.outputs.COLUMNS), never spelled here.
+NUMBER_FORMATS = {c.name: c.number_format for c in COLUMNS if c.number_format}
+DATE_OUTPUTS = {c.name for c in COLUMNS if c.kind == "date"}       # written as Excel date serials
+NUMERIC_OUTPUTS = {c.name for c in COLUMNS if c.kind in ("number", "date")}   # number cells; the others text
+WIDTHS = {c.name: c.width for c in COLUMNS}
 DETAIL_FORMATS = {"Raw points": "0.00", "Decay factor": "0.0000", "Cap": "0.00", "Points": "0.00"}
 DETAIL_WIDTHS = {"Lead ID": 12, "Rule": 26, "Kind": 9, "Matched": 40, "Count": 8, "Raw points": 11,
                  "Decay factor": 12, "Cap": 9, "Points": 9}
@@ -66,9 +66,9 @@ def color_rules(ev: Evaluation) -> list[ColorRule]:
 
 def output_format(name: str) -> dict:
     """The cell format of an output column's values on Leads."""
-    if name in NUMBER_FORMATS:
-        return {"num_fmt": NUMBER_FORMATS[name]}
-    return {"halign": "center"} if name == "Grade" else {}
+    col = BY_NAME.get(name)
+    fmt = {"num_fmt": col.number_format} if col and col.number_format else {}
+    return {**fmt, "halign": col.align} if col and col.align else fmt
 
 
 def detail_format(name: str) -> dict:
@@ -108,7 +108,7 @@ def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
 
 def excel_serial(values) -> pd.Series:
     """Dates (and date-times) as Excel serial numbers; NaT as NaN."""
-    from .parse import EXCEL_EPOCH
+    from ..values.parse import EXCEL_EPOCH
     s = pd.to_datetime(pd.Series(values))
     return (s - EXCEL_EPOCH) / pd.Timedelta(days=1)
 

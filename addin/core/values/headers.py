@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .outputs import outputs
+from ..report.outputs import outputs
 from .text import fold, key, suggest
 
 if TYPE_CHECKING:

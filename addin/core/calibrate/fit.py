@@ -22,9 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import LeadQError, Problem, WorkbookError
-from . import fitrules
-from .evaluate import Evaluation, Origin, evaluate
+from ...errors import LeadQError, Problem, WorkbookError
+from ..evaluate import evaluate
+from ..model import Evaluation, Origin
+from ..rules import fitrules
+from ..rules.model import Rules, check_rules, load_rules
+from ..values.headers import LEAD_ID, canonicalize
+from ..values.parse import to_answer
+from ..values.text import did_you_mean, key
 from .features import (
     LEAK_CONVERSION,
     MIN_HITS,
@@ -36,12 +41,8 @@ from .features import (
     keep_recut_bands,
     new_rule_candidates,
 )
-from .headers import LEAD_ID, canonicalize
-from .parse import to_answer
-from .rules import Rules, check_rules, load_rules
 from .stats import auc, wilson
 from .suggest import Goal, choose_threshold, fit_weights, grade_thresholds, hot_threshold, suggest_rules, to_points
-from .text import did_you_mean, key
 
 MIN_OUTCOMES = 10        # a rule with fewer won (or lost) among its hits gets a warning
 SMALL_SAMPLE = 200       # fewer outcomes than this: say the sample is small
@@ -95,7 +96,7 @@ def outcome_of(ev: Evaluation, frame: pd.DataFrame, spec: str) -> tuple[np.ndarr
     return values.to_numpy(float), f'column "{ev.headers.get(col, col)}" (1/Yes = converted){said}', problems
 
 def _find_column(frame: pd.DataFrame, headers: dict, name: str) -> str | None:
-    from .headers import canonical_field
+    from ..values.headers import canonical_field
     k = key(name)
     for c in frame.columns:
         if c == canonical_field(name) or key(c) == k or key(headers.get(c, c)) == k:
@@ -324,7 +325,7 @@ def _split(frame, headers, closed, y, holdout, seed, holdout_by, date_order) -> 
         from sklearn.model_selection import train_test_split
         tr, te = train_test_split(np.arange(len(closed)), test_size=holdout, stratify=y, random_state=seed)
         return closed[tr], closed[te], f"stratified and seeded (--seed {seed})"
-    from .parse import to_date
+    from ..values.parse import to_date
     col = _column(frame, headers, holdout_by, "--holdout-by")
     dates = to_date(frame[col].iloc[closed], date_order)[0].to_numpy("datetime64[ns]")
     dated = np.flatnonzero(~np.isnat(dates))
