@@ -132,7 +132,8 @@ def _grid_rows(package: Package, sheet: str, ids: set[str], emails: set[str]) ->
     Lead ID or holds their email."""
     real = package.real_sheet_name(sheet)
     found = find_mentions(package, ids, emails, (), only_sheets=[real], properties=False)
-    return sorted({int(re.sub(r"^.*![A-Z]+", "", m.where)) for m in found if not m.where.startswith("a note")})
+    cells = (re.fullmatch(r".*![A-Z]+(\d+)", m.where) for m in found if not m.where.startswith("a note"))
+    return sorted({int(c.group(1)) for c in cells if c})
 
 
 def forget(workbook, lead=None, email=None, *, dry_run=False, activities_file=None, rules=None, as_of=None,
@@ -300,7 +301,7 @@ def _sources(data, workbook: Path, activities_file, output: Path | None, rules) 
                workbook.with_name(workbook.stem + ledger_file.SUFFIX)]
     if output is not None:
         from ..io.guard import check_output
-        check_output(output, inputs=[*(p for p, _, _ in out), rules], suffixes=(workbook.suffix.lower(),),
+        check_output(output, inputs=[*(p for p, _, _ in out), rules, *ledgers], suffixes=(workbook.suffix.lower(),),
                      what="the workbook without the person", flag="--output")
         ledgers += [ledger_file.details_path(output, data.settings, data.settings_rows),
                     output.with_name(output.stem + ledger_file.SUFFIX)]
@@ -328,7 +329,8 @@ def _plan_source(source, ids: set[str], emails: set[str]) -> tuple[Path, int, Pr
     return path, int(hit.sum()), None
 
 
-_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_LINE_TEXT = r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$"
+_LINE = re.compile(_LINE_TEXT.encode())
 
 
 def _csv_rows(path: Path, ids: set[str], emails: set[str]):
@@ -346,7 +348,10 @@ def _csv_rows(path: Path, ids: set[str], emails: set[str]):
             return b.decode("utf-8")
         except UnicodeDecodeError:
             return b.decode("cp1252", errors="replace")
-    texts = [text(b) for b in lines]
+    try:            # one decode for the whole file; line by line only when its lines mix encodings
+        texts = re.findall(_LINE_TEXT, data.decode("utf-8"))         # \r and \n never occur inside a UTF-8 sequence
+    except UnicodeDecodeError:
+        texts = [text(b) for b in lines]
     texts[0] = texts[0].removeprefix("\ufeff")
     delimiter = sniff_delimiter("".join(texts[:50]))
     reader = csv.reader(iter(texts), delimiter=delimiter)
@@ -404,10 +409,10 @@ def _ledger_rows(path: Path, ids: set[str]) -> int:
         p = Problem("score-details-file", str(path), f"cannot read it as LeadQ's Score details file ({type(e).__name__}); "
                     "move it away or delete it, then forget again", "error")
         raise WorkbookError(str(p), [p]) from None
-    return int(pc.sum(pc.is_in(pc.cast(column, "string"), value_set=pa_strings(ids))).as_py() or 0)
+    return int(pc.sum(pc.is_in(pc.cast(column, "string"), value_set=_strings(ids))).as_py() or 0)
 
 
-def pa_strings(values):
+def _strings(values):
     import pyarrow as pa
     return pa.array(sorted(values), type=pa.string())
 
@@ -417,7 +422,7 @@ def _filter_ledger(path: Path, ids: set[str]) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
     table = pq.read_table(path)
-    keep = pc.invert(pc.is_in(pc.cast(table.column(LEAD_ID), "string"), value_set=pa_strings(ids)))
+    keep = pc.invert(pc.is_in(pc.cast(table.column(LEAD_ID), "string"), value_set=_strings(ids)))
     sink = io.BytesIO()
     pq.write_table(table.filter(keep), sink, row_group_size=1_000_000)
     _replace_bytes(path, sink.getvalue())

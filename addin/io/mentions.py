@@ -112,8 +112,8 @@ def find(pkg: Package, ids, emails, names, skip_sheets=(), only_sheets=None, pro
             body = b"".join(_TEXT.findall(inner)) if kind == b"inlineStr" else (_V.search(inner) or [b"", b""])[1]
             what = _hits(html.unescape(body.decode("utf-8", "replace")), all_needles) if body and kind != b"s" else []
             if what:
-                cells.setdefault(_R.search(m.group(1)).group(1), [])
-                cells[_R.search(m.group(1)).group(1)] += [w for w in what if w not in cells[_R.search(m.group(1)).group(1)]]
+                held = cells.setdefault(_R.search(m.group(1)).group(1), [])
+                held += [w for w in what if w not in held]
         out += [Mention(f"{sheet}!{ref.decode()}", w) for ref, what in cells.items() for w in what]
         for _, (typ, target) in pkg.read_rels(part).items():
             if not (typ.endswith("/comments") or typ.endswith("/threadedComment")) or target not in pkg.names:
