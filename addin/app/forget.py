@@ -28,10 +28,12 @@ import fastexcel
 import numpy as np
 import pandas as pd
 
+from ..core.calibrate.view import CALIBRATION
 from ..core.history import SHEET as HISTORY
 from ..core.model import lead_key, lead_keys
 from ..core.privacy import LOG_COLUMNS, PRIVACY_LOG, pseudonym
 from ..core.report.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
+from ..core.report.preview import SHEET as PREVIEW
 from ..core.values.headers import LEAD_ID, canonicalize
 from ..core.values.text import fold, fold_series, key
 from ..errors import Problem, WorkbookError
@@ -39,6 +41,7 @@ from ..io.edit import PackageEdit
 from ..io.erase import remove_rows
 from ..io.importer import sniff_delimiter
 from ..io.mentions import find as find_mentions
+from ..io.ownership import is_ours
 from ..io.package import Package, col_letter, xml_text
 from ..io.parts import OWNED
 from ..io.reader import read_sheet, read_workbook
@@ -69,7 +72,7 @@ class ForgetResult:
 
 # LeadQ's own sheets whose rows name people, read as a grid (they are not tables): a row naming the
 # person goes. Score details and the Summary are rebuilt by the refresh; Lead history is a table.
-_OWNED_GRIDS = ("Rules preview", "Calibration")
+_OWNED_GRIDS = (PREVIEW, CALIBRATION)
 
 
 def _rows_of(frame: pd.DataFrame | None, mask: np.ndarray) -> list[int]:
@@ -190,8 +193,8 @@ def _forget(workbook: Path, target: Path, lead, email, dry_run, activities_file,
                 cuts[data.layouts[name].sheet] = _rows_of(frame, _matches(frame, name, ids, emails))
         if history is not None:
             cuts[package.real_sheet_name(HISTORY)] = _rows_of(history, _matches(history, HISTORY, ids, emails))
-        for grid in _OWNED_GRIDS:
-            if package.real_sheet_name(grid) is not None:
+        for grid in _OWNED_GRIDS:       # LeadQ's own only: a user's sheet of that name is free text, listed below
+            if package.real_sheet_name(grid) is not None and is_ours(package, grid):
                 cuts[package.real_sheet_name(grid)] = _grid_rows(package, grid, ids, emails)
         details = _score_details_rows(workbook, package, ids)
         plans = [_plan_source(s, ids, emails) for s in sources.activities]
@@ -218,7 +221,8 @@ def _forget(workbook: Path, target: Path, lead, email, dry_run, activities_file,
         remove_rows(edit, {s: r for s, r in cuts.items() if r})      # refuses before anything is written
         if dry_run:
             result.remains += _mention_problems(find_mentions(package, ids, emails, names, [s for s, r in cuts.items() if r]
-                                                     + [o.sheet for o in OWNED]), "would still name")
+                                                     + [o.sheet for o in OWNED if is_ours(package, o.sheet)]),
+                                                "would still name")
             return result
         _log(edit, result, now or dt.datetime.now(dt.UTC))
         # Beside the workbook, so the refresh resolves its rules and sources as the workbook's own would
