@@ -379,9 +379,21 @@ class _Undo:
 
     def __init__(self):
         self.done: list[tuple[str, object]] = []
+        self.finish: list = []             # what to tidy once every step is written (e.g. a copy kept for undo)
 
     def wrote(self, step: str, undo) -> None:
-        self.done.append((step, undo))
+        self.done.append((step, getattr(undo, "restore", undo)))
+        if hasattr(undo, "discard"):
+            self.finish.append(undo.discard)
+
+    def succeeded(self) -> None:
+        """Every step is written: tidy what was kept to undo them (best effort: a copy left behind is
+        removed by the next refresh)."""
+        for discard in self.finish:
+            try:
+                discard()
+            except Exception:
+                pass
 
     def roll_back(self) -> list[str]:
         """Undo every written step, last first; the steps that could not be undone."""
@@ -429,6 +441,89 @@ def _sheet_undo(book, name: str):
     return restore
 
 
+SUMMARY_COPY = "Summary (LeadQ copy)"      # hidden while a refresh rewrites the Summary
+
+
+class _SummaryUndo:
+    """How to put the Summary back exactly as it was — values, colours, conditional formats, widths,
+    charts with their types, its Refresh button: a hidden copy of the sheet taken before it is rewritten
+    (xlwings `Sheet.copy`; Excel copies everything on a sheet). The Summary itself is rewritten in place,
+    so formulas on other sheets that point at its cells keep working after every refresh. Only if the
+    rewrite fails is the copy swapped in for it (the half-written sheet deleted, the copy renamed,
+    shown, moved back to its place, LeadQ's defined name re-pointed): then such formulas say #REF!,
+    because Excel turns references to a deleted sheet into #REF!. Rendering into the copy and swapping
+    it in on success instead would do that on every refresh."""
+
+    def __init__(self, book, sheet):
+        self.book, self.name = book, sheet.name
+        names = [s.name for s in book.sheets]
+        at = names.index(sheet.name)
+        self.following = names[at + 1] if at + 1 < len(names) else None
+        self.preceding = names[at - 1] if at > 0 else None
+        self.was_active = book.sheets.active.name == sheet.name
+        leftover = _sheet(book, SUMMARY_COPY)
+        if leftover is not None:              # left by a refresh that was stopped (Excel closed mid-way);
+            leftover.delete()                 # checked to be LeadQ's before anything was written
+        self.copy = sheet.copy(after=book.sheets[len(book.sheets) - 1], name=SUMMARY_COPY)   # at the end: no
+        self.copy.visible = False             # sheet before it moves (the remote engine keys sheets by position)
+
+    def restore(self) -> None:
+        book = self.book
+        half = _sheet(book, self.name)
+        if half is not None:
+            half.delete()
+        copy = _sheet(book, SUMMARY_COPY)
+        copy.name = self.name
+        copy.visible = True
+        if self.following is not None:        # back where the Summary was (Excel may have put the copy
+            copy.move(before=_sheet(book, self.following))     # before a hidden last sheet)
+        elif self.preceding is not None:
+            copy.move(after=_sheet(book, self.preceding))
+        _set_name(book, BY_SHEET[SUMMARY].defined_name, f"={quoted(self.name)}!$A$1")
+        if self.was_active:
+            copy.activate()
+
+    def discard(self) -> None:
+        copy = _sheet(self.book, SUMMARY_COPY)
+        if copy is not None:
+            copy.delete()
+
+
+def _summary_undo(book):
+    """The Summary's undo: its hidden copy; on an engine that cannot copy a sheet, its values only."""
+    sheet = _sheet(book, SUMMARY)
+    if sheet is None:
+        return _sheet_undo(book, SUMMARY)
+    values_only = _sheet_undo(book, SUMMARY)       # read first: the copy must not change what it restores
+    if _engine_name(book) == "remote":
+        # xlwings' remote engine queues Sheet.copy as a "copySheet" action for its client to run after
+        # the script; whether xlwings Lite's and Server's Office.js clients run it is not documented
+        # (docs/EXCEL-CHECKLIST.md, cross-checks by hand): until checked, no copy there.
+        values_only.values_only = True
+        return values_only
+    try:
+        return _SummaryUndo(book, sheet)
+    except Exception:
+        stray = _sheet(book, SUMMARY_COPY)
+        if stray is not None:
+            stray.delete()
+        values_only.values_only = True             # Status says what this undo cannot put back
+        return values_only
+
+
+def _check_summary_copy(book) -> None:
+    """A sheet under the name of the Summary's hidden copy must be LeadQ's (a copy left by a refresh
+    that was stopped midway); a user's own sheet of that name is refused before anything is written."""
+    leftover = _sheet(book, SUMMARY_COPY)
+    if leftover is None:
+        return
+    try:
+        check_ours(leftover, SUMMARY)
+    except LeadQError:
+        raise LeadQError(f'The sheet "{leftover.name}" is not LeadQ\'s: rename it (LeadQ keeps a hidden copy of '
+                         f'the Summary under that name while it refreshes). Your workbook was not changed.') from None
+
+
 def _leads_undo(book, leads: Table):
     """How to put the Leads result columns, the table's size and the marker names back as they are."""
     sheet, table = leads.sheet, leads.list_object
@@ -474,15 +569,17 @@ def _history_undo(book, step):
 
 def _write_all(book, ev, leads: Table, stamp: str) -> None:
     """Write a computed refresh, all or nothing (see _Undo)."""
+    _check_summary_copy(book)
     undo = _Undo()
     steps = [("leads", lambda: _leads_undo(book, leads), lambda: write_leads(book, ev, leads)),
              ("details", lambda: _sheet_undo(book, SCORE_DETAILS), lambda: write_details(book, ev)),
              ("history", lambda: _history_undo(book, ev.history), lambda: write_history(book, ev.history)),
-             ("summary", lambda: _sheet_undo(book, SUMMARY), lambda: write_summary(book, ev, stamp))]
+             ("summary", lambda: _summary_undo(book), lambda: write_summary(book, ev, stamp))]
     for step, read_undo, write in steps:
-        restore = read_undo()                  # read before writing: how this step is put back
-        undo.wrote(step, restore)              # a step that fails halfway is put back too
+        restore = None
         try:
+            restore = read_undo()              # read before writing: how this step is put back
+            undo.wrote(step, restore)          # a step that fails halfway is put back too
             write()
         except Exception as e:
             cause = _first_line(e) if isinstance(e, LeadQError) else crash_message(e, _book_name(book))
@@ -490,13 +587,17 @@ def _write_all(book, ev, leads: Table, stamp: str) -> None:
             failed = undo.roll_back()
             if not failed:
                 state = "the workbook is as it was before this refresh"
-                if step == "summary":
+                if step == "summary" and isinstance(restore, _SummaryUndo):
+                    state += (" (the Summary is the copy LeadQ kept of it; formulas on other sheets that "
+                              "pointed at Summary cells now show #REF!)")
+                elif step == "summary" and getattr(restore, "values_only", False):
                     state += " (the Summary keeps its values, not its charts and colours: press Refresh again)"
             else:
                 kept = [_Undo.STEPS[s] for s, _ in undo.done if s in failed]
                 state = (f"{', '.join(kept)} could not be put back and hold{'s' * (len(kept) == 1)} this refresh's "
                          f"results, the rest is as before this refresh: press Refresh again")
             raise LeadQError(f"{cause} (while writing {_Undo.STEPS[step]}); {state}") from e
+    undo.succeeded()
 
 
 @_guarded(None)

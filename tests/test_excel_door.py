@@ -3,6 +3,7 @@ index-keyed charts, refused synchronous position reads, portable conditional for
 refreshes, all-or-nothing writes, text kept as text."""
 
 import datetime as dt
+import re
 import shutil
 
 import openpyxl
@@ -376,3 +377,262 @@ def test_widths_go_in_each_engines_unit_and_positions_add_up():
     assert width_for("remote", 8.43) == column_points(8.43) == 48.0    # Office.js: points (64 px)
     assert cell_position(3, 2, widths=[24], heights={1: 30}) == (column_points(24), 45.0)
     assert box(1, 1, 2, 3) == {"left": 0, "top": 0, "width": 96.0, "height": 15.0}
+
+
+# ----------------------------------------------------------------------------- the Summary, all or nothing
+
+SUMMARY_COPY = macros.SUMMARY_COPY
+
+
+def _summary_state(book):
+    """Everything a person sees of the Summary (values, fills, fonts, number formats, links, widths,
+    heights, conditional formats, charts with their types, data and places), the sheets' order and
+    visibility, LeadQ's record of the sheet, and the other parts' values."""
+    sheet = book.sheets["Summary"]
+    ws = book.impl.wb[sheet.name]
+
+    def color(c):
+        return None if c is None else (c.rgb if c.type == "rgb" else (c.type, c.theme, c.indexed))
+    cells = {c.coordinate: (c.value, c.fill.fill_type, color(c.fill.fgColor), color(c.font.color), c.font.b, c.font.i,
+                            c.font.sz, c.number_format, c.alignment.horizontal, c.border.bottom.style,
+                            c.hyperlink.location if c.hyperlink else None)
+             for row in ws.iter_rows() for c in row if c.has_style or c.value is not None}
+    charts = [(c.name, c.chart_type, c.left, c.top, c.width, c.height, e["source"])
+              for c, e in zip(sheet.charts, book.impl.charts_of(ws))]
+    cf = sorted((str(f.sqref), r.operator, tuple(r.formula)) for f in ws.conditional_formatting for r in f.rules)
+    others = {name: [r for r in book.impl.wb[name].iter_rows(values_only=True) if any(v is not None for v in r)]
+              for name in ("Leads", "Score details", "Lead history")}     # a cleared row is an empty row
+    return {"cells": cells, "charts": charts, "cf": cf, "others": others,
+            "widths": {k: d.width for k, d in ws.column_dimensions.items()},
+            "heights": {k: d.height for k, d in ws.row_dimensions.items() if d.height},
+            "sheets": [(s.name, s.visible) for s in book.sheets],
+            "record": book.names["_LeadQ_Summary"].refers_to, "active": book.sheets.active.name}
+
+
+def _refreshed_then_later(book_path):
+    """A book refreshed once in this session (Summary with 3 charts, colours, links), its as-of date
+    then typed months later so that the next refresh changes every part."""
+    book = open_as_caller(book_path)
+    macros.refresh(now=STAMPS[0])
+    assert _status(book).startswith("OK"), _status(book)
+    book.sheets["Summary"].activate()                  # the Summary's own Refresh button is pressed
+    book.sheets["Settings"].range("B3").value = dt.datetime(2027, 3, 1)
+    return book
+
+
+def _trap_in_summary(monkeypatch, call: str, n: int):
+    """The n-th `call` into Excel made while the Summary is written fails."""
+    import xlengine
+    real = macros.write_summary
+
+    def write_summary(*args, **kwargs):
+        xlengine.TRAPS[call] = n
+        try:
+            real(*args, **kwargs)
+        finally:
+            xlengine.TRAPS.pop(call, None)
+    monkeypatch.setattr(macros, "write_summary", write_summary)
+
+
+# Each kind of write the Summary makes (tests/test_macro_calls.py counts them), at its first, a middle or its
+# last call: emptying the sheet, values, fills, links, widths, charts; Chart.name 3 is the very last write.
+SUMMARY_WRITES = [("Sheet.clear", 1), ("Chart.delete", 2), ("Range.raw_value=", 1), ("Range.raw_value=", 100),
+                  ("Range.color=", 50), ("Range.add_hyperlink", 75), ("Range.column_width=", 13),
+                  ("Charts.add", 2), ("Chart.chart_type=", 3), ("Chart.name=", 3)]
+
+
+@pytest.mark.parametrize("call, n", SUMMARY_WRITES)
+def test_a_summary_failing_at_any_write_comes_back_with_its_charts_and_colours(book_path, monkeypatch, tmp_path,
+                                                                             call, n):
+    """Failing at each kind of write of the Summary (the first, a middle one, the last of its kind:
+    Chart.name 3 is the Summary's very last write): the book is as it was, Summary included — its values,
+    fills, fonts, links, widths, charts with their types and data — and Status says so."""
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    book = _refreshed_then_later(book_path)
+    before = _summary_state(book)
+    assert len(before["charts"]) == 3 and any(v[1] == "solid" for v in before["cells"].values())
+    _trap_in_summary(monkeypatch, call, n)
+    macros.refresh(now="2027-03-01 09:00")
+    status = _status(book)
+    assert status.startswith(f"Failed: LeadQ failed on d.xlsm (OSError: Excel stopped responding ({call}))"), status
+    assert status.endswith("(while writing the Summary); the workbook is as it was before this refresh (the Summary "
+                           "is the copy LeadQ kept of it; formulas on other sheets that pointed at Summary cells now "
+                           "show #REF!)"), status
+    assert _summary_state(book) == before
+    book.impl.save()
+    gate(book_path, f"a Summary put back after failing at {call} {n}")
+
+
+def test_a_summary_refresh_that_cannot_tidy_its_copy_is_fully_refreshed_and_says_ok(book_path, monkeypatch, demo,
+                                                                                   tmp_path):
+    """The one write after the Summary: deleting its hidden copy. If that fails the refresh is done
+    (Status OK, every part new, the copy hidden) and the next refresh removes the copy."""
+    twin = tmp_path / "twin" / "d.xlsm"
+    twin.parent.mkdir()
+    shutil.copy(book_path, twin)
+    shutil.copy(ROOT / "rules.json", twin.parent / "rules.json")
+    clean = _refreshed_then_later(twin)
+    macros.refresh(now="2027-03-01 09:00")
+    want = _summary_state(clean)
+
+    book = _refreshed_then_later(book_path)
+    import xlengine
+    real = macros._SummaryUndo.discard
+
+    def discard(self):
+        xlengine.TRAPS["Sheet.delete"] = 1
+        try:
+            real(self)
+        finally:
+            xlengine.TRAPS.pop("Sheet.delete", None)
+    monkeypatch.setattr(macros._SummaryUndo, "discard", discard)
+    macros.refresh(now="2027-03-01 09:00")
+    assert _status(book).startswith("OK — 200 leads scored"), _status(book)
+    got = _summary_state(book)
+    assert got["sheets"] == want["sheets"] + [(SUMMARY_COPY, False)]
+    assert {k: v for k, v in got.items() if k != "sheets"} == {k: v for k, v in want.items() if k != "sheets"}
+    monkeypatch.undo()
+    macros.refresh(now="2027-03-01 10:00")
+    assert _status(book).startswith("OK"), _status(book)
+    assert [s.name for s in book.sheets] == [s for s, _ in want["sheets"]]
+
+
+def test_user_formulas_pointing_at_the_summary_survive_a_refresh_and_a_failed_one_says_they_broke(
+        book_path, monkeypatch, tmp_path):
+    """The Summary is rewritten in place: a user's formula on another sheet that reads a Summary cell
+    still does after a refresh. Swapping the copy in (only when the Summary's write fails) deletes the
+    sheet it pointed at, so Excel makes it #REF!: Status says so."""
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    book = _refreshed_then_later(book_path)
+    mine = book.sheets.add(after=book.sheets["Settings"], name="My notes")
+    mine.range("A1").value = "'=Summary!B5"            # the text of a formula, typed as text: not calculated here
+    book.impl.wb["My notes"]["A2"] = "=Summary!B5*2"   # a formula, as a user types it
+    book.impl.wb["My notes"]["A3"] = "='Score details'!A1"
+    macros.refresh(now="2027-03-01 09:00")
+    ws = book.impl.wb["My notes"]
+    assert (ws["A1"].value, ws["A2"].value, ws["A3"].value) == ("=Summary!B5", "=Summary!B5*2", "='Score details'!A1")
+    book.sheets["Settings"].range("B3").value = dt.datetime(2027, 6, 1)
+    _trap_in_summary(monkeypatch, "Charts.add", 1)
+    macros.refresh(now="2027-06-01 09:00")
+    assert "formulas on other sheets that pointed at Summary cells now show #REF!" in _status(book)
+    assert (ws["A1"].value, ws["A2"].value, ws["A3"].value) == ("=Summary!B5", "=#REF!B5*2", "='Score details'!A1")
+
+
+@pytest.mark.parametrize("engine", ["no Sheet.copy", "remote"])
+def test_a_summary_that_cannot_be_copied_comes_back_with_its_values_and_says_so(book_path, monkeypatch, tmp_path,
+                                                                               engine):
+    """An engine without Sheet.copy, and xlwings' remote engine (whose client's copySheet is not
+    documented): the Summary's values are put back and Status says what is not."""
+    import xlengine
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    book = _refreshed_then_later(book_path)
+    before = _summary_state(book)
+
+    def no_copy(self, before=None, after=None):
+        raise NotImplementedError("Sheet.copy() isn't supported on this engine")
+    if engine == "remote":
+        monkeypatch.setattr(xlengine.Engine, "name", "remote")
+        monkeypatch.setattr(xlengine.Sheet, "copy", lambda *a, **k: pytest.fail("copied on the remote engine"))
+    else:
+        monkeypatch.setattr(xlengine.Sheet, "copy", no_copy)
+    _trap_in_summary(monkeypatch, "Charts.add", 1)
+    macros.refresh(now="2027-03-01 09:00")
+    assert _status(book).endswith("the workbook is as it was before this refresh (the Summary keeps its values, not "
+                                  "its charts and colours: press Refresh again)"), _status(book)
+    after = _summary_state(book)
+    assert {k: v[0] for k, v in after["cells"].items() if v[0] is not None} == \
+           {k: v[0] for k, v in before["cells"].items() if v[0] is not None}
+    assert after["others"] == before["others"] and after["sheets"] == before["sheets"]
+
+
+def test_a_users_sheet_named_like_the_summary_copy_is_refused_before_anything_is_written(book_path):
+    book = _refreshed_then_later(book_path)
+    mine = book.sheets.add(after=book.sheets["Settings"], name=SUMMARY_COPY)
+    mine.range("A1").value = "my numbers"
+    before = _summary_state(book)
+    macros.refresh(now="2027-03-01 09:00")
+    assert _status(book) == (f'Failed: The sheet "{SUMMARY_COPY}" is not LeadQ\'s: rename it (LeadQ keeps a hidden '
+                             'copy of the Summary under that name while it refreshes). Your workbook was not changed.')
+    assert _summary_state(book) == before and mine.range("A1").value == "my numbers"
+
+
+# ----------------------------------------------------------------------------- macOS: the command Excel runs
+
+def _conf(path):
+    return {r[0]: r[1] for r in openpyxl.load_workbook(path)["xlwings.conf"].iter_rows(values_only=True) if r[0]}
+
+
+def _run_as_excel_for_mac(tmp_path, workbook, interpreter_conf):
+    """Press a button of `workbook` as Excel for Mac would: the command of the VBA project's SampleCall
+    (read from the workbook's own vbaProject.bin), through the shell command xlwings' AppleScript
+    builds from the xlwings.conf sheet, run by /bin/sh as `do shell script` does. Only Excel is stood
+    in for: a sitecustomize opens the workbook on the test engine as xw.Book.caller() and saves it."""
+    import subprocess
+    import zipfile
+
+    from macside import mac_shell_command, sample_call_command
+    vba = zipfile.ZipFile(workbook).read("xl/vbaProject.bin")
+    command = sample_call_command(vba, workbook.name)
+    site = tmp_path / "excel-stand-in"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from pathlib import Path\n"
+        "from xlengine import open_as_caller\n"
+        f"book = open_as_caller(Path({str(workbook)!r}))\n"
+        "atexit.register(book.impl.save)\n", encoding="utf-8")
+    log = tmp_path / "xlwings.log"
+    shell = mac_shell_command(interpreter_conf, workbook, command, log) + "wait"    # it ends "… &": wait for it
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(site), "LEADQ_LOG_DIR": str(tmp_path)}
+    done = subprocess.run(["/bin/sh", "-c", shell], cwd="/", env=env, capture_output=True, text=True, timeout=600)
+    return command, shell, done, log.read_text() if log.exists() else ""
+
+
+def test_a_button_on_a_mac_runs_the_job_through_xlwings_applescript_command(tmp_path, monkeypatch):
+    """`leadq new` on a Mac writes Interpreter_Mac; Excel's SampleCall then runs, through xlwings'
+    AppleScript, `<Interpreter_Mac> -B -u -W ignore -c "…prepare_sys_path('true;<book>;…');import
+    Pipeline;Pipeline.main()" …` from no particular folder: the interpreter must start unquoted, find
+    Pipeline.py beside the workbook, and the job must run (here Refresh, from Settings' Run button)."""
+    import sys
+
+    from addin.cli import run
+    monkeypatch.setattr(sys, "platform", "darwin")         # only which key `leadq new` fills
+    book = tmp_path / "Pipeline.xlsm"
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    assert run(["new", str(book), "--sample"], out, err) == 0, err.getvalue()
+    assert "warning" not in out.getvalue()
+    monkeypatch.undo()
+    wb = openpyxl.load_workbook(book, keep_vba=True)
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)
+    wb["Settings"].sheet_view.tabSelected = True
+    wb.active = wb.sheetnames.index("Settings")           # Run pressed on Settings, Job to run = Refresh
+    wb.save(book)
+    command, shell, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
+    assert command == "import Pipeline;Pipeline.main()"
+    assert shell.startswith(f"{sys.executable} -B -u -W ignore -c ")
+    assert done.returncode == 0 and log == "", (shell, done.stderr, log)
+    assert openpyxl.load_workbook(book)["Settings"]["B5"].value.startswith("OK — 200 leads scored"), log
+
+
+def test_an_interpreter_path_with_a_space_fails_on_a_mac_and_leadq_new_says_so(tmp_path, monkeypatch):
+    """xlwings' AppleScript does not quote Interpreter_Mac: a Python under a folder with a space is cut
+    at the space by the shell (shown by running the very command), so `leadq new` warns."""
+    import os
+    import sys
+
+    from addin.cli import run
+    spaced = tmp_path / "My Projects" / "bin"
+    spaced.mkdir(parents=True)
+    os.symlink(sys.executable, spaced / "python3")
+    book = tmp_path / "Pipeline.xlsm"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "executable", str(spaced / "python3"))
+    out, err = __import__("io").StringIO(), __import__("io").StringIO()
+    assert run(["new", str(book), "--sample"], out, err) == 0, err.getvalue()
+    monkeypatch.undo()
+    assert f"warning: Interpreter_Mac is {spaced / 'python3'}, whose path has a space" in out.getvalue()
+    assert _conf(book)["Interpreter_Mac"] == str(spaced / "python3")
+    _, _, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
+    assert re.search(re.escape(f"{tmp_path}/My: ") + "(not found|No such file or directory)", log), log   # dash, bash
+    assert openpyxl.load_workbook(book)["Settings"]["B5"].value in (None, "")

@@ -30,6 +30,15 @@ could tell the difference. Each behaviour and where it comes from:
 - `Range.conditional_formats` implements xlwings 0.37.5+'s portable API (`add_cell_value`, `clear`;
   main.py `ConditionalFormats`, implemented by `_xlwindows.py`, `_xlmac.py` and `_xlremote.py`); the
   rules land in the sheet's conditional formatting, where tests read them back from the file.
+- Sheets: `Sheet.copy` copies everything on the sheet — values, formats, hyperlinks, conditional
+  formats, merged cells, widths and heights, sheet-scoped names, print settings, its charts (whose data
+  on the sheet becomes the copy's) — and names the copy "NAME (2)" (Excel's `Worksheet.Copy`,
+  learn.microsoft.com/office/vba/api/excel.worksheet.copy; xlwings `main.py` `Sheet.copy` finds the copy by
+  the new name and renames it; `_xlwindows.py` `Worksheet.Copy`, `_xlmac.py` `copy_worksheet`,
+  `_xlremote.py` action `copySheet`). Renaming a sheet renames the references to it in other sheets'
+  formulas and in workbook names; deleting it turns them into `#REF!` (Excel's behaviour; the remote
+  engine mirrors the rename in its names: `_xlremote.py` `Sheet.name` setter, `_rename_sheet_in_formula`).
+  `Sheet.visible` and `Sheet.move` (xlwings 0.37.5+) as in `main.py`.
 - Defined names whose definition is not a range (a constant such as `=3`) are sent without a
   definition when `Engine.constant_names` is False, as older Office.js clients do (`_xlremote.py`
   `Name.refers_to`: "Older clients only send range coordinates. Non-range/multi-area names may have
@@ -42,6 +51,7 @@ xlwings' remote engine itself is not used here: it is licensed for noncommercial
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import sys
@@ -63,6 +73,16 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import TableColumn
 
 CALLS: Counter = Counter()      # calls into "Excel" made from outside this engine, by "Class.attribute"
+TRAPS: dict = {}                # "Class.attribute" -> n: the n-th such call from now raises (tests of failed writes)
+
+
+def _count(key: str) -> None:
+    CALLS[key] += 1
+    if key in TRAPS:
+        TRAPS[key] -= 1
+        if TRAPS[key] == 0:
+            del TRAPS[key]
+            raise OSError(f"Excel stopped responding ({key})")
 
 
 class _Counted:
@@ -71,12 +91,12 @@ class _Counted:
 
     def __getattribute__(self, name):
         if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
-            CALLS[f"{type(self).__name__}.{name}"] += 1
+            _count(f"{type(self).__name__}.{name}")
         return object.__getattribute__(self, name)
 
     def __setattr__(self, name, value):
         if not name.startswith("_") and sys._getframe(1).f_code.co_filename != __file__:
-            CALLS[f"{type(self).__name__}.{name}="] += 1
+            _count(f"{type(self).__name__}.{name}=")
         object.__setattr__(self, name, value)
 
 
@@ -318,6 +338,8 @@ class Sheet(_Counted):
 
     @name.setter
     def name(self, value):
+        """Excel renames the references to the sheet too (formulas on other sheets, workbook names)."""
+        _rewrite_references(self.book, self.ws.title, _sheet_prefix(value))
         self.ws.title = value
 
     @property
@@ -363,8 +385,45 @@ class Sheet(_Counted):
         self.book.wb.active = self.book.wb.worksheets.index(self.ws)
 
     def delete(self):
+        """Excel's Worksheet.Delete: formulas on other sheets and workbook names that pointed at the
+        sheet now say #REF! (a reference to a deleted sheet cannot be kept)."""
+        _rewrite_references(self.book, self.ws.title, "#REF!")
         self.book._charts.pop(self.ws, None)
         self.book.wb.remove(self.ws)
+
+    def copy(self, before=None, after=None):
+        """Excel's Worksheet.Copy within the book: everything on the sheet is copied — values,
+        formats, hyperlinks, conditional formats, merged cells, widths and heights, view settings and
+        its charts, whose data (on the sheet itself) is the copy's. The copy is named "NAME (2)"
+        (xlwings' Sheet.copy then renames it, main.py)."""
+        wb = self.book.wb
+        taken = {ws.title.casefold() for ws in wb.worksheets}
+        name = next(f"{self.ws.title} ({i})" for i in range(2, 1000) if f"{self.ws.title} ({i})".casefold() not in taken)
+        ws = wb.copy_worksheet(self.ws)
+        ws.title = name
+        ws.conditional_formatting = copy.deepcopy(self.ws.conditional_formatting)
+        ws.views = copy.deepcopy(self.ws.views)
+        ws.sheet_state = self.ws.sheet_state
+        ws.defined_names = copy.deepcopy(self.ws.defined_names)      # sheet-scoped names travel with it
+        ws._print_area, ws._print_rows, ws._print_cols = self.ws._print_area, self.ws._print_rows, self.ws._print_cols
+        self.book._charts[ws] = copy.deepcopy(self.book.charts_of(self.ws))
+        wb._sheets.remove(ws)
+        target = (before or after).ws
+        wb._sheets.insert(wb._sheets.index(target) + (0 if before is not None else 1), ws)
+
+    def move(self, before=None, after=None):
+        wb = self.book.wb
+        wb._sheets.remove(self.ws)
+        target = (before or after).ws
+        wb._sheets.insert(wb._sheets.index(target) + (0 if before is not None else 1), self.ws)
+
+    @property
+    def visible(self):
+        return self.ws.sheet_state == "visible"
+
+    @visible.setter
+    def visible(self, value):
+        self.ws.sheet_state = "visible" if value else "hidden"
 
     @property
     def tables(self):
@@ -372,6 +431,28 @@ class Sheet(_Counted):
 
     def __eq__(self, other):
         return isinstance(other, Sheet) and other.ws is self.ws
+
+
+def _sheet_prefix(name: str) -> str:
+    """How a formula names a sheet: Summary!, 'Lead history'! (quotes doubled inside)."""
+    return f"{name}!" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) else "'" + name.replace("'", "''") + "'!"
+
+
+def _rewrite_references(book: Book, title: str, prefix: str) -> None:
+    """Point every formula on the other sheets and every workbook name that refers to sheet `title`
+    at `prefix` instead ("Summary2!" after a rename, "#REF!" after a delete), as Excel does."""
+    ref = re.compile(r"(?<![\w.'])(?:'" + re.escape(title.replace("'", "''")) + "'|" + re.escape(title) + ")!",
+                     re.IGNORECASE)
+    for ws in book.wb.worksheets:
+        if ws.title == title:
+            continue
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f" and isinstance(c.value, str) and ref.search(c.value):
+                    c.value = ref.sub(lambda m: prefix, c.value)
+    for dn in book.wb.defined_names.values():
+        if dn.attr_text and ref.search(dn.attr_text):
+            dn.attr_text = ref.sub(lambda m: prefix, dn.attr_text)
 
 
 class Names(_Counted):

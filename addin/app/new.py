@@ -80,7 +80,7 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
 
     An existing workbook (or a NAME.py that is not LeadQ's shim) is never replaced unless `force`."""
     from ..io.sample import sample_frames
-    from ..io.template import build_workbook, interpreter_setting, write_shim
+    from ..io.template import build_workbook, interpreter_setting, interpreter_warning, write_shim
     out = Path(out)
     if lite:
         return _new_lite(out, sample, as_of, rules, force, imports)
@@ -118,6 +118,9 @@ def new_workbook(out, sample: bool = False, as_of=None, rules=None, force: bool 
         build_workbook(tmp, rules_obj, frames, conf=interpreter_setting())
         os.replace(tmp, out)
         written = [out, write_shim(out)]
+        warning = interpreter_warning()
+        if warning and notes is not None:
+            notes.append(warning)
     except FileCreateError as e:      # XlsxWriter wraps the OS error
         raise write_error(out, e.args[0] if e.args and isinstance(e.args[0], OSError) else OSError(str(e))) from None
     except OSError as e:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import sys
 import zipfile
 from importlib import resources
@@ -68,6 +69,23 @@ def interpreter_setting(platform: str | None = None, executable: str | None = No
     if platform == "win32":
         return {"Interpreter_Win": executable}
     return {}
+
+
+_SHELL_WORD = re.compile(r"[A-Za-z0-9_./+@%:,=-]+")
+
+
+def interpreter_warning(platform: str | None = None, executable: str | None = None) -> str | None:
+    """Why the interpreter written for macOS will not start, or None. xlwings' AppleScript on macOS
+    builds `<Interpreter_Mac> -B -u -W ignore -c "…"` and runs it with `do shell script`, the path
+    unquoted (xlwings-<version>.applescript, VbaHandler; `|` separates its fields): a path with a space
+    or another character the shell reads is cut there."""
+    platform = platform or sys.platform
+    executable = executable or sys.executable
+    if platform != "darwin" or _SHELL_WORD.fullmatch(executable):
+        return None
+    return (f"warning: Interpreter_Mac is {executable}, whose path has a space or a character the shell reads; "
+            "xlwings on macOS starts it unquoted, so the buttons will fail: use a Python whose path has none "
+            "(e.g. python3 -m venv ~/venvs/leadq), run leadq new with it, or write that path on the xlwings.conf sheet")
 
 
 def build_workbook(out: Path, rules: Rules | None = None, sample: dict[str, pd.DataFrame] | None = None,
