@@ -271,6 +271,7 @@ def _stage_line(ev) -> str:
 
 def cmd_refresh(args, out, err) -> int:
     from .app.refresh import refresh
+    from .problems import grouped
     step = _progress(err)
     result = refresh(args.workbook, rules=args.rules, as_of=args.as_of, output=args.output, progress=step,
                      **_source_args(args))
@@ -286,6 +287,7 @@ def cmd_refresh(args, out, err) -> int:
                               "stages": stage_counts(ev), "changes": moved.as_dict(),
                               "history_rows_added": result.report.history_rows, "problems_found": ev.problem_total,
                               "problem_counts": ev.problem_counts,
+                              "problem_groups": [p.as_dict() for p in grouped(result.problems, ev.problem_counts)],
                               "problems": [p.as_dict() for p in result.problems]}, ensure_ascii=False, indent=2) + "\n")
         return 0
     out.write(f"{result.report.target}: {len(ev.leads)} leads scored as of {ev.as_of.date().isoformat()} "
@@ -298,8 +300,10 @@ def cmd_refresh(args, out, err) -> int:
         out.write(f"Score details holds the first {result.report.details_rows:,} ledger rows of "
                   f"{result.report.details_rows + result.report.details_cut:,} (a sheet's limit); use `leadq explain`\n")
     if ev.problem_total:
-        out.write(f"{ev.problem_total:,} data problem(s), listed on the Summary sheet; the first ones:\n")
-        for p in result.problems[:10]:
+        lines = grouped(result.problems, ev.problem_counts)
+        out.write(f"{ev.problem_total:,} data problem(s) on {len(lines):,} line{'s' * (len(lines) != 1)} (rows of one "
+                  f"kind, sheet and column are one line), listed on the Summary sheet{'; the first ones' * (len(lines) > 10)}:\n")
+        for p in lines[:10]:
             out.write(f"  {p}\n")
     return 0
 

@@ -32,6 +32,7 @@ class Problem:
     row: int | None = None
     column: str | None = None
     cell: str | None = None
+    count: int | None = None        # a grouped line (problems.grouped): how many rows it stands for
 
     def __post_init__(self):
         object.__setattr__(self, "message", shorten(self.message))

@@ -159,15 +159,38 @@ def _check_free(leads: Table, owned) -> None:
                 raise not_free(f"{column_letter(c)}{leads.header_row + i}", owned)
 
 
-def _extend_table(leads: Table, owned) -> None:
-    """Grow the Leads table over output columns right of it (Excel may already have)."""
+def _extend_table(leads: Table, owned=None) -> None:
+    """Grow a table down over the rows read under it (core.values.table.rows_below) and, on Leads, right
+    over the output columns beside it (Excel may already have)."""
     table = leads.list_object
     if table is None:
         return
     rng = table.range
-    if max(owned.columns) > rng.column + rng.shape[1] - 2:
-        bottom = rng.row + rng.shape[0] - 1
-        table.resize(leads.sheet.range((rng.row, rng.column), (bottom, max(owned.columns) + 1)))
+    right = rng.column + rng.shape[1] - 1
+    if owned is not None:
+        right = max(right, max(owned.columns) + 1)
+    bottom = max(rng.row + rng.shape[0] - 1, leads.header_row + len(leads.frame))
+    if (right, bottom) != (rng.column + rng.shape[1] - 1, rng.row + rng.shape[0] - 1):
+        table.resize(leads.sheet.range((rng.row, rng.column), (bottom, right)))
+
+
+def _extend_input_tables(read: dict) -> None:
+    """Activities, Qualification and Overrides grow over the rows read under them (Leads in write_leads)."""
+    for name, t in read.items():
+        if name != "Leads" and t is not None and t.below:
+            _extend_table(t)
+
+
+def _tables_undo(read: dict):
+    """How to put the input tables' sizes back."""
+    sized = [(t.list_object, t.sheet, t.list_object.range) for name, t in read.items()
+             if name != "Leads" and t is not None and t.below and t.list_object is not None]
+    shapes = [(table, sheet, rng.row, rng.column, rng.shape) for table, sheet, rng in sized]
+
+    def restore():
+        for table, sheet, row, col, shape in shapes:
+            table.resize(sheet.range((row, col), (row + shape[0] - 1, col + shape[1] - 1)))
+    return restore
 
 
 def write_leads(book, ev, leads: Table) -> None:
@@ -374,7 +397,7 @@ class _Undo:
     reverse order, so the book is as it was before the refresh — or Status says exactly which parts
     could not be put back."""
 
-    STEPS = {"leads": "the result columns on Leads", "details": "Score details", "history": "Lead history",
+    STEPS = {"tables": "the input tables' sizes", "leads": "the result columns on Leads", "details": "Score details", "history": "Lead history",
              "summary": "the Summary"}
 
     def __init__(self):
@@ -567,11 +590,13 @@ def _history_undo(book, step):
     return restore
 
 
-def _write_all(book, ev, leads: Table, stamp: str) -> None:
+def _write_all(book, ev, leads: Table, stamp: str, read: dict | None = None) -> None:
     """Write a computed refresh, all or nothing (see _Undo)."""
     _check_summary_copy(book)
     undo = _Undo()
-    steps = [("leads", lambda: _leads_undo(book, leads), lambda: write_leads(book, ev, leads)),
+    read = read or {}
+    steps = [("tables", lambda: _tables_undo(read), lambda: _extend_input_tables(read)),
+             ("leads", lambda: _leads_undo(book, leads), lambda: write_leads(book, ev, leads)),
              ("details", lambda: _sheet_undo(book, SCORE_DETAILS), lambda: write_details(book, ev)),
              ("history", lambda: _history_undo(book, ev.history), lambda: write_history(book, ev.history)),
              ("summary", lambda: _summary_undo(book), lambda: write_summary(book, ev, stamp))]
@@ -612,7 +637,7 @@ def refresh_book(book, inp, stamp: str) -> None:
     """The refresh job on a book's input, rendered into the book all-or-nothing (the Refresh button
     and Lite's Refresh script both end here; each door only builds its input)."""
     ev, _ = compute(inp, clock=stamp)      # the Last refresh stamp's time, as headless
-    _write_all(book, ev, inp.source["Leads"], stamp)
+    _write_all(book, ev, inp.source["Leads"], stamp, inp.source)
     _status(book, inp.settings_rows, status(ev, stamp), book_settings(book)[0])
 
 

@@ -7,7 +7,9 @@ call site may lower or raise it where the context says more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .errors import Problem
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,9 @@ LEAD_ID_GUESSED = _code(DATA, "lead-id-guessed", "Lead ID guessed", "info",
 DEAL_TITLE_NOT_JOB_TITLE = _code(DATA, "deal-title-not-job-title", "Deal title is not a job title", "info",
                                  "A bare \"Title\" beside deal columns is"
                                  " the deal's title and is not read as Job title.")
+ROWS_BELOW_TABLE = _code(DATA, "rows-below-table", "Rows below a table", "info",
+                         "Rows typed or pasted under a table's last row (through gaps of up to 3 empty rows) are read,"
+                         " and the table is extended over them when LeadQ writes the workbook.")
 EMPTY_COLUMN = _code(DATA, "empty-column", "Column empty on every row", "info",
                      "An optional column empty on every row is read as"
                      " absent (e.g. no consent recorded: consent is not checked).")
@@ -234,3 +239,66 @@ def title(code: str) -> str:
     """The short title of a code (the code itself for an unknown one)."""
     found = CATALOGUE.get(code)
     return found.title if found else code
+
+
+GROUP_CELLS = 3          # cells a grouped line names before "… and N more rows"
+CUT_SHORT = "more problems of this kind"     # errors.ProblemLog.finish's line for the rows not kept
+
+
+def _is_cut_line(p: Problem) -> bool:
+    return not p.where and CUT_SHORT in p.message
+
+
+def grouped(problems: list[Problem], counts: dict[str, int] | None = None) -> list[Problem]:
+    """Per-row problems of one kind on one sheet and column as one line with a count (`Problem.count`)
+    and the first cells: `Leads!A5, A6, A9 … and 2,997 more rows (column "Lead ID"): row has no Lead ID`.
+
+    Lines are in the order their first problem came. Rows the log counted but did not keep
+    (`counts`: every problem found, by code) are added to the code's group when it has one, so
+    the counts of the lines add up to the total found; problems without a row stay as they are."""
+    counts = counts or {}
+    keyed: dict[tuple, list[Problem]] = {}
+    order: list[object] = []
+    kept: dict[str, int] = {}
+    cut: dict[str, Problem] = {}
+    for p in problems:
+        if _is_cut_line(p):
+            cut[p.code] = p
+            continue
+        if p.row is None or not p.sheet:
+            order.append(p)
+            continue
+        kept[p.code] = kept.get(p.code, 0) + 1
+        k = (p.code, p.sheet, p.column, p.severity)
+        if k not in keyed:
+            keyed[k] = []
+            order.append(k)
+        keyed[k].append(p)
+    by_code: dict[str, list[tuple]] = {}
+    for k in keyed:
+        by_code.setdefault(k[0], []).append(k)
+    out: list[Problem] = []
+    for item in order:
+        if isinstance(item, Problem):
+            out.append(item if item.count else replace(item, count=1))
+            continue
+        rows = keyed[item]
+        code = item[0]
+        extra = max(counts.get(code, 0) - kept.get(code, 0), 0) if len(by_code[code]) == 1 and code in cut else 0
+        out.append(_group(rows, len(rows) + extra))
+    out += [replace(p, count=max(counts.get(code, 0) - kept.get(code, 0), 0))
+            for code, p in cut.items() if len(by_code.get(code, [])) != 1]
+    return out
+
+
+def _group(rows: list[Problem], n: int) -> Problem:
+    first = rows[0]
+    if n == 1:
+        return replace(first, count=1)
+    cells = [p.cell or f"{p.row}:{p.row}" for p in rows[:GROUP_CELLS]]
+    where = f"{first.sheet}!{', '.join(cells)}" + (f" … and {n - len(cells):,} more rows" if n > len(cells) else "")
+    if first.column is not None:
+        where += f' (column "{first.column}")'
+    same = all(p.message == first.message for p in rows)
+    message = first.message if same else f"{title(first.code)}, such as {cells[0]}: {first.message}"
+    return Problem(first.code, where, message, first.severity, sheet=first.sheet, column=first.column, count=n)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_engines import AS_OF, DETAILS, PATTERNS, _write
 
@@ -108,7 +108,10 @@ def _case(rng: np.random.Generator, case: int, rules: dict, text_dates: bool) ->
     age = rng.integers(-10, 300, n)
     age[rng.random(n) < 0.4] = rng.integers(0, 3)            # ties on a day
     dates = pd.Timestamp(AS_OF) - pd.to_timedelta(age, unit="D")
-    if text_dates:                          # dates written as text, in two formats, a few unreadable
+    if text_dates == "ambiguous":           # every date could be day- or month-first: nothing tells (date-order-guessed)
+        dates = pd.to_datetime(pd.DataFrame({"year": dates.year, "month": dates.month, "day": 1 + dates.day % 12}))
+        date = pd.Series(dates.dt.strftime("%d/%m/%Y"), dtype=object).to_numpy(object)
+    elif text_dates:                        # dates written as text, in two formats, a few unreadable
         date = np.where(rng.random(n) < 0.5, dates.strftime("%Y-%m-%d"), dates.strftime("%d/%m/%Y")).astype(object)
         date[rng.random(n) < 0.03] = "someday"
     else:
@@ -130,7 +133,12 @@ def test_every_engine_gives_the_pandas_engines_scores(engine, base_rules, reques
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(types=st.fixed_dictionaries({t: activity_spec for t in TYPES}),
            use_alias=st.fixed_dictionaries({t: st.booleans() for t in TYPES}),
-           pages=st.lists(page_spec, max_size=4), decay=decays, seed=st.integers(0, 2**32 - 1), text_dates=st.booleans())
+           pages=st.lists(page_spec, max_size=4), decay=decays, seed=st.integers(0, 2**32 - 1),
+           text_dates=st.sampled_from([False, True, "ambiguous"]))
+    # Dates as text that could all be day- or month-first: the engines read a log's distinct values
+    # and did not say "date-order-guessed" (nor weigh the order's evidence by rows) as pandas does.
+    @example(types={t: {"points": 5} for t in TYPES}, use_alias={t: False for t in TYPES}, pages=[], decay=None, seed=7,
+             text_dates="ambiguous")
     def check(types, use_alias, pages, decay, seed, text_dates):
         rules = _rules(base_rules, types, use_alias, pages, decay)
         rng = np.random.default_rng(seed)

@@ -98,6 +98,57 @@ def test_totals_count_every_problem_found_on_summary_cli_and_json(tmp_path):
     texts = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
     assert f"Data quality — {found:,} problems" in texts
     assert any(t.endswith(f"{found} data problems") for t in texts)      # the title line
-    assert wb["Settings"]["B5"].value.endswith(f"{found} data problems (see Summary)")
+    assert re.search(rf"{found} data problems on \d lines \(see Summary\)$", wb["Settings"]["B5"].value)
     ev = refresh(path, as_of=AS_OF).evaluation
     assert addin.summarise(ev).kpis["Data problems"] == found == ev.problem_total
+
+
+def test_rows_of_one_problem_are_one_line_with_a_count_on_every_surface(tmp_path):
+    """3,000 Leads rows without a Lead ID and 1,234 unknown activities: one line each (CLI, --json,
+    Summary, Status), with the count and the first cells, and the counts add up to the total found."""
+    import openpyxl
+    path = _many_problems_book(tmp_path)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    ws = wb["Leads"]
+    table = ws.tables["Leads"]
+    last = openpyxl.utils.cell.range_boundaries(table.ref)[3]
+    for i in range(3000):
+        ws.cell(last + 1 + i, 2, f"Nameless {i}")
+        ws.cell(last + 1 + i, 4, f"n{i}@x.example")
+    table.ref = re.sub(r"\d+$", str(last + 3000), table.ref)
+    wb.save(path)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["refresh", str(path), "--as-of", AS_OF, "--json"], out, err) == 0, err.getvalue()
+    data = json.loads(out.getvalue())
+    groups = data["problem_groups"]
+    assert sum(g["count"] for g in groups) == data["problems_found"] == sum(data["problem_counts"].values())
+    no_id = [g for g in groups if g["code"] == "missing-lead-id"]
+    assert len(no_id) == 1 and no_id[0]["count"] == 3000
+    assert no_id[0]["where"] == f'Leads!A{last + 1}, A{last + 2}, A{last + 3} … and 2,997 more rows (column "Lead ID")'
+    unknown = [g for g in groups if g["code"] == "unknown-activity"]
+    assert len(unknown) == 1 and unknown[0]["count"] == data["problem_counts"]["unknown-activity"] >= 1234
+    assert unknown[0]["message"].startswith("Unknown activity type, such as C")
+    assert not [g for g in groups if "more problems of this kind" in g["message"]]
+
+    out = io.StringIO()
+    assert run(["refresh", str(path), "--as-of", AS_OF], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert text.count("row has no Lead ID") == 1 and "and 2,997 more rows" in text
+    assert f"{data['problems_found']:,} data problem(s) on {len(groups)} lines" in text
+    wb = openpyxl.load_workbook(path, data_only=True)
+    rows = [[v for v in r if v is not None] for r in wb["Summary"].iter_rows(values_only=True)]
+    lines = [r for r in rows if "missing-lead-id" in r]
+    assert len(lines) == 1 and 3000 in lines[0] and f"A{last + 1}, A{last + 2}, A{last + 3} … and 2,997 more rows" in lines[0]
+    assert wb["Settings"]["B5"].value.endswith(f"{data['problems_found']} data problems on {len(groups)} lines (see Summary)")
+
+
+def test_the_grouped_no_lead_id_line_names_the_column_that_looks_like_the_id():
+    from addin.problems import grouped
+    leads = pd.DataFrame({"Lead ID": ["1"] + [""] * 3000, "mql_id": [f"m{i}" for i in range(3001)],
+                          "Email": ["x@y.fr"] * 3001})
+    ev = addin.evaluate(leads, None, None, as_of=AS_OF)
+    lines = [p for p in grouped(ev.problems, ev.problem_counts) if p.code == "missing-lead-id"]
+    assert len(lines) == 1 and lines[0].count == 3000 == ev.problem_counts["missing-lead-id"]
+    assert str(lines[0]) == ('Leads!A3, A4, A5 … and 2,997 more rows (column "Lead ID"): row has no Lead ID; it is skipped — '
+                             'give it a unique id; the column that looks like the id on these rows is "mql_id": if it is, '
+                             'write "mql_id" beside "Lead ID" in Settings\' Column mapping (instead of "Lead ID")')

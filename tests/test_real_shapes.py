@@ -124,7 +124,7 @@ def test_an_export_without_consent_is_not_every_lead_without_consent(tmp_path):
     assert _cli("new", book, "--leads", EXPORTS / "deals_no_consent.csv")[0] == 0
     code, out, err = _cli("refresh", book, "--as-of", "2016-12-15", "--json")
     assert code == 0, err
-    empty = [p for p in json.loads(out)["problems"] if p["code"] == "empty-column"]
+    empty = [p for p in json.loads(out)["problems"] if p["code"] == "empty-column" and '"Consent"' in p["message"]]
     assert len(empty) == 1 and 'column "Consent" is empty on every row' in empty[0]["message"]
     ev, _ = compute(from_file(book), None, "2016-12-15")
     assert ev.context["Consent"].all()
@@ -202,16 +202,26 @@ def _summary_cells(book) -> list[list]:
     return [[v for v in row if v is not None] for row in ws.iter_rows(values_only=True)]
 
 
-def test_the_summary_prints_one_page_wide_two_tall_with_its_title_on_each_page(tmp_path):
+def _section_rows(ws) -> list[int]:
+    """The rows of the Summary's section titles (bold, size 13)."""
+    return [c.row for c in ws["A"] if isinstance(c.value, str) and c.font.b and c.font.sz == 13]
+
+
+def test_the_summary_prints_one_page_wide_landscape_a_page_break_before_a_section_with_its_title_on_each_page(tmp_path):
+    """Two pages tall scaled the demo's text to ~4 points (looked at in LibreOffice's PDF): the
+    Summary prints landscape, one page wide, and each page ends before a section."""
     book = tmp_path / "demo.xlsm"
     assert _cli("demo", book)[0] == 0
     with zipfile.ZipFile(book) as z:
         wb = z.read("xl/workbook.xml").decode()
     ws = openpyxl.load_workbook(book)["Summary"]
     assert ws.sheet_properties.pageSetUpPr.fitToPage is True
-    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 2)
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight, ws.page_setup.orientation) == (1, 0, "landscape")
     assert ws.print_title_rows == "$1:$2"
     assert "_xlnm.Print_Titles" in wb
+    breaks = [b.id for b in ws.row_breaks.brk]
+    sections = _section_rows(ws)
+    assert breaks and all(b + 1 in sections for b in breaks)          # a page starts at a section title
 
 
 def test_the_summary_counts_every_hot_lead_and_says_how_many_more(tmp_path):
@@ -259,7 +269,7 @@ def _summary_only(book: Path, out: Path) -> Path:
 
 @pytest.mark.libreoffice
 @pytest.mark.parametrize("leads", [200, 10_000])
-def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
+def test_the_summary_prints_one_page_wide_a_page_per_group_of_sections(tmp_path, leads):
     from tests.lo import convert, pages
     book = tmp_path / "demo.xlsm"
     if leads == 200:
@@ -272,9 +282,11 @@ def test_the_summary_prints_on_two_pages_at_most(tmp_path, leads):
         from addin.io.template import build_workbook
         build_workbook(book, load_rules(), sample_frames(dt.date(2026, 11, 22), n=leads))
         assert _cli("refresh", book, "--as-of", "2026-11-22", "--rules", EXPORTS.parent.parent / "rules.json")[0] == 0
+    breaks = len(openpyxl.load_workbook(book)["Summary"].row_breaks.brk)
     pdf = convert(_summary_only(book, tmp_path / "summary.xlsm"), "pdf", tmp_path / "pdf")
     images = pages(pdf, dpi=30)
-    assert 1 <= len(images) <= 2
+    # one page wide: no page of orphaned right-hand columns, a page per group of sections (8 for both, looked at)
+    assert len(images) == breaks + 1 <= 10
 
 
 def test_outcome_won_prefers_a_won_column_and_says_so():
@@ -294,10 +306,20 @@ def test_explain_says_which_as_of_date_it_used(tmp_path):
     book = tmp_path / "demo.xlsm"
     assert _cli("demo", book)[0] == 0
     lead = read_workbook(book).leads["Lead ID"].iloc[0]
-    code, out, err = _cli("explain", book, lead)
+    code, out, err = _cli("explain", book, lead, "--json")
     assert code == 0, err
+    ws = openpyxl.load_workbook(book, data_only=True)["Leads"]
+    header = [c.value for c in ws[3]]
+    sheet_score = next(r[header.index("Score")] for r in ws.iter_rows(min_row=4, values_only=True) if r[0] == lead)
+    assert json.loads(out)["lead"]["Score"] == pytest.approx(sheet_score)      # the sheet's score, not today's
+    code, out, err = _cli("explain", book, lead)
     first = out.splitlines()[0]
-    assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in first
+    last = read_workbook(book).history["Refreshed at"].max().date().isoformat()
+    assert first.endswith(f"as of {last} (the last refresh's, from Lead history: Settings!B3 is empty)"), first
+    fresh = tmp_path / "fresh.xlsm"                 # before the first refresh: today, and said so
+    assert _cli("new", fresh, "--sample")[0] == 0
+    code, out, err = _cli("explain", fresh, lead)
+    assert "(today: Settings!B3 is empty); the sheet's scores are those of its last refresh: give --as-of" in out.splitlines()[0]
     code, out, err = _cli("explain", book, lead, "--as-of", "2026-11-22")
     assert out.splitlines()[0].endswith("as of 2026-11-22 (--as-of)")
 
@@ -337,3 +359,39 @@ def test_open_deals_without_an_amount_are_said_beside_the_pipeline(tmp_path):
     rows = _summary_cells(book)
     i = next(k for k, r in enumerate(rows) if r == ["Pipeline"])
     assert rows[i + 1][0].endswith("2 open deals have no amount and count 0: fill Amount on the Leads sheet.")
+
+
+EMPTY_KINDS = ["Job title", "Company size", "Industry", "Country", "Created", "Source", "Owner", "Deal stage",
+               "Next action", "Next action date", "CRM status", "Disqualified", "Consent", "Amount"]
+
+
+@pytest.fixture(scope="module")
+def sample_book(tmp_path_factory):
+    book = tmp_path_factory.mktemp("empty") / "s.xlsm"
+    assert _cli("new", book, "--sample")[0] == 0
+    return book
+
+
+@pytest.mark.parametrize("column", EMPTY_KINDS)
+def test_an_optional_column_empty_on_every_row_scores_as_no_column(sample_book, tmp_path, column):
+    """Text, number, date, stage, status and yes/no columns: empty on every row, the scores, grades,
+    stages and next-action states are those of a sheet without the column, and one line names it."""
+    book = tmp_path / "e.xlsm"
+    wb = openpyxl.load_workbook(sample_book, keep_vba=True)
+    ws = wb["Leads"]
+    col = [c.value for c in ws[3]].index(column) + 1
+    for r in range(4, ws.max_row + 1):
+        ws.cell(r, col).value = None
+    wb.save(book)
+    rules = EXPORTS.parent.parent / "rules.json"
+    empty, _ = compute(from_file(book), rules, "2026-11-20")
+    inp = from_file(book)
+    attrs = inp.leads.attrs
+    inp.leads = inp.leads.drop(columns=[column])
+    inp.leads.attrs = attrs
+    absent, _ = compute(inp, rules, "2026-11-20")
+    pd.testing.assert_frame_equal(empty.leads, absent.leads)
+    code, out, err = _cli("refresh", book, "--rules", rules, "--as-of", "2026-11-20", "--json")
+    assert code == 0, err
+    lines = [p["message"] for p in json.loads(out)["problems"] if p["code"] == "empty-column" and f'"{column}"' in p["message"]]
+    assert len(lines) == 1 and "empty on every row, so" in lines[0]

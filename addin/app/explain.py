@@ -23,8 +23,18 @@ class Explained:
 
 def explain_input(inp: WorkbookInput, lead_id, rules=None, as_of=None, activities=None, engine=None,
                   spark_master=None, as_of_where: str = "--as-of") -> Explained:
-    """Recompute the workbook's leads and explain one of them."""
-    ev, run = compute(inp, rules, as_of, activities, engine, spark_master, as_of_where=as_of_where)
+    """Recompute the workbook's leads and explain one of them. Without an as-of date (none given,
+    Settings' As of empty), the last refresh's as-of day from Lead history is used, so the
+    explanation matches the scores on the sheet (today only before the first refresh)."""
+    from ..core.history import SHEET as HISTORY
+    from ..core.history import last_refresh_day
+    from .refresh import run_settings
+    run = run_settings(inp, rules, as_of, as_of_where)
+    last = last_refresh_day(inp.history) if as_of is None and run.as_of_source.startswith("today") else None
+    if last is not None:
+        blank = run.as_of_source.removeprefix("today: ")
+        run = run_settings(inp, rules, last.isoformat(), f"the last refresh's, from {HISTORY}: {blank}")
+    ev, run = compute(inp, activities=activities, engine=engine, spark_master=spark_master, run=run)
     try:
         return Explained(ev, explain(ev, lead_id), run.as_of_source)
     except LeadQError as e:

@@ -8,7 +8,7 @@ leads (`_Leads.ids`), never per-row Python loops.
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,7 @@ class _Leads:
     pos: np.ndarray              # input positions of the kept rows
     origin: Origin
     real: dict                   # canonical name -> header the user sees
+    empty: list = field(default_factory=list)   # optional columns empty on every row, read as absent
 
     @property
     def n(self) -> int:
@@ -213,17 +214,46 @@ ABSENT_WHEN_EMPTY = {
 }
 
 
-def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict, log: ProblemLog) -> pd.DataFrame:
-    """Drop the ABSENT_WHEN_EMPTY columns that are empty on every row with data, saying so in one line each."""
+# Every other optional Leads column LeadQ reads is read as absent too when it is empty on every row,
+# so an empty column never scores or stages differently from no column (a rule reading it never
+# matches, as without it); one line names them all. Email and Phone have their own line
+# (contact_check), Lead ID its own error.
+NOT_DROPPED = {LEAD_ID, "Email", "Phone"}
+
+
+def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict,
+                     log: ProblemLog) -> tuple[pd.DataFrame, list[str]]:
+    """Drop LeadQ's optional Leads columns that are empty on every row with data, saying so (one
+    line for each ABSENT_WHEN_EMPTY column, one line for the others); the columns dropped."""
     if not filled.any():
-        return frame
-    empty = [c for c in ABSENT_WHEN_EMPTY if c in frame.columns and blank_mask(frame[c])[filled].all()]
-    for c in empty:
+        return frame, []
+    from .values.headers import LEADS_INPUTS, LEADS_OPTIONAL_INPUTS
+    optional = [c for c in [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS] if c not in NOT_DROPPED]
+    empty = [c for c in optional if c in frame.columns and blank_mask(frame[c])[filled].all()]
+    for c in (c for c in empty if c in ABSENT_WHEN_EMPTY):
         log.add(Problem("empty-column", origin.header_ref,
                         f'column "{real.get(c, c)}" is empty on every row, so it is read as absent: {ABSENT_WHEN_EMPTY[c]} '
                         "— fill it, or name the right column on Settings' Column mapping", "info",
                         sheet=origin.sheet, column=real.get(c, c)))
-    return frame.drop(columns=empty) if empty else frame
+    others = [real.get(c, c) for c in empty if c not in ABSENT_WHEN_EMPTY]
+    if others:
+        names = ", ".join(f'"{c}"' for c in others)
+        log.add(Problem("empty-column", origin.header_ref,
+                        f"column{'s' * (len(others) > 1)} {names} {'are' if len(others) > 1 else 'is'} empty on every row, "
+                        f"so {'they are' if len(others) > 1 else 'it is'} read as absent (rules reading "
+                        f"{'them' if len(others) > 1 else 'it'} never match) — fill {'them' if len(others) > 1 else 'it'} "
+                        "if the data exists", "info", sheet=origin.sheet, column=others[0] if len(others) == 1 else None))
+    return (frame.drop(columns=empty) if empty else frame), empty
+
+
+def _id_hint(frame: pd.DataFrame, hmap, rows: np.ndarray, header: str) -> str:
+    """The id-like column filled on every row without a Lead ID, to name in the line (one message for all rows)."""
+    from .values.headers import is_id_like
+    for h in hmap.custom:
+        if h in frame.columns and is_id_like(h) and not blank_mask(frame[h])[rows].any():
+            return (f'; the column that looks like the id on these rows is "{h}": if it is, write "{h}" beside '
+                    f'"Lead ID" in Settings\' Column mapping (instead of "{header}")')
+    return ""
 
 
 def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
@@ -258,15 +288,17 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     filled = ~blank_row(frame)
     if filled.any() and missing_id[filled].all():
         raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
-    frame = _empty_as_absent(frame, filled, origin, real, log)
+    frame, empty = _empty_as_absent(frame, filled, origin, real, log)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
-    origin.report(log, "missing-lead-id", missing_id & ~blank_row(frame), real[LEAD_ID],
-                  lambda p: "row has no Lead ID; it is skipped — give it a unique id")
+    no_id = missing_id & ~blank_row(frame)
+    hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
+    origin.report(log, "missing-lead-id", no_id, real[LEAD_ID],
+                  lambda p: f"row has no Lead ID; it is skipped — give it a unique id{hint}")
     first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1]))
     origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
     keep = ~missing_id & ~dup
-    return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real)
+    return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real, empty)
 
 
 def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dict[str, str]], pd.DataFrame]:
@@ -274,6 +306,8 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
     frame = lead.frame
     fields, missing = fitrules.columns(frame, [*rules.fit, *rules.disqualify])
     for rule, name in missing:
+        if name in lead.empty or key(name) in {key(lead.header(c)) for c in lead.empty}:
+            continue                 # the column is there, empty on every row: said once (empty-column)
         cols = [lead.header(c) for c in frame.columns]
         log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
                         f'rule "{rule["id"]}" reads column "{name}", which the sheet does not have'
@@ -375,7 +409,6 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)
     email = _col(frame, "Email")
-    contact_check(lead, rules, log)
     reachable = has_contact(email, _col(frame, "Phone"), rules.lead_requires)
     is_mql = reachable & (score >= rules.mql)
     stage = np.select(
@@ -392,21 +425,31 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
                             'LeadQ\'s own stage is kept for them — map each value in "crm_status" of rules.json '
                             '(Customer, Lost, Disqualified, Opportunity, SQL, MQL or keep)', "warning",
                             sheet=lead.origin.sheet, column=lead.header("CRM status")))
+    contact_check(lead, rules, log, stage)
     return _Stages(stage, reason, disq, outcome, probability, deal_name, email)
 
 
-def contact_check(lead: _Leads, rules: Rules, log: ProblemLog) -> None:
+def contact_check(lead: _Leads, rules: Rules, log: ProblemLog, stage: np.ndarray) -> None:
     """One clear warning when nothing on the sheet can make a contact a Lead: the email / phone
-    columns are missing, or empty on every row (an export pasted beside the template's columns)."""
+    columns are missing, or empty on every row (an export pasted beside the template's columns).
+    It counts the leads that do stay Visitors (`stage`, final): a deal stage, a CRM status or a
+    disqualification still gives the others their stage, and the Summary's funnel shows them."""
     need = {"email or phone": ["Email", "Phone"], "email": ["Email"], "phone": ["Phone"]}[rules.lead_requires]
     present = [c for c in need if c in lead.frame.columns]
     if not lead.n or any((~blank_mask(lead.frame[c])).any() for c in present):
         return
+    visitors = int((np.asarray(stage) == VISITOR).sum())
+    if not visitors:
+        return
     words = " or ".join(f'"{c}"' for c in need)
     what = (f"no {words} column" if not present else
             " and ".join(f'"{lead.header(c)}"' for c in present) + " empty on every row")
+    who = (f"all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires})" if visitors == lead.n else
+           f"{visitors:,} of {lead.n:,} leads stay Visitors, as a Lead needs {rules.lead_requires} ("
+           + ("the other one takes its stage" if lead.n - visitors == 1 else f"the other {lead.n - visitors:,} take their stage")
+           + " from a deal stage, CRM status or disqualification)")
     log.add(Problem("no-contact-column", lead.origin.header_ref,
-                    f"{what}: all {lead.n} leads stay Visitors (a Lead needs {rules.lead_requires}) — "
+                    f"{what}: {who} — "
                     "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
 
 

@@ -98,6 +98,14 @@ def refreshed_at(as_of, clock) -> pd.Timestamp:
     return pd.Timestamp(pd.Timestamp(as_of).date()) + (t - t.normalize()).floor("s")
 
 
+def last_refresh_day(history: pd.DataFrame | None):
+    """The as-of day of the last refresh the Lead history records (its latest "Refreshed at"), or None."""
+    if history is None or not len(history) or COLUMNS[0] not in history.columns:
+        return None
+    last = _timestamps(history[COLUMNS[0]]).max()
+    return None if pd.isna(last) else pd.Timestamp(last).date()
+
+
 def _timestamps(values: pd.Series) -> pd.Series:
     """Date-times as the sheet holds them (Excel serials with their time of day, datetimes, ISO text)."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):

@@ -28,7 +28,7 @@ from ..core.rules.model import Rules
 from ..core.rules.operators import glob_mask
 from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
 from ..core.values.headers import LEAD_ID, match_headers, near_miss
-from ..core.values.parse import to_date
+from ..core.values.parse import read_dates
 from ..core.values.text import did_you_mean, fold_series, key
 from ..errors import Problem, ProblemLog, WorkbookError
 from .backend import Backend
@@ -103,6 +103,7 @@ class Plan:
                                                              'Lead ID (or Email), Date, Activity and Detail columns', "error")
                 raise WorkbookError(str(p), [p])
         self.where = {c: f'{backend.label} (column "{real}")' for c, real in self.col.items()}
+        self.dates_guessed = 0
         self.examples: dict[str, list[tuple[object, int]]] = {}
 
     # ---- dimension tables: each distinct value mapped by the core's own functions
@@ -161,7 +162,9 @@ class Plan:
 
         if self.kinds[self.col["Date"]] != "date":
             d = self.b.distinct(self.col["Date"])
-            dates, bad = to_date(pd.Series(d["v"].to_numpy(object), dtype=object), self.date_order)
+            reading = read_dates(pd.Series(d["v"].to_numpy(object), dtype=object), self.date_order, weights=d["n"].to_numpy())
+            dates, bad = reading.dates, reading.bad
+            self.dates_guessed = reading.guessed        # the pandas engine's date-order-guessed line, on the same rows
             day = dates.to_numpy("datetime64[D]").astype(np.int64)
             ok = dates.notna().to_numpy()
             self._note("not-a-date", d, bad.to_numpy())
@@ -328,6 +331,11 @@ class Plan:
             self.log.add(Problem(code, self.where.get(column, self.b.label), message.format(n=f"{n:,}", e=hint), "warning",
                                  column=self.col.get(column)))
             self.log.count(code, n - 1)     # one line tells them all; the totals count every row
+        if self.dates_guessed:                # as core.evaluate.date_notes words it
+            self.log.add(Problem("date-order-guessed", self.where["Date"],
+                                 f"{self.dates_guessed} date(s) such as 03/04/2026 could be day-first or month-first and "
+                                 "nothing in the column tells: they are read day-first (DMY) — if they are US dates, set Date "
+                                 "order to MDY on Settings", "warning"))
         last = np.full(len(self.ids), np.iinfo(np.int64).min, dtype=np.int64)
         use = ok & (g["dk"] == 1) & diag["last"].notna().to_numpy()      # only activities after as-of: none
         np.maximum.at(last, g["lead"][use], diag["last"].to_numpy()[use].astype(np.int64))

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..app.inputs import WorkbookInput
 from ..core.history import SHEET as HISTORY
 from ..core.values.headers import header_row
-from ..core.values.table import table_frame
+from ..core.values.table import below_problem, rows_below, table_frame
 from ..core.values.text import key
 from ..errors import LeadQError, Problem
 from ..settings import SHEET as SETTINGS_SHEET
@@ -38,6 +39,8 @@ class Table:
     header_row: int
     first_col: int                  # 0-based
     list_object: object = None      # the Excel table (ListObject), if the data is one
+    below: int = 0                  # rows read under the table (core.values.table.rows_below), in frame's last rows
+    below_filled: int = 0           # how many of them hold a value
 
 
 def _list_object(sh):
@@ -58,8 +61,22 @@ def read_table(book, name: str) -> Table | None:
     rng = table.range if table is not None else sh.used_range
     values = rng.options(ndim=2).value
     h = 0 if table is not None else header_row([sum(v not in (None, "") for v in r) for r in values])
-    frame = table_frame(values[h:], sh.name, rng.row + h, rng.column - 1)
-    return Table(sh, frame, rng.row + h, rng.column - 1, table)
+    below, filled = _below(sh, rng, len(values[0]) if values else 0) if table is not None else ([], 0)
+    frame = table_frame(values[h:] + below, sh.name, rng.row + h, rng.column - 1)
+    return Table(sh, frame, rng.row + h, rng.column - 1, table, len(below), filled)
+
+
+def _below(sh, rng, width: int) -> tuple[list[list], int]:
+    """The rows under a table that belong to it (core.values.table.rows_below), in the table's columns,
+    and how many of them hold a value."""
+    used = sh.used_range
+    bottom, last = used.row + used.shape[0] - 1, rng.row + rng.shape[0] - 1
+    if bottom <= last or not width:
+        return [], 0
+    values = sh.range((last + 1, rng.column), (bottom, rng.column + width - 1)).options(ndim=2).value
+    blank = np.array([all(v is None or (isinstance(v, str) and not v.strip()) for v in r) for r in values], dtype=bool)
+    n = rows_below(blank)
+    return values[:n], int((~blank[:n]).sum())
 
 
 def book_settings(book) -> tuple[dict, dict]:
@@ -115,6 +132,10 @@ def read_book(book, tables: bool = True) -> WorkbookInput:
     if tables and leads is None:
         raise LeadQError('no "Leads" sheet; LeadQ reads leads from a sheet named Leads')
     problems = []
+    for t in read.values():
+        if t is not None and t.below:
+            last = t.header_row + len(t.frame)
+            problems.append(below_problem(t.sheet.name, t.below_filled, last - t.below + 1, last))
     if tables and read.get("Activities") is None:
         problems.append(Problem("missing-sheet", book.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
     frame = lambda t: t.frame if t is not None else None    # noqa: E731

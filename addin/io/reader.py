@@ -18,11 +18,11 @@ import pandas as pd
 
 from ..core.report.outputs import outputs
 from ..core.values.headers import header_row as header_row_index
-from ..core.values.table import tag_origin
+from ..core.values.table import below_problem, blank_rows, rows_below, tag_origin
 from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..settings import parse_settings
-from .package import Package, parse_range, parse_ref
+from .package import Package, col_letter, parse_range, parse_ref
 from .parts.history import read_history
 
 SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
@@ -44,6 +44,8 @@ class TableLayout:
     table_name: str | None = None
     table_part: str | None = None
     relative_header: int = 0         # plain sheets: header index within the reader's used range
+    table_last_row: int = 0          # the table's own last data row, before the rows below it (core.values.table.rows_below)
+    maybe_below: bool = False        # the sheet has cells under the table (its dimension says so)
 
     @property
     def first_data_row(self) -> int:
@@ -131,7 +133,8 @@ def _layout(package: Package, reader, tables: dict, sheet: str) -> TableLayout |
         r1, c1, r2, c2 = parse_range(root.get("ref"))
         headers = [tc.get("name") for tc in root.iterfind("{*}tableColumns/{*}tableColumn")]
         totals = int(root.get("totalsRowCount", "0") or 0)
-        return TableLayout(real, part, r1, c1, headers, r2 - totals, name, tpart)
+        return TableLayout(real, part, r1, c1, headers, r2 - totals, name, tpart, table_last_row=r2 - totals,
+                           maybe_below=not totals and _sheet_bottom(package, part) > r2)
     cells = _first_cells(package, part)
     if not cells:
         return TableLayout(real, part, 1, 0, [], 1)
@@ -148,14 +151,54 @@ def _layout(package: Package, reader, tables: dict, sheet: str) -> TableLayout |
                        relative_header=header_row - min(rows))
 
 
-def _load(reader, layout: TableLayout) -> pd.DataFrame:
+def _sheet_bottom(package: Package, part: str) -> int:
+    """The last row the sheet's <dimension> names (a sheet without one: as far as Excel goes)."""
+    head = package.read_start(part, lambda data: b"<sheetData" in data, limit=200_000)
+    m = re.search(rb'<dimension\b[^>]*?\bref="([^"]+)"', head)
+    try:
+        return parse_range(m.group(1).decode())[2] if m else 1_048_576
+    except ValueError:
+        return 1_048_576
+
+
+def _below(reader, layout: TableLayout, keep: list[int], problems: list | None) -> pd.DataFrame | None:
+    """The rows typed or pasted under the table (core.values.table.rows_below), as a frame of the kept
+    columns; the layout's last row moves down over them. None when there are none."""
+    letters = ",".join(col_letter(layout.first_col + i) for i in keep)
+    try:
+        frame = reader.inner.load_sheet(layout.sheet, header_row=None, skip_rows=layout.table_last_row,
+                                        use_columns=letters).to_pandas()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:      # nothing under the table in its columns (fastexcel: no such rows or columns; a panic)
+        return None
+    if len(frame.columns) != len(keep):
+        return None
+    blank = blank_rows(frame)
+    n = rows_below(blank)
+    if not n:
+        return None
+    frame = frame.iloc[:n]
+    layout.last_row = layout.table_last_row + n
+    if problems is not None:
+        problems.append(below_problem(layout.sheet, int((~blank[:n]).sum()), layout.table_last_row + 1, layout.last_row))
+    return frame
+
+
+def _load(reader, layout: TableLayout, problems: list | None = None) -> pd.DataFrame:
     if layout.table_name:
         # LeadQ's own output columns are never inputs: skip them (faster, and no type guessing on blanks).
         outputs_ = {key(n) for n in outputs()} if layout.sheet.casefold() == "leads" else set()
         keep = [i for i, h in enumerate(layout.headers) if key(h) not in outputs_]
         frame = reader.load_table(layout.table_name, use_columns=keep).to_pandas()
         frame.columns = [layout.headers[i] for i in keep][: len(frame.columns)]
-        frame = frame.iloc[: max(layout.last_row - layout.header_row, 0)]
+        frame = frame.iloc[: max(layout.table_last_row - layout.header_row, 0)]
+        below = _below(reader, layout, keep, problems) if layout.maybe_below else None
+        if below is not None:
+            below.columns = list(frame.columns)
+            if len(frame) < layout.table_last_row - layout.header_row:      # the table's own empty last rows
+                frame = frame.reindex(range(layout.table_last_row - layout.header_row))
+            frame = pd.concat([frame.astype(object), below.astype(object)], ignore_index=True)
     else:
         frame = reader.load_sheet(layout.sheet, header_row=layout.relative_header).to_pandas()
         layout.headers = [str(c) for c in frame.columns]
@@ -163,20 +206,21 @@ def _load(reader, layout: TableLayout) -> pd.DataFrame:
     return tag_origin(frame, layout.sheet, layout.first_data_row, layout.first_col)
 
 
-def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], later: bool = False) -> dict:
+def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], later: bool = False,
+              problems: list | None = None) -> dict:
     """Every sheet's frame. The Activities log (usually the biggest sheet) is read in a second
     thread with its own reader while this one reads the others: fastexcel parses without holding
     Python's lock, so on two cores the reads overlap. later: Activities is left as the Future of
     its frame (evaluate() waits for it only when it needs it: the leads' own steps go first)."""
     big = layouts.get("Activities")
     if big is None or (os.cpu_count() or 1) < 2:
-        return {sheet: _load(reader, lay) for sheet, lay in layouts.items()}
+        return {sheet: _load(reader, lay, problems) for sheet, lay in layouts.items()}
     from concurrent.futures import ThreadPoolExecutor
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-read")
-    activities = pool.submit(lambda: _load(_Reader(path), big))
+    activities = pool.submit(lambda: _load(_Reader(path), big, problems))
     pool.shutdown(wait=False)
     try:
-        frames = {sheet: _load(reader, lay) for sheet, lay in layouts.items() if lay is not big}
+        frames = {sheet: _load(reader, lay, problems) for sheet, lay in layouts.items() if lay is not big}
     except BaseException:
         activities.cancel()
         raise
@@ -241,7 +285,7 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
                         "error")
             raise WorkbookError(f"{path.name}: {p.message}", [p])
         problems = []
-        frames = _load_all(path, reader, layouts, later)
+        frames = _load_all(path, reader, layouts, later, problems)
         if "Activities" not in layouts:
             problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)

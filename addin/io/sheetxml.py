@@ -410,9 +410,10 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
               autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
               extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
               show_grid: bool = True, zoom: int | None = None, code_name: str | None = None,
-              fit_to: tuple[int, int] | None = None) -> bytes:
+              fit_to: tuple[int, int] | None = None, landscape: bool = False, row_breaks: list[int] = ()) -> bytes:
     """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text.
-    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit."""
+    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit; `row_breaks`:
+    the rows after which a printed page ends."""
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
              f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
     if tab_color or code_name or fit_to:
@@ -443,9 +444,13 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
             for ref, loc, disp in hyperlinks) + "</hyperlinks>")
     parts.append('<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
     if fit_to:
-        parts.append(f'<pageSetup orientation="portrait" fitToWidth="{fit_to[0]}" fitToHeight="{fit_to[1]}"/>')
+        parts.append(f'<pageSetup orientation="{"landscape" if landscape else "portrait"}" fitToWidth="{fit_to[0]}" '
+                     f'fitToHeight="{fit_to[1]}"/>')
     else:
         parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
+    if row_breaks:
+        parts.append(f'<rowBreaks count="{len(row_breaks)}" manualBreakCount="{len(row_breaks)}">'
+                     + "".join(f'<brk id="{r}" max="16383" man="1"/>' for r in row_breaks) + "</rowBreaks>")
     if drawing_rid:
         parts.append(f'<drawing r:id="{drawing_rid}"/>')
     parts.append("</worksheet>")

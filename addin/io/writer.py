@@ -113,30 +113,41 @@ def _check_free(rows_xml: bytes, owned: Owned) -> None:
             raise not_free(m.group(1).decode(), owned)
 
 
-def _update_table(edit: PackageEdit, lay: TableLayout, owned: Owned) -> None:
-    """Extend the Leads table over output columns right of it."""
+def _update_table(edit: PackageEdit, lay: TableLayout, owned: Owned | None = None) -> None:
+    """Extend a table down over the rows read below it (core.values.table.rows_below) and, on Leads, right
+    over the output columns beside it."""
     from lxml import etree
 
     from .package import parse_xml
     root = parse_xml(edit.read(lay.table_part), lay.table_part)
     r1, c1, r2, c2 = parse_range(root.get("ref"))
-    beyond = sorted((c, name) for c, name in zip(owned.columns, outputs()) if c > c2)
-    if not beyond:
+    beyond = sorted((c, name) for c, name in zip(owned.columns, outputs()) if c > c2) if owned is not None else []
+    bottom = max(r2, lay.last_row) if not int(root.get("totalsRowCount", "0") or 0) else r2
+    if not beyond and bottom == r2:
         return
-    last = beyond[-1][0]
-    root.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{r2}")
+    last = beyond[-1][0] if beyond else c2
+    root.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{bottom}")
     af = root.find("{*}autoFilter")
     if af is not None:
-        af.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{r2 - int(root.get('totalsRowCount', '0') or 0)}")
-    tcs = root.find("{*}tableColumns")
-    next_id = max([0] + [int(tc.get("id")) for tc in tcs]) + 1
-    names = dict(beyond)
-    for c in range(c2 + 1, last + 1):            # a gap (never made by LeadQ) gets Excel's default name
-        etree.SubElement(tcs, tcs.tag.replace("tableColumns", "tableColumn"), id=str(next_id),
-                         name=names.get(c, f"Column{next_id}"))
-        next_id += 1
-    tcs.set("count", str(len(tcs)))
+        af.set("ref", f"{col_letter(c1)}{r1}:{col_letter(last)}{bottom - int(root.get('totalsRowCount', '0') or 0)}")
+    if beyond:
+        tcs = root.find("{*}tableColumns")
+        next_id = max([0] + [int(tc.get("id")) for tc in tcs]) + 1
+        names = dict(beyond)
+        for c in range(c2 + 1, last + 1):            # a gap (never made by LeadQ) gets Excel's default name
+            etree.SubElement(tcs, tcs.tag.replace("tableColumns", "tableColumn"), id=str(next_id),
+                             name=names.get(c, f"Column{next_id}"))
+            next_id += 1
+        tcs.set("count", str(len(tcs)))
     edit.put(lay.table_part, to_xml(root))
+
+
+def extend_input_tables(edit: PackageEdit, data: WorkbookData) -> None:
+    """The Activities, Qualification and Overrides tables grow over the rows read below them (Leads'
+    table grows in write_leads), so the next refresh, Excel and a filter find them inside."""
+    for sheet, lay in data.layouts.items():
+        if sheet != "Leads" and lay.table_part and lay.last_row > lay.table_last_row:
+            _update_table(edit, lay)
 
 
 def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
@@ -279,6 +290,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         styles = StyleBook(pkg.read(styles_part) if styles_part in pkg.names else None)
         lay = data.layouts["Leads"]
         owned = write_leads(edit, styles, lay, ev, len(data.leads))
+        extend_input_tables(edit, data)
         n, cut = write_details(edit, styles, ev)
         added = 0
         if ev.history is not None:

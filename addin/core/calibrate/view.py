@@ -130,7 +130,8 @@ def calibration_lines(cal: Calibration) -> list[str]:
     picks = [i for i, x in enumerate(g["Leads contacted"]) if round(x, 2) in (0.1, 0.2, 0.3, 0.5)]
     out += ["", "Gain (held-out): share of the won deals among the top leads",
             "  " + "; ".join(f"top {g['Leads contacted'][i]:.0%}: {g['Suggested'][i]:.0%} (now {g['Current'][i]:.0%})" for i in picks)]
-    for p in cal.problems[:10]:
+    from ...problems import grouped
+    for p in grouped(cal.problems)[:10]:
         out.append(f"data: {p}")
     return out
 

@@ -128,8 +128,11 @@ def settings_status(ev: Evaluation | None, refreshed_at: str, error: str | None 
         return {"Last refresh": refreshed_at, "Status": f"Failed: {error}"}
     n_prob = ev.problem_total
     used = f" with {ev.rules_source}" if ev.rules_source else ""
+    from ...problems import grouped
+    lines = len(grouped(ev.problems, ev.problem_counts))
+    on = f" on {lines:,} line{'s' * (lines != 1)}" if lines < n_prob else ""
     return {"Last refresh": refreshed_at,
-            "Status": f"OK — {len(ev.leads)} leads scored{used}, {n_prob} data problem{'s' * (n_prob != 1)} (see Summary)"}
+            "Status": f"OK — {len(ev.leads)} leads scored{used}, {n_prob} data problem{'s' * (n_prob != 1)}{on} (see Summary)"}
 
 
 def stage_counts(ev: Evaluation) -> dict[str, int]:

@@ -145,9 +145,20 @@ def _grid(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
 
 
 def _quality(ev: Evaluation) -> pd.DataFrame:
-    rows = [{"Sheet": p.sheet or "", "Cell": p.cell or "", "Column": p.column or "", "Problem": p.code,
-             "Details": p.message, "Severity": p.severity} for p in ev.problems if p.message]
-    return pd.DataFrame(rows, columns=["Sheet", "Cell", "Column", "Problem", "Details", "Severity"])
+    """One line per kind of problem, sheet and column (problems.grouped): its rows' count and first cells."""
+    from ...problems import grouped
+    rows = [{"Sheet": p.sheet or "", "Cell": _cells(p), "Column": p.column or "", "Rows": p.count or 1,
+             "Problem": p.code, "Details": p.message, "Severity": p.severity}
+            for p in grouped(ev.problems, ev.problem_counts) if p.message]
+    return pd.DataFrame(rows, columns=["Sheet", "Cell", "Column", "Rows", "Problem", "Details", "Severity"])
+
+
+def _cells(p) -> str:
+    """The cells a (grouped) problem names, without its sheet and column: "A5, A6, A9 … and 2,997 more rows"."""
+    if p.cell or not p.count or not p.sheet:
+        return p.cell or ""
+    where = p.where.removeprefix(f"{p.sheet}!")
+    return where.removesuffix(f' (column "{p.column}")') if p.column is not None else where
 
 
 def summarise(ev: Evaluation, hot_limit: int = 10) -> Summary:

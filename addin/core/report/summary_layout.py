@@ -118,6 +118,7 @@ class SummaryLayout:
     widths: list[float] = field(default_factory=lambda: list(WIDTHS))
     links: list[Link] = field(default_factory=list)
     charts: list[ChartSpec] = field(default_factory=list)
+    sections: list[int] = field(default_factory=list)       # the row of each section's title
 
     @property
     def last_row(self) -> int:
@@ -148,6 +149,7 @@ class _Page:
     def section(self, title: str, note: str = "") -> int:
         """Title (and note) at the current row; returns the row after them."""
         r = self.row
+        self.out.sections.append(r)
         self.put(r, 0, title, "section")
         for c in range(1, 6):
             self.put(r, c, None, "section_line")
@@ -415,16 +417,16 @@ def _privacy(p: _Page, s: Summary, rules) -> None:
 
 def _quality(p: _Page, s: Summary) -> None:
     n, found = len(s.quality), s.kpis["Data problems"]
-    listed = "" if found <= n else "; the first of each kind are listed"
     r = p.section(f"Data quality — {found:,} problem{'s' * (found != 1)}",
-                  f"Rows skipped or values not understood; fix them in the cell named{listed}." if n
+                  f"Rows skipped or values not understood, on {n:,} line{'s' * (n != 1)}: rows of one kind, sheet and "
+                  "column are one line with their count and first cells; fix them in the cells named." if n
                   else "Every row was read and understood.")
     if n:
-        columns = ["Sheet", "Cell", "Column", "Problem", "Details"]
+        columns = ["Sheet", "Cell", "Column", "Rows", "Problem", "Details"]
         p.header(r, columns)
         for i, row in s.quality.head(QUALITY_ROWS).iterrows():
             for c, name in enumerate(columns):
-                p.put(r + 1 + i, c, row[name], "text")
+                p.put(r + 1 + i, c, int(row[name]) if name == "Rows" else row[name], "int" if name == "Rows" else "text")
         if n > QUALITY_ROWS:
             p.put(r + 1 + QUALITY_ROWS, 0, f"… and {n - QUALITY_ROWS} more", "note")
     p.end_section()
@@ -529,6 +531,39 @@ def history_sections(p: _Page, s: Summary, rules) -> None:
             for c, name in enumerate(cols, start=1):
                 p.put(r + 1 + i, c, int(row[name]), "int")
     p.end_section()
+
+
+# Printing. Fitting the demo's Summary on two pages scales its 11-point text to about 4 points
+# (LibreOffice's PDF of the demo, looked at): unreadable on paper. So the Summary prints landscape,
+# one page wide (about 70 % of its size: text near 8 points) and as many pages tall as it needs, each
+# page starting at a section (a manual break before a section that would not fit), with the title
+# rows repeated. The page is the smaller of Letter and A4 landscape inside the margins.
+PRINT_WIDTH_PT, PRINT_HEIGHT_PT = 720.0, 509.0
+DEFAULT_ROW_PT = 15.0
+TITLE_ROWS = 2            # the title and its subtitle, repeated at the top of each printed page
+
+
+def print_breaks(page: SummaryLayout) -> list[int]:
+    """The rows after which a printed page ends (Excel's manual row breaks): before each section
+    that would not fit on the page under the repeated title rows; a section taller than a page
+    breaks where the printer breaks it."""
+    columns = max(page.last_col + 1, max([c.anchor[2] for c in page.charts] + [0]))
+    width = sum((w * 7 + 5) * 0.75 for w in page.widths[:columns])           # points at 100 %
+    scale = min(1.0, PRINT_WIDTH_PT / width) if width else 1.0
+    room = PRINT_HEIGHT_PT / scale * 0.95                                   # sheet points per page (5 % to spare)
+    height = lambda r: page.heights.get(r, DEFAULT_ROW_PT) * (1.2 if r in page.sections else 1.0)   # noqa: E731
+    bottom = max(page.last_row, max([c.anchor[3] for c in page.charts] + [0]))
+    starts = page.sections + [bottom + 1]
+    title = sum(height(r) for r in range(1, TITLE_ROWS + 1))
+    used = sum(height(r) for r in range(1, starts[0]))
+    breaks = []
+    for s, e in zip(starts, starts[1:]):
+        h = sum(height(r) for r in range(s, e))
+        if used + h > room and used > title:
+            breaks.append(s - 1)
+            used = title
+        used += h
+    return breaks
 
 
 def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:

@@ -316,7 +316,7 @@ class Dates:
         return "MDY" if self.order == "DMY" else "DMY"
 
 
-def read_dates(values: pd.Series, order: str = "auto") -> Dates:
+def read_dates(values: pd.Series, order: str = "auto", weights=None) -> Dates:
     """Read a column of dates: date cells, Excel serials, ISO (with time), 'Oct 20, 2016',
     '20 oct. 2016', and numbers-only dates in the column's order.
 
@@ -324,6 +324,9 @@ def read_dates(values: pd.Series, order: str = "auto") -> Dates:
     be DMY); a column with both kinds reads the majority order and lists the others in `conflict`
     (read as they can only be read, never swapped); a column with nothing to tell is read
     day-first and `guessed` says how many dates that concerned.
+
+    `weights`: how many rows each value stands for (an engine reads a log's distinct values once),
+    so the order is inferred, and `guessed` counted, as on the rows themselves.
     """
     index = values.index
     no = pd.Series(False, index=index)
@@ -350,7 +353,8 @@ def read_dates(values: pd.Series, order: str = "auto") -> Dates:
         parts = [_numeric_parts(t) if t else None for t in texts]
         tell = np.array([_order_evidence(p) if p else None for p in parts], dtype=object)
         if order == "auto":
-            counts = np.bincount(codes, minlength=len(uniques))
+            w = None if weights is None else np.asarray(weights, dtype=np.float64)[todo.to_numpy()]
+            counts = np.bincount(codes, weights=w, minlength=len(uniques)).astype(np.int64)
             evidence = {o: int(counts[tell == o].sum()) for o in ("DMY", "MDY")}
             if evidence["DMY"] or evidence["MDY"]:
                 used, inferred = ("MDY" if evidence["MDY"] > evidence["DMY"] else "DMY"), True

@@ -43,3 +43,39 @@ def table_frame(values: list[list], sheet: str | None = None, top_row: int = 1, 
         body.pop()
     frame = pd.DataFrame(body, columns=headers, dtype=object)
     return tag_origin(frame, sheet, top_row + 1, first_col)
+
+
+# Rows typed or pasted under a table's last row: Excel grows a table when a user types right below it,
+# but not when a program writes the rows, when they are pasted with a gap, or in LibreOffice. LeadQ
+# reads the block that starts within MAX_GAP empty rows of the table's last row and runs until MAX_GAP + 1
+# empty rows in a row; the empty rows inside it are kept (every row keeps its Excel row number) and
+# the table is extended over the block when LeadQ writes the workbook. Cells beyond the table's
+# columns are not read; anything after a wider gap is another block, left alone.
+MAX_GAP = 3
+
+
+def rows_below(blank: np.ndarray) -> int:
+    """How many rows under a table belong to it, from each row's "has no value in the table's columns"."""
+    filled = np.flatnonzero(~np.asarray(blank, dtype=bool))
+    if not len(filled) or filled[0] > MAX_GAP:
+        return 0
+    gaps = np.flatnonzero(np.diff(filled) > MAX_GAP + 1)
+    return int(filled[gaps[0]] if len(gaps) else filled[-1]) + 1
+
+
+def blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """True for rows with no value in any column (None, NaN or text of spaces only)."""
+    if not len(frame.columns):
+        return np.ones(len(frame), dtype=bool)
+    empty = [frame[c].isna().to_numpy() | frame[c].astype(str).str.strip().eq("").to_numpy() for c in frame.columns]
+    return np.logical_and.reduce(empty)
+
+
+def below_problem(sheet: str, n: int, first_row: int, last_row: int):
+    """The one line saying rows under a table were read (n: rows holding values)."""
+    from ...errors import Problem
+    return Problem("rows-below-table", f"{sheet}!{first_row}:{last_row}",
+                   f"{n:,} row{'s' * (n != 1)} below the {sheet} table {'were' if n != 1 else 'was'} read as part of it; a refresh "
+                   f"extends the table to row {last_row} (Excel does not grow a table over rows a program writes or pasted "
+                   "with a gap)",
+                   "info", sheet=sheet)
