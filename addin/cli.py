@@ -178,7 +178,8 @@ def _privacy_commands(sub) -> None:
     who.add_argument("--lead", metavar="ID", help="the person's Lead ID")
     who.add_argument("--email", metavar="ADDRESS", help="the person's email (every Leads row with it goes)")
     f.add_argument("--dry-run", action="store_true", help="show what would be removed; change nothing")
-    f.add_argument("--activities", metavar="FILE", help="an external activities file (CSV) to erase the person from too")
+    f.add_argument("--activities", metavar="FILE", help="an external activities file (CSV) to erase the person from too "
+                   "(Settings > Activities source is erased from as well)")
     f.add_argument("--rules")
     f.add_argument("--as-of", type=_date)
     f.add_argument("--output", help="write the result here instead of in place")
@@ -194,7 +195,7 @@ def _privacy_commands(sub) -> None:
 
 
 def cmd_forget(args, out, err) -> int:
-    from .forget import forget
+    from .app.forget import forget
     r = forget(args.workbook, lead=args.lead, email=args.email, dry_run=args.dry_run, activities_file=args.activities,
                rules=args.rules, as_of=args.as_of, output=args.output)
     verb = "would remove" if r.dry_run else "removed"
@@ -205,8 +206,8 @@ def cmd_forget(args, out, err) -> int:
             if rows:
                 out.write(f"  {sheet}: rows {', '.join(map(str, rows))}\n")
         out.write("  Score details and the Summary are rebuilt without them; nothing was changed (--dry-run)\n")
-    if r.external:
-        out.write(f"activities file {args.activities}: {verb} {r.external}\n")
+    for path, n in r.files.items():
+        out.write(f"{path}: {verb} {n} row{'s' * (n != 1)}\n")
     for line in r.remains:
         err.write(f"warning: {line}\n")
     if not r.dry_run:

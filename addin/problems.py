@@ -218,12 +218,16 @@ PROBABILITY_WITHOUT_DEAL = _code(DATA, "probability-without-deal", "Probability 
                                  "A probability override names a lead with no open deal stage; it is not used.")
 
 # Privacy (`leadq forget`, consent, retention)
-LEAD_NOT_FOUND = _code(PRIVACY, "lead-not-found", "Person not found", "error", "`leadq forget` names a Lead ID or email that no Leads row holds.")
+LEAD_NOT_FOUND = _code(PRIVACY, "lead-not-found", "Person not found", "error",
+                       "`leadq forget` names a Lead ID or email that no Leads row, Lead history row, activity or Score details file holds.")
 ERASE_REFUSED = _code(PRIVACY, "erase-refused", "Erasure refused", "error",
                       "Removing the person's rows would break something LeadQ cannot shift safely (a formula pointing only into them, "
                       "a pivot table, a drawing below them…); nothing was changed.")
 EXTERNAL_SOURCE_REMAINS = _code(PRIVACY, "external-source-remains", "External source not erased", "warning",
                                 "The activities come from a source LeadQ cannot rewrite; the person's rows remain there.")
+PERSON_MENTIONED = _code(PRIVACY, "person-mentioned", "Person still named in free text", "warning",
+                         "After `leadq forget`, a cell of another sheet, a note or a document property still names the person (their "
+                         "Lead ID, e-mail or name); LeadQ lists it and never edits what a user wrote.")
 
 def schema_code(validator: str) -> str:
     """The code of a JSON Schema violation by its keyword."""

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,3 +55,33 @@ def test_spark_sql_is_transpiled_from_the_duckdb_description():
     from addin.engines.spark import to_spark_sql
     out = to_spark_sql('SELECT ARG_MAX(d, STRUCT_PACK(a := day, b := -o)) AS newest FROM src WHERE "Lead ID" = 1')
     assert out == "SELECT MAX_BY(d, STRUCT(day AS a, -o AS b)) AS newest FROM src WHERE `Lead ID` = 1"
+
+
+SESSION_SCRIPT = """
+from addin.engines.spark import session
+spark = session()
+assert spark.conf.get("spark.sql.runSQLOnFiles") == "false", spark.conf.get("spark.sql.runSQLOnFiles")
+assert spark.conf.get("spark.sql.catalogImplementation") == "in-memory"
+assert spark.sparkContext.uiWebUrl is None
+try:
+    spark.sql("SELECT * FROM parquet.`{path}`").collect()
+except Exception as e:
+    print("refused:", type(e).__name__)
+else:
+    print("read it")
+spark.stop()
+"""
+
+
+def test_the_session_leadq_creates_cannot_read_a_file_by_path_in_sql(tmp_path):
+    """A fresh process (the test session's own Spark is active here): LeadQ's session has SQL-on-files off,
+    no Hive catalog and no web UI."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "secret.parquet")
+    done = subprocess.run([sys.executable, "-c", SESSION_SCRIPT.format(path=tmp_path / "secret.parquet")],
+                          capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused:" in done.stdout and "read it" not in done.stdout

@@ -17,5 +17,5 @@ resolves settings or calls the engine itself (tests/test_doors.py walks them to 
 | new | app.new | `new_workbook(out, …)` | |
 | import | app.imports | `import_files(workbook, {sheet: export})` | |
 | export | app.export | `export_for_crm`, `export_pseudonymised` | |
-| forget | addin.forget | | |
+| forget | app.forget | `forget(workbook, lead=…, email=…)` erases one person everywhere | |
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,22 @@ def refresh(workbook, rules=None, as_of=None, output=None, progress=None, now: s
         return _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master)
 
 
+def check_refresh_output(workbook: Path, target: Path, inp: WorkbookInput, run: RunSettings, activities=None) -> None:
+    """`--output` is the workbook's kind (a macro workbook never as .xlsx) and none of the run's inputs: the
+    Activities source, the rules file, the Score details file the last refresh saved (io.guard.check_output)."""
+    from ..engines.source import settings_source
+    from ..io import ledger_file
+    from ..io.guard import check_output
+    from ..io.writer import check_extension
+    check_extension(workbook, target)
+    if os.path.realpath(target) == os.path.realpath(workbook):
+        return                          # in place, as without --output
+    source = settings_source(inp.settings, inp.settings_rows, workbook, activities)
+    details = ledger_file.details_path(workbook, inp.settings, inp.settings_rows)
+    check_output(target, inputs=[*source.paths, run.rules_path, details], suffixes=(workbook.suffix.lower(),),
+                 what="the refreshed workbook", flag="--output")
+
+
 def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, spark_master) -> RefreshResult:
     from ..io import ledger_file
     from ..io.package import fingerprint
@@ -133,10 +150,13 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
     expect = fingerprint(workbook)
     inp = from_file(workbook, later=True)      # the Activities sheet may still be loading while scoring starts
     inp.problems += shim_problems(workbook)
+    run = run_settings(inp, rules, as_of)
+    if output is not None:
+        check_refresh_output(workbook, Path(output), inp, run, activities)
     step("scoring")
     stamp = now or now_stamp()
     # Lead history's time of day is the Last refresh stamp's, as the macro's is
-    ev, run = compute(inp, rules, as_of, activities, engine, spark_master, clock=stamp)
+    ev, run = compute(inp, rules, as_of, activities, engine, spark_master, run=run, clock=stamp)
     data = inp.source
     # The writer needs none of the input values (only how many leads rows there are): free them.
     inp.activities = inp.qualification = inp.history = data.activities = data.qualification = data.history = None

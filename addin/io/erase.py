@@ -247,10 +247,32 @@ def _check_objects(edit: PackageEdit, part: str, sheet: str, shift: Shift) -> No
             raise _refuse(f"{sheet}!", f"the sheet has a drawing, button or note at or below row {shift.first}; "
                                        "LeadQ cannot move it with the rows — move it above, or remove the rows by hand")
     for pc in [n for n in edit.pkg.names if n.startswith("xl/pivotCache/pivotCacheDefinition")]:
-        m = re.search(rb'<worksheetSource\b[^>]*\bsheet="([^"]*)"', edit.read(pc))
-        if m and m.group(1).decode("utf-8").casefold() == sheet.casefold():
-            raise _refuse(f"{sheet}!", "a pivot table reads this sheet; LeadQ cannot update its cache — "
-                                       "remove the rows by hand and refresh the pivot table")
+        source, through = pivot_source(edit, edit.read(pc))
+        if source is not None and source.casefold() == sheet.casefold():
+            raise _refuse(f"{sheet}!", f"a pivot table reads this sheet{through}; LeadQ cannot update its cache, which "
+                                       "holds a copy of the rows — remove the rows by hand and refresh the pivot table")
+
+
+def pivot_source(edit: PackageEdit, xml: bytes) -> tuple[str | None, str]:
+    """The sheet a pivot cache reads, and how it names it: a sheet range (sheet="Leads"), or by name
+    (name="tblLeads": a table, or a defined name over a range); (None, "") for other sources."""
+    m = re.search(rb"<worksheetSource\b([^>]*)>", xml)
+    if not m:
+        return None, ""
+    attrs = {k.decode(): html.unescape(v.decode("utf-8")) for k, v in re.findall(rb'\b([\w:]+)="([^"]*)"', m.group(1))}
+    if attrs.get("sheet"):
+        return attrs["sheet"], ""
+    name = attrs.get("name")
+    if not name:
+        return None, ""
+    for table, (table_sheet, _, root) in edit.pkg.tables().items():
+        if name.casefold() in (table.casefold(), (root.get("name") or "").casefold()):
+            return table_sheet, f' through its table "{name}"'
+    target = edit.pkg.defined_name(name)
+    ref = _REF_RE.match(target.lstrip("=")) if target else None
+    if ref and ref.group("sheet"):
+        return _sheet_name(ref.group("sheet")), f' through the name "{name}"'
+    return None, ""
 
 
 def _cut_sheet(edit: PackageEdit, part: str, sheet: str, rw: Rewriter) -> list[int]:
@@ -331,7 +353,7 @@ def _rewrite_cells(xml: bytes, sheet: str, rw: Rewriter) -> bytes:
         ref = re.search(rb'\bref="([^"]+)"', attrs)
         kind = re.search(rb'\bt="(\w+)"', attrs)
         if ref:
-            r1, c1, r2, c2 = _range(ref.decode())
+            r1, c1, r2, c2 = _range(ref.group(1).decode())
             where = f"{sheet}!{ref.group(1).decode()}"
             if kind and kind.group(1) in (b"shared", b"array"):
                 if not rw.shift.uniform(r1, r2) and rw.target == sheet.casefold():

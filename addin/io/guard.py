@@ -105,7 +105,17 @@ def check_output(target, *, inputs=(), suffixes: tuple[str, ...], what: str, fla
                             f"(a file of another kind would not open); e.g. {flag} {target.with_suffix(suffixes[0]).name}")
     real = Path(os.path.realpath(target))
     for p in inputs:
-        if p is not None and Path(os.path.realpath(p)) == real:
+        if p is not None and _same_file(Path(os.path.realpath(p)), real):
             raise WorkbookError(f"{flag} {target}: that is one of this command's inputs ({p}); LeadQ never writes over "
                                 f"it: choose another name")
     return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same path once links are resolved, or the same file under two names (a hard link)."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:                  # one of them does not exist yet: not the same file
+        return False

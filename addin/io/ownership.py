@@ -103,6 +103,11 @@ def _is_ours(pkg: Package, sheet: str, recorded: str | None) -> bool:
     return recorded_sheet.casefold() == real.casefold()
 
 
+def is_ours(pkg: Package, sheet: str) -> bool:
+    """Whether the sheet named like LeadQ's `sheet` is LeadQ's own (its record, else its signature)."""
+    return _is_ours(pkg, sheet, pkg.defined_name(BY_SHEET[sheet].defined_name))
+
+
 def not_ours(real: str, sheet: str) -> WorkbookError:
     return WorkbookError(f'the sheet "{real}" was not made by LeadQ, which writes its {sheet} sheet under that '
                          f'name and would replace it: rename your sheet (e.g. "My {sheet.lower()}"), then refresh again')

@@ -275,3 +275,63 @@ def test_a_refresh_that_fails_writes_neither_file(big, monkeypatch):
     code, out, err = _call("refresh", wb, "--as-of", AS_OF)
     assert code == 0 and (wb.parent / "wb.score-details.parquet").is_file(), err
     assert not list(wb.parent.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("value", ["{outside}/subscribers.csv", "../outside/subscribers.csv"])
+def test_the_refresh_button_refuses_a_settings_path_outside_the_folder(book, tmp_path, monkeypatch, value):
+    """Through the Excel door (tests/xlengine.py, an engine behaving as Excel does): the Refresh button on a
+    workbook whose Settings name a file outside its folder says so in Status, naming the cell, and
+    leaves every other cell of the book as it was; the file itself is never written by a button."""
+    import openpyxl
+    from xlengine import open_as_caller
+
+    import addin.macros as macros
+    monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
+    wb, _ = book
+    _set_setting(wb, "Activities source", value.format(outside=tmp_path / "outside"))
+    file_before = wb.read_bytes()
+
+    def cells(path):
+        w = openpyxl.load_workbook(path, keep_vba=True)
+        return {(s.title, c.coordinate): c.value for s in w for r in s.iter_rows() for c in r if c.value is not None}
+    before = cells(wb)
+    book_ = open_as_caller(wb)
+    macros.refresh(now="2026-11-22 09:00")
+    assert wb.read_bytes() == file_before                      # a button changes the open book, never the file
+    status = book_.sheets["Settings"].range("B5").value
+    assert status.startswith("Failed: Settings!B6 (Activities source): ") and "outside the workbook's folder" in status, status
+    assert "--allow-path" in status and "Traceback" not in status and "please report" not in status
+    book_.impl.save()
+    after = cells(wb)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed <= {("Settings", "B4"), ("Settings", "B5")}, sorted(changed)[:5]     # LeadQ's Last refresh, Status
+    record("refused")
+
+
+@pytest.mark.parametrize("path", ["s3a://bucket/events.parquet", "hdfs://nn:8020/events.parquet", "http://x.example/e.csv",
+                                  "{folder}/missing.parquet", "{folder}/ev[1].parquet"])
+def test_the_spark_engine_is_given_local_files_only(tmp_path, path):
+    """Checked before Spark starts or sees a path: no URL or other scheme, no missing file, no name Spark would
+    read as a glob pattern (engines.spark.spark_paths)."""
+    from addin.engines.source import ActivitiesSource
+    from addin.engines.spark import spark_paths
+    from addin.errors import WorkbookError
+    (tmp_path / "ev[1].parquet").write_bytes(b"PAR1")
+    with pytest.raises(WorkbookError) as e:
+        spark_paths(ActivitiesSource("parquet", "events", (path.format(folder=tmp_path),)))
+    assert str(e.value).startswith("events: ") and ("URL" in str(e.value) or "not a file" in str(e.value)
+                                                    or "pattern" in str(e.value))
+    record("refused")
+
+
+def test_the_spark_session_leadq_creates_is_locked_down(tmp_path):
+    from addin.engines.source import ActivitiesSource
+    from addin.engines.spark import session_config, spark_paths
+    (tmp_path / "a b.parquet").write_bytes(b"PAR1")
+    assert spark_paths(ActivitiesSource("parquet", "e", (str(tmp_path / "a b.parquet"),))) == [f"file://{tmp_path}/a b.parquet"]
+    local, cluster = session_config(None), session_config("spark://10.0.0.5:7077")
+    for config in (local, cluster):
+        assert config["spark.sql.runSQLOnFiles"] == "false" and config["spark.ui.enabled"] == "false"
+        assert config["spark.jars.packages"] == config["spark.jars"] == config["spark.jars.repositories"] == ""
+        assert config["spark.sql.catalogImplementation"] == "in-memory"
+    assert local["spark.driver.bindAddress"] == "127.0.0.1" and "spark.driver.bindAddress" not in cluster

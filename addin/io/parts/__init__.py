@@ -54,7 +54,7 @@ OWNED: tuple[OwnedSheet, ...] = (
                writers=("io.history_sheet.history_writer", "macros.write_history")),
     OwnedSheet(PREVIEW, "_LeadQ_Preview", title=PREVIEW, writers=("macros.preview_rules",)),
     OwnedSheet(CALIBRATION, "_LeadQ_Calibration", title="LeadQ — Calibration", writers=("macros.calibrate",)),
-    OwnedSheet(PRIVACY_LOG, "_LeadQ_PrivacyLog", header=tuple(LOG_COLUMNS), writers=("forget._log",)),
+    OwnedSheet(PRIVACY_LOG, "_LeadQ_PrivacyLog", header=tuple(LOG_COLUMNS), writers=("app.forget._log",)),
     # the rules kept in the workbook (addin.rules_sheet): read by every door, written on request only
     OwnedSheet(RULES, "_LeadQ_Rules", title=RULES_MARK, writers=("io.rules_book.rules_in", "io.template (--lite)")),
     OwnedSheet(RULES_SUGGESTED, "_LeadQ_RulesSuggested", title=RULES_MARK, writers=("lite.calibrate",)),
