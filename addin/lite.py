@@ -40,6 +40,7 @@ from .core.values.headers import LEADS_OUTPUTS
 from .core.values.text import key
 from .errors import LeadQError, Problem, WorkbookError
 from .excel.read import read_book
+from .problems import LITE_NO_FOLDER
 from .settings import PREVIEW_RULES, RULES_FILE
 
 SUGGESTED_SHEET = rules_sheet.SUGGESTED
@@ -55,7 +56,7 @@ def lite_input(book, tables: bool = True) -> WorkbookInput:
     if isinstance(configured, str) and configured.strip() and rules_sheet.named_sheet(configured) is None:
         row = inp.settings_rows.get(key(RULES_FILE))
         where = f"Settings!B{row}" if row else "Settings (Rules file)"
-        p = Problem("lite-no-folder", where, NO_FOLDER, "error", sheet="Settings")
+        p = Problem(LITE_NO_FOLDER, where, NO_FOLDER, "error", sheet="Settings")
         raise WorkbookError(str(p), [p])
     inp.path = None
     return inp

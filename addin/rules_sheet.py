@@ -19,6 +19,7 @@ from .core.rules import model as core_rules
 from .core.rules.model import Rules
 from .core.values.text import key
 from .errors import Problem, RulesError
+from .problems import RULES_SHEET_EMPTY
 
 SHEET = "Rules"
 SUGGESTED = "Rules (suggested)"      # where Lite's Calibrate writes the suggested rules (no folder for a file)
@@ -97,7 +98,7 @@ def _relocate(p: Problem, sheet: RulesSheet) -> Problem:
 def check_sheet(sheet: RulesSheet) -> tuple[Rules | None, list[Problem]]:
     """Validate the sheet's rules as rules.json is validated; every problem named by its cell."""
     if not any(line.strip() for line in sheet.lines):
-        p = Problem("rules-sheet-empty", f"{sheet.name}!A{sheet.top_row}",
+        p = Problem(RULES_SHEET_EMPTY, f"{sheet.name}!A{sheet.top_row}",
                     "the Rules sheet holds no rules: paste the rules.json text from A2 down, one line per row "
                     "(or run `leadq rules-in`)", "error", sheet=sheet.name)
         return None, [p]

@@ -37,6 +37,16 @@ from .core.rules.model import Rules
 from .core.values.headers import ACTIVITIES_INPUTS, LEADS_INPUTS
 from .core.values.text import key
 from .errors import Problem, RulesError, WorkbookError
+from .problems import (
+    FILE_NOT_FOUND,
+    FILE_TOO_LARGE,
+    NOT_UTF8,
+    SETTINGS_BAD_DATE,
+    SETTINGS_BAD_DATE_ORDER,
+    SETTINGS_RULES_NOT_FOUND,
+    SETTINGS_RULES_SHEET_NOT_FOUND,
+    UNTRUSTED_PATH,
+)
 
 if TYPE_CHECKING:           # pandas is loaded by the runs that compute, not by `leadq check-rules`
     import pandas as pd
@@ -63,18 +73,18 @@ def rules_file_text(path) -> str:
         size = path.stat().st_size
     except OSError:
         raise RulesError(f"{path}: rules file not found", [
-            Problem("file-not-found", str(path), "rules file not found; pass the path of your rules.json")]) from None
+            Problem(FILE_NOT_FOUND, str(path), "rules file not found; pass the path of your rules.json")]) from None
     if size > MAX_RULES_BYTES:
         raise RulesError(f"{path}: rules file is too large", [
-            Problem("file-too-large", str(path), f"rules file is {size:,} bytes; the limit is {MAX_RULES_BYTES:,}")])
+            Problem(FILE_TOO_LARGE, str(path), f"rules file is {size:,} bytes; the limit is {MAX_RULES_BYTES:,}")])
     try:
         return path.read_text("utf-8-sig")
     except UnicodeDecodeError as e:
         raise RulesError(f"{path}: not UTF-8 text", [
-            Problem("not-utf8", str(path), f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]) from None
+            Problem(NOT_UTF8, str(path), f"the file is not UTF-8 text ({e.reason}); save it as UTF-8")]) from None
     except OSError as e:
         raise RulesError(f"{path}: cannot read the rules file ({e.strerror})", [
-            Problem("file-not-found", str(path), f"cannot read the rules file ({e.strerror})")]) from None
+            Problem(FILE_NOT_FOUND, str(path), f"cannot read the rules file ({e.strerror})")]) from None
 
 
 def _is_path(source) -> bool:
@@ -181,7 +191,7 @@ def trusted_path(workbook, text: str, where: str, env: dict | None = None, label
     if label and "(" not in where:
         where = f"{where} ({label})"
     if "://" in text or text.lower().startswith(("http:", "https:", "s3:", "gs:", "az:", "ftp:")):
-        raise _error("untrusted-path", where,
+        raise _error(UNTRUSTED_PATH, where,
                      f'"{text}" is a URL; a workbook may only name files in its own folder '
                      "(download the file beside the workbook and give its name)")
     folder = Path(workbook).resolve().parent if workbook is not None else Path.cwd()
@@ -191,7 +201,7 @@ def trusted_path(workbook, text: str, where: str, env: dict | None = None, label
     folders = allowed_folders(workbook, env)
     if not _inside(real, folders):
         why = "leads, through a symbolic link, " if real != Path(os.path.abspath(path)) else "is "
-        raise _error("untrusted-path", where,
+        raise _error(UNTRUSTED_PATH, where,
                      f'"{text}" {why}outside the workbook\'s folder ({real}); a workbook may only name files in '
                      f"its own folder: move the file there, or allow its folder with {ALLOW_FLAG} "
                      f"{real.parent} (or ${ENV_ALLOWED})")
@@ -205,7 +215,7 @@ def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=
     if explicit is not None:
         path = Path(explicit)
         if not path.exists():
-            raise _error("file-not-found", str(path), "rules file not found; pass the path of your rules.json")
+            raise _error(FILE_NOT_FOUND, str(path), "rules file not found; pass the path of your rules.json")
         return path, f"{path} (--rules)"
     folder = Path(workbook).resolve().parent if workbook is not None else Path.cwd()
     configured = settings.get(key(RULES_FILE))
@@ -214,7 +224,7 @@ def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=
         where = _cell(cells, RULES_FILE)
         path = trusted_path(workbook, text, where, env, RULES_FILE)
         if not path.is_file():
-            raise _error("settings-rules-not-found", where,
+            raise _error(SETTINGS_RULES_NOT_FOUND, where,
                          f'rules file "{text}" not found (looked for {path}); correct the path, '
                          "or clear the cell to use rules.json beside the workbook")
         return path, f"{text} ({where})"
@@ -223,7 +233,7 @@ def rules_location(workbook: Path | None, settings: dict, cells: dict, explicit=
     if env.get(ENV_RULES):
         path = Path(env[ENV_RULES])
         if not path.is_file():
-            raise _error("file-not-found", f"${ENV_RULES}", f'rules file "{path}" not found; fix or unset ${ENV_RULES}')
+            raise _error(FILE_NOT_FOUND, f"${ENV_RULES}", f'rules file "{path}" not found; fix or unset ${ENV_RULES}')
         return path, f"{path} (${ENV_RULES})"
     return None, "bundled default rules"
 
@@ -237,13 +247,13 @@ def preview_rules_location(workbook: Path, settings: dict, cells: dict) -> Path:
         text = str(configured).strip()
         path = trusted_path(workbook, text, _cell(cells, PREVIEW_RULES), label=PREVIEW_RULES)
         if not path.is_file():
-            raise _error("settings-rules-not-found", _cell(cells, PREVIEW_RULES),
+            raise _error(SETTINGS_RULES_NOT_FOUND, _cell(cells, PREVIEW_RULES),
                          f'rules file to preview "{text}" not found (looked for {path}); correct the path, '
                          f"or clear the cell to use {PREVIEW_DEFAULT} beside the workbook")
         return path
     path = folder / PREVIEW_DEFAULT
     if not path.is_file():
-        raise _error("file-not-found", str(path), f'no rules file to preview: write its path in Settings "{PREVIEW_RULES}", '
+        raise _error(FILE_NOT_FOUND, str(path), f'no rules file to preview: write its path in Settings "{PREVIEW_RULES}", '
                      f"or save it as {PREVIEW_DEFAULT} beside the workbook")
     return path
 
@@ -256,7 +266,7 @@ def date_order(settings: dict, cells: dict) -> str:
         return "auto"
     found = {key(o): o for o in DATE_ORDERS}.get(key(value))
     if found is None:
-        raise _error("settings-bad-date-order", _cell(cells, DATE_ORDER),
+        raise _error(SETTINGS_BAD_DATE_ORDER, _cell(cells, DATE_ORDER),
                      f'date order "{value}" is not one of auto, DMY, MDY, YMD (DMY: 31/12/2026, MDY: 12/31/2026)')
     return found
 
@@ -289,7 +299,7 @@ def as_of_date(value, order: str, where: str) -> pd.Timestamp:
         return pd.Timestamp(dt.date.today())
     ts = date_value(value, order)
     if ts is None or not 1900 <= ts.year <= 2262:      # pandas holds dates up to 2262
-        raise _error("settings-bad-date", where, f'as-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
+        raise _error(SETTINGS_BAD_DATE, where, f'as-of date "{value}" is not a date (use 2026-11-22 or 22/11/2026)')
     return ts
 
 
@@ -302,7 +312,7 @@ def chosen_rules_sheet(settings: dict, cells: dict, sheet):
     if named is None and (not _blank(configured) or sheet is None):
         return None
     if named is not None and (sheet is None or key(sheet.name) != key(named)):
-        raise _error("settings-rules-sheet-not-found", _cell(cells, RULES_FILE),
+        raise _error(SETTINGS_RULES_SHEET_NOT_FOUND, _cell(cells, RULES_FILE),
                      f'no LeadQ rules sheet "{named}" in this workbook (its A1 must start with "{rules_sheet.MARK}"); '
                      "copy your rules.json in with `leadq rules-in`, or clear the cell to use rules.json beside the workbook")
     return sheet

@@ -48,6 +48,7 @@ from ..io.reader import read_sheet, read_workbook
 from ..io.sheetxml import sheet_xml, split
 from ..io.styles import StyleBook
 from ..io.writer import check_not_open
+from ..problems import EXTERNAL_SOURCE_REMAINS, LEAD_NOT_FOUND, PERSON_MENTIONED, SCORE_DETAILS_FILE
 from ..salt import privacy_salt
 from ..settings import ACTIVITIES_SOURCE
 
@@ -200,7 +201,7 @@ def _forget(workbook: Path, target: Path, lead, email, dry_run, activities_file,
         plans = [_plan_source(s, ids, emails) for s in sources.activities]
         ledgers = [(p, _ledger_rows(p, ids)) for p in sources.ledgers]
         if not any(cuts.values()) and not details and not any(n for _, n, _ in plans) and not any(n for _, n in ledgers):
-            p = Problem("lead-not-found", f"{workbook.name}!Leads",
+            p = Problem(LEAD_NOT_FOUND, f"{workbook.name}!Leads",
                         f"no lead with {what} on the Leads sheet, in Lead history, the Activities or the activity "
                         "source; nothing was changed", "error", sheet="Leads")
             raise WorkbookError(str(p), [p])
@@ -267,7 +268,7 @@ def _mention_problems(found, verb: str) -> list[Problem]:
         places.setdefault(m.where, [])
         if m.what not in places[m.where]:
             places[m.where].append(m.what)
-    return [Problem("person-mentioned", where, f"{verb} the person (their {' and '.join(what)}) as free text; LeadQ "
+    return [Problem(PERSON_MENTIONED, where, f"{verb} the person (their {' and '.join(what)}) as free text; LeadQ "
                     "does not edit what you wrote: remove it by hand if it is about them", "warning")
             for where, what in places.items()]
 
@@ -322,12 +323,12 @@ def _plan_source(source, ids: set[str], emails: set[str]) -> tuple[Path, int, Pr
     path, label, kind = source
     if kind != "csv":
         what = {"duckdb": "a DuckDB table", "parquet": "a Parquet file"}.get(kind, "not a plain CSV file")
-        return path, 0, Problem("external-source-remains", label,
+        return path, 0, Problem(EXTERNAL_SOURCE_REMAINS, label,
                                 f"LeadQ cannot rewrite this activities source ({what}; it rewrites CSV files): the person's rows "
                                 f"stay in {path}; erase them there (by Lead ID or email) and refresh again", "warning")
     lines, hit, _ = _csv_rows(path, ids, emails)
     if lines is None:
-        return path, 0, Problem("external-source-remains", label,
+        return path, 0, Problem(EXTERNAL_SOURCE_REMAINS, label,
                                 f"{path.name} is UTF-16 text, which LeadQ does not rewrite: erase the person's rows "
                                 "there by hand", "warning")
     return path, int(hit.sum()), None
@@ -410,7 +411,7 @@ def _ledger_rows(path: Path, ids: set[str]) -> int:
     try:
         column = pq.read_table(path, columns=[LEAD_ID]).column(LEAD_ID)
     except Exception as e:          # pyarrow's own errors: not a ledger LeadQ wrote
-        p = Problem("score-details-file", str(path), f"cannot read it as LeadQ's Score details file ({type(e).__name__}); "
+        p = Problem(SCORE_DETAILS_FILE, str(path), f"cannot read it as LeadQ's Score details file ({type(e).__name__}); "
                     "move it away or delete it, then forget again", "error")
         raise WorkbookError(str(p), [p]) from None
     return int(pc.sum(pc.is_in(pc.cast(column, "string"), value_set=_strings(ids))).as_py() or 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..core.rules.model import default_rules_text
 from ..errors import Problem, WorkbookError
 from ..io.writer import check_not_open
+from ..problems import REFRESH_BUTTON_MODULE, REFRESH_BUTTON_NAME
 from ..settings import load_rules, rules_file_text
 
 SHIM_MARK = "from addin.macros import refresh"
@@ -60,14 +61,14 @@ def shim_problems(workbook: Path) -> list[Problem]:
     if workbook.suffix.lower() != ".xlsm":
         return []
     if not _importable(workbook.stem):
-        return [Problem("refresh-button-name", workbook.name,
+        return [Problem(REFRESH_BUTTON_NAME, workbook.name,
                         f"Excel's Refresh button runs \"import {workbook.stem}\", which Python cannot do; rename the "
                         f"workbook {importable_name(workbook.stem)}.xlsm (the CLI works either way)", severity="warning")]
     shim = workbook.with_suffix(".py")
     text = shim.read_text("utf-8", "replace") if shim.is_file() else ""
     if SHIM_MARK not in text:
         what = "is missing" if not shim.exists() else "is not LeadQ's"
-        return [Problem("refresh-button-module", shim.name,
+        return [Problem(REFRESH_BUTTON_MODULE, shim.name,
                         f"{shim.name}, the module Excel's Refresh button imports, {what}; run `leadq new` for a "
                         "fresh workbook, or copy NAME.py from one (the CLI works either way)", severity="warning")]
     return []

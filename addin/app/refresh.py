@@ -19,6 +19,7 @@ from ..core.model import Evaluation
 from ..core.report.present import settings_status
 from ..engines.external import activities_input
 from ..errors import Problem, WorkbookError
+from ..problems import MISSING_SHEET, NOT_A_WORKBOOK
 from ..settings import RunSettings, resolve
 from .inputs import WorkbookInput, from_file
 
@@ -36,7 +37,7 @@ def run_settings(inp: WorkbookInput, rules=None, as_of=None, as_of_where: str = 
 
 def _read_problems(inp: WorkbookInput, on_sheet: bool) -> list[Problem]:
     # The Activities sheet is not needed when the log lives elsewhere.
-    return [p for p in inp.problems if on_sheet or not (p.code == "missing-sheet" and "Activities" in p.message)]
+    return [p for p in inp.problems if on_sheet or not (p.code == MISSING_SHEET and "Activities" in p.message)]
 
 
 def compute(inp: WorkbookInput, rules=None, as_of=None, activities=None, engine=None, spark_master=None,
@@ -96,7 +97,7 @@ def not_a_workbook(path: Path) -> None:
             ".xls": "an old-format Excel file (.xls)", ".ods": "an OpenDocument sheet (.ods)"}.get(path.suffix.lower())
     if kind:
         out = path.with_suffix(".xlsm").name
-        p = Problem("not-a-workbook", str(path),
+        p = Problem(NOT_A_WORKBOOK, str(path),
                     f"this is {kind}, not a LeadQ workbook: build one from it with "
                     f"`leadq new {out} --leads {path.name}`, then run `leadq refresh {out}`", "error")
         raise WorkbookError(str(p), [p])

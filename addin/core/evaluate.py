@@ -14,6 +14,37 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog, WorkbookError
+from ..problems import (
+    ACTIVITY_WITHOUT_LEAD,
+    ANSWER_NOT_UNDERSTOOD,
+    DATE_ORDER_CONFLICT,
+    DATE_ORDER_GUESSED,
+    DEAL_TITLE_NOT_JOB_TITLE,
+    DUPLICATE_LEAD_ID,
+    EMPTY_COLUMN,
+    HEADER_CONFLICT,
+    HEADER_NEAR_MISS,
+    LEAD_ID_GUESSED,
+    MAPPING_HEADER_MISSING,
+    MISSING_ACTIVITY,
+    MISSING_COLUMN,
+    MISSING_CRITERION_COLUMN,
+    MISSING_DATE,
+    MISSING_LEAD_ID,
+    NO_AMOUNT_COLUMN,
+    NO_CONTACT_COLUMN,
+    NOT_A_DATE,
+    NOT_A_NUMBER,
+    NOT_A_PROBABILITY,
+    PROBABILITY_WITHOUT_DEAL,
+    RULE_COLUMN_MISSING,
+    SETTINGS_BAD_DATE,
+    UNKNOWN_ACTIVITY,
+    UNKNOWN_CRM_STATUS,
+    UNKNOWN_DEAL_STAGE,
+    UNKNOWN_DEAL_STAGES,
+    UNKNOWN_LEAD,
+)
 from . import accounts
 from .crm import apply_crm_status, has_contact
 from .history import history_step, read_frame
@@ -59,7 +90,7 @@ def _as_of(as_of, date_order: str) -> pd.Timestamp:
         return pd.Timestamp.today().normalize()
     day = date_value(as_of, date_order)
     if day is None:
-        p = Problem("settings-bad-date", "as_of", f'as-of date "{as_of}" is not a date (use 2026-11-22 or 22/11/2026)')
+        p = Problem(SETTINGS_BAD_DATE, "as_of", f'as-of date "{as_of}" is not a date (use 2026-11-22 or 22/11/2026)')
         raise WorkbookError(str(p), [p])
     return day
 
@@ -70,7 +101,7 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def _missing_column(origin: Origin, hmap, sheet: str, needed: str, fix: str = "") -> WorkbookError:
     hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, sheet) == needed), "")
-    p = Problem("missing-column", f"{origin.sheet}!1:1", f'no "{needed}" column{hint}{fix}', "error", sheet=origin.sheet)
+    p = Problem(MISSING_COLUMN, f"{origin.sheet}!1:1", f'no "{needed}" column{hint}{fix}', "error", sheet=origin.sheet)
     return WorkbookError(str(p), [p])
 
 
@@ -179,27 +210,27 @@ def header_notes(origin: Origin, hmap, sheet: str, log: ProblemLog) -> None:
     guessed Lead ID, a Column mapping naming no column, near-misses worth mapping."""
     where = origin.header_ref
     for canonical, winner, loser in hmap.conflicts:
-        log.add(Problem("header-conflict", where,
+        log.add(Problem(HEADER_CONFLICT, where,
                         f'columns "{winner}" and "{loser}" both mean "{canonical}": "{winner}" is used '
                         f'({RANK_WORDS[hmap.ranks.get(canonical, 1)]}, ranked first), "{loser}" stays a column of its own '
                         "— name the one you want on Settings' Column mapping",
                         "info", sheet=origin.sheet, column=loser))
     if hmap.guessed_id:
-        log.add(Problem("lead-id-guessed", where,
+        log.add(Problem(LEAD_ID_GUESSED, where,
                         f'no "Lead ID" column: "{hmap.guessed_id}" is used as Lead ID ({hmap.guess_reason}); '
                         f'if it is not, write your id column beside "Lead ID" in Settings\' Column mapping',
                         "info", sheet=origin.sheet, column=hmap.guessed_id))
     if getattr(hmap, "deal_title", None):
-        log.add(Problem("deal-title-not-job-title", where,
+        log.add(Problem(DEAL_TITLE_NOT_JOB_TITLE, where,
                         f'"{hmap.deal_title}" beside deal columns is read as the deal\'s title, not as "Job title"; if it is '
                         f'the person\'s job title, write "{hmap.deal_title}" beside "Job title" in Settings\' Column mapping',
                         "info", sheet=origin.sheet, column=hmap.deal_title))
     for canonical, header in hmap.unmapped:
-        log.add(Problem("mapping-header-missing", f"Settings (Column mapping: {canonical})",
+        log.add(Problem(MAPPING_HEADER_MISSING, f"Settings (Column mapping: {canonical})",
                         f'Column mapping says "{canonical}" is "{header}", but {origin.sheet} has no such column; '
                         "correct the header there", "warning", sheet="Settings"))
     for canonical, header in suggest_mappings(hmap, sheet):
-        log.add(Problem("header-near-miss", where,
+        log.add(Problem(HEADER_NEAR_MISS, where,
                         f'column "{header}" looks like "{canonical}" but is not read as it; if it is, '
                         f'write "{header}" beside "{canonical}" in Settings\' Column mapping',
                         "info", sheet=origin.sheet, column=header))
@@ -231,14 +262,14 @@ def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, re
     optional = [c for c in [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS] if c not in NOT_DROPPED]
     empty = [c for c in optional if c in frame.columns and blank_mask(frame[c])[filled].all()]
     for c in (c for c in empty if c in ABSENT_WHEN_EMPTY):
-        log.add(Problem("empty-column", origin.header_ref,
+        log.add(Problem(EMPTY_COLUMN, origin.header_ref,
                         f'column "{real.get(c, c)}" is empty on every row, so it is read as absent: {ABSENT_WHEN_EMPTY[c]} '
                         "— fill it, or name the right column on Settings' Column mapping", "info",
                         sheet=origin.sheet, column=real.get(c, c)))
     others = [real.get(c, c) for c in empty if c not in ABSENT_WHEN_EMPTY]
     if others:
         names = ", ".join(f'"{c}"' for c in others)
-        log.add(Problem("empty-column", origin.header_ref,
+        log.add(Problem(EMPTY_COLUMN, origin.header_ref,
                         f"column{'s' * (len(others) > 1)} {names} {'are' if len(others) > 1 else 'is'} empty on every row, "
                         f"so {'they are' if len(others) > 1 else 'it is'} read as absent (rules reading "
                         f"{'them' if len(others) > 1 else 'it'} never match) — fill {'them' if len(others) > 1 else 'it'} "
@@ -266,7 +297,7 @@ def _no_lead_ids(origin: Origin, hmap, header: str, rows: int) -> WorkbookError:
                f'could be it: write "{candidates[0]}" (or the right one) beside "Lead ID" in Settings\' Column mapping')
     else:
         fix = "; give each lead a unique id in that column"
-    p = Problem("missing-lead-id", f'{origin.sheet}!{origin.letters.get(header, "A")}:{origin.letters.get(header, "A")} '
+    p = Problem(MISSING_LEAD_ID, f'{origin.sheet}!{origin.letters.get(header, "A")}:{origin.letters.get(header, "A")} '
                 f'(column "{header}")', f"none of the {rows:,} rows has a Lead ID, so no lead can be scored{fix}",
                 "error", sheet=origin.sheet, column=header)
     return WorkbookError(str(p), [p])
@@ -292,10 +323,10 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
     no_id = missing_id & ~blank_row(frame)
     hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
-    origin.report(log, "missing-lead-id", no_id, real[LEAD_ID],
+    origin.report(log, MISSING_LEAD_ID, no_id, real[LEAD_ID],
                   lambda p: f"row has no Lead ID; it is skipped — give it a unique id{hint}")
     first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1]))
-    origin.report(log, "duplicate-lead-id", dup, real[LEAD_ID],
+    origin.report(log, DUPLICATE_LEAD_ID, dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
     keep = ~missing_id & ~dup
     return _Leads(frame[keep], ids[keep], np.flatnonzero(keep), origin, real, empty)
@@ -309,7 +340,7 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
         if name in lead.empty or key(name) in {key(lead.header(c)) for c in lead.empty}:
             continue                 # the column is there, empty on every row: said once (empty-column)
         cols = [lead.header(c) for c in frame.columns]
-        log.add(Problem("rule-column-missing", f"{lead.origin.sheet}!1:1",
+        log.add(Problem(RULE_COLUMN_MISSING, f"{lead.origin.sheet}!1:1",
                         f'rule "{rule["id"]}" reads column "{name}", which the sheet does not have'
                         f'{did_you_mean(name, cols)}; the rule never matches', "warning",
                         sheet=lead.origin.sheet, column=name))
@@ -320,7 +351,7 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
                 continue
             bad = read_numbers(frame[col]).bad.to_numpy()
             vals = frame[col].to_numpy(object)
-            lead.report(log, "not-a-number", bad, col,
+            lead.report(log, NOT_A_NUMBER, bad, col,
                         lambda k, v=vals, r=rule["id"]: f'"{v[k]}" is not a number; rule "{r}" ignores it')
     return fields, fit_hits(frame, rules, fields)
 
@@ -420,7 +451,7 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
         disq = stage == DISQUALIFIED
         if unknown:
             listed = ", ".join(f'"{v}" ×{n}' for v, n in sorted(unknown.items(), key=lambda x: -x[1])[:12])
-            log.add(Problem("unknown-crm-status", f'{lead.origin.sheet} (column "{lead.header("CRM status")}")',
+            log.add(Problem(UNKNOWN_CRM_STATUS, f'{lead.origin.sheet} (column "{lead.header("CRM status")}")',
                             f"{sum(unknown.values())} lead(s) have a CRM status rules.json does not map: {listed}; "
                             'LeadQ\'s own stage is kept for them — map each value in "crm_status" of rules.json '
                             '(Customer, Lost, Disqualified, Opportunity, SQL, MQL or keep)', "warning",
@@ -448,7 +479,7 @@ def contact_check(lead: _Leads, rules: Rules, log: ProblemLog, stage: np.ndarray
            f"{visitors:,} of {lead.n:,} leads stay Visitors, as a Lead needs {rules.lead_requires} ("
            + ("the other one takes its stage" if lead.n - visitors == 1 else f"the other {lead.n - visitors:,} take their stage")
            + " from a deal stage, CRM status or disqualification)")
-    log.add(Problem("no-contact-column", lead.origin.header_ref,
+    log.add(Problem(NO_CONTACT_COLUMN, lead.origin.header_ref,
                     f"{what}: {who} — "
                     "fill the column, or name yours on Settings' Column mapping", "warning", sheet=lead.origin.sheet))
 
@@ -464,15 +495,15 @@ def probability_step(lead: _Leads, st: _Stages, ov: Overrides, log: ProblemLog) 
         typed, bad = parse_probability(raw)
         filled = ~blank_mask(raw).to_numpy()
         vals = raw.array
-        lead.report(log, "not-a-probability", filled & bad, "Probability",
+        lead.report(log, NOT_A_PROBABILITY, filled & bad, "Probability",
                     lambda k: f'"{vals[k]}" is not a probability (0.6, 60 % or 60); the deal stage\'s is used')
         # On a lead with no open deal it is simply not used (CRM exports carry one on every row: Odoo's).
         use = filled & ~bad & is_open
         prob[use], manual[use] = typed[use], True
     if len(ov.prob_lead):
         ok = is_open[ov.prob_lead]
-        for p in ov.prob_lead[~ok][: log.room("probability-without-deal")]:
-            log.add(Problem("probability-without-deal", f"{OVERRIDES} (Lead ID {lead.ids.iloc[int(p)]})",
+        for p in ov.prob_lead[~ok][: log.room(PROBABILITY_WITHOUT_DEAL)]:
+            log.add(Problem(PROBABILITY_WITHOUT_DEAL, f"{OVERRIDES} (Lead ID {lead.ids.iloc[int(p)]})",
                             f"a probability override for {lead.ids.iloc[int(p)]}, whose lead has no open deal stage; "
                             "it is not used", "warning", sheet=OVERRIDES))
         prob[ov.prob_lead[ok]], manual[ov.prob_lead[ok]] = ov.probability[ok], True
@@ -491,13 +522,13 @@ def amount_step(lead: _Leads, probability: np.ndarray, log: ProblemLog) -> tuple
     if "Amount" not in lead.frame.columns and "Deal stage" in lead.frame.columns:
         n = int((~blank_mask(lead.frame["Deal stage"])).sum())
         if n:
-            log.add(Problem("no-amount-column", lead.origin.header_ref,
+            log.add(Problem(NO_AMOUNT_COLUMN, lead.origin.header_ref,
                             f"{n} lead(s) have a deal stage but the sheet has no \"Amount\" column: won amounts and the "
                             "weighted pipeline show 0 — add it, or name yours (e.g. close_value) on Settings' Column mapping",
                             "warning", sheet=lead.origin.sheet))
     amount, bad = to_number(raw)
     vals = raw.array          # looked up only for the reported rows
-    lead.report(log, "not-a-number", bad.to_numpy(), "Amount",
+    lead.report(log, NOT_A_NUMBER, bad.to_numpy(), "Amount",
                 lambda k: f'amount "{vals[k]}" is not a number; it counts as 0')
     return amount, amount.fillna(0).to_numpy() * probability
 
@@ -582,14 +613,14 @@ def date_notes(dates: Dates, raw: pd.Series, order: str, report, where: str, log
         hint = (f" in the {dates.order} order set on Settings (it reads as {other}: set Date order to {other} or auto)"
                 if other and order != "auto" else " (use 22/11/2026 or 2026-11-22)")
         return f'"{vals[k]}" is not a date{hint}{then}'
-    report("not-a-date", dates.bad.to_numpy(), not_a_date)
+    report(NOT_A_DATE, dates.bad.to_numpy(), not_a_date)
     if dates.conflict is not None and dates.conflict.any():
         ev = dates.evidence or {}
-        report("date-order-conflict", dates.conflict.to_numpy(),
+        report(DATE_ORDER_CONFLICT, dates.conflict.to_numpy(),
                lambda k: f'"{vals[k]}" can only be {dates.other_order()}, but {ev.get(dates.order, 0)} date(s) of this column '
                          f"can only be {dates.order}, so its other dates are read {dates.order}; check this row and the source")
     if dates.guessed:
-        log.add(Problem("date-order-guessed", where,
+        log.add(Problem(DATE_ORDER_GUESSED, where,
                         f"{dates.guessed} date(s) such as 03/04/2026 could be day-first or month-first and nothing in the "
                         "column tells: they are read day-first (DMY) — if they are US dates, set Date order to MDY on Settings",
                         "warning"))
@@ -619,10 +650,10 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
     if not given.all():
         empty[~given] = blank_row(frame[~given])
     id_header = real.get(LEAD_ID, real.get("Email", LEAD_ID))
-    origin.report(log, "activity-without-lead", ~given & ~empty, id_header,
+    origin.report(log, ACTIVITY_WITHOUT_LEAD, ~given & ~empty, id_header,
                   lambda p: "activity has no Lead ID (or known Email); it is skipped")
     raw_ids = frame[LEAD_ID] if LEAD_ID in frame.columns else frame.get("Email")
-    origin.report(log, "unknown-lead", given & (lead < 0), id_header,
+    origin.report(log, UNKNOWN_LEAD, given & (lead < 0), id_header,
                   lambda p: f'no lead "{raw_ids.iat[p]}" on the Leads sheet; the activity is skipped')
     known = lead >= 0
     type_code = _activity_types(frame["Activity"], rules, origin, real["Activity"], known & ~empty, log)
@@ -633,7 +664,7 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
     date_notes(reading, frame["Date"], date_order,
                lambda code, mask, msg: origin.report(log, code, mask & ok_so_far, real["Date"], msg),
                f'{origin.sheet} (column "{real["Date"]}")', log, "; the activity is skipped")
-    origin.report(log, "missing-date", dates.isna().to_numpy() & ~bad.to_numpy() & ok_so_far, real["Date"],
+    origin.report(log, MISSING_DATE, dates.isna().to_numpy() & ~bad.to_numpy() & ok_so_far, real["Date"],
                   lambda p: "activity has no date; it is skipped")
     use = ok_so_far & dates.notna().to_numpy()
     day = dates.to_numpy("datetime64[D]").astype(np.int64)
@@ -682,10 +713,10 @@ def _activity_types(values: pd.Series, rules: Rules, origin: Origin, header: str
     type_u = np.array([types.index(t) if t else -1 for t in resolved_u] + [-1], dtype=np.int64)
     blank_u = np.array([key(u) == "" for u in uniques] + [True], dtype=bool)
     type_code, blank = type_u[codes], blank_u[codes]
-    origin.report(log, "unknown-activity", (type_code < 0) & ~blank & check, header,
+    origin.report(log, UNKNOWN_ACTIVITY, (type_code < 0) & ~blank & check, header,
                   lambda p: f'unknown activity type "{values.iat[p]}"{did_you_mean(str(values.iat[p]), types)}; '
                             "it is skipped — add it to rules.json or fix the spelling")
-    origin.report(log, "missing-activity", blank & check, header, lambda p: "activity type is empty; skipped")
+    origin.report(log, MISSING_ACTIVITY, blank & check, header, lambda p: "activity type is empty; skipped")
     return type_code
 
 
@@ -713,15 +744,15 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
     if sheet == "Qualification":
         for c in checklist.criteria:
             if not any(k in by_key for k in c.keys()):
-                log.add(Problem("missing-criterion-column", f"{origin.sheet}!1:1",
+                log.add(Problem(MISSING_CRITERION_COLUMN, f"{origin.sheet}!1:1",
                                 f'no column for criterion "{c.label}" of {checklist.name}; it counts as unknown — '
                                 f'add a "{c.id}" column', "warning", sheet=origin.sheet))
         dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
-        origin.report(log, "duplicate-lead-id", dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
+        origin.report(log, DUPLICATE_LEAD_ID, dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
         unknown = (~qids.isin(set(ids_index)) & (qids != "")).to_numpy()
         qv = qids.to_numpy(object)
-        origin.report(log, "unknown-lead", unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
+        origin.report(log, UNKNOWN_LEAD, unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'no lead "{qv[p]}" on the Leads sheet; its answers are ignored')
     target = ids_index.get_indexer(qids.to_numpy())
     last = ~qids.duplicated(keep="last").to_numpy()
@@ -732,7 +763,7 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
             continue
         values, bad = to_answer(frame[col])
         raw = frame[col].to_numpy(object)
-        origin.report(log, "answer-not-understood", bad.to_numpy() & (target >= 0), col,
+        origin.report(log, ANSWER_NOT_UNDERSTOOD, bad.to_numpy() & (target >= 0), col,
                       lambda p: f'answer "{raw[p]}" is not understood; write Yes/No (Oui/Non, x, 1/0) or leave blank')
         out.loc[target[take], c.id] = values.to_numpy()[take]
     return out
@@ -752,13 +783,13 @@ def _deal_stages(values: pd.Series, rules: Rules, lead: _Leads, log: ProblemLog)
     bad_u = np.array([f is None and str(u).strip() != "" for f, u in zip(found, uniques)] + [False], dtype=bool)
     raw = values.to_numpy(object)
     names = [st["stage"] for st in rules.pipeline]
-    lead.report(log, "unknown-deal-stage", bad_u[codes], "Deal stage",
+    lead.report(log, UNKNOWN_DEAL_STAGE, bad_u[codes], "Deal stage",
                 lambda k: f'deal stage "{raw[k]}" is not in the pipeline{did_you_mean(str(raw[k]), names)}; it is ignored')
     if bad_u.any():
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         unknown = sorted(((str(u).strip(), int(counts[i])) for i, u in enumerate(uniques) if bad_u[i]), key=lambda x: -x[1])
         listed = ", ".join(f'"{v}" ×{n}' for v, n in unknown[:12]) + (", …" if len(unknown) > 12 else "")
-        log.add(Problem("unknown-deal-stages", f'{lead.origin.sheet} (column "{lead.header("Deal stage")}")',
+        log.add(Problem(UNKNOWN_DEAL_STAGES, f'{lead.origin.sheet} (column "{lead.header("Deal stage")}")',
                         f"{sum(n for _, n in unknown)} lead(s) have a deal stage the pipeline does not know: {listed}; "
                         'they count as no deal — add each to "pipeline" in rules.json (as a stage, or an alias of one)',
                         "warning", sheet=lead.origin.sheet, column=lead.header("Deal stage")))

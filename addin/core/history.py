@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog
+from ..problems import HISTORY_BACK_DATED, HISTORY_DATE_IMPOSSIBLE, HISTORY_ROW_NOT_UNDERSTOOD
 from .model import lead_keys
 from .values.parse import EXCEL_EPOCH
 from .values.vocabulary import CUSTOMER, DISQUALIFIED, FUNNEL, LEAD, LOST, MISSING, MQL, OPPORTUNITY, REACH, REMOVED, SLA_BREACHED, SQL, STAGES
@@ -64,7 +65,7 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
         for mask, what in ((impossible, "a date LeadQ cannot compute with (before 1900 or after 2262, e.g. 9999-12-31)"),):
             if mask.any():
                 row = first_row + int(np.flatnonzero(mask)[0])
-                log.add(Problem("history-date-impossible", f"'{SHEET}'!A{row}",
+                log.add(Problem(HISTORY_DATE_IMPOSSIBLE, f"'{SHEET}'!A{row}",
                                 f"{int(mask.sum())} {SHEET} row{'s' * (int(mask.sum()) != 1)} with {what} (first on this "
                                 f"row) {'are' if int(mask.sum()) != 1 else 'is'} ignored; correct or delete them", "warning", sheet=SHEET, row=row))
     score = pd.to_numeric(get("Score"), errors="coerce")
@@ -74,7 +75,7 @@ def read_frame(frame: pd.DataFrame | None, log: ProblemLog | None = None, first_
     if log is not None and odd.any():
         bad = int(odd.sum())
         row = first_row + int(np.flatnonzero(odd)[0])
-        log.add(Problem("history-row-not-understood", f"'{SHEET}'!{row}:{row}",
+        log.add(Problem(HISTORY_ROW_NOT_UNDERSTOOD, f"'{SHEET}'!{row}:{row}",
                         f"{bad} {SHEET} row{'s' * (bad != 1)} without a date, a Lead ID or a known stage "
                         f"(first on this row) are ignored; {SHEET} is LeadQ's sheet — leave it as written",
                         "warning", sheet=SHEET, row=row))
@@ -185,7 +186,7 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
         # Dated before the history's last refresh: read the history as it stood that day and add
         # nothing, so its rows stay in time order.
         problems.append(Problem(
-            "history-back-dated", f"'{SHEET}'",
+            HISTORY_BACK_DATED, f"'{SHEET}'",
             f"the as-of date {today.date()} is before the last refresh {SHEET} records ({latest:%Y-%m-%d}): Stage "
             f"since and the changes are read from {SHEET} as it stood on {today.date()}, and no row is added to it",
             "warning", sheet=SHEET))

@@ -21,6 +21,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Problem, ProblemLog
+from ..problems import (
+    OVERRIDE_BAD_DATE,
+    OVERRIDE_BAD_KIND,
+    OVERRIDE_BAD_VALUE,
+    OVERRIDE_EXPIRED,
+    OVERRIDE_NO_REASON,
+    OVERRIDE_SHEET_NOT_READ,
+    OVERRIDE_SUPERSEDED,
+    OVERRIDE_UNKNOWN_LEAD,
+)
 from .model import lead_keys
 from .values.headers import LEAD_ID, canonicalize
 from .values.parse import blank_mask, read_dates, to_number
@@ -92,7 +102,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     missing = [c for c in (LEAD_ID, "Kind", "Value", "Reason") if c not in data.columns]
     if missing:
         cols = ", ".join(f'"{c}"' for c in missing)
-        log.add(Problem("override-sheet-not-read", origin.header_ref,
+        log.add(Problem(OVERRIDE_SHEET_NOT_READ, origin.header_ref,
                         f"the {SHEET} sheet has no {cols} column: it is not read as LeadQ overrides — head it "
                         f"{', '.join(COLUMNS)} (or rename the sheet if it is yours)", "warning", sheet=origin.sheet))
         return Overrides()
@@ -122,21 +132,21 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     kind = kind_raw.map(lambda s: _KIND_WORDS.get(key(s), "")).to_numpy(object)
     kvals = kind_raw.to_numpy(object)
     bad_kind = live & (kind == "")
-    report("override-bad-kind", bad_kind, "Kind",
+    report(OVERRIDE_BAD_KIND, bad_kind, "Kind",
            lambda p: f'kind "{kvals[p]}" is not one of points, stage, probability; the override is ignored')
     no_id = live & ~bad_kind & (ids == "").to_numpy()
-    report("override-unknown-lead", no_id, LEAD_ID, lambda p: "no Lead ID; the override is ignored")
+    report(OVERRIDE_UNKNOWN_LEAD, no_id, LEAD_ID, lambda p: "no Lead ID; the override is ignored")
     pos_of = pd.Index(pd.Series(lead_ids, dtype=object))
     lead_pos = pos_of.get_indexer(ids.to_numpy(object))
     idvals = ids.to_numpy(object)
     unknown = live & ~bad_kind & ~no_id & (lead_pos < 0)
     known = list(lead_ids[:50000])
-    report("override-unknown-lead", unknown, LEAD_ID,
+    report(OVERRIDE_UNKNOWN_LEAD, unknown, LEAD_ID,
            lambda p: f'no lead "{idvals[p]}" on Leads{did_you_mean(str(idvals[p]), known)}; the override is ignored')
     ok = live & ~bad_kind & ~no_id & ~unknown
 
     no_reason = ok & (reason == "").to_numpy()
-    report("override-no-reason", no_reason, "Reason",
+    report(OVERRIDE_NO_REASON, no_reason, "Reason",
            lambda p: "an override needs a reason (what the rep knows, e.g. \"CFO called\"); it is refused until one "
                      "is typed here", "error")
     ok &= ~no_reason
@@ -147,7 +157,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
         until = dates.dates
         uvals = until_raw.array
         bad_date = ok & dates.bad.to_numpy(bool)
-        report("override-bad-date", bad_date, "Until",
+        report(OVERRIDE_BAD_DATE, bad_date, "Until",
                lambda p: f'"{uvals[p]}" is not a date; the override is ignored — type its end date, or leave it blank '
                          'for none')
         ok &= ~bad_date
@@ -168,7 +178,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     bad_value = ok & ((is_pts & (bad_pts.to_numpy(bool) | pts.isna().to_numpy())) | (is_prob & bad_prob)
                       | (is_stage & (stage == "")))
     labels = [rules.stage_label(s) for s in STAGES]
-    report("override-bad-value", bad_value, "Value", lambda p: (
+    report(OVERRIDE_BAD_VALUE, bad_value, "Value", lambda p: (
         f'"{vals[p]}" is not a number of points' if kind[p] == POINTS else
         f'"{vals[p]}" is not a probability (0.6, 60 % or 60)' if kind[p] == PROBABILITY else
         f'"{vals[p]}" is not a stage ({", ".join(labels)}){did_you_mean(str(vals[p]), labels)}') +
@@ -180,7 +190,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
     end = np.where(until_day != "", np.where(who != "", ", until ", " — until ") + until_day, "")
     tail = ' — "' + reason.to_numpy(object) + '"' + who + end
     rvals = reason.to_numpy(object)
-    report("override-expired", expired & ~bad_value, "Until",
+    report(OVERRIDE_EXPIRED, expired & ~bad_value, "Until",
            lambda p: f"override of {idvals[p]} ({kind[p]}{tail[p]}) ended on {until_day[p]}, before the as-of date; "
                      "it is ignored — move its date or delete the row", "info")
     ok &= ~expired
@@ -199,7 +209,7 @@ def read_overrides(frame: pd.DataFrame | None, origin, lead_ids: np.ndarray, rul
         dup = pd.Series(lead_pos[rows]).duplicated(keep="last").to_numpy()
         shadow = np.zeros(len(m), dtype=bool)
         shadow[rows[dup]] = True
-        report("override-superseded", shadow, LEAD_ID,
+        report(OVERRIDE_SUPERSEDED, shadow, LEAD_ID,
                lambda p: f"a later {kind[p]} override of {idvals[p]} on this sheet wins; this one is ignored", "info")
         rows = rows[~dup]
         if which == STAGE:

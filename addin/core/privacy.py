@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..problems import CONSENT_NOT_UNDERSTOOD, NOT_A_DATE
 from .values.parse import blank_mask, to_date
 from .values.text import fold, fold_series
 from .values.vocabulary import CONSENT_NO_WORDS, CONSENT_YES_WORDS, NO_CONSENT, RETENTION_EXPIRED, UNKNOWN_WORDS
@@ -85,7 +86,7 @@ def consent_step(lead, rules, date_order: str, log) -> np.ndarray:
     raw = lead.frame[CONSENT]
     yes, bad = read_consent(raw, date_order, policy.blank_yes)
     vals = raw.to_numpy(object)
-    lead.report(log, "consent-not-understood", bad, CONSENT,
+    lead.report(log, CONSENT_NOT_UNDERSTOOD, bad, CONSENT,
                 lambda k: f'consent "{vals[k]}" is not understood, so the lead counts as without consent; '
                           "write Yes/No (Oui/Non, Ja/Nein, Opt-in/Opt-out) or the date consent was given")
     return yes
@@ -116,7 +117,7 @@ def retention_step(lead, rules, open_deal: np.ndarray, action_date: pd.Series, l
             dates, bad = to_date(lead.frame[col], date_order)
             if policy.retention_months and col == LAST_UPDATED:     # Created is read nowhere else: no new reports
                 vals = lead.frame[col].to_numpy(object)
-                lead.report(log, "not-a-date", bad.to_numpy(), col,
+                lead.report(log, NOT_A_DATE, bad.to_numpy(), col,
                             lambda k, v=vals: f'"{v[k]}" is not a date (use 22/11/2026 or 2026-11-22)')
             touches.append(dates.to_numpy("datetime64[ns]"))
     stacked = np.vstack([t.astype("datetime64[ns]").view(np.int64) for t in touches]) if touches else np.zeros((0, n))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..problems import SCORE_RANGE
 from .rules import fitrules
 from .rules.fitrules import cents
 from .rules.model import Rules
@@ -53,7 +54,7 @@ class RuleTable:
         mc.append(NO_LIMIT), mp.append(np.inf)
         names.append("score-base"), kinds.append("base"), labels.append("score.base"), pts.append(rules.base)
         mc.append(1), mp.append(np.inf)
-        names.append("score-range"), kinds.append("clip"), labels.append(""), pts.append(0), mc.append(1), mp.append(np.inf)
+        names.append(SCORE_RANGE), kinds.append("clip"), labels.append(""), pts.append(0), mc.append(1), mp.append(np.inf)
         return cls(np.array(names, dtype=object), np.array(kinds, dtype=object), np.array(labels, dtype=object),
                    np.asarray(pts, dtype=float), np.asarray(mc, dtype=np.int64), np.asarray(mp, dtype=float),
                    len(rules.fit), list(rules.activities), len(names) - 1,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LeadQError, Problem, WorkbookError
+from ..problems import ACTIVITIES_SOURCE
 from .plan import ORDER, q
 from .source import ActivitiesSource
 
@@ -87,7 +88,7 @@ class DuckBackend:
             self.con.execute(f"CREATE TEMP VIEW src AS {self._select(source)}")
             described = self.con.execute("DESCRIBE src").fetchall()
         except duckdb.Error as e:
-            p = Problem("activities-source", source.label, f"cannot be read: {str(e).splitlines()[0]}", "error")
+            p = Problem(ACTIVITIES_SOURCE, source.label, f"cannot be read: {str(e).splitlines()[0]}", "error")
             raise WorkbookError(str(p), [p]) from None
         self._types = {name: typ for name, typ, *_ in described}
 
@@ -98,7 +99,7 @@ class DuckBackend:
             found = self.con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = 'leadq_src' "
                                      "AND table_name = ? AND (? = '' OR table_schema = ?)", [name, schema, schema]).fetchall()
             if found and found[0][0] != "BASE TABLE":
-                p = Problem("activities-source", source.label,
+                p = Problem(ACTIVITIES_SOURCE, source.label,
                             f'"{source.table}" is a view, not a table; a view can read other files or the network, so '
                             "LeadQ reads only tables: store the activities in a table "
                             f"(CREATE TABLE events AS SELECT * FROM {source.table})", "error")

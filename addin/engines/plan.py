@@ -31,6 +31,16 @@ from ..core.values.headers import LEAD_ID, match_headers, near_miss
 from ..core.values.parse import read_dates
 from ..core.values.text import did_you_mean, fold_series, key
 from ..errors import Problem, ProblemLog, WorkbookError
+from ..problems import (
+    ACTIVITY_WITHOUT_LEAD,
+    DATE_ORDER_GUESSED,
+    MISSING_ACTIVITY,
+    MISSING_COLUMN,
+    MISSING_DATE,
+    NOT_A_DATE,
+    UNKNOWN_ACTIVITY,
+    UNKNOWN_LEAD,
+)
 from .backend import Backend
 
 ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
@@ -99,7 +109,7 @@ class Plan:
         for needed in ("Date", "Activity"):
             if needed not in self.col:
                 hint = next((f' (did you mean "{h}"?)' for h in hmap.custom if near_miss(h, "Activities") == needed), "")
-                p = Problem("missing-column", backend.label, f'no "{needed}" column{hint}; the activity log needs '
+                p = Problem(MISSING_COLUMN, backend.label, f'no "{needed}" column{hint}; the activity log needs '
                                                              'Lead ID (or Email), Date, Activity and Detail columns', "error")
                 raise WorkbookError(str(p), [p])
         self.where = {c: f'{backend.label} (column "{real}")' for c, real in self.col.items()}
@@ -116,7 +126,7 @@ class Plan:
             keys = lead_keys(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
             pos = id_index.get_indexer(keys)
             given = keys != ""
-            self._note("unknown-lead", d, given & (pos < 0))
+            self._note(UNKNOWN_LEAD, d, given & (pos < 0))
             self.b.register("dim_lead", pd.DataFrame({"v": d["v"], "pos": pos.astype(np.int64),
                                                       "given": given.astype(np.int64)}), self.col[LEAD_ID])
             joins.append(f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v")
@@ -129,7 +139,7 @@ class Plan:
             folded = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
             pos = first.reindex(folded).fillna(-1).to_numpy(np.int64)
             pos = np.where(folded != "", pos, -1)
-            self._note("unknown-lead", d, (folded != "") & (pos < 0))
+            self._note(UNKNOWN_LEAD, d, (folded != "") & (pos < 0))
             self.b.register("dim_email", pd.DataFrame({"v": d["v"], "pos": pos, "given": (folded != "").astype(np.int64)}),
                             self.col["Email"])
             joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
@@ -139,7 +149,7 @@ class Plan:
         resolved = [lookup.get(key(u)) for u in d["v"]]
         rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)
         blank = np.array([key(u) == "" for u in d["v"]], dtype=bool)
-        self._note("unknown-activity", d, (rule < 0) & ~blank)
+        self._note(UNKNOWN_ACTIVITY, d, (rule < 0) & ~blank)
         self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64)}),
                         self.col["Activity"])
         joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
@@ -169,7 +179,7 @@ class Plan:
             self.dates_guessed = reading.guessed        # the pandas engine's date-order-guessed line, on the same rows
             day = dates.to_numpy("datetime64[D]").astype(np.int64)
             ok = dates.notna().to_numpy()
-            self._note("not-a-date", d, bad.to_numpy())
+            self._note(NOT_A_DATE, d, bad.to_numpy())
             self.b.register("dim_date", pd.DataFrame({"v": d["v"], "day": np.where(ok, day, 0), "ok": ok.astype(np.int64),
                                                       "bad": bad.to_numpy().astype(np.int64)}), self.col["Date"])
             joins.append(f"LEFT JOIN dim_date x ON s.{q(self.col['Date'])} = x.v")
@@ -316,16 +326,16 @@ class Plan:
         empty = (g["tblank"] == 1) & (g["dk"] == 0) & (g["dbad"] == 0)
         ok = known & (g["tk"] == 1)
         counts = {
-            "activity-without-lead": ((g["given"] == 0) & ~empty, LEAD_ID if LEAD_ID in self.col else "Email",
+            ACTIVITY_WITHOUT_LEAD: ((g["given"] == 0) & ~empty, LEAD_ID if LEAD_ID in self.col else "Email",
                                       "{n} activities have no Lead ID (or known Email); they are skipped"),
-            "unknown-lead": ((g["given"] == 1) & ~known, LEAD_ID if LEAD_ID in self.col else "Email",
+            UNKNOWN_LEAD: ((g["given"] == 1) & ~known, LEAD_ID if LEAD_ID in self.col else "Email",
                              "{n} activities name no lead of the Leads sheet{e}; they are skipped"),
-            "unknown-activity": ((g["tk"] == 0) & (g["tblank"] == 0) & known, "Activity",
+            UNKNOWN_ACTIVITY: ((g["tk"] == 0) & (g["tblank"] == 0) & known, "Activity",
                                  "{n} activities have an unknown type{e}; they are skipped — add it to rules.json or fix the spelling"),
-            "missing-activity": ((g["tblank"] == 1) & known & ~empty, "Activity", "{n} activities have no type; they are skipped"),
-            "not-a-date": ((g["dbad"] == 1) & ok, "Date", "{n} activities have a date LeadQ cannot read{e} "
+            MISSING_ACTIVITY: ((g["tblank"] == 1) & known & ~empty, "Activity", "{n} activities have no type; they are skipped"),
+            NOT_A_DATE: ((g["dbad"] == 1) & ok, "Date", "{n} activities have a date LeadQ cannot read{e} "
                                                            "(use 22/11/2026 or 2026-11-22); they are skipped"),
-            "missing-date": ((g["dk"] == 0) & (g["dbad"] == 0) & ok, "Date", "{n} activities have no date; they are skipped"),
+            MISSING_DATE: ((g["dk"] == 0) & (g["dbad"] == 0) & ok, "Date", "{n} activities have no date; they are skipped"),
         }
         for code, (mask, column, message) in counts.items():
             n = int(g["n"][mask].sum())
@@ -335,14 +345,14 @@ class Plan:
             hint = ""
             if ex:
                 shown = ", ".join(f'"{v}" ×{c:,}' for v, c in sorted(ex, key=lambda e: -e[1])[:3])
-                if code == "unknown-activity":
+                if code == UNKNOWN_ACTIVITY:
                     shown += did_you_mean(str(max(ex, key=lambda e: e[1])[0]), list(self.rules.activities))
                 hint = f", e.g. {shown}"
             self.log.add(Problem(code, self.where.get(column, self.b.label), message.format(n=f"{n:,}", e=hint), "warning",
                                  column=self.col.get(column)))
             self.log.count(code, n - 1)     # one line tells them all; the totals count every row
         if self.dates_guessed:                # as core.evaluate.date_notes words it
-            self.log.add(Problem("date-order-guessed", self.where["Date"],
+            self.log.add(Problem(DATE_ORDER_GUESSED, self.where["Date"],
                                  f"{self.dates_guessed} date(s) such as 03/04/2026 could be day-first or month-first and "
                                  "nothing in the column tells: they are read day-first (DMY) — if they are US dates, set Date "
                                  "order to MDY on Settings", "warning"))

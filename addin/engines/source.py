@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..core.values.text import key
 from ..errors import Problem, WorkbookError
+from ..problems import ACTIVITIES_SOURCE
 
 SHEET_WORDS = {"", "sheet", "activities", "activitiessheet", "workbook"}
 PARQUET = (".parquet", ".pq", ".parq")
@@ -49,7 +50,7 @@ SHEET = ActivitiesSource("sheet")
 
 
 def _fail(where: str, message: str):
-    p = Problem("activities-source", where, message, "error")
+    p = Problem(ACTIVITIES_SOURCE, where, message, "error")
     raise WorkbookError(str(p), [p])
 
 

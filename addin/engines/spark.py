@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem, WorkbookError
+from ..problems import ACTIVITIES_SOURCE
 from .plan import ORDER, q
 from .source import ActivitiesSource
 
@@ -74,15 +75,15 @@ def spark_paths(source: ActivitiesSource) -> list[str]:
     for p in source.paths:
         text = str(p)
         if "://" in text or (_SCHEME.match(text) and not _DRIVE.match(text)):
-            problem = Problem("activities-source", source.label, f'"{text}" is a URL; the Spark engine reads local files only '
+            problem = Problem(ACTIVITIES_SOURCE, source.label, f'"{text}" is a URL; the Spark engine reads local files only '
                               "(a shared file system mounted at the same path on the cluster)", "error")
             raise WorkbookError(str(problem), [problem])
         real = Path(os.path.realpath(text))
         if not real.is_file():
-            problem = Problem("activities-source", source.label, f"{real} is not a file", "error")
+            problem = Problem(ACTIVITIES_SOURCE, source.label, f"{real} is not a file", "error")
             raise WorkbookError(str(problem), [problem])
         if any(c in str(real) for c in "*?[]{}" + ("\\" if os.sep == "/" else "")):
-            problem = Problem("activities-source", source.label, f"{real}: Spark reads a path holding * ? [ ] {{ }} or \\ as a "
+            problem = Problem(ACTIVITIES_SOURCE, source.label, f"{real}: Spark reads a path holding * ? [ ] {{ }} or \\ as a "
                               "pattern that may match other files; rename the file or its folder", "error")
             raise WorkbookError(str(problem), [problem])
         # not percent-encoded: Hadoop's Path takes the text as it is (file:///C:/… on Windows)
@@ -114,7 +115,7 @@ class SparkBackend:
 
     def __init__(self, source: ActivitiesSource, master: str | None = None):
         if source.kind == "duckdb":
-            p = Problem("activities-source", source.label, "Spark reads Parquet or CSV files, not a DuckDB table; export it "
+            p = Problem(ACTIVITIES_SOURCE, source.label, "Spark reads Parquet or CSV files, not a DuckDB table; export it "
                         "first (COPY events TO 'events.parquet') or use --engine duckdb", "error")
             raise WorkbookError(str(p), [p])
         self.label = source.label
@@ -140,7 +141,7 @@ class SparkBackend:
             df.selectExpr("*", f"{order} AS {ORDER}").createOrReplaceTempView("src")
         except Exception as e:      # Spark raises its own hierarchy (AnalysisException, Py4J errors)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            p = Problem("activities-source", source.label, f"Spark cannot read it: {first}", "error")
+            p = Problem(ACTIVITIES_SOURCE, source.label, f"Spark cannot read it: {first}", "error")
             raise WorkbookError(str(p), [p]) from None
         self.views: list[str] = ["src"]
 

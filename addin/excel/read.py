@@ -19,6 +19,7 @@ from ..core.values.headers import header_row
 from ..core.values.table import below_problem, rows_below, table_frame
 from ..core.values.text import key
 from ..errors import LeadQError, Problem
+from ..problems import MISSING_SHEET
 from ..settings import SHEET as SETTINGS_SHEET
 from ..settings import parse_settings
 
@@ -137,7 +138,7 @@ def read_book(book, tables: bool = True) -> WorkbookInput:
             last = t.header_row + len(t.frame)
             problems.append(below_problem(t.sheet.name, t.below_filled, last - t.below + 1, last))
     if tables and read.get("Activities") is None:
-        problems.append(Problem("missing-sheet", book.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
+        problems.append(Problem(MISSING_SHEET, book.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
     frame = lambda t: t.frame if t is not None else None    # noqa: E731
     return WorkbookInput(frame(leads) if leads is not None else pd.DataFrame(), frame(read.get("Activities")),
                          frame(read.get("Qualification")), settings, rows, book_history(book) if tables else None,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import Problem, WorkbookError
+from ..problems import ERASE_REFUSED
 from .edit import PackageEdit
 from .package import NS, REL_TABLE, col_index, col_letter, parse_xml, rels_path, to_xml, xml_text
 from .sheetxml import ROW_NUM, ROW_RE, split
@@ -32,7 +33,7 @@ class EraseRefused(WorkbookError):
 
 
 def _refuse(where: str, message: str) -> EraseRefused:
-    p = Problem("erase-refused", where, message, "error")
+    p = Problem(ERASE_REFUSED, where, message, "error")
     return EraseRefused(str(p), [p])
 
 

@@ -28,6 +28,7 @@ from ..core.values.headers import LEAD_ID, LEADS_OUTPUTS, canonicalize, header_r
 from ..core.values.parse import blank_mask, read_dates, read_numbers
 from ..core.values.text import fold, key
 from ..errors import Problem, WorkbookError
+from ..problems import IMPORT_UNREADABLE
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 SHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
@@ -40,7 +41,7 @@ _CODE = re.compile(r"^\s*(?:\+|0\d)")            # +33 6…, 0612…, 007: a lea
 
 
 def _error(path: Path, message: str) -> WorkbookError:
-    p = Problem("import-unreadable", str(path), message, "error")
+    p = Problem(IMPORT_UNREADABLE, str(path), message, "error")
     return WorkbookError(str(p), [p])
 
 

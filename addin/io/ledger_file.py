@@ -16,6 +16,7 @@ from ..core.report.present import EXCEL_MAX_ROWS
 from ..core.scoring import LEDGER_COLUMNS
 from ..core.values.text import key
 from ..errors import Problem, WorkbookError
+from ..problems import SCORE_DETAILS_FILE
 from ..settings import DETAILS_FILE, trusted_path
 
 SUFFIX = ".score-details.parquet"
@@ -37,7 +38,7 @@ def details_path(workbook: Path, settings: dict, settings_rows: dict) -> Path:
     path = Path(str(value).strip())
     where = details_where(settings_rows)
     if path.suffix.lower() != ".parquet":
-        p = Problem("score-details-file", where, f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
+        p = Problem(SCORE_DETAILS_FILE, where, f'"{value}" must be a .parquet file, e.g. {workbook.stem}{SUFFIX}', "error")
         raise WorkbookError(str(p), [p])
     return trusted_path(workbook, str(value), where)
 
@@ -49,11 +50,11 @@ def details_temporary(path: Path, where: str) -> tuple[int, Path]:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except FileExistsError:
-        p = Problem("score-details-file", where, f"{tmp} already exists (a file or a link LeadQ did not make); remove it "
+        p = Problem(SCORE_DETAILS_FILE, where, f"{tmp} already exists (a file or a link LeadQ did not make); remove it "
                     "and refresh again", "error")
         raise WorkbookError(str(p), [p]) from None
     except OSError as e:
-        p = Problem("score-details-file", where, f"cannot write beside {path} ({e.strerror}); name a folder you can write "
+        p = Problem(SCORE_DETAILS_FILE, where, f"cannot write beside {path} ({e.strerror}); name a folder you can write "
                     "to, or free the space", "error")
         raise WorkbookError(str(p), [p]) from None
     return fd, tmp
@@ -91,7 +92,7 @@ def check_not_input(path: Path, inputs, where: str) -> None:
     real = path.resolve()
     for p in inputs:
         if p is not None and Path(p).resolve() == real:
-            problem = Problem("score-details-file", where,
+            problem = Problem(SCORE_DETAILS_FILE, where,
                               f'"{path.name}" is one of this refresh\'s inputs ({p}); LeadQ would overwrite it: name '
                               "another file, e.g. WORKBOOK.score-details.parquet", "error")
             raise WorkbookError(str(problem), [problem])

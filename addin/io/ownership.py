@@ -15,6 +15,7 @@ import re
 
 from ..core.values.text import key
 from ..errors import Problem, WorkbookError
+from ..problems import SETTINGS_ROW_NOT_OURS
 from .edit import PackageEdit
 from .package import MAX_PART_BYTES, Package
 from .parts import BY_SHEET, OWNED, SETTING_NAMES
@@ -145,7 +146,7 @@ def owned_settings(edit: PackageEdit, settings_sheet: str, rows: dict[str, int],
             out[label] = r
             edit.defined_name(name, f"{quoted(settings_sheet)}!$B${r}")
         else:
-            problems.append(Problem("settings-row-not-ours", f"{settings_sheet}!B{r}",
+            problems.append(Problem(SETTINGS_ROW_NOT_OURS, f"{settings_sheet}!B{r}",
                                     f'the row "{label}" was not written by LeadQ, so LeadQ leaves its value alone',
                                     severity="warning", sheet=settings_sheet, cell=f"B{r}"))
     return out, problems

@@ -21,6 +21,7 @@ from ..core.values.headers import header_row as header_row_index
 from ..core.values.table import below_problem, blank_rows, rows_below, tag_origin
 from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
+from ..problems import MISSING_SHEET
 from ..settings import parse_settings
 from .package import Package, col_letter, parse_range, parse_ref
 from .parts.history import read_history
@@ -281,13 +282,13 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
                 layouts[sheet] = lay
         if "Leads" not in layouts:
             hint = did_you_mean("Leads", list(package.sheets))
-            p = Problem("missing-sheet", str(path.name), f'no "Leads" sheet{hint}; LeadQ reads leads from a sheet named Leads',
+            p = Problem(MISSING_SHEET, str(path.name), f'no "Leads" sheet{hint}; LeadQ reads leads from a sheet named Leads',
                         "error")
             raise WorkbookError(f"{path.name}: {p.message}", [p])
         problems = []
         frames = _load_all(path, reader, layouts, later, problems)
         if "Activities" not in layouts:
-            problems.append(Problem("missing-sheet", path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
+            problems.append(Problem(MISSING_SHEET, path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),

@@ -34,6 +34,7 @@ from ..core.report.present import (
     owned_values,
 )
 from ..errors import Problem, WorkbookError
+from ..problems import DAMAGED_PART
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
@@ -307,7 +308,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         damaged = edit.save(target, expect=expect, before_replace=before_replace)
     finally:
         pkg.close()
-    problems += [Problem("damaged-part", name, "this part was already damaged in the workbook (its content does not "
+    problems += [Problem(DAMAGED_PART, name, "this part was already damaged in the workbook (its content does not "
                          "match its checksum); LeadQ copied it as it was — Excel may repair or drop it", severity="warning")
                  for name in damaged]
     return WriteReport(target, owned, n, cut, problems, added)

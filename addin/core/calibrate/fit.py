@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import LeadQError, Problem, WorkbookError
+from ...problems import OUTCOME_NOT_UNDERSTOOD
 from ..evaluate import evaluate
 from ..model import Evaluation, Origin
 from ..rules import fitrules
@@ -89,7 +90,7 @@ def outcome_of(ev: Evaluation, frame: pd.DataFrame, spec: str) -> tuple[np.ndarr
         origin = Origin(frame, "Leads")
         raw = frame[col].to_numpy(object)
         for pos in np.flatnonzero(bad.to_numpy())[:20]:
-            problems.append(origin.problem("outcome-not-understood", int(pos), ev.headers.get(col, col),
+            problems.append(origin.problem(OUTCOME_NOT_UNDERSTOOD, int(pos), ev.headers.get(col, col),
                                            f'outcome "{raw[pos]}" is not understood (write 1/0 or Yes/No); the lead is left out'))
     said = (" — a column of that name is read before the keyword won (won vs lost deals): rename the column to "
             "use the keyword") if key(spec) == "won" else ""

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...problems import BAND_SHAPE, BAND_UNREACHABLE, FIT_RULE_KEY, FIT_RULE_KIND, OPERATOR_VALUE
 from ..values.text import fold, fold_series, key
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues, value_shape_error
 
@@ -221,34 +222,34 @@ def problems(rule: dict, at: list) -> list[tuple[list, str, str, str]]:
     out: list[tuple[list, str, str, str]] = []
     present = [k for k in KINDS if k in rule]
     if not present:
-        return [(at, "fit-rule-kind", 'a fit rule needs "op" (with field and value), "all", "bands" or "per"', "error")]
+        return [(at, FIT_RULE_KIND, 'a fit rule needs "op" (with field and value), "all", "bands" or "per"', "error")]
     if len(present) > 1:
-        return [(at + [present[1]], "fit-rule-kind",
+        return [(at + [present[1]], FIT_RULE_KIND,
                  f'a fit rule is one kind: "{present[0]}" or "{present[1]}", not both; split it into two rules', "error")]
     k = present[0]
     if k == "all":
         if "field" in rule:
-            out.append((at + ["field"], "fit-rule-key", '"all" rules name a field in each condition; remove "field"', "error"))
+            out.append((at + ["field"], FIT_RULE_KEY, '"all" rules name a field in each condition; remove "field"', "error"))
     elif "field" not in rule:
-        out.append((at, "fit-rule-key", f'a "{k}" rule needs a "field"', "error"))
+        out.append((at, FIT_RULE_KEY, f'a "{k}" rule needs a "field"', "error"))
     if k == "bands":
         if "points" in rule:
-            out.append((at + ["points"], "fit-rule-key", 'a "bands" rule takes its points from each band; remove "points"', "error"))
+            out.append((at + ["points"], FIT_RULE_KEY, 'a "bands" rule takes its points from each band; remove "points"', "error"))
     elif "points" not in rule:
-        out.append((at, "fit-rule-key", 'missing "points"', "error"))
+        out.append((at, FIT_RULE_KEY, 'missing "points"', "error"))
     for extra, owner in (("else", "bands"), ("max_points", "per"), ("value", "op")):
         if extra in rule and k != owner:
-            out.append((at + [extra], "fit-rule-key", f'"{extra}" only goes with "{owner}"; remove it', "error"))
+            out.append((at + [extra], FIT_RULE_KEY, f'"{extra}" only goes with "{owner}"; remove it', "error"))
     if k == "op":
         err = value_shape_error(rule["op"], rule.get("value"), "value" in rule) if isinstance(rule.get("op"), str) else None
         if err:
-            out.append((at + ["value"] if "value" in rule else at, "operator-value", err, "error"))
+            out.append((at + ["value"] if "value" in rule else at, OPERATOR_VALUE, err, "error"))
     if k == "all" and isinstance(rule["all"], list):
         for j, cond in enumerate(rule["all"]):
             if isinstance(cond, dict) and isinstance(cond.get("op"), str):
                 err = value_shape_error(cond["op"], cond.get("value"), "value" in cond)
                 if err:
-                    out.append((at + ["all", j, "value"] if "value" in cond else at + ["all", j], "operator-value", err, "error"))
+                    out.append((at + ["all", j, "value"] if "value" in cond else at + ["all", j], OPERATOR_VALUE, err, "error"))
     if k == "bands" and isinstance(rule["bands"], list):
         out += _band_problems(rule["bands"], at + ["bands"])
     return out
@@ -262,10 +263,10 @@ def _band_problems(bands: list, at: list) -> list[tuple[list, str, str, str]]:
             continue
         has_range = "gte" in b or "lt" in b
         if "in" in b and has_range:
-            out.append((at + [j], "band-shape", 'a band is a range ("gte" / "lt") or a list ("in"), not both', "error"))
+            out.append((at + [j], BAND_SHAPE, 'a band is a range ("gte" / "lt") or a list ("in"), not both', "error"))
             continue
         if not has_range and "in" not in b:
-            out.append((at + [j], "band-shape", 'a band needs "gte" and/or "lt" (numbers), or "in" (a list of values)', "error"))
+            out.append((at + [j], BAND_SHAPE, 'a band needs "gte" and/or "lt" (numbers), or "in" (a list of values)', "error"))
             continue
         if not has_range:
             continue
@@ -273,11 +274,11 @@ def _band_problems(bands: list, at: list) -> list[tuple[list, str, str, str]]:
         if not all(isinstance(v, (int, float)) for v in (lo, hi)):
             continue
         if lo >= hi:
-            out.append((at + [j], "band-shape", f"an empty band: gte ({_num(lo)}) must be below lt ({_num(hi)})", "error"))
+            out.append((at + [j], BAND_SHAPE, f"an empty band: gte ({_num(lo)}) must be below lt ({_num(hi)})", "error"))
             continue
         cover = next((i for i, a, z in seen if a <= lo and hi <= z), None)
         if cover is not None:
-            out.append((at + [j], "band-unreachable",
+            out.append((at + [j], BAND_UNREACHABLE,
                         f"this band can never match: band {cover + 1} already takes every value in it (first match wins); "
                         "list the narrower band first", "error"))
         seen.append((j, lo, hi))

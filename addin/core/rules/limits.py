@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ...problems import BAD_NUMBER, TOO_MANY_RULES, TOO_MANY_VALUES
+
 MAX_NUMBER = 1e12            # no point value, threshold or range bound needs more; sums stay exact
 MAX_ITEMS = {"fit": 2_000, "pages": 2_000, "disqualify": 2_000, "activities": 500}
 MAX_LIST_VALUES = 10_000     # values of one rule (e.g. the domains of email_domain_in)
@@ -33,7 +35,7 @@ def limit_problems(data: dict) -> list[tuple[list, str, str]]:
     for section, limit in MAX_ITEMS.items():
         items = data.get(section)
         if isinstance(items, (list, dict)) and len(items) > limit:
-            out.append(([section], "too-many-rules", f"{len(items):,} entries; the limit is {limit:,} "
+            out.append(([section], TOO_MANY_RULES, f"{len(items):,} entries; the limit is {limit:,} "
                         "(a refresh would take minutes): merge rules that share a field, e.g. one contains_any with many values"))
     if out:
         return out       # do not walk a huge file further
@@ -44,11 +46,11 @@ def limit_problems(data: dict) -> list[tuple[list, str, str]]:
             stack.extend((parts + [k], v) for k, v in value.items())
         elif isinstance(value, list):
             if len(value) > MAX_LIST_VALUES:
-                out.append((parts, "too-many-values", f"{len(value):,} values; the limit is {MAX_LIST_VALUES:,}"))
+                out.append((parts, TOO_MANY_VALUES, f"{len(value):,} values; the limit is {MAX_LIST_VALUES:,}"))
                 continue
             stack.extend((parts + [i], v) for i, v in enumerate(value))
         else:
             msg = _number_problem(value)
             if msg:
-                out.append((parts, "bad-number", msg))
+                out.append((parts, BAD_NUMBER, msg))
     return sorted(out, key=lambda p: [str(x) for x in p[0]])

@@ -19,7 +19,31 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ...errors import Problem, RulesError
-from ...problems import schema_code
+from ...problems import (
+    CRITERIA_IGNORED,
+    CRITERIA_MISSING,
+    DECAY_KINDS,
+    DUPLICATE_ACTIVITY_NAME,
+    DUPLICATE_ID,
+    DUPLICATE_KEY,
+    DUPLICATE_STAGE,
+    GRADES_ORDER,
+    JSON_SYNTAX,
+    NOT_AN_OBJECT,
+    OPERATOR_VALUE,
+    OUTCOME_PROBABILITY,
+    PROBABILITY_MISSING,
+    PROBABILITY_RANGE,
+    REGEX_PAGE_PATTERN,
+    REQUIRE_MIN,
+    SCORE_RANGE,
+    THRESHOLD_UNREACHABLE,
+    THRESHOLDS_ORDER,
+    UNDEFINED_ACTIVITY_TYPE,
+    UNKNOWN_CRITERION,
+    UNKNOWN_FIELD,
+    schema_code,
+)
 from ..qualification import FRAMEWORKS, Checklist, build_checklist, criterion_names
 from ..values.headers import canonical_field, known_fields
 from ..values.text import did_you_mean, key, suggest
@@ -269,7 +293,7 @@ def _parse(text: str, name: str) -> tuple[dict | None, list[Problem]]:
         seen = {}
         for k, v in pairs:
             if k in seen:
-                problems.append(Problem("duplicate-key", name, f'key "{k}" appears twice in the same object; '
+                problems.append(Problem(DUPLICATE_KEY, name, f'key "{k}" appears twice in the same object; '
                                         "the second would silently win — keep one"))
             seen[k] = v
         return seen
@@ -282,12 +306,12 @@ def _parse(text: str, name: str) -> tuple[dict | None, list[Problem]]:
             hint = " (a trailing comma, or a missing quote?)"
         elif "Expecting ',' delimiter" in e.msg:
             hint = " (a missing comma between two items?)"
-        return None, [Problem("json-syntax", f"{name}:{e.lineno}", f"{e.msg} at line {e.lineno} column {e.colno}{hint}",
+        return None, [Problem(JSON_SYNTAX, f"{name}:{e.lineno}", f"{e.msg} at line {e.lineno} column {e.colno}{hint}",
                               line=e.lineno)]
     except RecursionError:
-        return None, [Problem("json-syntax", name, "the JSON is nested too deeply")]
+        return None, [Problem(JSON_SYNTAX, name, "the JSON is nested too deeply")]
     if not isinstance(data, dict):
-        return None, [Problem("not-an-object", f"{name}:1", "rules.json must hold one JSON object { … }", line=1)]
+        return None, [Problem(NOT_AN_OBJECT, f"{name}:1", "rules.json must hold one JSON object { … }", line=1)]
     return data, problems
 
 
@@ -367,7 +391,7 @@ def _check_ids(user: dict, merged: dict) -> list[_Finding]:
             if not isinstance(rid, str):
                 continue
             if rid in seen:
-                out.append(([section, i, "id"], "duplicate-id", f'id "{rid}" is already used at {seen[rid]}; ids must be unique', "error"))
+                out.append(([section, i, "id"], DUPLICATE_ID, f'id "{rid}" is already used at {seen[rid]}; ids must be unique', "error"))
             else:
                 seen[rid] = json_path([section, i, "id"])
     return out
@@ -384,14 +408,14 @@ def _check_rule_values(user: dict, merged: dict) -> list[_Finding]:
             elif isinstance(op, str):
                 err = value_shape_error(op, r.get("value"), "value" in r)
                 if err:
-                    out.append(([section, i, "value"] if "value" in r else [section, i], "operator-value", err, "error"))
+                    out.append(([section, i, "value"] if "value" in r else [section, i], OPERATOR_VALUE, err, "error"))
             conds = r.get("all") if isinstance(r.get("all"), list) else [r]
             for j, c in enumerate(conds):
                 fld = c.get("field") if isinstance(c, dict) else None
                 if isinstance(fld, str) and canonical_field(fld) == fld and fld not in known_fields():
                     hit = suggest(fld, known_fields(), cutoff=0.8)
                     if hit:
-                        out.append(([section, i, "all", j, "field"] if c is not r else [section, i, "field"], "unknown-field",
+                        out.append(([section, i, "all", j, "field"] if c is not r else [section, i, "field"], UNKNOWN_FIELD,
                                     f'"{fld}" is not a standard Leads column (did you mean "{hit}"?); '
                                     "a custom column of that exact name also works", "warning"))
     return out
@@ -423,13 +447,13 @@ def _check_pages(user: dict, merged: dict) -> list[_Finding]:
             globs = glob_for(match)
             fix = (f'write "{globs[0]}"' if len(globs) == 1 else
                    "write one page rule per pattern: " + ", ".join(f'"{g}"' for g in globs))
-            out.append((["pages", i, "match"], "regex-page-pattern",
+            out.append((["pages", i, "match"], REGEX_PAGE_PATTERN,
                         f'"{match}" looks like a regular expression, but page patterns are globs (* any text, '
                         f"? one character; every other character is matched as written), so it never matches a URL; {fix}", "warning"))
         acts = r.get("activity")
         for a in ([acts] if isinstance(acts, str) else acts if isinstance(acts, list) else []):
             if isinstance(a, str) and a not in types:
-                out.append((["pages", i, "activity"], "undefined-activity-type",
+                out.append((["pages", i, "activity"], UNDEFINED_ACTIVITY_TYPE,
                             f'activity type "{a}" is not defined in "activities"{did_you_mean(a, types)}', "error"))
     return out
 
@@ -447,7 +471,7 @@ def _check_activity_names(user: dict, merged: dict) -> list[_Finding]:
                 continue
             other = seen.setdefault(key(name), t)
             if other != t:
-                out.append((["activities", t, where], "duplicate-activity-name",
+                out.append((["activities", t, where], DUPLICATE_ACTIVITY_NAME,
                             f'"{name}" already names activity type "{other}"; a name in the Activity column must mean one type',
                             "error"))
     return out
@@ -459,23 +483,23 @@ def _check_scale(user: dict, merged: dict) -> list[_Finding]:
     mt = merged.get("thresholds") if isinstance(merged.get("thresholds"), dict) else {}
     mql, hot = mt.get("mql"), mt.get("hot")
     if isinstance(user.get("thresholds"), dict) and _num(mql) and _num(hot) and hot < mql:
-        out.append((["thresholds", "hot" if "hot" in user["thresholds"] else "mql"], "thresholds-order",
+        out.append((["thresholds", "hot" if "hot" in user["thresholds"] else "mql"], THRESHOLDS_ORDER,
                     f"hot ({hot}) must not be below mql ({mql})", "error"))
     sc = merged.get("score")
     if isinstance(sc, dict):
         lo, hi = sc.get("min"), sc.get("max")
         if _num(lo) and _num(hi) and lo >= hi:
-            out.append((["score"], "score-range", f"min ({lo}) must be below max ({hi})", "error"))
+            out.append((["score"], SCORE_RANGE, f"min ({lo}) must be below max ({hi})", "error"))
         if _num(mql) and _num(hi) and mql > hi:
-            out.append((["thresholds", "mql"], "threshold-unreachable",
+            out.append((["thresholds", "mql"], THRESHOLD_UNREACHABLE,
                         f"mql ({mql}) is above the highest score ({hi}): no lead could ever be an MQL", "error"))
         if isinstance(user.get("thresholds"), dict) and "hot" in user["thresholds"] and _num(hot) and _num(hi) and hot > hi:
-            out.append((["thresholds", "hot"], "threshold-unreachable",
+            out.append((["thresholds", "hot"], THRESHOLD_UNREACHABLE,
                         f"hot ({hot}) is above the highest score ({hi}): no lead could ever be hot", "error"))
         if isinstance(user.get("grades"), dict) and _num(hi):
             for g, v in user["grades"].items():
                 if g != "else" and _num(v) and v > hi:
-                    out.append((["grades", g], "threshold-unreachable",
+                    out.append((["grades", g], THRESHOLD_UNREACHABLE,
                                 f'grade "{g}" ({v}) is above the highest score ({hi}): no lead could ever get it', "error"))
     gr = user.get("grades")
     if isinstance(gr, dict):
@@ -484,12 +508,12 @@ def _check_scale(user: dict, merged: dict) -> list[_Finding]:
             if g == "else" or not _num(v):
                 continue
             if prev is not None and v >= prev[1]:
-                out.append((["grades", g], "grades-order", f'grade "{g}" ({v}) must need less than grade "{prev[0]}" '
+                out.append((["grades", g], GRADES_ORDER, f'grade "{g}" ({v}) must need less than grade "{prev[0]}" '
                             f"({prev[1]}); list grades from best to worst", "error"))
             prev = (g, v)
     dec = user.get("decay")
     if isinstance(dec, dict) and len(dec) > 1:
-        out.append((["decay"], "decay-kinds", f"choose one decay kind, not {len(dec)}: {', '.join(dec)}", "error"))
+        out.append((["decay"], DECAY_KINDS, f"choose one decay kind, not {len(dec)}: {', '.join(dec)}", "error"))
     return out
 
 
@@ -507,19 +531,19 @@ def _check_pipeline(user: dict, merged: dict) -> list[_Finding]:
         if isinstance(oc, str):
             outcomes.add(oc)
         if _num(p) and oc:
-            out.append((["pipeline", i, "probability"], "outcome-probability", f'a "{oc}" stage takes no probability '
+            out.append((["pipeline", i, "probability"], OUTCOME_PROBABILITY, f'a "{oc}" stage takes no probability '
                         f"(it is {default_probability(oc):g} by definition); remove it", "error"))
         elif _num(p) and not 0 <= p <= 1:
             hint = f"; write {p / 100:g} for {p:g} %" if 1 < p <= 100 else ""
-            out.append((["pipeline", i, "probability"], "probability-range",
+            out.append((["pipeline", i, "probability"], PROBABILITY_RANGE,
                         f"probability must be between 0 and 1, not {p:g}{hint}", "error"))
         elif not _num(p) and oc is None:
-            out.append((["pipeline", i], "probability-missing",
+            out.append((["pipeline", i], PROBABILITY_MISSING,
                         f'an open stage needs a "probability" between 0 and 1 (or an "outcome": {" / ".join(OUTCOMES)})', "error"))
         for nm in [st.get("stage"), *(st.get("aliases") or [])]:
             if isinstance(nm, str):
                 if key(nm) in names and names[key(nm)] != json_path(["pipeline", i]):
-                    out.append((["pipeline", i], "duplicate-stage", f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
+                    out.append((["pipeline", i], DUPLICATE_STAGE, f'deal stage "{nm}" is already defined at {names[key(nm)]}', "error"))
                 names[key(nm)] = json_path(["pipeline", i])
     for oc in OUTCOMES:
         if oc not in outcomes:
@@ -535,10 +559,10 @@ def _check_qualification(user: dict, merged: dict) -> list[_Finding]:
     out = []
     fw, crit = q.get("framework", "BANT"), q.get("criteria")
     if fw == "custom" and not crit:
-        out.append((["qualification"], "criteria-missing",
+        out.append((["qualification"], CRITERIA_MISSING,
                     'a custom framework needs "criteria": [{"id": "Budget", "question": "…"}, …]', "error"))
     if fw in FRAMEWORKS and crit:
-        out.append((["qualification", "criteria"], "criteria-ignored",
+        out.append((["qualification", "criteria"], CRITERIA_IGNORED,
                     f'"criteria" is only used with "framework": "custom"; {fw} has its own', "warning"))
     if not (fw in FRAMEWORKS or (fw == "custom" and isinstance(crit, list))):
         return out
@@ -548,10 +572,10 @@ def _check_qualification(user: dict, merged: dict) -> list[_Finding]:
     if isinstance(req, list):
         for j, r in enumerate(req):
             if isinstance(r, str) and names and key(r) not in {key(x) for x in names}:
-                out.append((["qualification", "require", j], "unknown-criterion",
+                out.append((["qualification", "require", j], UNKNOWN_CRITERION,
                             f'"{r}" is not a criterion of {fw}{did_you_mean(r, names)}', "error"))
     elif isinstance(req, dict) and isinstance(req.get("min"), int) and req["min"] > n:
-        out.append((["qualification", "require", "min"], "require-min", f"min {req['min']} is more than the {n} criteria of {fw}", "error"))
+        out.append((["qualification", "require", "min"], REQUIRE_MIN, f"min {req['min']} is more than the {n} criteria of {fw}", "error"))
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...problems import ROWS_BELOW_TABLE
 from .text import column_letter
 
 
@@ -74,7 +75,7 @@ def blank_rows(frame: pd.DataFrame) -> np.ndarray:
 def below_problem(sheet: str, n: int, first_row: int, last_row: int):
     """The one line saying rows under a table were read (n: rows holding values)."""
     from ...errors import Problem
-    return Problem("rows-below-table", f"{sheet}!{first_row}:{last_row}",
+    return Problem(ROWS_BELOW_TABLE, f"{sheet}!{first_row}:{last_row}",
                    f"{n:,} row{'s' * (n != 1)} below the {sheet} table {'were' if n != 1 else 'was'} read as part of it; a refresh "
                    f"extends the table to row {last_row} (Excel does not grow a table over rows a program writes or pasted "
                    "with a gap)",

@@ -18,6 +18,7 @@ from ...core.history import COLUMNS, FORMATS, WIDTHS, compact
 from ...core.history import SHEET as HISTORY
 from ...core.report.present import EXCEL_MAX_ROWS, HEADER_FILL, HEADER_FONT, excel_serial
 from ...errors import Problem
+from ...problems import HISTORY_FULL
 from ..edit import PackageEdit
 from ..ownership import check_sheet, claim_sheet, quoted
 from ..package import Deflated, Package, col_letter
@@ -93,7 +94,7 @@ def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | No
     elif last_row + len(appended) > EXCEL_MAX_ROWS:
         full = pd.concat([step.past, appended], ignore_index=True)
         kept, folded = compact(full, EXCEL_MAX_ROWS - 1)
-        problems.append(Problem("history-full", f"'{HISTORY}'!A2",
+        problems.append(Problem(HISTORY_FULL, f"'{HISTORY}'!A2",
                                 f"{HISTORY} reached a sheet's {EXCEL_MAX_ROWS:,} rows: its {folded:,} oldest rows were "
                                 "folded into one baseline row per lead (Stage since is kept)", "warning", sheet=HISTORY))
         edit.put(part, _whole_sheet(kept, styles))
