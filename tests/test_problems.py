@@ -51,7 +51,7 @@ def test_the_constants_of_the_catalogue_are_what_the_source_raises():
 
     from addin import problems
     used = set()
-    for path, text in _sources():
+    for _, text in _sources():
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("problems"):
                 used |= {a.name for a in node.names if a.name.isupper()}
