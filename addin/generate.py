@@ -2,7 +2,9 @@
 
 - `addin/rules.schema.json`: the operator enum, from the operator registry (core.rules.operators);
 - `docs/RULES.md`: the operators table, between its `generated: operators` markers;
-- `docs/PROBLEMS.md`: the whole problem-code reference, from the catalogue (addin.problems).
+- `docs/PROBLEMS.md`: the whole problem-code reference, from the catalogue (addin.problems);
+- `rules.json` (the repository's editable copy): the packaged defaults addin/default_rules.json, its
+  `$schema` pointing at addin/rules.schema.json.
 
 `python -m addin.generate` rewrites them; `python -m addin.generate --check` lists the stale ones and
 exits 1 (a test runs the same check, as the template's byte test does for workbook_template.xlsm).
@@ -67,7 +69,14 @@ def problems_md(_text: str = "") -> str:
     return "\n".join(out)
 
 
-GENERATED = {"addin/rules.schema.json": schema_text, "docs/RULES.md": rules_md, "docs/PROBLEMS.md": problems_md}
+def repo_rules(_text: str = "") -> str:
+    """rules.json at the repository's root: the packaged defaults, byte for byte but for the $schema path."""
+    text = (ROOT / "addin" / "default_rules.json").read_text("utf-8")
+    return text.replace('"$schema": "./rules.schema.json"', '"$schema": "./addin/rules.schema.json"', 1)
+
+
+GENERATED = {"addin/rules.schema.json": schema_text, "docs/RULES.md": rules_md, "docs/PROBLEMS.md": problems_md,
+             "rules.json": repo_rules}
 
 
 def stale(root: Path = ROOT) -> dict[str, str]:

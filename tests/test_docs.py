@@ -82,11 +82,14 @@ def test_the_generator_rewrites_a_stale_file(tmp_path, monkeypatch):
     rules = tmp_path / "docs" / "RULES.md"
     rules.write_text(rules.read_text("utf-8").replace("| `like` |", "| `glob` |"), "utf-8")
     (tmp_path / "docs" / "PROBLEMS.md").unlink()
+    (tmp_path / "rules.json").write_text("{}", "utf-8")
     found = generate.stale(tmp_path)
     assert set(found) == set(generate.GENERATED)
     assert json.loads(found["addin/rules.schema.json"])["$defs"]["operator"]["enum"] == list(REGISTRY)
     assert "| `like` |" in found["docs/RULES.md"] and "| `glob` |" not in found["docs/RULES.md"]
     assert "| `missing-lead-id` | warning | Missing Lead ID |" in found["docs/PROBLEMS.md"]
+    packaged = json.loads((ROOT / "addin" / "default_rules.json").read_text("utf-8"))
+    assert json.loads(found["rules.json"]) == {**packaged, "$schema": "./addin/rules.schema.json"}
 
 
 def test_every_problem_code_is_a_constant_of_the_catalogue():
