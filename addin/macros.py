@@ -699,8 +699,18 @@ def preview_rules(book, stamp: str) -> None:
                                                 f"{len(p.warnings)} warning(s) — see the {PREVIEW_SHEET} sheet"})
 
 
+@_guarded("CRM export")
+def export_for_crm(book, stamp: str) -> None:
+    """Export for CRM: the scores in the plain csv import format, to NAME.crm-export.csv beside the
+    workbook (`leadq export --for csv`); no cell but Settings' Status changes."""
+    from .app.export import export_for_crm_input
+    inp = read_book(book)
+    target, rows = export_for_crm_input(inp, now=stamp)
+    _status(book, inp.settings_rows, {"Status": f"OK — exported for CRM {stamp}: {rows} leads in {target.name}"})
+
+
 JOBS = {key("Refresh"): refresh, key("Preview rules"): preview_rules, key("Calibrate"): calibrate,
-        key("Check rules"): check_rules}
+        key("Check rules"): check_rules, key("Export for CRM"): export_for_crm}
 
 
 def _button_job(book) -> str:

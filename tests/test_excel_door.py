@@ -328,6 +328,7 @@ def test_leadq_new_names_the_python_that_ran_it_for_xlwings(tmp_path, monkeypatc
     ("Preview rules", "Settings", "OK — rules preview"),
     ("Calibrate", "Settings", "Calibrated"),
     ("Check rules", "Settings", "rules.json is valid"),
+    ("Export for CRM", "Settings", "OK — exported for CRM"),
     ("Calibrate", "Summary", "OK — 200 leads scored"),      # the Summary's Refresh button refreshes, whatever is chosen
 ])
 def test_every_button_runs_its_job_through_the_shim(book_path, job, sheet, status):
@@ -364,7 +365,7 @@ def test_an_unknown_job_is_named_in_status(book_path):
     book.sheets["Settings"].activate()
     macros.run_button()
     assert _status(book) == (f'Failed: Settings!B{row} ("Job to run") is "Explain": choose Refresh, Preview rules, '
-                             'Calibrate or Check rules')
+                             'Calibrate, Check rules or Export for CRM')
 
 
 def test_the_template_passes_the_excel_load_gate():
@@ -636,3 +637,29 @@ def test_an_interpreter_path_with_a_space_fails_on_a_mac_and_leadq_new_says_so(t
     _, _, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
     assert re.search(re.escape(f"{tmp_path}/My: ") + "(not found|No such file or directory)", log), log   # dash, bash
     assert openpyxl.load_workbook(book)["Settings"]["B5"].value in (None, "")
+def test_export_for_crm_from_the_workbook_writes_what_leadq_export_writes(book_path, tmp_path):
+    """Settings > Job to run = Export for CRM, Run: NAME.crm-export.csv beside the workbook, the same
+    rows as `leadq export --for csv` on the same file and as-of date; no sheet of the book changes."""
+    import io
+
+    import pandas as pd
+
+    from addin.cli import run
+    wb = openpyxl.load_workbook(book_path, keep_vba=True)
+    row = next(c.row for c in wb["Settings"]["A"] if c.value == "Job to run")
+    wb["Settings"].cell(row, 2).value = "Export for CRM"
+    wb["Settings"]["B3"] = dt.datetime(2026, 11, 22)          # both doors score as of the same day
+    wb.save(book_path)
+    book = open_as_caller(book_path)
+    before = {s.name: s.used_range.value for s in book.sheets if s.name != "Settings"}
+    book.sheets["Settings"].activate()
+    macros.run_button(now="2026-11-22 09:00")
+    target = book_path.with_name(book_path.stem + ".crm-export.csv")
+    assert _status(book) == f"OK — exported for CRM 2026-11-22 09:00: 200 leads in {target.name}"
+    assert {s.name: s.used_range.value for s in book.sheets if s.name != "Settings"} == before
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["export", str(book_path), "--for", "csv", str(tmp_path / "cli.csv")], out, err) == 0, err.getvalue()
+    by_button, by_cli = pd.read_csv(target), pd.read_csv(tmp_path / "cli.csv")
+    assert len(by_button) == 200 and list(by_button.columns) == list(by_cli.columns)
+    stamp = [c for c in by_cli.columns if "refresh" in c.lower()]          # when each export ran
+    pd.testing.assert_frame_equal(by_button.drop(columns=stamp), by_cli.drop(columns=stamp))

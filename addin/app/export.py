@@ -88,28 +88,32 @@ def export_pseudonymised(workbook, out_csv, rules=None, as_of=None, env: dict | 
     return len(frame), where
 
 
+CRM_EXPORT_SUFFIX = ".crm-export.csv"     # the Export for CRM job's file, beside the workbook
+
+
 def crm_export_frame(workbook, crm: str, rules=None, as_of=None, now: str | None = None):
     """The rows of `leadq export --for CRM` (see core.report.crm_export) and the evaluation behind them."""
+    from .inputs import from_file
+    return crm_export_input(from_file(Path(workbook)), crm, rules, as_of, now)
+
+
+def crm_export_input(inp, crm: str, rules=None, as_of=None, now: str | None = None):
+    """The CRM export's rows from a workbook's input (a file, or a book open in Excel), and the evaluation."""
     import datetime as dt
 
     from ..core.report.crm_export import crm_frame
-    from .inputs import from_file
     from .refresh import compute
-    workbook = Path(workbook)
-    inp = from_file(workbook)
-    data = inp.source
     ev, run = compute(inp, rules, as_of)
-    leads, hmap = canonicalize(data.leads.reset_index(drop=True), "Leads", (run.column_mapping or {}).get("Leads"))
+    leads, hmap = canonicalize(inp.leads.reset_index(drop=True), "Leads", (run.column_mapping or {}).get("Leads"))
     leads = leads.iloc[ev.leads.index].reset_index(drop=True)
     real = {**{c: c for c in leads.columns}, **{k: str(v) for k, v in hmap.columns.items()}}
     stamp = now or dt.datetime.now().isoformat(timespec="seconds")
     return crm_frame(crm, leads, real, ev, stamp), ev
 
 
-def export_for_crm(workbook, crm: str, out_csv, rules=None, as_of=None, now: str | None = None) -> int:
-    """Write the CRM's import file atomically; return the number of rows. UTF-8 (with a BOM for the
-    plain csv format only, so Excel reads accents; the CRMs' importers read UTF-8 as it is)."""
-    frame, _ = crm_export_frame(workbook, crm, rules, as_of, now)
+def write_crm_csv(frame: pd.DataFrame, crm: str, out_csv) -> int:
+    """Write a CRM import file atomically; return the number of rows. UTF-8 (with a BOM for the plain
+    csv format only, so Excel reads accents; the CRMs' importers read UTF-8 as it is)."""
     target = Path(out_csv)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".csv", dir=target.parent)
     try:
@@ -120,3 +124,20 @@ def export_for_crm(workbook, crm: str, out_csv, rules=None, as_of=None, now: str
         Path(tmp).unlink(missing_ok=True)
         raise
     return len(frame)
+
+
+def export_for_crm(workbook, crm: str, out_csv, rules=None, as_of=None, now: str | None = None) -> int:
+    """Write the CRM's import file atomically; return the number of rows."""
+    frame, _ = crm_export_frame(workbook, crm, rules, as_of, now)
+    return write_crm_csv(frame, crm, out_csv)
+
+
+def export_for_crm_input(inp, now: str | None = None) -> tuple[Path, int]:
+    """The workbook's Export for CRM job: the plain csv format (LeadQ's columns, which every CRM's
+    importer can map) written to NAME.crm-export.csv beside the workbook; returns (file, rows)."""
+    from ..errors import LeadQError
+    if inp.path is None:
+        raise LeadQError("this workbook has no folder to write the CRM export to; save it first")
+    target = Path(inp.path).resolve().with_name(Path(inp.path).stem + CRM_EXPORT_SUFFIX)
+    frame, _ = crm_export_input(inp, "csv", now=now)
+    return target, write_crm_csv(frame, "csv", target)

@@ -41,7 +41,7 @@ from ..settings import MAPPING_SHEETS, mapping_label
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
 REFRESH_MACRO = "SampleCall"      # the only macro of xlwings' VBA project: every button calls it (see SHIM)
 JOB_LABEL = "Job to run"           # Settings: what the Run button on that sheet does (addin.macros.run_button)
-JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules")
+JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules", "Export for CRM")
 INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,
