@@ -709,8 +709,22 @@ def export_for_crm(book, stamp: str) -> None:
     _status(book, inp.settings_rows, {"Status": f"OK — exported for CRM {stamp}: {rows} leads in {target.name}"})
 
 
-JOBS = {key("Refresh"): refresh, key("Preview rules"): preview_rules, key("Calibrate"): calibrate,
-        key("Check rules"): check_rules, key("Export for CRM"): export_for_crm}
+def _jobs() -> dict:
+    """The Run button's jobs: each name of the drop-down's list (io.template.JOBS, the one list) is
+    the macro of that name in snake case here ("Export for CRM" -> export_for_crm); a name
+    without its macro fails at import, so the list and the macros cannot drift apart."""
+    from .io.template import JOBS as NAMES
+    found = {}
+    for name in NAMES:
+        macro = globals().get("_".join(name.lower().split()))
+        if not callable(macro):
+            raise ImportError(f'the job "{name}" of io.template.JOBS has no macro {"_".join(name.lower().split())}() '
+                              "in addin.macros")
+        found[key(name)] = macro
+    return found
+
+
+JOBS = _jobs()
 
 
 def _button_job(book) -> str:

@@ -663,3 +663,12 @@ def test_export_for_crm_from_the_workbook_writes_what_leadq_export_writes(book_p
     assert len(by_button) == 200 and list(by_button.columns) == list(by_cli.columns)
     stamp = [c for c in by_cli.columns if "refresh" in c.lower()]          # when each export ran
     pd.testing.assert_frame_equal(by_button.drop(columns=stamp), by_cli.drop(columns=stamp))
+
+
+def test_the_run_buttons_jobs_are_the_drop_downs_list_each_with_its_macro(monkeypatch):
+    from addin.core.values.text import key
+    from addin.io import template
+    assert list(macros.JOBS) == [key(n) for n in template.JOBS]
+    monkeypatch.setattr(template, "JOBS", (*template.JOBS, "Frobnicate leads"))
+    with pytest.raises(ImportError, match=r'the job "Frobnicate leads" of io.template.JOBS has no macro frobnicate_leads\(\)'):
+        macros._jobs()

@@ -16,6 +16,6 @@ resolves settings or calls the engine itself (tests/test_doors.py walks them to 
 | check rules | app.check | `check_file(path)` | `check_input(inp)` |
 | new | app.new | `new_workbook(out, …)` | |
 | import | app.imports | `import_files(workbook, {sheet: export})` | |
-| export | app.export | `export_for_crm`, `export_pseudonymised` | |
+| export | app.export | `export_for_crm`, `export_pseudonymised` | `export_for_crm_input(inp)` (the Run button's Export for CRM) |
 | forget | app.forget | `forget(workbook, lead=…, email=…)` erases one person everywhere | |
 """
