@@ -637,6 +637,8 @@ def test_an_interpreter_path_with_a_space_fails_on_a_mac_and_leadq_new_says_so(t
     _, _, done, log = _run_as_excel_for_mac(tmp_path, book, _conf(book))
     assert re.search(re.escape(f"{tmp_path}/My: ") + "(not found|No such file or directory)", log), log   # dash, bash
     assert openpyxl.load_workbook(book)["Settings"]["B5"].value in (None, "")
+
+
 def test_export_for_crm_from_the_workbook_writes_what_leadq_export_writes(book_path, tmp_path):
     """Settings > Job to run = Export for CRM, Run: NAME.crm-export.csv beside the workbook, the same
     rows as `leadq export --for csv` on the same file and as-of date; no sheet of the book changes."""
@@ -663,6 +665,26 @@ def test_export_for_crm_from_the_workbook_writes_what_leadq_export_writes(book_p
     assert len(by_button) == 200 and list(by_button.columns) == list(by_cli.columns)
     stamp = [c for c in by_cli.columns if "refresh" in c.lower()]          # when each export ran
     pd.testing.assert_frame_equal(by_button.drop(columns=stamp), by_cli.drop(columns=stamp))
+
+
+def test_export_for_crm_never_writes_over_what_the_workbook_reads(book_path):
+    """A workbook whose Activities source is NAME.crm-export.csv: the Run button's Export for CRM is
+    refused with one sentence, and that file keeps its bytes."""
+    target = book_path.with_name(book_path.stem + ".crm-export.csv")
+    target.write_text("Lead ID,Date,Activity\nL1001,2026-11-20,webinar\n", "utf-8")
+    wb = openpyxl.load_workbook(book_path, keep_vba=True)
+    col = {c.value: c.row for c in wb["Settings"]["A"] if c.value}
+    wb["Settings"].cell(col["Job to run"], 2).value = "Export for CRM"
+    wb["Settings"].cell(col["Activities source"], 2).value = target.name
+    wb.save(book_path)
+    before = target.read_bytes()
+    book = open_as_caller(book_path)
+    book.sheets["Settings"].activate()
+    macros.run_button(now="2026-11-22 09:00")
+    assert _status(book) == (f"Failed: CRM export — Export for CRM writes {target.name} beside the workbook, and "
+                             f"Settings!B{col['Activities source']} (Activities source) names that file: rename it "
+                             "and its setting; nothing was written")
+    assert target.read_bytes() == before
 
 
 def test_the_run_buttons_jobs_are_the_drop_downs_list_each_with_its_macro(monkeypatch):

@@ -138,6 +138,18 @@ def export_for_crm_input(inp, now: str | None = None) -> tuple[Path, int]:
     from ..errors import LeadQError
     if inp.path is None:
         raise LeadQError("this workbook has no folder to write the CRM export to; save it first")
+    from ..core.values.text import key
+    from ..io.guard import check_output
+    from ..settings import ACTIVITIES_SOURCE, DETAILS_FILE
     target = Path(inp.path).resolve().with_name(Path(inp.path).stem + CRM_EXPORT_SUFFIX)
+    for name in (ACTIVITIES_SOURCE, DETAILS_FILE):     # what the workbook reads from is never written over
+        text = str(inp.settings.get(key(name)) or "").strip()
+        row = inp.settings_rows.get(key(name))
+        try:
+            check_output(target, inputs=(target.parent / text,) if text else (), suffixes=(".csv",), what="", flag="")
+        except LeadQError:
+            raise LeadQError(f"Export for CRM writes {target.name} beside the workbook, and Settings"
+                             f"{'!B' + str(row) if row else ''} ({name}) names that file: rename it and its "
+                             "setting; nothing was written") from None
     frame, _ = crm_export_input(inp, "csv", now=now)
     return target, write_crm_csv(frame, "csv", target)
