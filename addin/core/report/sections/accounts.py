@@ -18,7 +18,7 @@ NAME = "accounts"
 def _table(ev: Evaluation) -> tuple[pd.DataFrame | None, str]:
     if ev.accounts is None:
         return None, ""
-    from ..accounts import account_table, grouping_note
+    from ...accounts import account_table, grouping_note
     return account_table(ev.accounts, ev.context, ev.rules), grouping_note(ev.accounts)
 
 
@@ -31,7 +31,7 @@ def cells(p: Page, s: Summary, rules) -> None:
     """Accounts: leads grouped by company, the best first, with their buying group's coverage."""
     if s.accounts is None or not len(s.accounts):
         return
-    from ..accounts import config
+    from ...accounts import config
     cfg = config(rules)
     how = {"max": "best contact's score", "sum": "sum of its contacts' scores",
            "top3_mean": "mean of its 3 best contacts' scores"}[cfg["score"]]
