@@ -12,6 +12,7 @@ from conftest import AS_OF, ROOT, gate
 from xlengine import Engine, cell_position, open_as_caller
 
 import addin.macros as macros
+from addin.core.report.sections import CHARTS
 from addin.core.report.summary import summarise
 from addin.core.report.summary_layout import summary_layout
 from addin.refresh import new_workbook
@@ -411,7 +412,7 @@ def _summary_state(book):
 
 
 def _refreshed_then_later(book_path):
-    """A book refreshed once in this session (Summary with 3 charts, colours, links), its as-of date
+    """A book refreshed once in this session (Summary with its charts, colours, links), its as-of date
     then typed months later so that the next refresh changes every part."""
     book = open_as_caller(book_path)
     macros.refresh(now=STAMPS[0])
@@ -436,22 +437,22 @@ def _trap_in_summary(monkeypatch, call: str, n: int):
 
 
 # Each kind of write the Summary makes (tests/test_macro_calls.py counts them), at its first, a middle or its
-# last call: emptying the sheet, values, fills, links, widths, charts; Chart.name 3 is the very last write.
+# last call: emptying the sheet, values, fills, links, widths, charts; naming its last chart is the very last write.
 SUMMARY_WRITES = [("Sheet.clear", 1), ("Chart.delete", 2), ("Range.raw_value=", 1), ("Range.raw_value=", 100),
                   ("Range.color=", 50), ("Range.add_hyperlink", 75), ("Range.column_width=", 13),
-                  ("Charts.add", 2), ("Chart.chart_type=", 3), ("Chart.name=", 3)]
+                  ("Charts.add", 2), ("Chart.chart_type=", len(CHARTS)), ("Chart.name=", len(CHARTS))]
 
 
 @pytest.mark.parametrize("call, n", SUMMARY_WRITES)
 def test_a_summary_failing_at_any_write_comes_back_with_its_charts_and_colours(book_path, monkeypatch, tmp_path,
                                                                              call, n):
     """Failing at each kind of write of the Summary (the first, a middle one, the last of its kind:
-    Chart.name 3 is the Summary's very last write): the book is as it was, Summary included — its values,
+    naming its last chart is the Summary's very last write): the book is as it was, Summary included — its values,
     fills, fonts, links, widths, charts with their types and data — and Status says so."""
     monkeypatch.setenv("LEADQ_LOG_DIR", str(tmp_path / "logs"))
     book = _refreshed_then_later(book_path)
     before = _summary_state(book)
-    assert len(before["charts"]) == 3 and any(v[1] == "solid" for v in before["cells"].values())
+    assert len(before["charts"]) == len(CHARTS) and any(v[1] == "solid" for v in before["cells"].values())
     _trap_in_summary(monkeypatch, call, n)
     macros.refresh(now="2027-03-01 09:00")
     status = _status(book)

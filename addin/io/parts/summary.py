@@ -1,4 +1,4 @@
-"""Render the Summary layout (core/summary_layout.py) into the workbook package: cells, styles, links, charts."""
+"""Render the Summary layout (core/report/summary_layout.py) into the workbook package: cells, styles, links, charts."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "funnel"
+CHARTS = ("Funnel",)          # the charts it draws (ChartSpec.name), in order
 
 
 def reach_of(stages: pd.Series) -> np.ndarray:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "history"
+CHARTS = ("Trend",)
 
 
 def data(ev: Evaluation, **options) -> dict:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "pipeline"
+CHARTS = ("Pipeline",)
 
 
 def _table(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
