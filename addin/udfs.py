@@ -17,7 +17,7 @@ import xlwings as xw
 from .app.explain import explain_input
 from .app.inputs import WorkbookInput
 from .app.refresh import compute
-from .core.history import HISTORY_OUTPUTS
+from .core.report.outputs import HISTORY_OUTPUTS
 from .core.scoring import LEDGER_COLUMNS
 from .core.values.headers import LEADS_OUTPUTS
 from .core.values.table import table_frame

@@ -290,3 +290,29 @@ def test_many_bad_rows_keep_200_located_problems_and_count_the_rest(base_rules):
     assert len(located) == 200 and located[0].where == 'Activities!C2 (column "Activity")'
     assert [p.message for p in problems if p.code == "unknown-activity" and not p.cell] == \
         ["... and 300 more problems of this kind (unknown-activity)"]
+
+
+def test_an_activities_or_qualification_column_empty_on_every_row_is_read_as_no_column(base_rules):
+    """Empty on every row = absent, on Activities (Detail) and Qualification (a criterion column) as on
+    Leads: the same scores, stages and checklist as without the column, and one line naming it."""
+    import pandas as pd
+
+    import addin
+    base_rules["qualification"] = {"framework": "BANT", "require": "all"}
+    leads = leads_frame([{"Lead ID": f"L{i}", "Email": f"p{i}@corp.fr", "Job title": "CEO"} for i in range(6)])
+    rows = [(f"L{i}", "2026-11-20", "page_visit" if i % 2 else "webinar", None) for i in range(6)]
+    with_empty = acts_frame(rows)
+    without = with_empty.drop(columns=["Detail"])
+    q_empty = pd.DataFrame({"Lead ID": [f"L{i}" for i in range(6)], "Budget": [None, "", " ", None, None, None],
+                            "Need": ["Oui", "Non", "Oui", "x", "", "Oui"]})
+    q_without = q_empty.drop(columns=["Budget"])
+    a = addin.evaluate(leads, with_empty, base_rules, qualification=q_empty, as_of="2026-11-22")
+    b = addin.evaluate(leads, without, base_rules, qualification=q_without, as_of="2026-11-22")
+    cols = ["Fit score", "Engagement score", "Score", "Stage", "Checklist"]
+    pd.testing.assert_frame_equal(a.leads[cols], b.leads[cols])
+    lines = [p.message for p in a.problems if p.code == "empty-column"]
+    assert any(m.startswith('column "Detail" is empty on every row, so it is read as absent (page rules') for m in lines), lines
+    assert any(m.startswith('column "Budget" is empty on every row, so it is read as absent') for m in lines), lines
+    def missing(ev):
+        return [p.message for p in ev.problems if p.code == "missing-criterion-column" and '"Budget"' in p.message]
+    assert missing(a) == [] and len(missing(b)) == 1        # one line for the empty column, as one for the absent one

@@ -277,6 +277,23 @@ def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, re
     return (frame.drop(columns=empty) if empty else frame), empty
 
 
+def _empty_read_as_absent(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, origin: Origin, real: dict,
+                          consequence: str, log: ProblemLog) -> list[str]:
+    """The optional columns of Activities or Qualification that are empty on every row with data: read as
+    absent (what an empty column does is what no column does), in one line; the columns found."""
+    if not rows.any():
+        return []
+    empty = [c for c in columns if c in frame.columns and blank_mask(frame[c])[rows].all()]
+    if empty:
+        names = ", ".join(f'"{real.get(c, c)}"' for c in empty)
+        many = len(empty) > 1
+        log.add(Problem(EMPTY_COLUMN, origin.header_ref,
+                        f"column{'s' * many} {names} {'are' if many else 'is'} empty on every row, so {'they are' if many else 'it is'} "
+                        f"read as absent ({consequence}) — fill {'them' if many else 'it'} if the data exists", "info",
+                        sheet=origin.sheet, column=None if many else real.get(empty[0], empty[0])))
+    return empty
+
+
 def _id_hint(frame: pd.DataFrame, hmap, rows: np.ndarray, header: str) -> str:
     """The id-like column filled on every row without a Lead ID, to name in the line (one message for all rows)."""
     from .values.headers import is_id_like
@@ -668,6 +685,8 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
                   lambda p: "activity has no date; it is skipped")
     use = ok_so_far & dates.notna().to_numpy()
     day = dates.to_numpy("datetime64[D]").astype(np.int64)
+    if _empty_read_as_absent(frame, ["Detail"], ~empty, origin, real, "page rules, which read it, never match", log):
+        frame = frame.drop(columns=["Detail"])
     if "Detail" in frame.columns:
         detail_code, uniques = pd.factorize(frame["Detail"], use_na_sentinel=True)
         detail_text = fold_series(pd.Series(uniques, dtype=object)).to_numpy(object)
@@ -742,8 +761,12 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
     for col in frame.columns:
         by_key.setdefault(key(col), col)
     if sheet == "Qualification":
+        cols = [by_key[k] for c in checklist.criteria for k in c.keys() if k in by_key]
+        gone = _empty_read_as_absent(frame, list(dict.fromkeys(cols)), (qids != "").to_numpy(), origin,
+                                     {c: c for c in frame.columns}, "their criteria count as unknown", log)
+        by_key = {k: col for k, col in by_key.items() if col not in gone}
         for c in checklist.criteria:
-            if not any(k in by_key for k in c.keys()):
+            if not any(k in by_key for k in c.keys()) and not any(key(g) in c.keys() for g in gone):
                 log.add(Problem(MISSING_CRITERION_COLUMN, f"{origin.sheet}!1:1",
                                 f'no column for criterion "{c.label}" of {checklist.name}; it counts as unknown — '
                                 f'add a "{c.id}" column', "warning", sheet=origin.sheet))

@@ -28,7 +28,6 @@ SHEET = "Lead history"
 COLUMNS = ["Refreshed at", "Lead ID", "Score", "Stage", "Grade", "Rules version"]
 FORMATS = {"Refreshed at": "yyyy-mm-dd hh:mm", "Score": "0.0"}      # number formats (both writers)
 WIDTHS = [17, 14, 8, 13, 7, 28]
-HISTORY_OUTPUTS = ("Stage since", "Days in stage")     # the Leads outputs computed from Lead history
 TREND_REFRESHES = 12
 VELOCITY_STEPS = [(LEAD, MQL), (MQL, SQL), (SQL, CUSTOMER)]
 NEWS_STAGES = [MQL, SQL, OPPORTUNITY, CUSTOMER]      # "new MQLs / SQLs / Opportunities / Customers"

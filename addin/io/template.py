@@ -379,8 +379,13 @@ def write_shim(workbook: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0]) if args else Path("workbook_template.xlsm")
+    """`python -m addin.io.template [OUT.xlsm]`: rebuild the template (default workbook_template.xlsm)."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m addin.io.template", description="Rebuild LeadQ's workbook template.")
+    parser.add_argument("out", nargs="?", default="workbook_template.xlsm", help="the .xlsm to write (default: %(default)s)")
+    out = Path(parser.parse_args(sys.argv[1:] if argv is None else argv).out)
+    if out.suffix.lower() != ".xlsm":
+        parser.error(f"{out}: the template is a macro workbook and must end in .xlsm")
     build_workbook(out)
     print(f"wrote {out}")
     return 0

@@ -23,7 +23,9 @@ class OutputColumn:
     macros, the template) and every reader takes its layout, number format and width from here.
 
     since: the layout version that added it; kind: "number", "date" (written as an Excel date
-    serial) or "text"; number_format: Excel's; width: in characters; align: "center" or None.
+    serial) or "text"; number_format: Excel's; width: in characters; align: "center" or None;
+    source: "rules" (computed from the rules and this refresh's inputs) or "history" (from the Lead
+    history: a caller that cannot read it, such as a worksheet function with no book, leaves it blank).
     """
 
     name: str
@@ -32,6 +34,7 @@ class OutputColumn:
     width: float
     number_format: str | None = None
     align: str | None = None
+    source: str = "rules"
 
 
 # The output columns, in sheet order. To add one: append it here with `since` = the next layout
@@ -47,10 +50,11 @@ COLUMNS: tuple[OutputColumn, ...] = (
     OutputColumn("Next action status", 1, "text", 14),
     OutputColumn("Why", 1, "text", 60),
     # Lead history (issue 11): the date the lead entered its stage, and the days since.
-    OutputColumn("Stage since", 2, "date", 11, "yyyy-mm-dd"),
-    OutputColumn("Days in stage", 2, "number", 9, "0"),
+    OutputColumn("Stage since", 2, "date", 11, "yyyy-mm-dd", source="history"),
+    OutputColumn("Days in stage", 2, "number", 9, "0", source="history"),
 )
 BY_NAME: dict[str, OutputColumn] = {c.name: c for c in COLUMNS}
+HISTORY_OUTPUTS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.source == "history")
 
 # Layout version -> the output columns, in order: a later layout only adds columns.
 LAYOUTS: dict[int, tuple[str, ...]] = {v: tuple(c.name for c in COLUMNS if c.since <= v)
