@@ -710,15 +710,15 @@ def export_for_crm(book, stamp: str) -> None:
 
 
 def _jobs() -> dict:
-    """The Run button's jobs: each name of the drop-down's list (io.template.JOBS, the one list) is
+    """The Run button's jobs: each name of the drop-down's list (io.parts.JOBS, the one list) is
     the macro of that name in snake case here ("Export for CRM" -> export_for_crm); a name
     without its macro fails at import, so the list and the macros cannot drift apart."""
-    from .io.template import JOBS as NAMES
+    from .io.parts import JOBS as NAMES
     found = {}
     for name in NAMES:
         macro = globals().get("_".join(name.lower().split()))
         if not callable(macro):
-            raise ImportError(f'the job "{name}" of io.template.JOBS has no macro {"_".join(name.lower().split())}() '
+            raise ImportError(f'the job "{name}" of io.parts.JOBS has no macro {"_".join(name.lower().split())}() '
                               "in addin.macros")
         found[key(name)] = macro
     return found
@@ -731,8 +731,8 @@ def _button_job(book) -> str:
     """Which job the pressed button runs: the Run button on Settings runs Settings > Job to run; a
     button on any other sheet (Refresh on Leads and Summary) refreshes. The active sheet is the
     pressed button's (a button is pressed on the sheet in view); xlwings passes no caller button."""
-    from .io.template import JOB_LABEL
-    from .io.template import JOBS as NAMES
+    from .io.parts import JOB_LABEL
+    from .io.parts import JOBS as NAMES
     from .settings import SHEET as SETTINGS_SHEET
     if key(book.sheets.active.name) != key(SETTINGS_SHEET):
         return key("Refresh")

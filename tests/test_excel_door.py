@@ -690,8 +690,8 @@ def test_export_for_crm_never_writes_over_what_the_workbook_reads(book_path):
 
 def test_the_run_buttons_jobs_are_the_drop_downs_list_each_with_its_macro(monkeypatch):
     from addin.core.values.text import key
-    from addin.io import template
-    assert list(macros.JOBS) == [key(n) for n in template.JOBS]
-    monkeypatch.setattr(template, "JOBS", (*template.JOBS, "Frobnicate leads"))
-    with pytest.raises(ImportError, match=r'the job "Frobnicate leads" of io.template.JOBS has no macro frobnicate_leads\(\)'):
+    from addin.io import parts
+    assert list(macros.JOBS) == [key(n) for n in parts.JOBS]
+    monkeypatch.setattr(parts, "JOBS", (*parts.JOBS, "Frobnicate leads"))
+    with pytest.raises(ImportError, match=r'the job "Frobnicate leads" of io.parts.JOBS has no macro frobnicate_leads\(\)'):
         macros._jobs()

@@ -37,13 +37,10 @@ from ..core.values.headers import LEADS_INPUTS
 from ..core.values.parse import DATE_ORDERS
 from ..core.values.vocabulary import ANSWER_CHOICES, CONSENT_CHOICES, OVERDUE
 from ..settings import MAPPING_SHEETS, mapping_label
+from .parts import JOB_LABEL, JOBS
 
 FIXED_TIME = dt.datetime(2026, 1, 1)          # document properties: a fixed date keeps the bytes reproducible
 REFRESH_MACRO = "SampleCall"      # the only macro of xlwings' VBA project: every button calls it (see SHIM)
-JOB_LABEL = "Job to run"           # Settings: what the Run button on that sheet does (addin.macros.run_button)
-# The Run button's jobs, as the drop-down shows them; each is the macro of that name in snake case in
-# addin.macros (which derives its dispatch from this list). A new job: its macro, and its name here.
-JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules", "Export for CRM")
 INPUT_WIDTHS = {"Lead ID": 10, "First name": 12, "Last name": 14, "Email": 28, "Phone": 16, "Job title": 22,
                 "Company": 24, "Industry": 14, "Company size": 10, "Annual revenue": 14, "Country": 12, "Source": 14,
                 "Owner": 16, "Created": 11, "Consent": 9, "Deal stage": 16, "Amount": 12, "Next action": 22,

@@ -66,6 +66,11 @@ BY_SHEET = {p.sheet: p for p in OWNED}
 
 # Cells and names LeadQ owns outside its sheets.
 LEADS_OUTPUTS_NAME, LAYOUT_NAME = "_LeadQ_Outputs", "_LeadQ_Layout"     # core.report.outputs: the Leads output columns
+JOB_LABEL = "Job to run"           # Settings: what the Run button on that sheet does (addin.macros.run_button)
+# The Run button's jobs, as the template's drop-down shows them; each is the macro of that name in snake
+# case in addin.macros (which derives its dispatch from this list). A new job: its macro, and its name here.
+# Here, not in io.template: xlwings Lite imports the macros, and has no XlsxWriter.
+JOBS = ("Refresh", "Preview rules", "Calibrate", "Check rules", "Export for CRM")
 SETTING_NAMES = {"Last refresh": "_LeadQ_LastRefresh", "Status": "_LeadQ_Status"}   # the Settings cells LeadQ writes
 
 CHART_PREFIX = "xl/charts/chartLeadQ"
