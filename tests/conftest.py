@@ -39,6 +39,17 @@ def base_rules() -> dict:
     }
 
 
+def refreshed_demo(folder: Path, name: str = "demo.xlsm") -> Path:
+    """The sample workbook from the template, refreshed once as of AS_OF (rules.json beside it): what a
+    real user has. Each test module builds its own, in its own folder, and tests work on copies."""
+    from addin.app.new import new_workbook
+    from addin.app.refresh import refresh
+    path = Path(folder) / name
+    new_workbook(path, sample=True, as_of=AS_OF)
+    refresh(path, as_of=AS_OF)
+    return path
+
+
 def leads_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 

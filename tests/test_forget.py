@@ -10,12 +10,11 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import AS_OF, ROOT
+from conftest import AS_OF, ROOT, refreshed_demo
 
 from addin.cli import run
 from addin.core.privacy import pseudonym
 from addin.forget import PRIVACY_LOG, forget
-from addin.refresh import new_workbook, refresh
 
 OOXCHECK = Path("/work/shared/tools/ooxcheck/ooxcheck.py")
 SALT = {"LEADQ_PRIVACY_SALT": "test-salt"}
@@ -25,11 +24,7 @@ _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?(?:/>|>.*?</c>)', re.S)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    path = folder / "demo.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF)
-    return path
+    return refreshed_demo(tmp_path_factory.mktemp("demo"), "demo.xlsm")
 
 
 def _copy(src: Path, folder: Path, name="wb.xlsm") -> Path:

@@ -14,7 +14,7 @@ import shutil
 import zipfile
 
 import pytest
-from conftest import AS_OF, ROOT, write_json
+from conftest import AS_OF, ROOT, refreshed_demo, write_json
 from corpus import (
     attempt,
     copy,
@@ -30,7 +30,7 @@ from corpus import (
 )
 
 from addin.core.report.outputs import outputs
-from addin.refresh import new_workbook, refresh
+from addin.refresh import new_workbook
 
 RULES = ROOT / "rules.json"
 
@@ -38,11 +38,7 @@ RULES = ROOT / "rules.json"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The sample workbook from the template, refreshed once: what a real user has."""
-    d = tmp_path_factory.mktemp("corpus")
-    path = d / "pipeline.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF)
-    return path
+    return refreshed_demo(tmp_path_factory.mktemp("corpus"), "pipeline.xlsm")
 
 
 @pytest.fixture

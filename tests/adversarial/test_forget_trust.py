@@ -11,10 +11,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import AS_OF, gate
+from conftest import gate, refreshed_demo
 from corpus import TALLY, attempt, no_traceback, parts, refused, rezip, sheet_part
-
-from addin.refresh import new_workbook, refresh
 
 PIVOT_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/pivotCacheDefinition"
 PIVOT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.pivotCacheDefinition+xml"
@@ -22,11 +20,7 @@ PIVOT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.pivotC
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("forget-trust")
-    path = folder / "demo.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF)
-    return path
+    return refreshed_demo(tmp_path_factory.mktemp("forget-trust"), "demo.xlsm")
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import AS_OF, ROOT
+from conftest import AS_OF, ROOT, refreshed_demo
 from corpus import record
 
 from addin.cli import run
-from addin.refresh import new_workbook, refresh
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LEADQ_PRIVACY_SALT": "test-salt"}
 
@@ -28,11 +27,7 @@ def _call(*argv):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("writers")
-    path = folder / "demo.xlsm"
-    new_workbook(path, sample=True, as_of=AS_OF)
-    refresh(path, as_of=AS_OF)
-    return path
+    return refreshed_demo(tmp_path_factory.mktemp("writers"), "demo.xlsm")
 
 
 def _copy(demo: Path, folder: Path, name="wb.xlsm") -> Path:
