@@ -240,3 +240,16 @@ def test_a_chart_added_to_the_layout_needs_no_other_edit(demo, monkeypatch):
     assert run(["refresh", str(demo), "--as-of", AS_OF]) == 0
     with zipfile.ZipFile(demo) as z:
         assert chart_part("Extra") not in z.namelist()      # a chart no longer drawn leaves the package
+
+
+def test_every_writer_named_in_owned_exists():
+    """OWNED names each part's writers; a name that is a dotted path must be a real function (it goes
+    stale when a module moves, as io.summary_sheet did)."""
+    import importlib
+
+    from addin.io.parts import OWNED
+    named = [w for part in OWNED for w in part.writers if " " not in w]
+    assert len(named) >= 8
+    for w in named:
+        module, attr = w.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(f"addin.{module}"), attr, None)), w

@@ -1,7 +1,7 @@
 """Write LeadQ's results into the user's workbook without touching anything else.
 
 LeadQ owns: its output columns on Leads (recorded in the hidden defined names _LeadQ_Outputs and
-_LeadQ_Layout, see core/outputs.py),
+_LeadQ_Layout, see core/report/outputs.py),
 the conditional formats that lie inside them, the Score details and Summary sheets, and the
 "Last refresh" / "Status" values on Settings. Every other part of the file is copied byte for
 byte; in the Leads sheet only the owned cells change.

@@ -2,7 +2,7 @@
 it, the signature that recognises it in a workbook made before the records, and who writes it.
 
 Ownership checks (io.ownership), the Excel door's fresh-sheet step (addin.macros) and the Summary's
-chart clean-up (io.summary_sheet) all read this list; a part added here is refused, claimed and
+chart clean-up (io.parts.summary) all read this list; a part added here is refused, claimed and
 cleaned everywhere without another edit. A user's own sheet named like one of these is theirs: every
 door refuses to write it (and to read it as LeadQ's), leaving the file or book unchanged.
 """
@@ -47,11 +47,11 @@ class OwnedSheet:
 
 OWNED: tuple[OwnedSheet, ...] = (
     OwnedSheet(SUMMARY, "_LeadQ_Summary", title="LeadQ — Summary",
-               writers=("io.summary_sheet.summary_writer", "macros.write_summary"), charts=True),
+               writers=("io.parts.summary.summary_writer", "macros.write_summary"), charts=True),
     OwnedSheet(SCORE_DETAILS, "_LeadQ_Details", header=tuple(LEDGER_COLUMNS),
                writers=("io.writer (Score details)", "macros.write_details")),
     OwnedSheet(HISTORY, "_LeadQ_History", header=tuple(HISTORY_COLUMNS),
-               writers=("io.history_sheet.history_writer", "macros.write_history")),
+               writers=("io.parts.history.write_history", "macros.write_history")),
     OwnedSheet(PREVIEW, "_LeadQ_Preview", title=PREVIEW, writers=("macros.preview_rules",)),
     OwnedSheet(CALIBRATION, "_LeadQ_Calibration", title="LeadQ — Calibration", writers=("macros.calibrate",)),
     OwnedSheet(PRIVACY_LOG, "_LeadQ_PrivacyLog", header=tuple(LOG_COLUMNS), writers=("app.forget._log",)),
