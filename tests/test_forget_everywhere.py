@@ -311,3 +311,23 @@ def test_a_shared_formula_copied_over_the_removed_row_is_refused_with_a_sentence
     assert code == 1 and "Leads!AZ150:AZ153" in err and "shared or array formula" in err, err
     assert err.count("\n") == 1 and "please report" not in err
     assert path.read_bytes() == before
+
+
+def test_a_person_only_in_a_source_leadq_cannot_search_is_refused_naming_that_source(tmp_path):
+    """Not on Leads, not in Lead history, not on Activities: with the activities in a Parquet source
+    (which LeadQ reads but cannot rewrite or search for erasure), the refusal says the person may still
+    be there, and where."""
+    from conftest import refreshed_demo
+    path = refreshed_demo(tmp_path, "src.xlsm")
+    pd.DataFrame({"Lead ID": ["X999"], "Date": ["2026-11-20"], "Activity": ["webinar"], "Detail": [""]}).to_parquet(
+        tmp_path / "events.parquet", index=False)
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    row = next(c.row for c in wb["Settings"]["A"] if c.value == "Activities source")
+    wb["Settings"].cell(row, 2).value = "events.parquet"
+    wb.save(path)
+    before = path.read_bytes()
+    code, out, err = _call("forget", str(path), "--lead", "X999")
+    assert code == 1, out + err
+    assert (f"cannot search events.parquet (Settings!B{row} (Activities source)), so the person may still be there: "
+            "erase them in that source") in err, err
+    assert path.read_bytes() == before

@@ -201,9 +201,12 @@ def _forget(workbook: Path, target: Path, lead, email, dry_run, activities_file,
         plans = [_plan_source(s, ids, emails) for s in sources.activities]
         ledgers = [(p, _ledger_rows(p, ids)) for p in sources.ledgers]
         if not any(cuts.values()) and not details and not any(n for _, n, _ in plans) and not any(n for _, n in ledgers):
+            unread = [f"{path.name} ({label})" for path, label, kind in sources.activities if kind != "csv"]
+            beyond = (f"; LeadQ cannot search {', '.join(unread)}, so the person may still be there: erase them in "
+                      "that source" if unread else "")
             p = Problem(LEAD_NOT_FOUND, f"{workbook.name}!Leads",
                         f"no lead with {what} on the Leads sheet, in Lead history, the Activities or the activity "
-                        "source; nothing was changed", "error", sheet="Leads")
+                        f"source; nothing was changed{beyond}", "error", sheet="Leads")
             raise WorkbookError(str(p), [p])
         salt, salt_where = privacy_salt(workbook, env, create=not dry_run)
         request = ("lead:" + pseudonym(lead, salt)) if lead is not None else ("email:" + pseudonym(email, salt))
