@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..app.inputs import WorkbookInput
 from ..core.history import SHEET as HISTORY
 from ..core.values.headers import header_row
-from ..core.values.table import below_problem, rows_below, table_frame
+from ..core.values.table import below_problem, blank_rows, rows_below, table_frame
 from ..core.values.text import key
 from ..errors import LeadQError, Problem
 from ..problems import MISSING_SHEET
@@ -75,7 +74,7 @@ def _below(sh, rng, width: int) -> tuple[list[list], int]:
     if bottom <= last or not width:
         return [], 0
     values = sh.range((last + 1, rng.column), (bottom, rng.column + width - 1)).options(ndim=2).value
-    blank = np.array([all(v is None or (isinstance(v, str) and not v.strip()) for v in r) for r in values], dtype=bool)
+    blank = blank_rows(pd.DataFrame(values, dtype=object))        # the file reader's test of an empty row
     n = rows_below(blank)
     return values[:n], int((~blank[:n]).sum())
 
