@@ -17,6 +17,7 @@ from .core.history import COLUMNS as HISTORY_COLUMNS
 from .core.history import FORMATS as HISTORY_FORMATS
 from .core.history import SHEET as HISTORY
 from .core.report.outputs import LAYOUT_NAME, OWNED_NAME, layout_version, marked_columns, marker, not_free, outputs, owned_positions, recorded_version
+from .core.report.page import print_setup
 from .core.report.present import (
     DETAILS_HEADER_FORMAT,
     HEADER_FILL,
@@ -306,6 +307,11 @@ def write_summary(book, ev, stamp: str) -> None:
                             "bar_clustered" if spec.horizontal else "column_clustered")
         col += len(block[0]) + 1
         chart.name = spec.title
+    # The printed report (core.report.page): its print area, on every engine (xlwings PageSetup.print_area:
+    # PrintArea on Windows and macOS, the remote engine's setPrintArea). Landscape, one page wide and the
+    # repeated title rows come with the sheet (io.template, or the file door's last refresh); its manual
+    # page breaks have no portable xlwings API, so Excel breaks those pages where they fill.
+    sheet.page_setup.print_area = print_setup(page).area
 
 
 def write_history(book, step) -> None:

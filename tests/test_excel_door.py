@@ -695,3 +695,28 @@ def test_the_run_buttons_jobs_are_the_drop_downs_list_each_with_its_macro(monkey
     monkeypatch.setattr(parts, "JOBS", (*parts.JOBS, "Frobnicate leads"))
     with pytest.raises(ImportError, match=r'the job "Frobnicate leads" of io.parts.JOBS has no macro frobnicate_leads\(\)'):
         macros._jobs()
+
+
+def test_the_refresh_button_sets_the_reports_print_area_as_the_file_door_does(book_path, tmp_path):
+    """The Summary's print area (the report above its working lists) through xlwings' portable
+    PageSetup.print_area; landscape, one page wide and the repeated title rows come with the sheet."""
+    from addin.core.report.page import print_setup
+    book = open_as_caller(book_path)
+    macros.refresh(now=STAMPS[0])
+    area = book.sheets["Summary"].page_setup.print_area
+    book.impl.save()
+    page = _layout(book_path, STAMPS[0])
+    assert area == print_setup(page).area and re.fullmatch(r"\$A\$1:\$M\$\d+", area)
+    end = int(area.rsplit("$", 1)[1])
+    ws = openpyxl.load_workbook(book_path)["Summary"]
+    assert ws.cell(end, 1).value.startswith("End of the printed report.")
+    assert (ws.page_setup.orientation, ws.print_title_rows, ws.sheet_properties.pageSetUpPr.fitToPage) == (
+        "landscape", "$1:$2", True)
+    # the file door, on the same book at the same time, prints the same rows
+    from addin.cli import run
+    other = tmp_path / "cli.xlsm"
+    shutil.copy(book_path, other)
+    assert run(["refresh", str(other), "--as-of", "2026-11-22"]) == 0
+    assert openpyxl.load_workbook(other)["Summary"].print_area == f"'Summary'!{print_setup(_layout(other, STAMPS[0])).area}"
+    with pytest.raises(ValueError):
+        book.sheets["Summary"].page_setup.print_area = "not an address"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -207,9 +208,11 @@ def _section_rows(ws) -> list[int]:
     return [c.row for c in ws["A"] if isinstance(c.value, str) and c.font.b and c.font.sz == 13]
 
 
-def test_the_summary_prints_one_page_wide_landscape_a_page_break_before_a_section_with_its_title_on_each_page(tmp_path):
-    """Two pages tall scaled the demo's text to ~4 points (looked at in LibreOffice's PDF): the
-    Summary prints landscape, one page wide, and each page ends before a section."""
+def test_the_summary_prints_its_report_one_page_wide_landscape_a_page_break_before_a_section_with_its_title_on_each_page(tmp_path):
+    """Two pages tall scaled the whole Summary's text to ~4 points (looked at in LibreOffice's PDF):
+    its print area is the report (the REPORT sections: title to SLA), landscape, one page wide, each
+    page starting at a section; the working lists below it say how to print them too."""
+    from addin.core.report.sections import SECTIONS
     book = tmp_path / "demo.xlsm"
     assert _cli("demo", book)[0] == 0
     with zipfile.ZipFile(book) as z:
@@ -218,10 +221,48 @@ def test_the_summary_prints_one_page_wide_landscape_a_page_break_before_a_sectio
     assert ws.sheet_properties.pageSetUpPr.fitToPage is True
     assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight, ws.page_setup.orientation) == (1, 0, "landscape")
     assert ws.print_title_rows == "$1:$2"
-    assert "_xlnm.Print_Titles" in wb
-    breaks = [b.id for b in ws.row_breaks.brk]
+    assert "_xlnm.Print_Titles" in wb and "_xlnm.Print_Area" in wb
+    end = next(c.row for c in ws["A"] if str(c.value).startswith("End of the printed report."))
+    assert ws.print_area == f"'Summary'!$A$1:$M${end}"
+    assert "Ignore Print Area" in ws.cell(end, 1).value
     sections = _section_rows(ws)
-    assert breaks and all(b + 1 in sections for b in breaks)          # a page starts at a section title
+    printed = [ws.cell(r, 1).value for r in sections if r < end]
+    assert [t.split(" —")[0] for t in printed] == ["Funnel", "Pipeline", "Trend", "Velocity", "Follow-up deadlines (SLA)"]
+    assert [s.NAME for s in SECTIONS if getattr(s, "REPORT", False)] == [s.NAME for s in SECTIONS[:4]]  # a prefix
+    below = [ws.cell(r, 1).value for r in sections if r > end]
+    assert below[0].startswith("Since last refresh") and below[-1].startswith("Data quality")
+    breaks = [b.id for b in ws.row_breaks.brk]
+    assert len(breaks) == 1 and breaks[0] + 1 in sections and breaks[0] < end     # two pages, the second at a section
+
+
+def test_a_report_that_would_need_a_third_page_prints_smaller_on_two():
+    """A pipeline of 40 deal stages pushes the report past two pages at the one-page-wide scale: it
+    then prints at the largest scale that keeps it on two pages, its second page starting at a section;
+    120 stages cannot be read on two pages at 40 %: fitted two pages tall."""
+    from addin.core.report.page import print_setup
+    from addin.core.report.summary import summarise
+    from addin.core.report.summary_layout import summary_layout
+    stages = [{"stage": f"Stage {i}", "probability": 0.1} for i in range(40)] + [
+        {"stage": "Won", "outcome": "won"}, {"stage": "Lost", "outcome": "lost"}]
+    leads = pd.DataFrame({"Lead ID": ["a", "b"], "Email": ["a@x.example", "b@x.example"], "Deal stage": ["Stage 3", ""],
+                          "Amount": [1000, None]})
+    import addin
+    from addin.core.rules.model import default_rules_text
+    ev = addin.evaluate(leads, None, {**json.loads(default_rules_text()), "pipeline": stages}, as_of="2026-11-22")
+    page = summary_layout(summarise(ev), ev.rules, "2026-11-22 08:00")
+    printed = print_setup(page)
+    wide = print_setup(summary_layout(summarise(addin.evaluate(leads, None, None, as_of="2026-11-22")), ev.rules, "x"))
+    assert wide.fit == (1, 0) and wide.scale is None and len(wide.breaks) <= 1
+    assert printed.fit is None and 40 <= printed.scale < 70 and printed.rows == page.report_rows
+    assert len(printed.breaks) == 1 and printed.breaks[0] + 1 in page.sections
+    # the scale is the largest that packs it: at the next percent up it needs a third page
+    rows = range(1, page.report_rows + 1)
+    height = sum(page.heights.get(r, 15.0) * (1.2 if r in page.sections else 1.0) for r in rows)
+    assert height * printed.scale / 100 <= 2 * 509 * 0.95
+    stages = [{"stage": f"Stage {i}", "probability": 0.1} for i in range(120)] + stages[-2:]
+    ev = addin.evaluate(leads, None, {**json.loads(default_rules_text()), "pipeline": stages}, as_of="2026-11-22")
+    huge = print_setup(summary_layout(summarise(ev), ev.rules, "x"))
+    assert (huge.fit, huge.scale, huge.breaks) == ((1, 2), None, [])
 
 
 def test_the_summary_counts_every_hot_lead_and_says_how_many_more(tmp_path):
@@ -269,7 +310,7 @@ def _summary_only(book: Path, out: Path) -> Path:
 
 @pytest.mark.libreoffice
 @pytest.mark.parametrize("leads", [200, 10_000])
-def test_the_summary_prints_one_page_wide_a_page_per_group_of_sections(tmp_path, leads):
+def test_the_summary_prints_its_report_on_two_pages_one_page_wide(tmp_path, leads):
     from tests.lo import convert, pages
     book = tmp_path / "demo.xlsm"
     if leads == 200:
@@ -282,11 +323,15 @@ def test_the_summary_prints_one_page_wide_a_page_per_group_of_sections(tmp_path,
         from addin.io.template import build_workbook
         build_workbook(book, load_rules(), sample_frames(dt.date(2026, 11, 22), n=leads))
         assert _cli("refresh", book, "--as-of", "2026-11-22", "--rules", EXPORTS.parent.parent / "rules.json")[0] == 0
-    breaks = len(openpyxl.load_workbook(book)["Summary"].row_breaks.brk)
+    ws = openpyxl.load_workbook(book)["Summary"]
+    breaks, area = len(ws.row_breaks.brk), ws.print_area
     pdf = convert(_summary_only(book, tmp_path / "summary.xlsm"), "pdf", tmp_path / "pdf")
     images = pages(pdf, dpi=30)
-    # one page wide: no page of orphaned right-hand columns, a page per group of sections (8 for both, looked at)
-    assert len(images) == breaks + 1 <= 10
+    # the report, one page wide (no page of orphaned right-hand columns), two pages (both looked at)
+    assert area.startswith("'Summary'!$A$1:$M$") and len(images) == breaks + 1 == 2
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Funnel" in text and "Follow-up deadlines (SLA)" in text and "End of the printed report" in text
+    assert "Since last refresh" not in text and "Data quality" not in text
 
 
 def test_outcome_won_prefers_a_won_column_and_says_so():

@@ -327,6 +327,28 @@ class Sheets(_Counted):
         return Sheet(self.book, ws)
 
 
+class PageSetup:
+    """xlwings' PageSetup (main.py, new in 0.24.2): only `print_area` is portable — Excel's
+    PageSetup.PrintArea on Windows (`_xlwindows.py`) and macOS (`_xlmac.py`), the remote engine's
+    `setPrintArea` action (`_xlremote.py`). Excel reads it back as an absolute A1 address without the
+    sheet's name ("$A$1:$M$80"), or None when the sheet has none; setting None clears it. It is
+    stored as the sheet's Print_Area name, so it travels with a copy of the sheet."""
+
+    def __init__(self, sheet):
+        self.sheet = sheet
+
+    @property
+    def print_area(self):
+        area = self.sheet.ws.print_area
+        return area.split("!", 1)[1] if area else None
+
+    @print_area.setter
+    def print_area(self, value):
+        if value is not None:
+            range_boundaries(value.replace("$", ""))         # Excel refuses what is not an address
+        self.sheet.ws.print_area = None if value is None else value.replace("$", "")
+
+
 class Sheet(_Counted):
     def __init__(self, book: Book, ws):
         self.book = book
@@ -380,6 +402,10 @@ class Sheet(_Counted):
     @property
     def charts(self):
         return Charts(self)
+
+    @property
+    def page_setup(self):
+        return PageSetup(self)
 
     def activate(self):
         self.book.wb.active = self.book.wb.worksheets.index(self.ws)

@@ -410,10 +410,11 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
               autofilter: str | None = None, merges: list[str] = (), hyperlinks: list[tuple[str, str, str]] = (),
               extra_before_drawing: str = "", drawing_rid: str | None = None, tab_color: str | None = None,
               show_grid: bool = True, zoom: int | None = None, code_name: str | None = None,
-              fit_to: tuple[int, int] | None = None, landscape: bool = False, row_breaks: list[int] = ()) -> bytes:
+              fit_to: tuple[int, int] | None = None, landscape: bool = False, row_breaks: list[int] = (),
+              scale: int | None = None) -> bytes:
     """A whole worksheet part from prepared <row> XML; hyperlinks are (cell, location, text) as raw text.
-    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit; `row_breaks`:
-    the rows after which a printed page ends."""
+    `fit_to` (pages wide, pages tall; 0: as many as needed) scales the printout to fit, or `scale` (percent)
+    sets it; `row_breaks`: the rows after which a printed page ends."""
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
              f'<worksheet xmlns="{NS["m"]}" xmlns:r="{NS["r"]}">']
     if tab_color or code_name or fit_to:
@@ -446,6 +447,8 @@ def sheet_xml(rows: str, last_col: int, last_row: int, widths: list[float], *, f
     if fit_to:
         parts.append(f'<pageSetup orientation="{"landscape" if landscape else "portrait"}" fitToWidth="{fit_to[0]}" '
                      f'fitToHeight="{fit_to[1]}"/>')
+    elif scale:
+        parts.append(f'<pageSetup scale="{int(scale)}" orientation="{"landscape" if landscape else "portrait"}"/>')
     else:
         parts.append('<pageSetup orientation="landscape" fitToHeight="0"/>')
     if row_breaks:

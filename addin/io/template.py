@@ -284,12 +284,19 @@ def _qualification_sheet(ws, rules: Rules, f: _Formats, frame) -> None:
 
 
 def _summary_placeholder(ws, f: _Formats) -> None:
+    from ..core.report.page import TITLE_ROWS
     ws.hide_gridlines(2)
     ws.write_string(0, 0, "LeadQ — Summary", f.title)
     ws.write_string(2, 0, "Press Refresh (or run `leadq refresh` on this file) to build the summary.", f.note)
     ws.insert_button(0, 6, {"macro": REFRESH_MACRO, "caption": "Refresh", "width": 120, "height": 32})
     ws.set_row(0, 30)
     ws.set_column(0, 0, 24)
+    # How the report prints (core.report.page), as the file door writes it: the Refresh button keeps the
+    # sheet's page setup and sets only the print area (the part of it xlwings can set on every engine).
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0, TITLE_ROWS - 1)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
 
 
 def _details_sheet(ws, f: _Formats) -> None:

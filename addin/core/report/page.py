@@ -22,7 +22,7 @@ ACCENT = "#2F5597"
 SOFT = "#D9E1F2"
 GREY_TEXT = "#595959"
 RED = ACTION_COLORS[OVERDUE][0]           # late actions in red text
-WIDTHS = [24, 20, 16, 11, 14, 16, 12, 12, 12, 12, 12, 12, 12]
+WIDTHS = [24, 20, 16, 13, 14, 16, 12, 12, 12, 12, 12, 12, 12]
 SECTION_GAP = 3              # a section starts two blank rows below the previous one's last row
 CHART_COLUMNS = (6, 13)      # charts sit right of the tables, from column G to column M
 QUEUE_ROWS, ACTION_ROWS, QUALITY_ROWS = 25, 40, 200
@@ -118,6 +118,7 @@ class SummaryLayout:
     links: list[Link] = field(default_factory=list)
     charts: list[ChartSpec] = field(default_factory=list)
     sections: list[int] = field(default_factory=list)       # the row of each section's title
+    report_rows: int | None = None       # the printed report's last row (the print area), when lists follow it
 
     @property
     def last_row(self) -> int:
@@ -177,6 +178,15 @@ class Page:
         self.out.charts.append(ChartSpec(anchor=(c1, self.row, c2, self.row + rows), **spec))
         self.reserved = self.row + rows - 1
 
+    def end_report(self) -> None:
+        """The printed report ends here (the Summary's print area): one line saying so, and how to
+        print the working lists below it too."""
+        self.put(self.row, 0, "End of the printed report. The lists below stay on screen; to print them too, choose "
+                              "Ignore Print Area in Excel's print settings (LibreOffice: Format ▸ Print Ranges ▸ Clear).",
+                 "note")
+        self.out.report_rows = self.row
+        self.row += SECTION_GAP
+
     def end_section(self) -> None:
         """The next section starts below whatever this one used, chart included."""
         self.row = max(self.out.last_row, self.reserved) + SECTION_GAP
@@ -189,34 +199,72 @@ def cell_value(x):
     return x
 
 
-# Printing. Fitting the demo's Summary on two pages scales its 11-point text to about 4 points
-# (LibreOffice's PDF of the demo, looked at): unreadable on paper. So the Summary prints landscape,
-# one page wide (about 70 % of its size: text near 8 points) and as many pages tall as it needs, each
-# page starting at a section (a manual break before a section that would not fit), with the title
-# rows repeated. The page is the smaller of Letter and A4 landscape inside the margins.
+# Printing. The Summary prints as a report: its first sections (those whose module says REPORT: the
+# title and headline figures, funnel, pipeline, trend, velocity and SLA) are the print area, landscape,
+# one page wide and at most two pages tall, with the title rows repeated; the working lists below them
+# (since last refresh, groups, accounts, queues, actions, quality…) stay on screen. Fitting the whole
+# sheet on two pages scaled its 11-point text to about 4 points (LibreOffice's PDF of the demo, looked
+# at); one page wide it is about 70 % (text near 8 points). A page starts at a section (a manual break
+# before the section that would not fit); a report that would still need a third page (a pipeline of
+# many deal stages, a long SLA table) prints at the largest scale that keeps it on two pages, its
+# pages still starting at sections. The page is the smaller of Letter and A4 landscape inside the margins.
 PRINT_WIDTH_PT, PRINT_HEIGHT_PT = 720.0, 509.0
 DEFAULT_ROW_PT = 15.0
 TITLE_ROWS = 2            # the title and its subtitle, repeated at the top of each printed page
+REPORT_PAGES = 2
 
 
-def print_breaks(page: SummaryLayout) -> list[int]:
-    """The rows after which a printed page ends (Excel's manual row breaks): before each section
-    that would not fit on the page under the repeated title rows; a section taller than a page
-    breaks where the printer breaks it."""
+@dataclass(frozen=True)
+class PrintSetup:
+    """How the Summary prints: its print area (last row and column, 1-based; None: the whole sheet),
+    either `fit` (pages wide, pages tall; 0 = as many as needed) or a `scale` in percent, and the rows
+    after which a page ends."""
+
+    rows: int | None
+    columns: int
+    fit: tuple[int, int] | None
+    breaks: list[int]
+    scale: int | None = None
+
+    @property
+    def area(self) -> str | None:
+        """The print area as Excel writes it (PageSetup.PrintArea): `$A$1:$M$98`."""
+        return f"$A$1:${column_letter(self.columns - 1)}${self.rows}" if self.rows else None
+
+
+MIN_SCALE = 40            # below this the text (11 points) prints under 4.5 points: fitted instead
+
+
+def print_setup(page: SummaryLayout) -> PrintSetup:
+    """The report's print area, and its pages: one page wide, a manual break before each section that
+    would not fit on the page under the repeated title rows. A report that needs more than REPORT_PAGES
+    pages that way prints at the largest scale that packs it on REPORT_PAGES (breaks still at sections),
+    else fitted REPORT_PAGES tall."""
     columns = max(page.last_col + 1, max([c.anchor[2] for c in page.charts] + [0]))
     width = sum((w * 7 + 5) * 0.75 for w in page.widths[:columns])           # points at 100 %
-    scale = min(1.0, PRINT_WIDTH_PT / width) if width else 1.0
-    room = PRINT_HEIGHT_PT / scale * 0.95                                   # sheet points per page (5 % to spare)
+    widest = min(1.0, PRINT_WIDTH_PT / width) if width else 1.0
     height = lambda r: page.heights.get(r, DEFAULT_ROW_PT) * (1.2 if r in page.sections else 1.0)   # noqa: E731
-    bottom = max(page.last_row, max([c.anchor[3] for c in page.charts] + [0]))
-    starts = page.sections + [bottom + 1]
+    bottom = page.report_rows or max(page.last_row, max([c.anchor[3] for c in page.charts] + [0]))
+    starts = [s for s in page.sections if s <= bottom] + [bottom + 1]
     title = sum(height(r) for r in range(1, TITLE_ROWS + 1))
-    used = sum(height(r) for r in range(1, starts[0]))
-    breaks = []
-    for s, e in zip(starts, starts[1:]):
-        h = sum(height(r) for r in range(s, e))
-        if used + h > room and used > title:
-            breaks.append(s - 1)
-            used = title
-        used += h
-    return breaks
+    first = sum(height(r) for r in range(1, starts[0]))
+    spans = [(s, sum(height(r) for r in range(s, e))) for s, e in zip(starts, starts[1:])]
+
+    def breaks_at(scale: float) -> list[int]:
+        room = PRINT_HEIGHT_PT / scale * 0.95                               # sheet points per page (5 % to spare)
+        used, breaks = first, []
+        for s, h in spans:
+            if used + h > room and used > title:
+                breaks.append(s - 1)
+                used = title
+            used += h
+        return breaks
+
+    breaks = breaks_at(widest)
+    if not page.report_rows or len(breaks) < REPORT_PAGES:
+        return PrintSetup(page.report_rows, columns, (1, 0), breaks)
+    for percent in range(int(widest * 100) - 1, MIN_SCALE - 1, -1):
+        breaks = breaks_at(percent / 100)
+        if len(breaks) < REPORT_PAGES:
+            return PrintSetup(page.report_rows, columns, None, breaks, percent)
+    return PrintSetup(page.report_rows, columns, (1, REPORT_PAGES), [])

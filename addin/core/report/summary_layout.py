@@ -18,6 +18,7 @@ from .page import (
     QUALITY_ROWS,
     QUEUE_ROWS,
     RED,
+    REPORT_PAGES,
     SECTION_GAP,
     SOFT,
     TITLE_ROWS,
@@ -25,9 +26,10 @@ from .page import (
     ChartSpec,
     Link,
     Page,
+    PrintSetup,
     Style,
     SummaryLayout,
-    print_breaks,
+    print_setup,
     stage_style,
     style,
     styles,
@@ -40,13 +42,16 @@ _Page = Page
 
 __all__ = ["ACCENT", "ACTION_ROWS", "CHART_COLUMNS", "DEFAULT_ROW_PT", "GREY_TEXT", "PRINT_HEIGHT_PT", "PRINT_WIDTH_PT",
            "QUALITY_ROWS", "QUEUE_ROWS", "RED", "SECTIONS", "SECTION_GAP", "SOFT", "TITLE_ROWS", "TREND_ROWS", "WIDTHS",
-           "ChartSpec", "Link", "Page", "Style", "SummaryLayout", "history_sections", "print_breaks", "stage_style",
+           "ChartSpec", "Link", "Page", "PrintSetup", "REPORT_PAGES", "Style", "SummaryLayout", "history_sections", "print_setup", "stage_style",
            "style", "styles", "summary_layout"]
 
 
 def summary_layout(s: Summary, rules, refreshed_at: str) -> SummaryLayout:
-    """Every section of the Summary, one below the other, with its styles, links and charts."""
+    """Every section of the Summary, one below the other, with its styles, links and charts; the
+    printed report (the sections whose module says REPORT, first in SECTIONS) ends with a line."""
     p = Page(styles(s.meta["currency"]), refreshed_at)
     for section in SECTIONS:
+        if not getattr(section, "REPORT", False) and p.out.report_rows is None:
+            p.end_report()
         section.cells(p, s, rules)
     return p.out

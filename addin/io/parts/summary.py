@@ -11,7 +11,7 @@ import pandas as pd
 from ...core.model import Evaluation
 from ...core.report.present import HEADER_FILL, SUMMARY
 from ...core.report.summary import summarise
-from ...core.report.summary_layout import ACCENT, TITLE_ROWS, ChartSpec, SummaryLayout, print_breaks, summary_layout
+from ...core.report.summary_layout import ACCENT, TITLE_ROWS, ChartSpec, SummaryLayout, print_setup, summary_layout
 from ...core.values.parse import EXCEL_EPOCH
 from ..edit import PackageEdit
 from ..package import CT_CHART, CT_DRAWING, REL_CHART, REL_DRAWING, col_letter, xml_attr, xml_text
@@ -19,7 +19,6 @@ from ..sheetxml import cap_text, code_name, sheet_xml
 from ..styles import StyleBook
 from . import CHART_PREFIX, DRAWING, chart_part
 
-PRINT_FIT = (1, 0)        # the Summary prints landscape, one page wide, as many tall as needed (core.summary_layout)
 
 def _cell_xml(ref: str, v, s: int) -> str:
     if v is None:
@@ -191,14 +190,18 @@ def summary_writer(ev: Evaluation, refreshed_at: str):
         used = {rid for rid, _, _ in kept}
         rid = next(f"rId{i}" for i in range(1, 99) if f"rId{i}" not in used)
         links = [(link.ref, link.location, link.text) for link in page.links]
+        printed = print_setup(page)
         xml = sheet_xml(rows_xml(page, styles.xf), page.last_col, page.last_row, page.widths, hyperlinks=links,
                         drawing_rid=rid, tab_color=HEADER_FILL, show_grid=False, zoom=90, code_name=code_name(edit, part),
-                        fit_to=PRINT_FIT, landscape=True, row_breaks=print_breaks(page))
+                        fit_to=printed.fit, landscape=True, row_breaks=printed.breaks,
+                        scale=printed.scale)
         if legacy:
             xml = xml.replace(b"</worksheet>", legacy.group(0).encode("utf-8") + b"</worksheet>")
         edit.put(part, xml)
-        # printed as a report: one page wide, a page per group of sections, the title on every page
-        edit.defined_name("_xlnm.Print_Titles", f"'{SUMMARY}'!$1:${TITLE_ROWS}", local_sheet=edit.sheet_index(SUMMARY),
+        # printed as a report (core.report.page): its print area, one page wide, the title on every page
+        local = edit.sheet_index(SUMMARY)
+        edit.defined_name("_xlnm.Print_Titles", f"'{SUMMARY}'!$1:${TITLE_ROWS}", local_sheet=local, hidden=False)
+        edit.defined_name("_xlnm.Print_Area", f"'{SUMMARY}'!{printed.area}" if printed.area else None, local_sheet=local,
                           hidden=False)
         edit.set_part_rels(part, kept + [(rid, REL_DRAWING, DRAWING)])
         edit.put(DRAWING, _drawing_xml(page.charts), CT_DRAWING)

@@ -4,7 +4,9 @@ and its cells (`cells(page, summary, rules)`: it lays itself out from the page's
 each chart named in the module's CHARTS).
 
 SECTIONS is their order on the page: summarise() gathers the data of each, summary_layout() lays each
-out in turn. A new section is one module here and one line in SECTIONS.
+out in turn. A new section is one module here and one line in SECTIONS. The sections whose module says
+`REPORT = True` come first: they are the printed report (the Summary's print area, two landscape pages
+at most); the working lists below them stay on screen (core.report.page).
 """
 
 from importlib import import_module
@@ -15,6 +17,7 @@ SECTIONS = tuple(import_module(f".{name}", __name__) for name in (
     "funnel",
     "pipeline",
     "history",
+    "changes",
     "groups",
     "accounts",
     "health",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "funnel"
+REPORT = True            # printed: part of the report on the Summary's first two pages
 CHARTS = ("Funnel",)          # the charts it draws (ChartSpec.name), in order
 
 

@@ -1,4 +1,5 @@
-"""What the Lead history tells: since last refresh, the stage trend (table and line chart), velocity, SLA breaches."""
+"""What the Lead history tells: the stage trend (table and line chart), velocity, SLA breaches (since last
+refresh is its own section, core.report.sections.changes, on the page below the printed report)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ...history import NEWS_STAGES, memory
+from ...history import memory
 from ...values.vocabulary import DISQUALIFIED, FUNNEL, LOST, VISITOR
-from ..page import ChartSpec, Page, stage_style
+from ..page import ChartSpec, Page
 from ..present import excel_serial
 
 if TYPE_CHECKING:
@@ -17,13 +18,14 @@ if TYPE_CHECKING:
 
 NAME = "history"
 CHARTS = ("Trend",)
+REPORT = True            # printed: part of the report on the Summary's first two pages (core.report.page)
 
 
 def data(ev: Evaluation, **options) -> dict:
     return {"memory": memory(ev) if ev.history is not None else None}
 
 
-TREND_ROWS = 18          # the trend chart's height, below its table
+TREND_ROWS = 15          # the trend chart's height, below its table
 
 
 def _trend(p: Page, tr, shown_stages: list[str], rules) -> None:
@@ -51,47 +53,8 @@ def _trend(p: Page, tr, shown_stages: list[str], rules) -> None:
 
 
 def history_sections(p: Page, s: Summary, rules) -> None:
-    """Since last refresh, the stage trend (table and line chart), velocity and SLA breaches by owner."""
+    """The stage trend (table and line chart), velocity and SLA breaches by owner."""
     m, label = s.memory, rules.stage_label
-    ch = m.changes
-    if ch.first:
-        p.section("Since last refresh", "This refresh started the Lead history: changes show from the next refresh on.")
-        p.end_section()
-    else:
-        news = " · ".join(f"{ch.new(x)} new {label(x)}" for x in NEWS_STAGES)
-        r = p.section(f"Since last refresh ({ch.previous_at.strftime('%Y-%m-%d %H:%M')})",
-                      f"{news} · {len(ch.moved_back)} moved back · {len(ch.lost)} lost or disqualified")
-        names = ["Stage", "Before", "Now", "New", "Moved on", "Moved back", "Lost", "Removed"]
-        p.header(r, names, set(names) - {"Stage"})
-        for i, (key_, row) in enumerate(ch.counts.iterrows()):
-            p.put(r + 1 + i, 0, label(key_), stage_style(rules.stage_color(key_)))
-            for c, name in enumerate(names[1:], start=1):
-                p.put(r + 1 + i, c, int(row[name]), "int")
-        r += len(ch.counts) + 2
-        for title, frame in (("Biggest risers", ch.risers), ("Biggest fallers", ch.fallers)):
-            p.put(r, 0, f"{title} ({len(frame)})", "bold")
-            p.header(r + 1, ["Lead ID", "Name", "Owner", "Before", "Now", "Change"], {"Before", "Now", "Change"})
-            for i, row in frame.iterrows():
-                rr = r + 2 + i
-                p.lead(rr, row)
-                p.put(rr, 3, float(row["Before"]), "num")
-                p.put(rr, 4, float(row["Score"]), "num")
-                p.put(rr, 5, float(row["Change"]), "rise" if row["Change"] > 0 else "fall")
-            r += len(frame) + 3
-        back = pd.concat([ch.moved_back, ch.lost], ignore_index=True)
-        if len(back):
-            p.put(r, 0, f"Moved back or lost ({len(back)})", "bold")
-            p.header(r + 1, ["Lead ID", "Name", "Owner", "Before", "Now"])
-            shown = back.head(15)
-            for i, row in shown.iterrows():
-                rr = r + 2 + i
-                p.lead(rr, row)
-                p.put(rr, 3, label(row["Before"]), "text")
-                p.put(rr, 4, label(row["Stage"]), stage_style(rules.stage_color(row["Stage"])))
-            if len(back) > len(shown):
-                p.put(r + 2 + len(shown), 0, f"… and {len(back) - len(shown)} more", "note")
-        p.end_section()
-
     tr = m.trend
     shown_stages = [x for x in FUNNEL if x != VISITOR] + [LOST, DISQUALIFIED]
     if not len(tr):          # no lead recorded yet (an empty Leads sheet): no table, and no chart of nothing

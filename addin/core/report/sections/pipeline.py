@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "pipeline"
+REPORT = True            # printed: part of the report on the Summary's first two pages
 CHARTS = ("Pipeline",)
 
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from ..summary import Summary
 
 NAME = "title"
+REPORT = True            # printed: part of the report on the Summary's first two pages
 
 
 def cells(p: Page, s: Summary, rules) -> None:
