@@ -35,6 +35,7 @@ from ..core.privacy import LOG_COLUMNS, PRIVACY_LOG, pseudonym
 from ..core.report.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
 from ..core.report.preview import SHEET as PREVIEW
 from ..core.values.headers import LEAD_ID, canonicalize
+from ..core.values.table import origin_rows
 from ..core.values.text import fold, fold_series, key
 from ..errors import Problem, WorkbookError
 from ..io.edit import PackageEdit
@@ -373,7 +374,7 @@ def _csv_rows(path: Path, ids: set[str], emails: set[str]):
     width = len(records[0])
     body = [r[:width] + [""] * (width - len(r)) for r in records[1:]]
     frame = pd.DataFrame(body, columns=records[0], dtype=object)
-    frame.attrs["leadq_origin"] = {"sheet": path.name, "rows": np.arange(len(frame)) + 2}
+    frame.attrs["leadq_origin"] = {"sheet": path.name, "rows": origin_rows(len(frame), 2)}
     return lines, _matches(frame, "Activities", ids, emails), spans[1:]
 
 

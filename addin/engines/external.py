@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from ..core.values.table import origin_rows
 from ..errors import ProblemLog, WorkbookError
 from .plan import ORDER, Engagement, Plan
 from .source import ActivitiesSource
@@ -50,7 +50,7 @@ def load_frame(source: ActivitiesSource) -> pd.DataFrame:
     finally:
         backend.close()
     frame = frame.drop(columns=[ORDER])
-    frame.attrs["leadq_origin"] = {"sheet": source.label, "rows": np.arange(len(frame)) + 2}
+    frame.attrs["leadq_origin"] = {"sheet": source.label, "rows": origin_rows(len(frame), 2)}
     return frame
 
 

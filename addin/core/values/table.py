@@ -14,9 +14,24 @@ from ...problems import ROWS_BELOW_TABLE
 from .text import column_letter
 
 
+class _Rows(np.ndarray):
+    """Excel row numbers of a frame's rows, read-only: pandas deep-copies a frame's attrs on every
+    operation (a million-row log's 8 MB each time); these are shared instead."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+def origin_rows(n: int, first: int) -> np.ndarray:
+    """The row numbers first, first + 1, … of n frame rows, for attrs["leadq_origin"]["rows"]."""
+    rows = (np.arange(n, dtype=np.int64) + first).view(_Rows)
+    rows.flags.writeable = False
+    return rows
+
+
 def tag_origin(frame: pd.DataFrame, sheet: str | None, first_data_row: int, first_col: int) -> pd.DataFrame:
     """Record the Excel row of each frame row and the column letter of each header (0-based `first_col`)."""
-    origin = {"rows": np.arange(len(frame), dtype=np.int64) + first_data_row,
+    origin = {"rows": origin_rows(len(frame), first_data_row),
               "letters": {h: column_letter(first_col + i) for i, h in enumerate(frame.columns)}}
     if sheet is not None:
         origin["sheet"] = sheet
