@@ -26,7 +26,7 @@ import pandas as pd
 from ..core.model import lead_keys
 from ..core.rules.model import Rules
 from ..core.rules.operators import glob_mask
-from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
+from ..core.scoring import NO_LIMIT, RuleTable, cents, decay_factor, group_ledger, page_tags
 from ..core.values.headers import LEAD_ID, match_headers, near_miss
 from ..core.values.parse import read_dates
 from ..core.values.text import did_you_mean, fold_series, key
@@ -62,12 +62,6 @@ def rint(x: str) -> str:
     fl = f"FLOOR({x})"
     return (f"CAST({fl} + CASE WHEN {x} - {fl} > 0.5 THEN 1 WHEN {x} - {fl} < 0.5 THEN 0 "
             f"ELSE ABS({fl} % 2) END AS BIGINT)")
-
-
-def case_of(column: str, values: dict[int, object], default: str) -> str:
-    if not values:
-        return default
-    return f"CASE {column} " + " ".join(f"WHEN {k} THEN {v}" for k, v in values.items()) + f" ELSE {default} END"
 
 
 def factor_sql(age: str, decay: dict | None) -> str:
@@ -150,8 +144,10 @@ class Plan:
         rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)
         blank = np.array([key(u) == "" for u in d["v"]], dtype=bool)
         self._note(UNKNOWN_ACTIVITY, d, (rule < 0) & ~blank)
-        self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64)}),
-                        self.col["Activity"])
+        units, caps = self._units_caps()
+        self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64),
+                                                 "unit": np.where(rule >= 0, units[rule], 0),
+                                                 "cap": np.where(rule >= 0, caps[rule], 0)}), self.col["Activity"])
         joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
 
         self.detail_text = np.zeros(0, dtype=object)
@@ -166,6 +162,7 @@ class Plan:
             masks = [glob_mask(folded, p["match"]).to_numpy(bool) for p in self.rules.pages]
             hits = pd.concat([pd.DataFrame({"d": codes[m], "rule": first_page + k}) for k, m in enumerate(masks)],
                              ignore_index=True).astype(np.int64)
+            hits["unit"], hits["cap"] = units[hits["rule"]], caps[hits["rule"]]     # the page rule's points and max_count
             self.b.register("page_hit", hits)
             # Only the Details some page rule matches get a code: the events join a table of those (often few).
             some = np.logical_or.reduce(masks)
@@ -191,6 +188,41 @@ class Plan:
             sub = distinct[mask].nlargest(3, "n")
             self.examples.setdefault(code, []).extend(zip(sub["v"].tolist(), sub["n"].tolist()))
 
+    def _units_caps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per rule code: points in hundredths, and max_count (0: none)."""
+        t = self.table
+        mc = np.asarray(t.max_count, dtype=np.int64)
+        return cents(t.points).astype(np.int64), np.where(mc < NO_LIMIT, mc, 0).astype(np.int64)
+
+    def _allowed(self, page: str, rule: str) -> str:
+        """SQL: page rule `page` accepts hits of type rule `rule` (its "activity" filter)."""
+        t = self.table
+        first_page = t.fit + len(t.types)
+        only = []
+        for k, spec in enumerate(self.rules.pages):
+            allowed = spec.get("activity")
+            if allowed:
+                allowed = [allowed] if isinstance(allowed, str) else allowed
+                codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
+                inside = f"{rule} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
+                only.append(f"({page} <> {first_page + k} OR {inside})")
+        return " AND ".join(only) or "TRUE"
+
+    def _oldest(self) -> int | None:
+        """The greatest age in days whose decay factor (scoring.decay_factor, as the pandas engine computes it)
+        is above 0; None when no age decays to 0. The factor never grows with age, so older hits count nothing."""
+        def live(age: int) -> bool:
+            return bool(decay_factor(np.array([age], dtype=np.int64), self.rules.decay)[0] > 0)
+        lo, hi = 0, 1 << 40
+        if live(hi):
+            return None
+        if not live(lo):
+            return -1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if live(mid) else (lo, mid)
+        return lo
+
     # ---- SQL
     def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o") -> str:
         """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`."""
@@ -213,66 +245,41 @@ class Plan:
         det = "dd.d" if detail else "CAST(NULL AS BIGINT)"
         joins = joins + [self.detail_join] if detail else joins
         return (f"SELECT {lead} AS lead, {given} AS given, COALESCE(a.rule, -1) AS rule, COALESCE(a.blank, 1) AS tblank, "
+                "COALESCE(a.unit, 0) AS unit, COALESCE(a.cap, 0) AS cap, "
                 f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
 
-    def _ranked(self, source: str, limits: dict[int, int]) -> str:
-        """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one).
-
-        Only the rows of capped rules are ranked, partitioned on g, one integer per (lead, rule): DuckDB
-        partitions and groups on one BIGINT several times faster than on the two columns."""
-        cols = "g, rule, d, k"
-        if not limits:
-            return f"SELECT {cols}, 1 AS ok FROM {source}"
-        listed = ", ".join(str(r) for r in limits)
-        rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k)"
-        return (f"SELECT {cols}, 1 AS ok FROM {source} WHERE rule NOT IN ({listed}) UNION ALL "
-                f"SELECT {cols}, CASE WHEN {rank} <= {case_of('rule', limits, '0')} THEN 1 ELSE 0 END AS ok "
-                f"FROM {source} WHERE rule IN ({listed})")
-
-    def _sums(self, source: str, units: dict[int, int], newest: bool) -> str:
-        """Per (lead, rule) of `source`'s hits: count, decayed points, points within max_count, factor sum
-        (and the newest hit's Detail code for page rules: types show their label)."""
-        nr = len(self.table.names)
-        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
-        x = f"({case_of('rule', units, '0')} * f)"
-        last = "ARG_MIN(d, k)" if newest else "CAST(NULL AS INTEGER)"
-        return (f"SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
-                f"SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, {last} AS newest FROM "
-                f"(SELECT g, d, k, ok, f, {rint(x)} AS pc FROM (SELECT g, rule, d, k, ok, {f} AS f FROM {source}) fx) px GROUP BY g")
-
     def _score_sql(self, base: str) -> str:
+        """Per (lead, rule) of the activity types and page rules: n (hits), decayed (every hit's points), kept (the
+        points of the max_count most recent hits), fsum (sum of the decay factors) and newest (the Detail code of
+        the most recent hit: pages show it)."""
         t = self.table
         nr = len(t.names)
-        first_page = t.fit + len(t.types)
-        limited = {i: int(t.max_count[i]) for i in range(t.fit, len(t.names) - 1) if t.max_count[i] < NO_LIMIT}
-        type_limits = {r: n for r, n in limited.items() if r < first_page}
-        page_limits = {r: n for r, n in limited.items() if r >= first_page}
-        units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
-        age = f"({self.as_of_day} - day)"
+        live = ["lead >= 0", "rule >= 0", "day IS NOT NULL", f"day <= {self.as_of_day}"]
+        oldest = self._oldest()
+        if oldest is not None:       # future activities and fully decayed ones count nothing, and take no max_count place
+            live.append(f"day >= {self.as_of_day - oldest}")
+        rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k) <= cap"
+        # ev: the live hits, narrow: g = lead * rules + rule; k = age * 2^40 + row order (the decay factor is
+        # computed from it); the rule's points (unit, hundredths) and max_count (cap, 0: none).
         ctes = [f"base AS ({base})",
-                "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
-                # Future activities and fully decayed ones count nothing, and take no max_count place.
-                # Read twice below (ranked and unranked types; type and page hits), so computed once, in
-                # narrow columns: g = lead * rules + rule, the age is in k (the decay factor is recomputed from it).
-                f"live AS MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, CAST(rule AS SMALLINT) AS rule, "
-                f"CAST(d AS INTEGER) AS d, {age} * {RECENCY} + o AS k FROM ev "
-                f"WHERE day <= {self.as_of_day} AND {factor_sql(age, self.rules.decay)} > 0)",
-                f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
-        out = self._sums("tr", units, newest=False)
+                f"ev AS MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, CAST(unit AS INTEGER) AS unit, "
+                f"CAST(cap AS INTEGER) AS cap, CAST(d AS INTEGER) AS d, CAST({self.as_of_day} - day AS BIGINT) * {RECENCY} + o AS k "
+                f"FROM base WHERE {' AND '.join(live)})",
+                # the hits of capped types, ranked: ok for each (lead, type)'s max_count most recent
+                f"tc AS MATERIALIZED (SELECT g, unit, d, k, {rank} AS ok FROM ev WHERE cap > 0)"]
+        parts = ["SELECT g, unit, d, k, TRUE AS ok FROM ev WHERE cap = 0", "SELECT g, unit, d, k, ok FROM tc"]
         if self.has_detail:
-            only = []
-            for k, page in enumerate(self.rules.pages):
-                allowed = page.get("activity")
-                if allowed:
-                    allowed = [allowed] if isinstance(allowed, str) else allowed
-                    codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
-                    inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
-                    only.append(f"(p.rule <> {first_page + k} OR {inside})")
-            ctes.append(f"pg AS (SELECT tr.g // {nr} * {nr} + p.rule AS g, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k "
-                        "FROM tr JOIN page_hit p ON tr.d = p.d WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
-            ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
-            out += " UNION ALL " + self._sums("pr", units, newest=True)
-        return "WITH " + ", ".join(ctes) + " " + out
+            # Page hits: the type hits within their type's max_count whose Detail a page rule matches.
+            counted = "SELECT g, d, k FROM ev WHERE cap = 0 AND d IS NOT NULL UNION ALL SELECT g, d, k FROM tc WHERE ok AND d IS NOT NULL"
+            ctes.append(f"pg AS NOT MATERIALIZED (SELECT h.g // {nr} * {nr} + p.rule AS g, p.unit AS unit, p.cap AS cap, h.d AS d, "
+                        f"h.k AS k FROM ({counted}) h JOIN page_hit p ON h.d = p.d WHERE {self._allowed('p.rule', f'h.g % {nr}')})")
+            parts += ["SELECT g, unit, d, k, TRUE AS ok FROM pg WHERE cap = 0",
+                      f"SELECT g, unit, d, k, {rank} AS ok FROM pg WHERE cap > 0"]
+        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
+        return ("WITH " + ", ".join(ctes) + f" SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
+                "SUM(CASE WHEN ok THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, ARG_MIN(d, k) AS newest FROM "
+                f"(SELECT g, d, k, ok, f, {rint('unit * f')} AS pc FROM (SELECT g, unit, d, k, ok, {f} AS f FROM "
+                f"({' UNION ALL '.join(parts)}) h) fx) px GROUP BY g")
 
     def _diag_sql(self, joins: list[str]) -> str:
         """Row counts by lead and by what is wrong, and each lead's last activity day.
