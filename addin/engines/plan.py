@@ -288,7 +288,9 @@ class Plan:
                 f"FROM base WHERE {' AND '.join(live)})",
                 # the hits of capped types, ranked: ok for each (lead, type)'s max_count most recent
                 f"tc AS MATERIALIZED (SELECT g, unit, d, k, {rank} AS ok FROM ev WHERE cap > 0)"]
-        parts = ["SELECT g, unit, d, k, TRUE AS ok FROM ev WHERE cap = 0", "SELECT g, unit, d, k, ok FROM tc"]
+        # the types' own rows carry no Detail code: only the pages show their newest hit's Detail
+        parts = ["SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, TRUE AS ok FROM ev WHERE cap = 0",
+                 "SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, ok FROM tc"]
         if self.has_detail:
             # Page hits: the type hits within their type's max_count whose Detail a page rule matches (read once per
             # use: ranked for the capped page rules, as they are for the others).
