@@ -19,7 +19,7 @@ and data). The split of the work:
     rint(points * factor)), the sum of the factors, and the newest hit's Detail code.
   The live hits are held in memory when twice their narrow copy fits in the backend's memory limit (it
   knows a Parquet log's row count); a larger log is read again for each of their four uses, which costs
-  less than spilling them to disk (100M events: 2.5 GB spilled instead of 12.7 GB).
+  less than spilling them to disk (100M events: 2.5–8.7 GB spilled instead of 12.7 GB).
   Measured and not taken: top-N aggregates (arg_min(x, k, n)) instead of the windows are slower in DuckDB
   2.0 and run out of memory at 1 GB; aggregating per (lead, rule, day) before ranking gains nothing when a
   lead has about one activity of a type per day, as in the benchmark's log.
