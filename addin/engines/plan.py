@@ -22,7 +22,9 @@ and data). The split of the work:
   less than spilling them to disk (100M events: 2.5–8.7 GB spilled instead of 12.7 GB).
   Measured and not taken: top-N aggregates (arg_min(x, k, n)) instead of the windows are slower in DuckDB
   2.0 and run out of memory at 1 GB; aggregating per (lead, rule, day) before ranking gains nothing when a
-  lead has about one activity of a type per day, as in the benchmark's log.
+  lead has about one activity of a type per day, as in the benchmark's log; holding only the kept hits of
+  the capped rules, or grouping types and pages apart, did not stop the final grouping from spilling in
+  about half the 100M runs.
 * The few numbers per lead and rule come back and are finished by `scoring.group_ledger`, the
   same code the pandas engine ends with.
 
