@@ -39,6 +39,15 @@ def memory_setting(given: str | None = None) -> str:
     return value.strip()
 
 
+def memory_bytes(setting: str) -> int:
+    """A memory_setting() size in bytes, as DuckDB reads it (KB = 1000 B, KiB = 1024 B)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", setting)
+    unit = m.group(2).upper()
+    scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+             "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}[unit]
+    return int(float(m.group(1)) * scale)
+
+
 def locked_connection(paths=(), memory_limit: str | None = None, threads: int | None = None, keep_order: bool = True):
     """An in-memory DuckDB that may read only `paths` (and spill to SPILL): no extension auto-install
     or auto-load, external access off, configuration locked. Every DuckDB LeadQ opens is made here."""
@@ -84,6 +93,10 @@ class DuckBackend:
         self.label = source.label
         self.con = locked_connection(source.paths, memory_limit, threads, keep_order=source.kind == "csv")
         self._types: dict[str, str] = {}
+        # What the plan weighs before holding rows in memory: the source's row count when its metadata tells
+        # (Parquet), and DuckDB's memory limit in bytes.
+        self.rows: int | None = None
+        self.memory = memory_bytes(memory_setting(memory_limit))
         try:
             self.con.execute(f"CREATE TEMP VIEW src AS {self._select(source)}")
             described = self.con.execute("DESCRIBE src").fetchall()
@@ -110,6 +123,7 @@ class DuckBackend:
             sizes = dict(self.con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({_list(source.paths)})")
                          .fetchall())
             offsets = np.concatenate([[0], np.cumsum([sizes[p] for p in source.paths])[:-1]]).tolist()
+            self.rows = int(sum(sizes.values()))
             return (f"SELECT * EXCLUDE (filename, file_row_number), "
                     f"list_extract({offsets}, list_position({_list(source.paths)}, filename)) + file_row_number AS {ORDER} "
                     f"FROM read_parquet({_list(source.paths)}, filename = true, file_row_number = true)")

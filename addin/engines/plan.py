@@ -7,9 +7,24 @@ and data). The split of the work:
   types, Details, dates written as text) are read once, mapped with the core's functions (the
   same folding of case and accents, the same glob matching, the same lenient dates) and handed
   back to the engine as small dimension tables. The events themselves never leave the engine.
-* The engine joins the events to those tables and does the heavy part in SQL: decay, the
-  max_count most recent (ties on a day go to the earlier row of the source, as in the sheet),
-  page hits, and the sums per lead and rule.
+* The engine joins the events to those tables and does the heavy part in SQL (`_score_sql`), one query:
+  - the live hits as narrow integers: g = lead * rules + rule, k = age * 2^40 + row order (newest first,
+    ties on a day to the earlier row of the source, as in the sheet), the rule's points (hundredths) and
+    max_count brought by the dimension tables; future and fully decayed activities are dropped by an age
+    bound computed here with the core's own decay_factor, not by a factor per row;
+  - only the hits of capped types are ranked (ROW_NUMBER over g by k, the max_count most recent kept);
+  - page hits: the counted type hits whose Detail code a page rule matches (its activity filter
+    applied), ranked the same way for the capped page rules only;
+  - one GROUP BY g: count, decayed and kept points (a hit's points depend only on its rule and age:
+    rint(points * factor)), the sum of the factors, and the newest hit's Detail code.
+  The live hits are held in memory when twice their narrow copy fits in the backend's memory limit (it
+  knows a Parquet log's row count); a larger log is read again for each of their four uses, which costs
+  less than spilling them to disk (100M events: 2.5–8.7 GB spilled instead of 12.7 GB).
+  Measured and not taken: top-N aggregates (arg_min(x, k, n)) instead of the windows are slower in DuckDB
+  2.0 and run out of memory at 1 GB; aggregating per (lead, rule, day) before ranking gains nothing when a
+  lead has about one activity of a type per day, as in the benchmark's log; holding only the kept hits of
+  the capped rules, or grouping types and pages apart, did not stop the final grouping from spilling in
+  about half the 100M runs.
 * The few numbers per lead and rule come back and are finished by `scoring.group_ledger`, the
   same code the pandas engine ends with.
 
@@ -26,7 +41,7 @@ import pandas as pd
 from ..core.model import lead_keys
 from ..core.rules.model import Rules
 from ..core.rules.operators import glob_mask
-from ..core.scoring import NO_LIMIT, RuleTable, cents, group_ledger, page_tags
+from ..core.scoring import NO_LIMIT, RuleTable, cents, decay_factor, group_ledger, page_tags
 from ..core.values.headers import LEAD_ID, match_headers, near_miss
 from ..core.values.parse import read_dates
 from ..core.values.text import did_you_mean, fold_series, key
@@ -45,6 +60,7 @@ from .backend import Backend
 
 ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
 RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
+LIVE_ROW_BYTES = 32          # a live hit held in memory: g, k (BIGINT), unit, d (INTEGER), cap (BIGINT)
 _EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
 
 
@@ -62,12 +78,6 @@ def rint(x: str) -> str:
     fl = f"FLOOR({x})"
     return (f"CAST({fl} + CASE WHEN {x} - {fl} > 0.5 THEN 1 WHEN {x} - {fl} < 0.5 THEN 0 "
             f"ELSE ABS({fl} % 2) END AS BIGINT)")
-
-
-def case_of(column: str, values: dict[int, object], default: str) -> str:
-    if not values:
-        return default
-    return f"CASE {column} " + " ".join(f"WHEN {k} THEN {v}" for k, v in values.items()) + f" ELSE {default} END"
 
 
 def factor_sql(age: str, decay: dict | None) -> str:
@@ -150,8 +160,10 @@ class Plan:
         rule = np.array([self.table.fit + self.table.types.index(t) if t else -1 for t in resolved], dtype=np.int64)
         blank = np.array([key(u) == "" for u in d["v"]], dtype=bool)
         self._note(UNKNOWN_ACTIVITY, d, (rule < 0) & ~blank)
-        self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64)}),
-                        self.col["Activity"])
+        units, caps = self._units_caps()
+        self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64),
+                                                 "unit": np.where(rule >= 0, units[rule], 0),
+                                                 "cap": np.where(rule >= 0, caps[rule], 0)}), self.col["Activity"])
         joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
 
         self.detail_text = np.zeros(0, dtype=object)
@@ -166,6 +178,7 @@ class Plan:
             masks = [glob_mask(folded, p["match"]).to_numpy(bool) for p in self.rules.pages]
             hits = pd.concat([pd.DataFrame({"d": codes[m], "rule": first_page + k}) for k, m in enumerate(masks)],
                              ignore_index=True).astype(np.int64)
+            hits["unit"], hits["cap"] = units[hits["rule"]], caps[hits["rule"]]     # the page rule's points and max_count
             self.b.register("page_hit", hits)
             # Only the Details some page rule matches get a code: the events join a table of those (often few).
             some = np.logical_or.reduce(masks)
@@ -191,6 +204,48 @@ class Plan:
             sub = distinct[mask].nlargest(3, "n")
             self.examples.setdefault(code, []).extend(zip(sub["v"].tolist(), sub["n"].tolist()))
 
+    def _units_caps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per rule code: points in hundredths, and max_count (0: none)."""
+        t = self.table
+        mc = np.asarray(t.max_count, dtype=np.int64)
+        return cents(t.points).astype(np.int64), np.where(mc < NO_LIMIT, mc, 0).astype(np.int64)
+
+    def _allowed(self, page: str, rule: str) -> str:
+        """SQL: page rule `page` accepts hits of type rule `rule` (its "activity" filter)."""
+        t = self.table
+        first_page = t.fit + len(t.types)
+        only = []
+        for k, spec in enumerate(self.rules.pages):
+            allowed = spec.get("activity")
+            if allowed:
+                allowed = [allowed] if isinstance(allowed, str) else allowed
+                codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
+                inside = f"{rule} IN ({', '.join(map(str, codes))})" if codes else "FALSE"
+                only.append(f"({page} <> {first_page + k} OR {inside})")
+        return " AND ".join(only) or "TRUE"
+
+    def _oldest(self) -> int | None:
+        """The greatest age in days whose decay factor (scoring.decay_factor, as the pandas engine computes it)
+        is above 0; None when no age decays to 0. The factor never grows with age, so older hits count nothing."""
+        def live(age: int) -> bool:
+            return bool(decay_factor(np.array([age], dtype=np.int64), self.rules.decay)[0] > 0)
+        lo, hi = 0, 1 << 40
+        if live(hi):
+            return None
+        if not live(lo):
+            return -1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if live(mid) else (lo, mid)
+        return lo
+
+    def _hold_live(self) -> bool:
+        """Hold the live hits in memory (they are read four times) or read the source again for each use: held
+        when the backend tells the source's rows and twice their narrow copy fits in its memory limit (a larger
+        log would spill that copy to disk several times over; reading it again costs less). DuckDB only."""
+        rows, memory = getattr(self.b, "rows", None), getattr(self.b, "memory", None)
+        return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
+
     # ---- SQL
     def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o") -> str:
         """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`."""
@@ -213,66 +268,44 @@ class Plan:
         det = "dd.d" if detail else "CAST(NULL AS BIGINT)"
         joins = joins + [self.detail_join] if detail else joins
         return (f"SELECT {lead} AS lead, {given} AS given, COALESCE(a.rule, -1) AS rule, COALESCE(a.blank, 1) AS tblank, "
+                "a.unit AS unit, a.cap AS cap, "
                 f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
 
-    def _ranked(self, source: str, limits: dict[int, int]) -> str:
-        """Hits of `source` with ok = 1 for each (lead, rule)'s max_count most recent (all for rules without one).
-
-        Only the rows of capped rules are ranked, partitioned on g, one integer per (lead, rule): DuckDB
-        partitions and groups on one BIGINT several times faster than on the two columns."""
-        cols = "g, rule, d, k"
-        if not limits:
-            return f"SELECT {cols}, 1 AS ok FROM {source}"
-        listed = ", ".join(str(r) for r in limits)
-        rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k)"
-        return (f"SELECT {cols}, 1 AS ok FROM {source} WHERE rule NOT IN ({listed}) UNION ALL "
-                f"SELECT {cols}, CASE WHEN {rank} <= {case_of('rule', limits, '0')} THEN 1 ELSE 0 END AS ok "
-                f"FROM {source} WHERE rule IN ({listed})")
-
-    def _sums(self, source: str, units: dict[int, int], newest: bool) -> str:
-        """Per (lead, rule) of `source`'s hits: count, decayed points, points within max_count, factor sum
-        (and the newest hit's Detail code for page rules: types show their label)."""
-        nr = len(self.table.names)
-        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
-        x = f"({case_of('rule', units, '0')} * f)"
-        last = "ARG_MIN(d, k)" if newest else "CAST(NULL AS INTEGER)"
-        return (f"SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
-                f"SUM(CASE WHEN ok = 1 THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, {last} AS newest FROM "
-                f"(SELECT g, d, k, ok, f, {rint(x)} AS pc FROM (SELECT g, rule, d, k, ok, {f} AS f FROM {source}) fx) px GROUP BY g")
-
     def _score_sql(self, base: str) -> str:
+        """Per (lead, rule) of the activity types and page rules: n (hits), decayed (every hit's points), kept (the
+        points of the max_count most recent hits), fsum (sum of the decay factors) and newest (the Detail code of
+        the most recent hit: pages show it)."""
         t = self.table
         nr = len(t.names)
-        first_page = t.fit + len(t.types)
-        limited = {i: int(t.max_count[i]) for i in range(t.fit, len(t.names) - 1) if t.max_count[i] < NO_LIMIT}
-        type_limits = {r: n for r, n in limited.items() if r < first_page}
-        page_limits = {r: n for r, n in limited.items() if r >= first_page}
-        units = {r: int(c) for r, c in enumerate(cents(t.points)) if r >= t.fit and c != 0}
-        age = f"({self.as_of_day} - day)"
-        ctes = [f"base AS ({base})",
-                "ev AS (SELECT lead, rule, day, d, o FROM base WHERE lead >= 0 AND rule >= 0 AND day IS NOT NULL)",
-                # Future activities and fully decayed ones count nothing, and take no max_count place.
-                # Read twice below (ranked and unranked types; type and page hits), so computed once, in
-                # narrow columns: g = lead * rules + rule, the age is in k (the decay factor is recomputed from it).
-                f"live AS MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, CAST(rule AS SMALLINT) AS rule, "
-                f"CAST(d AS INTEGER) AS d, {age} * {RECENCY} + o AS k FROM ev "
-                f"WHERE day <= {self.as_of_day} AND {factor_sql(age, self.rules.decay)} > 0)",
-                f"tr AS MATERIALIZED ({self._ranked('live', type_limits)})"]
-        out = self._sums("tr", units, newest=False)
+        live = ["lead >= 0", "rule >= 0", "day IS NOT NULL", f"day <= {self.as_of_day}"]
+        oldest = self._oldest()
+        if oldest is not None:       # future activities and fully decayed ones count nothing, and take no max_count place
+            live.append(f"day >= {self.as_of_day - oldest}")
+        rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k) <= cap"
+        # ev: the live hits, narrow: g = lead * rules + rule; k = age * 2^40 + row order (the decay factor is
+        # computed from it); the rule's points (unit, hundredths) and max_count (cap, 0: none).
+        ctes = [f"base AS NOT MATERIALIZED ({base})",
+                f"ev AS {'' if self._hold_live() else 'NOT '}MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, "
+                f"CAST(unit AS INTEGER) AS unit, cap, CAST(d AS INTEGER) AS d, CAST({self.as_of_day} - day AS BIGINT) * {RECENCY} + o AS k "
+                f"FROM base WHERE {' AND '.join(live)})",
+                # the hits of capped types, ranked: ok for each (lead, type)'s max_count most recent
+                f"tc AS MATERIALIZED (SELECT g, unit, d, k, {rank} AS ok FROM ev WHERE cap > 0)"]
+        # the types' own rows carry no Detail code: only the pages show their newest hit's Detail
+        parts = ["SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, TRUE AS ok FROM ev WHERE cap = 0",
+                 "SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, ok FROM tc"]
         if self.has_detail:
-            only = []
-            for k, page in enumerate(self.rules.pages):
-                allowed = page.get("activity")
-                if allowed:
-                    allowed = [allowed] if isinstance(allowed, str) else allowed
-                    codes = [t.fit + t.types.index(a) for a in allowed if a in t.types]
-                    inside = f"tr.rule IN ({', '.join(map(str, codes))})" if codes else "FALSE"
-                    only.append(f"(p.rule <> {first_page + k} OR {inside})")
-            ctes.append(f"pg AS (SELECT tr.g // {nr} * {nr} + p.rule AS g, CAST(p.rule AS SMALLINT) AS rule, tr.d, tr.k "
-                        "FROM tr JOIN page_hit p ON tr.d = p.d WHERE tr.ok = 1" + "".join(f" AND {c}" for c in only) + ")")
-            ctes.append(f"pr AS ({self._ranked('pg', page_limits)})")
-            out += " UNION ALL " + self._sums("pr", units, newest=True)
-        return "WITH " + ", ".join(ctes) + " " + out
+            # Page hits: the type hits within their type's max_count whose Detail a page rule matches (read once per
+            # use: ranked for the capped page rules, as they are for the others).
+            counted = "SELECT g, d, k FROM ev WHERE cap = 0 AND d IS NOT NULL UNION ALL SELECT g, d, k FROM tc WHERE ok AND d IS NOT NULL"
+            ctes.append(f"pg AS NOT MATERIALIZED (SELECT h.g // {nr} * {nr} + p.rule AS g, p.unit AS unit, p.cap AS cap, h.d AS d, "
+                        f"h.k AS k FROM ({counted}) h JOIN page_hit p ON h.d = p.d WHERE {self._allowed('p.rule', f'h.g % {nr}')})")
+            parts += ["SELECT g, unit, d, k, TRUE AS ok FROM pg WHERE cap = 0",
+                      f"SELECT g, unit, d, k, {rank} AS ok FROM pg WHERE cap > 0"]
+        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
+        return ("WITH " + ", ".join(ctes) + f" SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
+                "SUM(CASE WHEN ok THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, ARG_MIN(d, k) AS newest FROM "
+                f"(SELECT g, d, k, ok, f, {rint('unit * f')} AS pc FROM (SELECT g, unit, d, k, ok, {f} AS f FROM "
+                f"({' UNION ALL '.join(parts)}) h) fx) px GROUP BY g")
 
     def _diag_sql(self, joins: list[str]) -> str:
         """Row counts by lead and by what is wrong, and each lead's last activity day.
