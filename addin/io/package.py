@@ -145,6 +145,7 @@ class Package:
             raise WorkbookError(f"{self.path.name}: not an Excel workbook: it has no xl/workbook.xml; {NOT_A_WORKBOOK}")
         self.names = names
         self._cache: dict[str, bytes] = {}
+        self._copies: dict[str, tuple[bytes, Future]] = {}    # part -> (its raw zip entry, the check of it), see check_early
         wb = self.read("xl/workbook.xml")
         if STRICT_NS.encode() in wb[:2000]:
             raise WorkbookError(f"{self.path.name}: saved as 'Strict Open XML', which LeadQ cannot write safely; "
@@ -166,6 +167,7 @@ class Package:
             return b""
 
     def close(self) -> None:
+        self._copies.clear()
         self.zip.close()
 
     def read(self, name: str) -> bytes:
@@ -188,6 +190,17 @@ class Package:
                 return data          # a big sheet is read once; holding it would double the memory of its edit
             self._cache[name] = data
         return self._cache[name]
+
+    def check_early(self, names) -> None:
+        """Read the raw zip entries of parts a save will most likely copy as they are (an input sheet
+        LeadQ never writes, such as a big activity log) and check their CRC-32 in a worker thread now,
+        while LeadQ computes what it writes, rather than when the save reaches them. The save
+        writes exactly the bytes checked; a part that ends up replaced is simply not used."""
+        for name in names:
+            if name in self.names and name not in self._copies:
+                info = self.zip.getinfo(name)
+                raw = _raw_entry(self.zip, info)
+                self._copies[name] = (raw, background().submit(_intact, raw, info))
 
     def read_start(self, name: str, enough, chunk: int = 256 * 1024, limit: int = 4_000_000) -> bytes:
         """The start of a part, decompressed chunk by chunk until `enough(data)` is true, `limit`
@@ -488,9 +501,10 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                         _append_raw(out, zi, raw)
                 else:
                     info = package.zip.getinfo(name)
-                    raw = _raw_entry(package.zip, info)
+                    early = package._copies.pop(name, None)
+                    raw = early[0] if early else _raw_entry(package.zip, info)
                     _append_raw(out, copy.copy(info), raw)
-                    checks.append((name, background().submit(_intact, raw, info)))
+                    checks.append((name, early[1] if early else background().submit(_intact, raw, info)))
             damaged = [name for name, check in checks if not check.result()]
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

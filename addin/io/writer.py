@@ -151,6 +151,16 @@ def extend_input_tables(edit: PackageEdit, data: WorkbookData) -> None:
             _update_table(edit, lay)
 
 
+def leads_styles(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation) -> None:
+    """Add the formats write_leads uses to the styles, in the order it adds them (a format's index is its
+    place in the list), so another sheet's formats can be added next before the Leads sheet is written."""
+    styles.xf(**LEADS_HEADER_FORMAT)
+    for _, name in sorted(zip(_owned_columns(edit, lay).columns, outputs())):
+        styles.xf(**output_format(name))
+    for rule in color_rules(ev):
+        styles.dxf(fill=rule.fill, font=rule.font)
+
+
 def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
     """Put the output values, headers, widths and colour rules on the Leads sheet."""
     head, rows_xml, tail = split(edit.read(lay.part))
@@ -287,12 +297,17 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
             raise WorkbookError(f"{source.name} was changed by another program while LeadQ was reading it; "
                                 "LeadQ did not write anything — run the refresh again")
         edit = PackageEdit(pkg)
+        # The input sheets but Leads are copied as they are: their checks start now, not when the save reaches them.
+        pkg.check_early([lay.part for sheet, lay in data.layouts.items() if sheet != "Leads"])
         styles_part = "xl/styles.xml"
         styles = StyleBook(pkg.read(styles_part) if styles_part in pkg.names else None)
         lay = data.layouts["Leads"]
+        # Score details is made and deflated by a worker while the Leads sheet is patched here; its
+        # formats are added to the styles after the Leads ones, as when the sheets were written in turn.
+        leads_styles(edit, styles, lay, ev)
+        n, cut = write_details(edit, styles, ev)
         owned = write_leads(edit, styles, lay, ev, len(data.leads))
         extend_input_tables(edit, data)
-        n, cut = write_details(edit, styles, ev)
         added = 0
         if ev.history is not None:
             added, history_problems = write_history(edit, styles, ev.history, data.history_sheet)
