@@ -164,6 +164,8 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
     inp.overrides = data.overrides = None
     data.leads = data.leads.iloc[:, :0]
     inp.leads = data.leads
+    from ..io.package import return_free_memory
+    return_free_memory()            # what reading and scoring freed, before the sheets are written
     step("writing results")
     target = Path(output) if output else workbook
     # The Score details file is checked on every refresh (a hostile path is refused even when unused),

@@ -25,10 +25,11 @@ AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pag
             "legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems", "tableParts", "extLst")
 
 
-def split(xml: bytes) -> tuple[str, bytes, str]:
+def split(xml: bytes, view: bool = False) -> tuple[str, bytes, str]:
     """(everything up to <sheetData> as text, the rows as UTF-8 bytes, everything from </sheetData> as text).
 
-    The rows stay bytes: a big sheet is never decoded whole."""
+    The rows stay bytes: a big sheet is never decoded whole; view: they are a memoryview of `xml`, not a
+    copy of it (patch_rows takes either)."""
     if re.search(rb"<!DOCTYPE|<!ENTITY", xml[:4096], re.I):
         raise WorkbookError("a sheet's XML declares a DOCTYPE or entities, which Office files never contain "
                             "(a crafted file?); LeadQ refuses it — re-save the workbook in Excel")
@@ -44,7 +45,7 @@ def split(xml: bytes) -> tuple[str, bytes, str]:
         raise WorkbookError("a sheet's XML has no cell data (<sheetData>); open the workbook in Excel, "
                             "let it repair the sheet and save it")
     a = xml.index(b">", a) + 1
-    return xml[:a].decode("utf-8"), xml[a:b], xml[b:].decode("utf-8")
+    return xml[:a].decode("utf-8"), (memoryview(xml)[a:b] if view else xml[a:b]), xml[b:].decode("utf-8")
 
 
 def _join(*parts) -> pa.Array:
@@ -185,6 +186,9 @@ def _text_array(values) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+VIEW_BLOCK = 1 << 16
+
+
 def _views(starts: np.ndarray, lengths: np.ndarray, which: np.ndarray, buffers: list[bytes]) -> pa.Array:
     """An Arrow string_view array of byte ranges of the given buffers, without copying them:
     element i is buffers[which[i]][starts[i]:starts[i] + lengths[i]]."""
@@ -194,27 +198,33 @@ def _views(starts: np.ndarray, lengths: np.ndarray, which: np.ndarray, buffers: 
     # Bytes 4..16 hold a short string itself, or a long one's first 4 bytes, buffer index and offset.
     take = np.where(lengths > 12, 4, lengths)
     for k, buf in enumerate(buffers):
-        mine = which == k
-        if not mine.any() or not len(buf):
+        if not len(buf):
             continue
         data = np.frombuffer(buf, np.uint8)
-        pos = starts[mine, None] + np.arange(12)
-        got = data[np.minimum(pos, len(data) - 1)]
-        got[np.arange(12) >= take[mine, None]] = 0
-        views[mine, 4:16] = got
+        for a in range(0, n, VIEW_BLOCK):       # a block at a time: the (views × 12) temporaries stay small
+            mine = np.flatnonzero(which[a:a + VIEW_BLOCK] == k) + a
+            if not len(mine):
+                continue
+            pos = starts[mine, None] + np.arange(12)
+            got = data[np.minimum(pos, len(data) - 1)]
+            got[np.arange(12) >= take[mine, None]] = 0
+            views[mine, 4:16] = got
     long = lengths > 12
     views[long, 8:12] = which[long].astype("<i4").view(np.uint8).reshape(-1, 4)
     views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
     return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views)] + [pa.py_buffer(b) for b in buffers])
 
 
-def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int]) -> tuple[bytes, bool]:
+def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int],
+               chunked: bool = False) -> tuple[bytes, bool]:
     """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
 
     row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
     columns among `owned`, the columns whose old cells are removed in those rows. Rows LeadQ does not
     write are kept byte for byte. Returns the new rows XML (bytes-like: an Arrow buffer, not copied
-    once more) and whether a formula was removed from an owned cell.
+    once more) and whether a formula was removed from an owned cell. chunked: the new rows XML as a
+    function yielding it in pieces instead, each made when it is asked for (a deflater's input: the
+    patched sheet is never held whole once more beside the old one).
 
     No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
     ends and where each block of owned columns starts and ends (cells of a row go left to right); the
@@ -223,9 +233,10 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     row_numbers = np.asarray(row_numbers, dtype=np.int64)
     owned = sorted(set(owned) | set(cells))
     runs = _runs(owned)
-    if (b"<row" not in rows_xml) and rows_xml.strip():
+    if not isinstance(rows_xml, (bytes, memoryview)):
+        rows_xml = bytes(rows_xml)
+    if re.search(rb"<row", rows_xml) is None and bytes(rows_xml).strip():
         raise WorkbookError("a sheet's rows cannot be read (no <row> element); open and save the workbook in Excel first")
-    rows_xml = bytes(rows_xml)
     starts = np.fromiter((m.start() for m in re.finditer(rb"<row\b", rows_xml)), np.int64)
     n_rows = len(starts)
     ends = np.append(starts[1:], len(rows_xml))
@@ -251,7 +262,7 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     keep_added = np.asarray(pc.not_equal(added, ""), dtype=bool) if len(added) else np.zeros(0, bool)
     new = pa.concat_arrays([b for b in blocks] + [added_rows]) if blocks else added_rows
     new_offsets = np.frombuffer(new.buffers()[1], np.int64)[new.offset:new.offset + len(new) + 1]
-    new_data = new.buffers()[2].to_pybytes() if new.buffers()[2] is not None else b""
+    new_data = new.buffers()[2] if new.buffers()[2] is not None else b""      # read in place, not copied
 
     # Per existing row: where its start tag ends, its spans attribute, each owned run's range.
     tag_text = tags.field("tag")
@@ -318,10 +329,27 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     # What comes before the first row (whitespace, usually nothing) is the first range.
     views = _views(np.concatenate([[0], flat_st[index]]), np.concatenate([[len(prefix)], flat_ln[index]]),
                    np.concatenate([[0], flat_buf[index]]), [rows_xml, new_data, b"></row>"])
+    if chunked:
+        return (lambda: _pieces(views)), formulas
+    return _joined(views), formulas
+
+
+def _joined(views: pa.Array):
+    """The string views' bytes end to end, in one new buffer (bytes-like)."""
     joined = views.cast(pa.large_string())
-    del views
     size = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)])
-    return (joined.buffers()[2].slice(0, size) if size else b""), formulas
+    return joined.buffers()[2].slice(0, size) if size else b""
+
+
+PIECE = 1 << 16         # string views (about 9,000 rows of a sheet) joined at a time
+
+
+def _pieces(views: pa.Array):
+    """The string views' bytes end to end, a few thousand views at a time."""
+    for start in range(0, len(views), PIECE):
+        piece = _joined(views.slice(start, PIECE))
+        if len(piece):
+            yield piece
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

@@ -9,6 +9,7 @@ byte; in the Leads sheet only the owned cells change.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -163,7 +164,7 @@ def leads_styles(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eva
 
 def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
     """Put the output values, headers, widths and colour rules on the Leads sheet."""
-    head, rows_xml, tail = split(edit.read(lay.part))
+    head, rows_xml, tail = split(edit.read(lay.part, whole=True), view=True)
     owned = _owned_columns(edit, lay)
     if max(owned.columns) >= EXCEL_MAX_COLS:
         raise WorkbookError(f"{lay.sheet}: LeadQ adds its result columns right of the table, which would pass Excel's "
@@ -187,7 +188,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
             column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         cells[c] = pa.chunked_array([pa.array([header]), *chunks], pa.string())
-    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols)
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols, chunked=True)
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
@@ -199,8 +200,9 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     for i, rule in enumerate(color_rules(ev)):
         blocks.append(cf_equals(rng[rule.column], rule.text, styles.dxf(fill=rule.fill, font=rule.font), priority + i + 1))
     tail = replace_owned_cf(tail, cols, blocks)
-    # Deflated by a worker from the three pieces: the sheet is never copied whole once more.
-    edit.put(lay.part, Deflated(lambda: iter((head.encode("utf-8"), rows_xml, tail.encode("utf-8")))))
+    # Made and deflated by a worker piece by piece: the patched sheet is never held whole beside the old one.
+    head, tail = head.encode("utf-8"), tail.encode("utf-8")
+    edit.put(lay.part, Deflated(lambda: itertools.chain((head,), rows_xml(), (tail,))))
     if lay.table_part:
         _update_table(edit, lay, owned)
     edit.defined_name(OWNED_NAME, marker(lay.sheet, lay.header_row, owned))
@@ -208,7 +210,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     return owned.letters()
 
 
-DETAILS_CHUNK = 100_000
+DETAILS_CHUNK = 25_000         # rows made at a time (a few MB of XML, then deflated)
 
 
 def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple[int, int]:
