@@ -39,7 +39,7 @@ from ..problems import DAMAGED_PART
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
-from .package import Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml
+from .package import Deflated, Package, check_writable, col_letter, fingerprint, parse_range, return_free_memory, to_xml
 from .parts.history import write_history
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
@@ -53,6 +53,7 @@ from .sheetxml import (
     patch_rows,
     replace_owned_cf,
     row_xml,
+    scan_rows,
     set_dimension,
     sheet_xml,
     split,
@@ -162,10 +163,63 @@ def leads_styles(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eva
         styles.dxf(fill=rule.fill, font=rule.font)
 
 
-def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
-    """Put the output values, headers, widths and colour rules on the Leads sheet."""
-    head, rows_xml, tail = split(edit.read(lay.part, whole=True), view=True)
+@dataclass
+class LeadsSheet:
+    """The Leads sheet of the file, read and scanned for the owned columns (prefetch_leads)."""
+
+    part: str
+    columns: list
+    head: str
+    rows_xml: object
+    tail: str
+    scan: object
+
+
+def prefetch_leads(path: Path, lay: TableLayout, after=None):
+    """Read the Leads sheet and scan its rows for LeadQ's columns in a thread of its own, while the
+    results are computed (after `after`, a Future, is done: the reading of the other sheets goes first).
+    write_leads uses it when it is of the same sheet and columns; else, or if it failed, reads anew."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work() -> LeadsSheet:
+        if after is not None:
+            try:
+                after.result()
+            except BaseException:
+                pass
+        return_free_memory()               # what reading the sheets freed, before this sheet is held
+        pkg = Package(path)
+        try:
+            columns = owned_positions(lay.headers, lay.first_col, marked_columns(pkg.defined_name(OWNED_NAME)),
+                                      layout_version(pkg.defined_name(LAYOUT_NAME))).columns
+            head, rows_xml, tail = split(pkg.read_whole(lay.part), view=True)
+            return LeadsSheet(lay.part, list(columns), head, rows_xml, tail, scan_rows(rows_xml, columns))
+        finally:
+            pkg.close()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-leads")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+    return future
+
+
+def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int,
+                prefetched=None) -> str:
+    """Put the output values, headers, widths and colour rules on the Leads sheet; `prefetched`: the
+    Future of prefetch_leads on the same file (its fingerprint checked since)."""
     owned = _owned_columns(edit, lay)
+    sheet = None
+    if prefetched is not None and lay.part not in edit.replaced:
+        try:
+            sheet = prefetched.result()
+        except Exception:
+            sheet = None                   # read anew below: the same error, if any, is met there
+        if sheet is not None and (sheet.part != lay.part or sheet.columns != list(owned.columns)):
+            sheet = None
+    if sheet is not None:
+        head, rows_xml, tail, scan = sheet.head, sheet.rows_xml, sheet.tail, sheet.scan
+    else:
+        head, rows_xml, tail = split(edit.read(lay.part, whole=True), view=True)
+        scan = None
     if max(owned.columns) >= EXCEL_MAX_COLS:
         raise WorkbookError(f"{lay.sheet}: LeadQ adds its result columns right of the table, which would pass Excel's "
                             f"last column XFD (the table ends in column {col_letter(lay.first_col + len(lay.headers) - 1)}); "
@@ -188,7 +242,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
             column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         cells[c] = pa.chunked_array([pa.array([header]), *chunks], pa.string())
-    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols, chunked=True)
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols, chunked=True, scan=scan)
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
@@ -278,11 +332,12 @@ def _esc(s: str) -> str:
 
 def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path | None = None,
                   settings: dict[str, str] | None = None, summary=None, expect: tuple | None = None,
-                  before_replace=None) -> WriteReport:
+                  before_replace=None, leads_sheet=None) -> WriteReport:
     """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place).
 
     `expect` is the source's fingerprint when `data` was read from it: if the file changed since
-    (another program saved it), nothing is written, so results never mix two versions. `before_replace`:
+    (another program saved it), nothing is written, so results never mix two versions; `leads_sheet`: the
+    Future of prefetch_leads on `source`, used only with `expect` (the file is then the one read). `before_replace`:
     called just before the workbook is replaced; if it raises, the workbook is left as it was.
     """
     source = Path(source)
@@ -308,7 +363,7 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         # formats are added to the styles after the Leads ones, as when the sheets were written in turn.
         leads_styles(edit, styles, lay, ev)
         n, cut = write_details(edit, styles, ev)
-        owned = write_leads(edit, styles, lay, ev, len(data.leads))
+        owned = write_leads(edit, styles, lay, ev, len(data.leads), leads_sheet if expect is not None else None)
         extend_input_tables(edit, data)
         added = 0
         if ev.history is not None:
