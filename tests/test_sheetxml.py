@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addin.errors import WorkbookError
+from addin.io import sheetxml
 from addin.io.package import col_index, col_letter
-from addin.io.sheetxml import columns_before, columns_from, patch_rows
+from addin.io.sheetxml import columns_before, columns_from, patch_rows, scan_rows
 
 CELL = re.compile(r'<c r="([A-Z]+)(\d+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
 
@@ -73,6 +74,58 @@ def test_patch_rows_matches_a_model_of_the_sheet(sheet, owned, written, blank, s
             assert "spans" not in attrs
     assert list(got) == sorted(got)
     assert formulas == any(k == 3 and c in owned for r in written for c, k in sheet.get(r, {}).items())
+    # The refresh's way: a view of the sheet's bytes, scanned beforehand, the result made piece by piece.
+    view = memoryview(rows_xml.encode())
+    pieces, formulas_too = patch_rows(view, numbers, new, cols, chunked=True, scan=scan_rows(view, cols))
+    assert b"".join(bytes(p) for p in pieces()) == out and formulas_too == formulas
+
+
+def test_patch_rows_pieces_join_to_the_whole(monkeypatch):
+    rows_xml = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="C{r}"><v>9</v></c></row>' for r in range(1, 40)).encode()
+    numbers = np.arange(1, 45, dtype=np.int64)
+    new = {1: pa.array([f'<c r="B{r}"><v>{r}</v></c>' for r in numbers])}
+    whole, _ = patch_rows(rows_xml, numbers, new, [1])
+    monkeypatch.setattr(sheetxml, "PIECE", 7)
+    monkeypatch.setattr(sheetxml, "VIEW_BLOCK", 5)
+    pieces, _ = patch_rows(rows_xml, numbers, new, [1], chunked=True)
+    parts = [bytes(p) for p in pieces()]
+    assert len(parts) > 10 and b"".join(parts) == bytes(whole)
+    assert bytes(patch_rows(rows_xml, numbers, new, [1])[0]) == bytes(whole)       # small view blocks: the same
+
+
+def test_read_whole_is_read_and_refuses_a_damaged_part(tmp_path):
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    from addin.io.package import Package
+    src = Path(__file__).resolve().parent.parent / "workbook_template.xlsm"
+    good = tmp_path / "good.xlsm"
+    shutil.copyfile(src, good)
+    pkg = Package(good)
+    try:
+        assert bytes(pkg.read_whole("xl/worksheets/sheet1.xml")) == pkg.read("xl/worksheets/sheet1.xml")
+    finally:
+        pkg.close()
+    # The same file with the part's recorded CRC-32 changed in the central directory.
+    data = bytearray(good.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    at = 0
+    while True:
+        at = data.find(b"PK\x01\x02", at)
+        if data[at + 46:at + 46 + len(name)] == name:
+            break
+        at += 4
+    data[at + 16] ^= 0xFF
+    bad = tmp_path / "bad.xlsm"
+    bad.write_bytes(bytes(data))
+    assert zipfile.ZipFile(bad).getinfo(name.decode()).CRC != zipfile.ZipFile(good).getinfo(name.decode()).CRC
+    pkg = Package(bad)
+    try:
+        with pytest.raises(WorkbookError, match="damaged"):
+            pkg.read_whole(name.decode())
+    finally:
+        pkg.close()
 
 
 def test_columns_before_is_exactly_the_columns_to_the_left():

@@ -171,6 +171,37 @@ def test_refresh_twice_changes_nothing_but_the_time_stamp(book, tmp_path):
         assert first[n].replace(b"2026-11-22 09:00", b"2026-11-22 10:30") == second[n], n
 
 
+@pytest.mark.parametrize("prefetch", ["fails", "other columns"])
+def test_refresh_without_the_leads_sheet_read_ahead_writes_the_same(book, tmp_path, monkeypatch, prefetch):
+    """The refresh reads and scans the Leads sheet in a thread while scoring (io.writer.prefetch_leads);
+    when that failed, or found other columns, the sheet is read anew: the same workbook either way."""
+    from concurrent.futures import Future
+
+    from addin.io import writer
+    (tmp_path / "o").mkdir()
+    other = tmp_path / "o" / book.name            # the same name: problems name the workbook's Python module
+    shutil.copy(book, other)
+    shutil.copy(tmp_path / "rules.json", tmp_path / "o" / "rules.json")
+    refresh(book, as_of=AS_OF, now="2026-11-22 09:00")
+    real = writer.prefetch_leads
+
+    def spoilt(path, lay, after=None):
+        if prefetch == "fails":
+            f = Future()
+            f.set_exception(OSError("read ahead failed"))
+            return f
+        sheet = real(path, lay, after).result()
+        sheet.columns = sheet.columns[:-1]
+        f = Future()
+        f.set_result(sheet)
+        return f
+    monkeypatch.setattr(writer, "prefetch_leads", spoilt)
+    refresh(other, as_of=AS_OF, now="2026-11-22 09:00")
+    a, b = zipfile.ZipFile(book), zipfile.ZipFile(other)
+    assert a.namelist() == b.namelist()
+    assert all(a.read(n) == b.read(n) for n in a.namelist())
+
+
 def test_untouched_parts_are_copied_byte_for_byte(book):
     before = {i.filename: (i.CRC, i.compress_size) for i in zipfile.ZipFile(book).infolist()}
     wb_before = zipfile.ZipFile(book).read("xl/workbook.xml")

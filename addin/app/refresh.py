@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,6 +152,9 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
     expect = fingerprint(workbook)
     inp = from_file(workbook, later=True)      # the Activities sheet may still be loading while scoring starts
     inp.problems += shim_problems(workbook)
+    from ..io.writer import prefetch_leads
+    leads_sheet = prefetch_leads(workbook, inp.source.layouts["Leads"],
+                                 inp.activities if isinstance(inp.activities, Future) else None)
     run = run_settings(inp, rules, as_of)
     if output is not None:
         check_refresh_output(workbook, Path(output), inp, run, activities)
@@ -164,6 +168,8 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
     inp.overrides = data.overrides = None
     data.leads = data.leads.iloc[:, :0]
     inp.leads = data.leads
+    from ..io.package import return_free_memory
+    return_free_memory()            # what reading and scoring freed, before the sheets are written
     step("writing results")
     target = Path(output) if output else workbook
     # The Score details file is checked on every refresh (a hostile path is refused even when unused),
@@ -185,7 +191,7 @@ def _refresh(workbook, rules, as_of, output, progress, now, activities, engine, 
         # the workbook is replaced only once the Score details file is written (before_replace)
         report = write_results(workbook, data, shown, target=target, settings=status(ev, stamp),
                                summary=summary_writer(ev, stamp), expect=expect,
-                               before_replace=None if saving is None else saving.result)
+                               before_replace=None if saving is None else saving.result, leads_sheet=leads_sheet)
     except BaseException:
         if saving is not None:          # the workbook was not written: neither is the Score details file
             try:

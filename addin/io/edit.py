@@ -42,8 +42,11 @@ class PackageEdit:
         self._types = package.xml("[Content_Types].xml")
         self._wb_changed = self._rels_changed = self._types_changed = False
 
-    def read(self, part: str) -> bytes:
-        return self.replaced[part] if part in self.replaced else self.pkg.read(part)
+    def read(self, part: str, whole: bool = False) -> bytes:
+        """A part as this edit has it; whole: a big part inflated into one buffer (Package.read_whole)."""
+        if part in self.replaced:
+            return self.replaced[part]
+        return self.pkg.read_whole(part) if whole else self.pkg.read(part)
 
     def exists(self, part: str) -> bool:
         return (part in self.pkg.names or part in self.replaced) and part not in self.removed

@@ -145,6 +145,7 @@ class Package:
             raise WorkbookError(f"{self.path.name}: not an Excel workbook: it has no xl/workbook.xml; {NOT_A_WORKBOOK}")
         self.names = names
         self._cache: dict[str, bytes] = {}
+        self._copies: dict[str, tuple[bytes, Future]] = {}    # part -> (its raw zip entry, the check of it), see check_early
         wb = self.read("xl/workbook.xml")
         if STRICT_NS.encode() in wb[:2000]:
             raise WorkbookError(f"{self.path.name}: saved as 'Strict Open XML', which LeadQ cannot write safely; "
@@ -166,6 +167,7 @@ class Package:
             return b""
 
     def close(self) -> None:
+        self._copies.clear()
         self.zip.close()
 
     def read(self, name: str) -> bytes:
@@ -188,6 +190,46 @@ class Package:
                 return data          # a big sheet is read once; holding it would double the memory of its edit
             self._cache[name] = data
         return self._cache[name]
+
+    def read_whole(self, name: str):
+        """A big part's bytes (a bytearray) inflated straight into one buffer of its recorded size, its CRC-32
+        checked: read() holds a big part about twice while it inflates it. Parts not simply deflated: read()."""
+        info = self.zip.getinfo(name) if name in self.names else None
+        if info is None or info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1 or name in self._cache:
+            return self.read(name)
+        if info.file_size > MAX_PART_BYTES:
+            return self.read(name)            # raises the zip-bomb sentence
+        try:
+            raw = memoryview(_raw_entry(self.zip, info))
+            out = bytearray(info.file_size)
+            view, pos, crc = memoryview(out), 0, 0
+            d = zlib.decompressobj(-15)
+            step = 1 << 16                     # 64 KB of input inflates to 64 MB at most: a bomb is caught early
+            for at in range(0, len(raw), step):
+                chunk = d.decompress(raw[at:at + step])
+                if pos + len(chunk) > info.file_size:
+                    raise zipfile.BadZipFile("the part is larger than its zip entry says")
+                view[pos:pos + len(chunk)] = chunk
+                crc, pos = zlib.crc32(chunk, crc), pos + len(chunk)
+                if d.eof:
+                    break
+            if len(raw) != info.compress_size or not d.eof or pos != info.file_size or crc != info.CRC:
+                raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {name!r}")
+            del view
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, WorkbookError) as e:
+            raise _damaged(self.path, name, e) from None
+        return out
+
+    def check_early(self, names) -> None:
+        """Read the raw zip entries of parts a save will most likely copy as they are (an input sheet
+        LeadQ never writes, such as a big activity log) and check their CRC-32 in a worker thread now,
+        while LeadQ computes what it writes, rather than when the save reaches them. The save
+        writes exactly the bytes checked; a part that ends up replaced is simply not used."""
+        for name in names:
+            if name in self.names and name not in self._copies:
+                info = self.zip.getinfo(name)
+                raw = _raw_entry(self.zip, info)
+                self._copies[name] = (raw, background().submit(_intact, raw, info))
 
     def read_start(self, name: str, enough, chunk: int = 256 * 1024, limit: int = 4_000_000) -> bytes:
         """The start of a part, decompressed chunk by chunk until `enough(data)` is true, `limit`
@@ -321,6 +363,29 @@ def background() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leadq-zip")
     return _POOL
+
+
+def return_free_memory() -> None:
+    """Give the memory freed so far back to the system: glibc's malloc keeps freed blocks of its heap
+    for reuse (after the reading and scoring of a big workbook, hundreds of MB), Arrow's pool too.
+    What the process holds at its peak is then what it uses. A no-op where there is no glibc."""
+    global _TRIM
+    try:
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()
+    except Exception:
+        pass
+    if _TRIM is None:
+        try:
+            import ctypes
+            _TRIM = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None
 
 
 def compress_level(size: int) -> int:
@@ -488,9 +553,10 @@ def save(package: Package, target: Path, replaced: dict[str, bytes], added_order
                         _append_raw(out, zi, raw)
                 else:
                     info = package.zip.getinfo(name)
-                    raw = _raw_entry(package.zip, info)
+                    early = package._copies.pop(name, None)
+                    raw = early[0] if early else _raw_entry(package.zip, info)
                     _append_raw(out, copy.copy(info), raw)
-                    checks.append((name, background().submit(_intact, raw, info)))
+                    checks.append((name, early[1] if early else background().submit(_intact, raw, info)))
             damaged = [name for name, check in checks if not check.result()]
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

@@ -8,6 +8,7 @@ with vectorised string operations.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,11 @@ AFTER_CF = ("dataValidations", "hyperlinks", "printOptions", "pageMargins", "pag
             "legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems", "tableParts", "extLst")
 
 
-def split(xml: bytes) -> tuple[str, bytes, str]:
+def split(xml: bytes, view: bool = False) -> tuple[str, bytes, str]:
     """(everything up to <sheetData> as text, the rows as UTF-8 bytes, everything from </sheetData> as text).
 
-    The rows stay bytes: a big sheet is never decoded whole."""
+    The rows stay bytes: a big sheet is never decoded whole; view: they are a memoryview of `xml`, not a
+    copy of it (patch_rows takes either)."""
     if re.search(rb"<!DOCTYPE|<!ENTITY", xml[:4096], re.I):
         raise WorkbookError("a sheet's XML declares a DOCTYPE or entities, which Office files never contain "
                             "(a crafted file?); LeadQ refuses it — re-save the workbook in Excel")
@@ -44,7 +46,7 @@ def split(xml: bytes) -> tuple[str, bytes, str]:
         raise WorkbookError("a sheet's XML has no cell data (<sheetData>); open the workbook in Excel, "
                             "let it repair the sheet and save it")
     a = xml.index(b">", a) + 1
-    return xml[:a].decode("utf-8"), xml[a:b], xml[b:].decode("utf-8")
+    return xml[:a].decode("utf-8"), (memoryview(xml)[a:b] if view else xml[a:b]), xml[b:].decode("utf-8")
 
 
 def _join(*parts) -> pa.Array:
@@ -185,6 +187,9 @@ def _text_array(values) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+VIEW_BLOCK = 1 << 16
+
+
 def _views(starts: np.ndarray, lengths: np.ndarray, which: np.ndarray, buffers: list[bytes]) -> pa.Array:
     """An Arrow string_view array of byte ranges of the given buffers, without copying them:
     element i is buffers[which[i]][starts[i]:starts[i] + lengths[i]]."""
@@ -194,42 +199,56 @@ def _views(starts: np.ndarray, lengths: np.ndarray, which: np.ndarray, buffers: 
     # Bytes 4..16 hold a short string itself, or a long one's first 4 bytes, buffer index and offset.
     take = np.where(lengths > 12, 4, lengths)
     for k, buf in enumerate(buffers):
-        mine = which == k
-        if not mine.any() or not len(buf):
+        if not len(buf):
             continue
         data = np.frombuffer(buf, np.uint8)
-        pos = starts[mine, None] + np.arange(12)
-        got = data[np.minimum(pos, len(data) - 1)]
-        got[np.arange(12) >= take[mine, None]] = 0
-        views[mine, 4:16] = got
+        for a in range(0, n, VIEW_BLOCK):       # a block at a time: the (views × 12) temporaries stay small
+            mine = np.flatnonzero(which[a:a + VIEW_BLOCK] == k) + a
+            if not len(mine):
+                continue
+            pos = starts[mine, None] + np.arange(12)
+            got = data[np.minimum(pos, len(data) - 1)]
+            got[np.arange(12) >= take[mine, None]] = 0
+            views[mine, 4:16] = got
     long = lengths > 12
     views[long, 8:12] = which[long].astype("<i4").view(np.uint8).reshape(-1, 4)
     views[long, 12:16] = starts[long].astype("<i4").view(np.uint8).reshape(-1, 4)
     return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views)] + [pa.py_buffer(b) for b in buffers])
 
 
-def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int]) -> tuple[bytes, bool]:
-    """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
+@dataclass
+class RowScan:
+    """What patch_rows finds in a sheet's existing rows for a set of owned columns, before knowing the
+    new cells: where each row starts, its number, where its start tag and spans attribute are, where
+    each run of owned columns starts and ends, and whether an owned cell holds a formula. Made by
+    scan_rows, possibly while the results are still being computed (the refresh job does)."""
 
-    row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
-    columns among `owned`, the columns whose old cells are removed in those rows. Rows LeadQ does not
-    write are kept byte for byte. Returns the new rows XML (bytes-like: an Arrow buffer, not copied
-    once more) and whether a formula was removed from an owned cell.
+    rows_xml: object
+    owned: list
+    starts: np.ndarray
+    ends: np.ndarray
+    prefix_len: int
+    existing: np.ndarray
+    tag_len: np.ndarray
+    closing: np.ndarray
+    sp_len: np.ndarray
+    sp_at: np.ndarray
+    ranges: list
+    formula_rows: np.ndarray
 
-    No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
-    ends and where each block of owned columns starts and ends (cells of a row go left to right); the
-    result is then the sheet's own bytes and the new cells, as ranges (Arrow string views), joined once.
-    """
-    row_numbers = np.asarray(row_numbers, dtype=np.int64)
-    owned = sorted(set(owned) | set(cells))
+
+def scan_rows(rows_xml, owned: list[int]) -> RowScan:
+    """The existing rows' structure for patch_rows (RE2 searches in Arrow's kernels, no row in Python)."""
+    owned = sorted(set(owned))
     runs = _runs(owned)
-    if (b"<row" not in rows_xml) and rows_xml.strip():
+    if not isinstance(rows_xml, (bytes, memoryview)):
+        rows_xml = bytes(rows_xml)
+    if re.search(rb"<row", rows_xml) is None and bytes(rows_xml).strip():
         raise WorkbookError("a sheet's rows cannot be read (no <row> element); open and save the workbook in Excel first")
-    rows_xml = bytes(rows_xml)
     starts = np.fromiter((m.start() for m in re.finditer(rb"<row\b", rows_xml)), np.int64)
     n_rows = len(starts)
     ends = np.append(starts[1:], len(rows_xml))
-    prefix = rows_xml[:starts[0]] if n_rows else rows_xml
+    prefix_len = int(starts[0]) if n_rows else len(rows_xml)
     if n_rows:
         _arrow_bytes(rows_xml)                                        # refuses text that is not UTF-8
     rows = pa.LargeStringArray.from_buffers(n_rows, pa.py_buffer(np.append(starts, len(rows_xml))), pa.py_buffer(rows_xml))
@@ -238,6 +257,57 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     if tags.null_count or numbers.null_count:
         raise WorkbookError("a row of the sheet has no row number; open and save the workbook in Excel first")
     existing = pc.cast(numbers.field("r"), pa.int64()).to_numpy(zero_copy_only=False)
+
+    # Per existing row: where its start tag ends, its spans attribute, each owned run's range.
+    tag_text = tags.field("tag")
+    tag_len = pc.binary_length(tag_text).to_numpy(zero_copy_only=False).astype(np.int64)
+    closing = np.asarray(pc.ends_with(tag_text, "/>"), dtype=bool) if n_rows else np.zeros(0, bool)
+    spans = pc.extract_regex(tag_text, r'^(?P<before>[^>]*?)(?P<spans>\sspans="[^"]*")')
+    sp_len = np.where(np.asarray(spans.is_valid()), pc.binary_length(spans.field("spans")).to_numpy(zero_copy_only=False), 0) \
+        if n_rows else np.zeros(0, np.int64)
+    sp_at = np.where(sp_len > 0, pc.binary_length(spans.field("before")).to_numpy(zero_copy_only=False), 0) if n_rows \
+        else np.zeros(0, np.int64)
+    sp_at = np.where(sp_len > 0, sp_at, np.where(closing, tag_len - 2, tag_len))
+    body = tag_len                                          # where the cells start, relative to the row
+    ranges = []
+    for run in runs:
+        a = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[0])}\d|</row>').to_numpy(zero_copy_only=False)
+        b = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[-1] + 1)}\d|</row>').to_numpy(zero_copy_only=False)
+        a, b = np.where(closing, body, a).astype(np.int64), np.where(closing, body, b).astype(np.int64)
+        ranges.append((a, b))
+    formula_rows = np.zeros(n_rows, bool)
+    if n_rows and owned:
+        letters = "|".join(col_letter(c) for c in owned)
+        formula_rows = np.asarray(pc.match_substring_regex(rows, rf'<c\b[^>/]*\br="(?:{letters})\d+"[^>/]*>\s*<f\b'), dtype=bool)
+    return RowScan(rows_xml, owned, starts, ends, prefix_len, existing, tag_len, closing, sp_len, sp_at, ranges, formula_rows)
+
+
+def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int],
+               chunked: bool = False, scan: RowScan | None = None) -> tuple[bytes, bool]:
+    """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
+
+    row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
+    columns among `owned`, the columns whose old cells are removed in those rows. Rows LeadQ does not
+    write are kept byte for byte. Returns the new rows XML (bytes-like: an Arrow buffer, not copied
+    once more) and whether a formula was removed from an owned cell. chunked: the new rows XML as a
+    function yielding it in pieces instead, each made when it is asked for (a deflater's input: the
+    patched sheet is never held whole once more beside the old one). scan: scan_rows of these same
+    rows and owned columns, made earlier (else made here).
+
+    No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
+    ends and where each block of owned columns starts and ends (cells of a row go left to right); the
+    result is then the sheet's own bytes and the new cells, as ranges (Arrow string views), joined once.
+    """
+    row_numbers = np.asarray(row_numbers, dtype=np.int64)
+    owned = sorted(set(owned) | set(cells))
+    runs = _runs(owned)
+    if scan is None or scan.rows_xml is not rows_xml or scan.owned != owned:
+        scan = scan_rows(rows_xml, owned)
+    rows_xml = scan.rows_xml
+    starts, ends, existing, closing = scan.starts, scan.ends, scan.existing, scan.closing
+    tag_len, sp_len, sp_at, ranges = scan.tag_len, scan.sp_len, scan.sp_at, scan.ranges
+    n_rows = len(starts)
+    body = tag_len
     at = np.searchsorted(row_numbers, existing)
     hit = at < len(row_numbers)
     hit[hit] = row_numbers[at[hit]] == existing[hit]
@@ -251,29 +321,9 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     keep_added = np.asarray(pc.not_equal(added, ""), dtype=bool) if len(added) else np.zeros(0, bool)
     new = pa.concat_arrays([b for b in blocks] + [added_rows]) if blocks else added_rows
     new_offsets = np.frombuffer(new.buffers()[1], np.int64)[new.offset:new.offset + len(new) + 1]
-    new_data = new.buffers()[2].to_pybytes() if new.buffers()[2] is not None else b""
+    new_data = new.buffers()[2] if new.buffers()[2] is not None else b""      # read in place, not copied
 
-    # Per existing row: where its start tag ends, its spans attribute, each owned run's range.
-    tag_text = tags.field("tag")
-    tag_len = pc.binary_length(tag_text).to_numpy(zero_copy_only=False).astype(np.int64)
-    closing = np.asarray(pc.ends_with(tag_text, "/>"), dtype=bool) if n_rows else np.zeros(0, bool)
-    spans = pc.extract_regex(tag_text, r'^(?P<before>[^>]*?)(?P<spans>\sspans="[^"]*")')
-    sp_len = np.where(np.asarray(spans.is_valid()), pc.binary_length(spans.field("spans")).to_numpy(zero_copy_only=False), 0) \
-        if n_rows else np.zeros(0, np.int64)
-    sp_at = np.where(sp_len > 0, pc.binary_length(spans.field("before")).to_numpy(zero_copy_only=False), 0) if n_rows \
-        else np.zeros(0, np.int64)
-    sp_at = np.where(sp_len > 0, sp_at, np.where(closing, tag_len - 2, tag_len))
-    body = tag_len                                          # where the cells start, relative to the row
-    formulas = False
-    ranges = []
-    for run in runs:
-        a = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[0])}\d|</row>').to_numpy(zero_copy_only=False)
-        b = pc.find_substring_regex(rows, rf'<c\b[^>/]*\br="{columns_from(run[-1] + 1)}\d|</row>').to_numpy(zero_copy_only=False)
-        a, b = np.where(closing, body, a).astype(np.int64), np.where(closing, body, b).astype(np.int64)
-        ranges.append((a, b))
-    if hit.any() and owned:
-        letters = "|".join(col_letter(c) for c in owned)
-        formulas = bool(np.asarray(pc.match_substring_regex(rows, rf'<c\b[^>/]*\br="(?:{letters})\d+"[^>/]*>\s*<f\b'))[hit].any())
+    formulas = bool(scan.formula_rows[hit].any()) if hit.any() and owned else False
     bounds = [body] + [x for ab in ranges for x in ab]
     if hit.any() and any(np.any((bounds[i] > bounds[i + 1])[hit] | (bounds[i + 1] < 0)[hit]) for i in range(len(bounds) - 1)):
         raise WorkbookError("the cells of a row are not in column order; open and save the workbook in Excel first")
@@ -316,12 +366,29 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     flat_st[lit], flat_ln[lit] = np.where(is_close, 1, 0), np.where(is_close, 6, 1)
     index = (order[:, None] * segs + np.arange(segs)).ravel()
     # What comes before the first row (whitespace, usually nothing) is the first range.
-    views = _views(np.concatenate([[0], flat_st[index]]), np.concatenate([[len(prefix)], flat_ln[index]]),
+    views = _views(np.concatenate([[0], flat_st[index]]), np.concatenate([[scan.prefix_len], flat_ln[index]]),
                    np.concatenate([[0], flat_buf[index]]), [rows_xml, new_data, b"></row>"])
+    if chunked:
+        return (lambda: _pieces(views)), formulas
+    return _joined(views), formulas
+
+
+def _joined(views: pa.Array):
+    """The string views' bytes end to end, in one new buffer (bytes-like)."""
     joined = views.cast(pa.large_string())
-    del views
     size = int(np.frombuffer(joined.buffers()[1], np.int64)[joined.offset + len(joined)])
-    return (joined.buffers()[2].slice(0, size) if size else b""), formulas
+    return joined.buffers()[2].slice(0, size) if size else b""
+
+
+PIECE = 1 << 16         # string views (about 9,000 rows of a sheet) joined at a time
+
+
+def _pieces(views: pa.Array):
+    """The string views' bytes end to end, a few thousand views at a time."""
+    for start in range(0, len(views), PIECE):
+        piece = _joined(views.slice(start, PIECE))
+        if len(piece):
+            yield piece
 
 
 def set_dimension(head: str, last_row: int, last_col: int) -> str:

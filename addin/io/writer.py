@@ -9,6 +9,7 @@ byte; in the Leads sheet only the owned cells change.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from ..problems import DAMAGED_PART
 from .dropdowns import refresh_activity_types
 from .edit import PackageEdit
 from .ownership import claim_sheet, owned_settings
-from .package import Deflated, Package, check_writable, col_letter, fingerprint, parse_range, to_xml
+from .package import Deflated, Package, check_writable, col_letter, fingerprint, parse_range, return_free_memory, to_xml
 from .parts.history import write_history
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
@@ -52,6 +53,7 @@ from .sheetxml import (
     patch_rows,
     replace_owned_cf,
     row_xml,
+    scan_rows,
     set_dimension,
     sheet_xml,
     split,
@@ -151,10 +153,73 @@ def extend_input_tables(edit: PackageEdit, data: WorkbookData) -> None:
             _update_table(edit, lay)
 
 
-def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int) -> str:
-    """Put the output values, headers, widths and colour rules on the Leads sheet."""
-    head, rows_xml, tail = split(edit.read(lay.part))
+def leads_styles(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation) -> None:
+    """Add the formats write_leads uses to the styles, in the order it adds them (a format's index is its
+    place in the list), so another sheet's formats can be added next before the Leads sheet is written."""
+    styles.xf(**LEADS_HEADER_FORMAT)
+    for _, name in sorted(zip(_owned_columns(edit, lay).columns, outputs())):
+        styles.xf(**output_format(name))
+    for rule in color_rules(ev):
+        styles.dxf(fill=rule.fill, font=rule.font)
+
+
+@dataclass
+class LeadsSheet:
+    """The Leads sheet of the file, read and scanned for the owned columns (prefetch_leads)."""
+
+    part: str
+    columns: list
+    head: str
+    rows_xml: object
+    tail: str
+    scan: object
+
+
+def prefetch_leads(path: Path, lay: TableLayout, after=None):
+    """Read the Leads sheet and scan its rows for LeadQ's columns in a thread of its own, while the
+    results are computed (after `after`, a Future, is done: the reading of the other sheets goes first).
+    write_leads uses it when it is of the same sheet and columns; else, or if it failed, reads anew."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work() -> LeadsSheet:
+        if after is not None:
+            try:
+                after.result()
+            except BaseException:
+                pass
+        return_free_memory()               # what reading the sheets freed, before this sheet is held
+        pkg = Package(path)
+        try:
+            columns = owned_positions(lay.headers, lay.first_col, marked_columns(pkg.defined_name(OWNED_NAME)),
+                                      layout_version(pkg.defined_name(LAYOUT_NAME))).columns
+            head, rows_xml, tail = split(pkg.read_whole(lay.part), view=True)
+            return LeadsSheet(lay.part, list(columns), head, rows_xml, tail, scan_rows(rows_xml, columns))
+        finally:
+            pkg.close()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-leads")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)
+    return future
+
+
+def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Evaluation, n_rows: int,
+                prefetched=None) -> str:
+    """Put the output values, headers, widths and colour rules on the Leads sheet; `prefetched`: the
+    Future of prefetch_leads on the same file (its fingerprint checked since)."""
     owned = _owned_columns(edit, lay)
+    sheet = None
+    if prefetched is not None and lay.part not in edit.replaced:
+        try:
+            sheet = prefetched.result()
+        except Exception:
+            sheet = None                   # read anew below: the same error, if any, is met there
+        if sheet is not None and (sheet.part != lay.part or sheet.columns != list(owned.columns)):
+            sheet = None
+    if sheet is not None:
+        head, rows_xml, tail, scan = sheet.head, sheet.rows_xml, sheet.tail, sheet.scan
+    else:
+        head, rows_xml, tail = split(edit.read(lay.part, whole=True), view=True)
+        scan = None
     if max(owned.columns) >= EXCEL_MAX_COLS:
         raise WorkbookError(f"{lay.sheet}: LeadQ adds its result columns right of the table, which would pass Excel's "
                             f"last column XFD (the table ends in column {col_letter(lay.first_col + len(lay.headers) - 1)}); "
@@ -177,7 +242,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
             column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         cells[c] = pa.chunked_array([pa.array([header]), *chunks], pa.string())
-    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols)
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols, chunked=True, scan=scan)
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
@@ -189,8 +254,9 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     for i, rule in enumerate(color_rules(ev)):
         blocks.append(cf_equals(rng[rule.column], rule.text, styles.dxf(fill=rule.fill, font=rule.font), priority + i + 1))
     tail = replace_owned_cf(tail, cols, blocks)
-    # Deflated by a worker from the three pieces: the sheet is never copied whole once more.
-    edit.put(lay.part, Deflated(lambda: iter((head.encode("utf-8"), rows_xml, tail.encode("utf-8")))))
+    # Made and deflated by a worker piece by piece: the patched sheet is never held whole beside the old one.
+    head, tail = head.encode("utf-8"), tail.encode("utf-8")
+    edit.put(lay.part, Deflated(lambda: itertools.chain((head,), rows_xml(), (tail,))))
     if lay.table_part:
         _update_table(edit, lay, owned)
     edit.defined_name(OWNED_NAME, marker(lay.sheet, lay.header_row, owned))
@@ -198,7 +264,7 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
     return owned.letters()
 
 
-DETAILS_CHUNK = 100_000
+DETAILS_CHUNK = 25_000         # rows made at a time (a few MB of XML, then deflated)
 
 
 def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple[int, int]:
@@ -266,11 +332,12 @@ def _esc(s: str) -> str:
 
 def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path | None = None,
                   settings: dict[str, str] | None = None, summary=None, expect: tuple | None = None,
-                  before_replace=None) -> WriteReport:
+                  before_replace=None, leads_sheet=None) -> WriteReport:
     """Write everything LeadQ owns into a copy of `source` saved atomically at `target` (default: in place).
 
     `expect` is the source's fingerprint when `data` was read from it: if the file changed since
-    (another program saved it), nothing is written, so results never mix two versions. `before_replace`:
+    (another program saved it), nothing is written, so results never mix two versions; `leads_sheet`: the
+    Future of prefetch_leads on `source`, used only with `expect` (the file is then the one read). `before_replace`:
     called just before the workbook is replaced; if it raises, the workbook is left as it was.
     """
     source = Path(source)
@@ -287,12 +354,17 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
             raise WorkbookError(f"{source.name} was changed by another program while LeadQ was reading it; "
                                 "LeadQ did not write anything — run the refresh again")
         edit = PackageEdit(pkg)
+        # The input sheets but Leads are copied as they are: their checks start now, not when the save reaches them.
+        pkg.check_early([lay.part for sheet, lay in data.layouts.items() if sheet != "Leads"])
         styles_part = "xl/styles.xml"
         styles = StyleBook(pkg.read(styles_part) if styles_part in pkg.names else None)
         lay = data.layouts["Leads"]
-        owned = write_leads(edit, styles, lay, ev, len(data.leads))
-        extend_input_tables(edit, data)
+        # Score details is made and deflated by a worker while the Leads sheet is patched here; its
+        # formats are added to the styles after the Leads ones, as when the sheets were written in turn.
+        leads_styles(edit, styles, lay, ev)
         n, cut = write_details(edit, styles, ev)
+        owned = write_leads(edit, styles, lay, ev, len(data.leads), leads_sheet if expect is not None else None)
+        extend_input_tables(edit, data)
         added = 0
         if ev.history is not None:
             added, history_problems = write_history(edit, styles, ev.history, data.history_sheet)

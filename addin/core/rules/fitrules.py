@@ -209,7 +209,8 @@ def blank(frame: pd.DataFrame, blank_values, real: dict[str, str] | None = None,
         words = every | set().union(*[named.get(k, set()) | named_canonical.get(k, set()) for k in ks])
         if not words or pd.api.types.is_numeric_dtype(frame[col].dtype):
             continue
-        hit = fold_series(frame[col].astype(object)).isin(words).to_numpy()
+        values = frame[col]
+        hit = fold_series(values if isinstance(values.dtype, pd.StringDtype) else values.astype(object)).isin(words).to_numpy()
         if hit.any():
             out = frame.copy() if out is None else out
             out[col] = frame[col].astype(object).where(~hit, None)

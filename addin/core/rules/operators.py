@@ -45,7 +45,8 @@ class FieldValues:
         if pd.api.types.is_numeric_dtype(self.raw.dtype) and not pd.api.types.is_bool_dtype(self.raw.dtype):
             as_text = self.raw.map(lambda v: "" if pd.isna(v) else (f"{v:g}" if isinstance(v, float) else str(v)))
             return fold_series(as_text)
-        return fold_series(self.raw.astype(object))
+        # Arrow text is folded as it is (the same result as through Python objects, without them)
+        return fold_series(self.raw if isinstance(self.raw.dtype, pd.StringDtype) else self.raw.astype(object))
 
     @cached_property
     def numbers(self) -> Numbers:

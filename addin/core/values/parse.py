@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .text import fold
+from .text import arrow_text, fold
 from .vocabulary import NO_WORDS, UNKNOWN_WORDS, YES_WORDS
 
 EXCEL_EPOCH = _EXCEL_EPOCH = pd.Timestamp("1899-12-30")   # serial 0 of Excel's 1900 date system
@@ -56,6 +56,11 @@ _BELOW = re.compile(r"^(?:<|less than|under|moins de)\s*(.+)$", re.IGNORECASE)
 
 def blank_mask(values: pd.Series) -> pd.Series:
     """True where a cell is empty: None, NaN or only spaces."""
+    arr = arrow_text(values)
+    if arr is not None:             # Arrow text: trimmed in Arrow (what .str.strip() does on it), no Python objects
+        import pyarrow.compute as pc
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), True)
+        return pd.Series(blank.to_numpy(zero_copy_only=False), index=values.index, dtype=bool, name=values.name)
     isna = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         text = values.astype("string").str.strip()

@@ -48,14 +48,28 @@ def fold_series(values: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
     if len(values) < 1000 or not (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object):
         return map_unique(values, fold)
+    arrow = arrow_text(values)
     try:
-        arr = pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
+        arr = arrow if arrow is not None else pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):      # numbers or dates mixed into text
         return map_unique(values, fold)
     arr = pc.utf8_normalize(pc.utf8_lower(arr), "NFKD")
     arr = pc.replace_substring_regex(arr, r"\p{Mn}", "")
     arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"\s+", " ")
     return pd.Series(pd.array(arr.fill_null(""), dtype="str"), index=values.index)
+
+
+def arrow_text(values: pd.Series):
+    """The Arrow strings (nulls where blank) behind a pandas text column held in Arrow, as one pa.string()
+    array, without going through Python objects; None for any other column."""
+    import pandas as pd
+    import pyarrow as pa
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
 
 
 def suggest(word: str, choices, cutoff: float = 0.75) -> str | None:
