@@ -36,7 +36,7 @@ from ..core.report.present import HEADER_FILL, HEADER_FONT, SCORE_DETAILS
 from ..core.report.preview import SHEET as PREVIEW
 from ..core.values.headers import LEAD_ID, canonicalize
 from ..core.values.table import origin_rows
-from ..core.values.text import fold, fold_series, key
+from ..core.values.text import fold, fold_series, key, text_or_empty
 from ..errors import Problem, WorkbookError
 from ..io.edit import PackageEdit
 from ..io.erase import remove_rows
@@ -106,11 +106,11 @@ def _names(leads: pd.DataFrame, hit: np.ndarray) -> set[str]:
     rows = leads[hit]
     names: set[str] = set()
     if "First name" in rows.columns and "Last name" in rows.columns:
-        full = rows["First name"].fillna("").astype(str).str.strip() + " " + rows["Last name"].fillna("").astype(str).str.strip()
+        full = text_or_empty(rows["First name"]).str.strip() + " " + text_or_empty(rows["Last name"]).str.strip()
         names |= set(full.str.strip())
     for column in ("Name", "Full name", "Contact"):
         if column in rows.columns:
-            names |= set(rows[column].fillna("").astype(str).str.strip())
+            names |= set(text_or_empty(rows[column]).str.strip())
     return {n for n in names if len(n) > 2 and " " in n}       # one word alone (a first name) names nobody
 
 

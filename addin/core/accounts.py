@@ -21,7 +21,7 @@ import pandas as pd
 
 from .values.headers import ACCOUNT_FIELDS as FIELDS  # what rules may read
 from .values.parse import blank_mask
-from .values.text import fold, fold_series
+from .values.text import fold, fold_series, text_or_empty
 from .values.vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
 
 CONTACTS, COVERAGE = FIELDS
@@ -163,7 +163,7 @@ def group(frame: pd.DataFrame, rules) -> Accounts:
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object).where(keys != "", None), use_na_sentinel=True)
     n_acc = len(uniques)
     # The name shown: the most frequent company spelling in the account, else its id or domain.
-    shown = np.where(how == BY_DOMAIN, dom, company.fillna("").astype(str).str.strip().to_numpy(object))
+    shown = np.where(how == BY_DOMAIN, dom, text_or_empty(company).str.strip().to_numpy(object))
     shown = np.where((shown == "") & (how == BY_ID), cid.astype(str).to_numpy(object), shown)
     names = np.full(n_acc, "", dtype=object)
     if n_acc:

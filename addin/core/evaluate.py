@@ -59,7 +59,7 @@ from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
-from .values.text import did_you_mean, fold_series, key
+from .values.text import did_you_mean, fold_series, key, text_or_empty
 from .values.vocabulary import (
     CUSTOMER,
     DISQUALIFIED,
@@ -588,7 +588,7 @@ def _context(lead: _Leads, st: _Stages, texts: dict, verdict: pd.DataFrame, scor
     last = (last_day.astype("datetime64[D]").astype("datetime64[ns]") if last_day is not None
             else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
     first, last_name = _col(frame, "First name"), _col(frame, "Last name")
-    name = (first.fillna("").astype(str).str.strip() + " " + last_name.fillna("").astype(str).str.strip()).str.strip()
+    name = (text_or_empty(first).str.strip() + " " + text_or_empty(last_name).str.strip()).str.strip()
     return pd.DataFrame({
         "Lead ID": lead.ids.to_numpy(), "Name": name.to_numpy(object),
         "Company": _col(frame, "Company").to_numpy(object), "Owner": _col(frame, "Owner").to_numpy(object),

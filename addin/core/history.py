@@ -21,6 +21,7 @@ from ..errors import Problem, ProblemLog
 from ..problems import HISTORY_BACK_DATED, HISTORY_DATE_IMPOSSIBLE, HISTORY_ROW_NOT_UNDERSTOOD
 from .model import lead_keys
 from .values.parse import EXCEL_EPOCH
+from .values.text import text_or_empty
 from .values.vocabulary import CUSTOMER, DISQUALIFIED, FUNNEL, LEAD, LOST, MISSING, MQL, OPPORTUNITY, REACH, REMOVED, SLA_BREACHED, SQL, STAGES
 
 # Excel reserves the sheet name "History" (its change-tracking log) and refuses a workbook using it.
@@ -415,7 +416,7 @@ def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:
     """Leads past their follow-up deadline, by owner (most first), with the longest wait."""
     m = (context["Next action status"] == SLA_BREACHED).to_numpy()
     sub = context[m]
-    owner = sub["Owner"].fillna("").astype(str).str.strip().replace("", "(none)")
+    owner = text_or_empty(sub["Owner"]).str.strip().replace("", "(none)")
     if not len(sub):
         return pd.DataFrame(columns=["Owner", "Leads", "MQL", "SQL", "Max days"])
     frame = pd.DataFrame({"Owner": owner.to_numpy(object), "Leads": 1, "MQL": (sub["Stage"] == MQL).to_numpy(int),

@@ -175,7 +175,7 @@ def _concatenated(frame: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataF
     if frame.empty or frame.shape[1] < 2:
         return frame
     header = pd.Series([str(c).strip() for c in frame.columns], index=frame.columns)
-    same = frame.fillna("").astype(str).apply(lambda col: col.str.strip()).eq(header).all(axis=1).to_numpy()
+    same = frame.astype(object).fillna("").astype(str).apply(lambda col: col.str.strip()).eq(header).all(axis=1).to_numpy()
     if not same.any():
         return frame
     lines = (np.flatnonzero(same) + 2).tolist()
@@ -326,9 +326,9 @@ def _cells(letter: str, rows: np.ndarray, values: pd.Series, text_style: int, da
     if kind in ("string", "empty"):
         return text_cells(letter, rows, values, text_style)
     is_date = values.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat"),
-                         na_action="ignore").fillna(False).astype(bool)
+                         na_action="ignore").astype(object).fillna(False).astype(bool)
     is_num = values.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool),
-                        na_action="ignore").fillna(False).astype(bool)
+                        na_action="ignore").astype(object).fillna(False).astype(bool)
     when = pd.to_datetime(values.where(is_date), errors="coerce")
     serial = ((when - pd.Timestamp("1899-12-30")).dt.total_seconds() / 86400).to_numpy(float)
     nums = pd.to_numeric(values.where(is_num), errors="coerce").to_numpy(float)

@@ -1,7 +1,8 @@
 """Property-based fuzzing through `refresh`: whatever the Leads, Activities and Qualification sheets
 hold (types, lengths, unicode, blanks, duplicates, huge and tiny numbers, odd dates), the refresh
 ends without an exception, every user cell and every part LeadQ does not own is unchanged, and the
-result passes the Excel-load gate. Example counts stay modest so CI stays fast."""
+result passes the Excel-load gate; or, when every Lead ID is blank, it is refused in one line (exit 1)
+with the file untouched. Example counts stay modest so CI stays fast."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import xlsxwriter
 from conftest import ROOT
-from corpus import LEAD_HEADERS, attempt, succeeded
+from corpus import LEAD_HEADERS, attempt, refused, succeeded
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,10 @@ def test_refresh_of_random_sheets_changes_only_leadq_parts(leads, acts, qual):
     try:
         shutil.copy(ROOT / "rules.json", folder / "rules.json")
         path = build(folder / "fuzz.xlsx", leads, acts, qual)
-        succeeded(f"fuzz {len(leads)}x{len(acts)}x{len(qual)} #{abs(hash(repr(leads))) % 10**6}", attempt(path))
+        case, o = f"fuzz {len(leads)}x{len(acts)}x{len(qual)} #{abs(hash(repr(leads))) % 10**6}", attempt(path)
+        if o.code == 1 and "no lead can be scored" in o.err + o.out:
+            refused(case, o, "none of the .* rows has a Lead ID")   # only blank ids (e.g. ' '): exit 1, file untouched
+        else:
+            succeeded(case, o)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..crm import crm_table
 from ..values.headers import LEAD_ID
-from ..values.text import key
+from ..values.text import key, text_or_empty
 from ..values.vocabulary import CUSTOMER, DISQUALIFIED, LOST, MQL, OPPORTUNITY, SQL
 
 
@@ -190,7 +190,7 @@ def crm_frame(fmt_name: str, leads: pd.DataFrame, real: dict[str, str], ev, refr
     out[fmt.results["score"]] = pd.Series(score, index=idx)
     out[fmt.results["grade"]] = col(ev.leads["Grade"])
     out[fmt.results["stage"]] = col(ev.leads["Stage"])
-    why = ev.leads["Why"].fillna("").astype(str)
+    why = text_or_empty(ev.leads["Why"])
     out[fmt.results["why"]] = col(why.where(why.str.len() <= WHY_CHARS, why.str.slice(0, WHY_CHARS - 1) + "…"))
     out[fmt.results["refreshed"]] = pd.Series([refreshed] * n, index=idx, dtype=object)
     if fmt.rating_header:

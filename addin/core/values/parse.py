@@ -175,7 +175,7 @@ def read_numbers(values: pd.Series) -> Numbers:
         return Numbers(nums, nums, absurd)
     blank = blank_mask(values)
     nums = pd.to_numeric(values.where(~blank), errors="coerce").astype(float)
-    is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
+    is_text = values.map(lambda v: isinstance(v, str)).astype(bool)      # blanks are not str: False
     grouped = values.where(is_text).astype("string").str.strip().str.match(_GROUPED.pattern)
     nums[grouped.fillna(False).to_numpy(bool)] = np.nan          # '1.200' is not 1.2 until the column says so
     low, high = nums.copy(), nums.copy()

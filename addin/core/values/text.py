@@ -59,6 +59,14 @@ def fold_series(values: pd.Series) -> pd.Series:
     return pd.Series(pd.array(arr.fill_null(""), dtype="str"), index=values.index)
 
 
+def text_or_empty(values: pd.Series) -> pd.Series:
+    """`values` as text, blanks as "": a column of numbers, dates or only blanks is cast to objects first
+    (pandas refuses "" as a fill value of a float column; a text column is filled as it is)."""
+    if values.dtype.kind in "biufcmM":
+        values = values.astype(object)
+    return values.fillna("").astype(str)
+
+
 def arrow_text(values: pd.Series):
     """The Arrow strings (nulls where blank) behind a pandas text column held in Arrow, as one pa.string()
     array, without going through Python objects; None for any other column."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ...values.text import text_or_empty
 from ...values.vocabulary import DISQUALIFIED, FUNNEL, LOST, REACH, VISITOR
 from ..page import Page, stage_style
 
@@ -41,7 +42,7 @@ def _table(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
 def _outcomes(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
     lost = ctx["Stage"] == LOST
     disq = ctx["Stage"] == DISQUALIFIED
-    reasons = ctx.loc[disq, "Reason"].fillna("").astype(str).value_counts()
+    reasons = text_or_empty(ctx.loc[disq, "Reason"]).value_counts()
     return pd.DataFrame([
         {"Outcome": ev.rules.stage_label(LOST), "Key": LOST, "Leads": int(lost.sum()),
          "Amount": float(np.nansum(ctx.loc[lost, "Amount"])), "Details": ""},

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ...values.text import fold_series
+from ...values.text import fold_series, text_or_empty
 from ...values.vocabulary import CUSTOMER
 from ..page import Page
 from .funnel import reach_of
@@ -21,7 +21,7 @@ NAME = "groups"
 def _group(ctx: pd.DataFrame, by: str) -> pd.DataFrame:
     reach = reach_of(ctx["Stage"])
     # 'Google', 'google ' and 'GOOGLE' are one source, shown in its most frequent spelling.
-    text = ctx[by].fillna("").astype(str).str.strip()
+    text = text_or_empty(ctx[by]).str.strip()
     folded = fold_series(text).str.replace(" ", "", regex=False)
     spelling = (pd.DataFrame({"k": folded.to_numpy(), "t": text.to_numpy()}).value_counts(sort=True)
                 .reset_index().drop_duplicates("k").set_index("k")["t"])
