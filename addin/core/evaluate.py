@@ -590,19 +590,30 @@ def _context(lead: _Leads, st: _Stages, texts: dict, verdict: pd.DataFrame, scor
     first, last_name = _col(frame, "First name"), _col(frame, "Last name")
     name = (text_or_empty(first).str.strip() + " " + text_or_empty(last_name).str.strip()).str.strip()
     return pd.DataFrame({
-        "Lead ID": lead.ids.to_numpy(), "Name": name.to_numpy(object),
-        "Company": _col(frame, "Company").to_numpy(object), "Owner": _col(frame, "Owner").to_numpy(object),
-        "Source": _col(frame, "Source").to_numpy(object), "Email": st.email.to_numpy(object),
+        "Lead ID": lead.ids.to_numpy(), "Name": _cells(name),
+        "Company": _cells(_col(frame, "Company")), "Owner": _cells(_col(frame, "Owner")),
+        "Source": _cells(_col(frame, "Source")), "Email": _cells(st.email),
         "Stage": st.stage, "Stage label": texts["stage_label"], "Score": score, "Fit score": fit,
         "Engagement score": engagement, "Grade": grade,
         "Passed": verdict["passed"].to_numpy(), "Gaps": verdict["gaps"].to_numpy(object),
         "Checklist": texts["checklist"], "Reason": st.reason,
         "Deal stage": st.deal_stage, "Outcome": st.outcome, "Probability": st.probability,
         "Amount": amount.to_numpy(), "Weighted": weighted,
-        "Next action": act["action"].to_numpy(object), "Next action date": act["date"].to_numpy(),
+        "Next action": _cells(act["action"]), "Next action date": act["date"].to_numpy(),
         "Next action status": act["status"], "Days left": act["days_left"],
         "Last activity": last, "Row": lead.origin.rows[lead.pos] if len(lead.origin.rows) else lead.pos + 2,
     }, index=lead.pos)
+
+
+def _cells(values: pd.Series):
+    """A column's cells for a result frame, as the frame reads them from Python objects (text becomes
+    Arrow text, a column of blanks stays objects), without the round trip: Arrow text is passed as it is."""
+    if values.dtype == _ARROW_TEXT and values.notna().any():
+        return values.array
+    return values.to_numpy(object)
+
+
+_ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def blank_row(frame: pd.DataFrame) -> np.ndarray:
@@ -702,11 +713,13 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
 
 def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Position of each activity's lead (-1: none found), by Lead ID, else by Email; and whether one was given."""
-    id_index = pd.Index(ids.to_numpy(object))
     if LEAD_ID in frame.columns:
+        import pyarrow as pa
+        import pyarrow.compute as pc
         codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
         keys = lead_keys(pd.Series(uniques)).to_numpy(object)
-        lead = np.append(id_index.get_indexer(keys), -1)[codes]
+        at = pc.index_in(pa.array(keys, pa.string()), value_set=pa.array(ids.to_numpy(object), pa.string()))
+        lead = np.append(at.fill_null(-1).to_numpy(), -1)[codes]
         given = np.append(keys != "", False)[codes]
     else:
         lead = np.full(len(frame), -1, dtype=np.int64)
@@ -819,28 +832,19 @@ def _deal_stages(values: pd.Series, rules: Rules, lead: _Leads, log: ProblemLog)
     return outcome_u[codes], prob_u[codes], name_u[codes]
 
 
-def _join_ranked(lead: np.ndarray, text: np.ndarray, n: int, sep: str, limit: int | None = None) -> np.ndarray:
-    """Join each lead's texts (lead positions sorted, texts in the wanted order), rank by rank.
-
-    The loop runs over ranks (a handful), never over rows.
-    """
-    out = np.full(n, "", dtype=object)
-    if len(lead) == 0:
-        return out
-    start = np.ones(len(lead), dtype=bool)
-    start[1:] = lead[1:] != lead[:-1]
-    idx = np.arange(len(lead))
-    rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
-    top = int(rank.max()) + 1 if limit is None else min(limit, int(rank.max()) + 1)
-    for r in range(top):
-        m = rank == r
-        where = lead[m]
-        out[where] = (out[where] + (sep if r else "")) + text[m]
-    return out
+def _join_ranked(lead: np.ndarray, text, n: int, sep: str):
+    """Join each lead's texts (lead positions sorted, texts in the wanted order) with sep, "" for a
+    lead without any: one Arrow list per lead, joined in Arrow's C kernel (no Python strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(lead, minlength=n), out=offsets[1:])
+    return pc.binary_join(pa.LargeListArray.from_arrays(offsets, text), sep)
 
 
-def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int) -> np.ndarray:
+def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int):
     """Tags of the page rules each lead matched, most frequent first."""
+    import pyarrow as pa
     if tags is None or tags.empty:
         return np.full(n, "", dtype=object)
     k = len(table.tags)
@@ -849,18 +853,24 @@ def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int) -> np.ndarra
     lead, tag = np.nonzero(counts)
     alpha = np.argsort(np.argsort(table.tags))
     order = np.lexsort((alpha[tag], -counts[lead, tag], lead))
-    return _join_ranked(lead[order], np.array(table.tags, dtype=object)[tag[order]], n, ", ")
+    return pd.array(_join_ranked(lead[order], pa.array(table.tags, pa.string()).take(tag[order]), n, ", "), dtype="str")
 
 
-def _why(ledger: pd.DataFrame, table: RuleTable, n: int) -> np.ndarray:
+def _why(ledger: pd.DataFrame, table: RuleTable, n: int):
     """Short text: the three rule hits that weigh most, e.g. 'webinar ×2 +40; decision-maker +15; …'."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     pts = ledger["points_c"].to_numpy()
     nz = pts != 0
     if not nz.any():
         return np.full(n, "", dtype=object)
     lead, rule, count, pts = ledger["lead"].to_numpy()[nz], ledger["rule"].to_numpy()[nz], ledger["count"].to_numpy()[nz], pts[nz]
     name_rank = np.argsort(np.argsort(table.names.astype(str)))
-    order = np.lexsort((name_rank[rule], -np.abs(pts), lead))
+    # Sorted by lead, heaviest first, then by rule name: one integer key (heaviness as its rank
+    # among the distinct weights), sorted stably as np.lexsort would.
+    w_codes, w_uniq = pd.factorize(-np.abs(pts))
+    w_rank = np.argsort(np.argsort(w_uniq))[w_codes]
+    order = np.argsort((lead.astype(np.int64) * len(w_uniq) + w_rank) * len(name_rank) + name_rank[rule], kind="stable")
     lead, rule, count, pts = lead[order], rule[order], count[order], pts[order]
     start = np.ones(len(lead), dtype=bool)
     start[1:] = lead[1:] != lead[:-1]
@@ -875,9 +885,8 @@ def _why(ledger: pd.DataFrame, table: RuleTable, n: int) -> np.ndarray:
     codes, uniq = pd.factorize(combo)
     r_of, rest = np.divmod(uniq, len(c_uniq) * len(p_uniq))
     c_of, p_of = np.divmod(rest, len(p_uniq))
-    texts = np.array([f"{short[r]}{f' ×{c}' if c > 1 else ''} {'+' if p >= 0 else '−'}{abs(p) / 100:g}"
-                      for r, c, p in zip(r_of, c_uniq[c_of], p_uniq[p_of])], dtype=object)
-    text = texts[codes]
-    joined = _join_ranked(lead[top], text, n, "; ")
-    hits_per_lead = np.bincount(lead, minlength=n)
-    return np.where(hits_per_lead > 3, joined + "; …", joined)
+    texts = pa.array([f"{short[r]}{f' ×{c}' if c > 1 else ''} {'+' if p >= 0 else '−'}{abs(p) / 100:g}"
+                      for r, c, p in zip(r_of, c_uniq[c_of], p_uniq[p_of])], pa.string())
+    joined = _join_ranked(lead[top], texts.take(codes), n, "; ")
+    more = np.bincount(lead, minlength=n) > 3
+    return pd.array(pc.if_else(more, pc.binary_join_element_wise(joined, "…", "; "), joined), dtype="str")

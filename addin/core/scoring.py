@@ -143,7 +143,7 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
     counted_type = _within_max_count(lead, rule, day, table.max_count)
 
     hit_lead, hit_rule, hit_day, hit_factor, hit_detail = [lead], [rule], [day], [factor], [detail_code]
-    tag_parts = []
+    tag_lead, tag_code = [], []
     folded = pd.Series(detail_text, dtype=object)
     first_page = table.fit + len(table.types)
     for k, page in enumerate(rules.pages):
@@ -158,17 +158,25 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
             hit_rule.append(np.full(int(mask.sum()), first_page + k, dtype=np.int64))
             hit_day.append(day[mask]), hit_factor.append(factor[mask]), hit_detail.append(detail_code[mask])
             for tag in page.get("tags", []):
-                tag_parts.append(pd.DataFrame({"lead": lead[mask], "tag": table.tags.index(tag)}))
+                tag_lead.append(lead[mask]), tag_code.append(np.full(len(hit_lead[-1]), table.tags.index(tag), dtype=np.int64))
 
     lead_c, rule_c = np.concatenate(hit_lead), np.concatenate(hit_rule)
     days, fac, det = np.concatenate(hit_day), np.concatenate(hit_factor), np.concatenate(hit_detail)
     unit_c = cents(table.points)[rule_c]
     pts_c = np.rint(unit_c * fac).astype(np.int64)
-    kept_c = np.where(_within_max_count(lead_c, rule_c, days, table.max_count), pts_c, 0)
+    # The activity rows' max_count ranks are counted_type's; only the page hits are ranked here.
+    n_act = len(lead)
+    within = np.concatenate([counted_type, _within_max_count(lead_c[n_act:], rule_c[n_act:], days[n_act:], table.max_count)])
+    kept_c = np.where(within, pts_c, 0)
 
     n_rules = len(table.names)
     group = lead_c * n_rules + rule_c
-    inverse, uniq = pd.factorize(group, sort=False)
+    # Codes of the (lead, rule) pairs in key order: a counting pass over the key's range (leads ×
+    # rules) is a few times faster than hashing a million keys.
+    seen = np.zeros(int(group.max()) + 1, dtype=bool)
+    seen[group] = True
+    uniq = np.flatnonzero(seen)
+    inverse = (np.cumsum(seen) - 1)[group]
     count = np.bincount(inverse, minlength=len(uniq))
     decayed = np.bincount(inverse, weights=pts_c, minlength=len(uniq)).round().astype(np.int64)
     kept = np.bincount(inverse, weights=kept_c, minlength=len(uniq)).round().astype(np.int64)
@@ -176,7 +184,8 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
     newest = _newest(inverse, len(uniq), days, det)
     text = np.append(detail_text, "").astype(object)
     ledger = group_ledger(uniq // n_rules, uniq % n_rules, count, decayed, kept, mean_fac, text[newest], table)
-    tags = pd.concat(tag_parts, ignore_index=True) if tag_parts else empty_tags
+    tags = (pd.DataFrame({"lead": np.concatenate(tag_lead), "tag": np.concatenate(tag_code)}) if tag_lead
+            else empty_tags)
     return ledger, tags
 
 
@@ -193,7 +202,7 @@ def group_ledger(lead: np.ndarray, r: np.ndarray, count: np.ndarray, decayed: np
     raw = count * unit_c_of(table, r)
     with np.errstate(divide="ignore", invalid="ignore"):
         shown = np.where(raw != 0, decayed / np.where(raw == 0, 1, raw), mean_fac)
-    matched = np.where(table.kinds[r] == "page", newest_text, table.labels[r])
+    matched = np.where((table.kinds == "page")[r], newest_text, table.labels[r])
     return pd.DataFrame({"lead": lead, "rule": r, "count": count, "raw_c": raw,
                          "cap_c": final - decayed, "points_c": final, "factor": np.round(shown, 4),
                          "matched": pd.Series(matched, dtype=object)})
@@ -251,19 +260,22 @@ def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray
 
 def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd.DataFrame:
     """Public ledger, in lead order then fit, activity, page, override, base, clip."""
-    order = np.lexsort((ledger["rule"].to_numpy(), ledger["lead"].to_numpy()))
-    led = ledger.iloc[order]
-    r = led["rule"].to_numpy()
+    r = ledger["rule"].to_numpy()
+    order = np.argsort(ledger["lead"].to_numpy().astype(np.int64) * len(table.names) + r, kind="stable")   # as np.lexsort((rule, lead))
+    r = r[order]
+
+    def col(name: str) -> np.ndarray:
+        return ledger[name].to_numpy()[order]
     kinds = ["fit", "activity", "page", "override", "base", "clip"]
     kind_code = np.array([kinds.index(k) for k in table.kinds], dtype=np.int8)
     return pd.DataFrame({
-        "Lead ID": pd.Series(ids[led["lead"].to_numpy()], dtype=object),
+        "Lead ID": pd.Series(ids[col("lead")], dtype=object),
         "Rule": pd.Categorical.from_codes(r, categories=pd.Index(table.names, dtype=object)),
         "Kind": pd.Categorical.from_codes(kind_code[r], categories=kinds),
-        "Matched": pd.Series(led["matched"].to_numpy(object), dtype=object),
-        "Count": led["count"].to_numpy(),
-        "Raw points": led["raw_c"].to_numpy() / 100,
-        "Decay factor": led["factor"].to_numpy(),
-        "Cap": led["cap_c"].to_numpy() / 100,
-        "Points": led["points_c"].to_numpy() / 100,
+        "Matched": pd.Series(ledger["matched"].to_numpy(object)[order], dtype=object),
+        "Count": col("count"),
+        "Raw points": col("raw_c") / 100,
+        "Decay factor": col("factor"),
+        "Cap": col("cap_c") / 100,
+        "Points": col("points_c") / 100,
     })

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from jsonschema import Draft202012Validator
 
-from ..values.text import fold, fold_series
+from ..values.text import arrow_text, fold, fold_series
 from ..values.vocabulary import NO_WORDS, YES_WORDS
 
 if TYPE_CHECKING:
@@ -150,7 +150,9 @@ def _email_domain_in(f: FieldValues, values) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
     domains = pa.array(sorted({fold(v).lstrip("@") for v in _as_list(values)}), pa.string())
-    text = pa.array(f.text.to_numpy(object), pa.string(), from_pandas=True)
+    text = arrow_text(f.text)
+    if text is None:
+        text = pa.array(f.text.to_numpy(object), pa.string(), from_pandas=True)
     found = pc.extract_regex(text, "@(?P<domain>[^@]*)$")          # what follows the last @
     hit = pc.and_(pc.is_valid(found), pc.is_in(pc.utf8_trim_whitespace(found.field("domain")), domains))
     return pd.Series(np.asarray(pc.fill_null(hit, False), dtype=bool), index=f.raw.index)

@@ -354,13 +354,13 @@ def _guess_id_by_values(frame: pd.DataFrame, hmap: HeaderMap) -> None:
     from .parse import blank_mask
     if frame.shape[1] == 0 or len(frame) == 0:
         return
+    current = hmap.positions.get(LEAD_ID)
+    if current is not None and not blank_mask(frame.iloc[:, current]).all():
+        return                   # a filled Lead ID column (or the only id-like column) stands
     blank = np.column_stack([blank_mask(frame.iloc[:, i]).to_numpy() for i in range(frame.shape[1])])
     has_data = ~blank.all(axis=1)
     if not has_data.any():
         return
-    current = hmap.positions.get(LEAD_ID)
-    if current is not None and not blank[has_data, current].all():
-        return                   # a filled Lead ID column (or the only id-like column) stands
     free = [(p, h) for p, h in zip(hmap.custom_positions, hmap.custom) if is_id_like(h) or is_org_id(h)]
     if current is not None and hmap.guessed_id:
         free.append((current, hmap.guessed_id))

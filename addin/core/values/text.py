@@ -53,10 +53,11 @@ def fold_series(values: pd.Series) -> pd.Series:
         arr = arrow if arrow is not None else pa.array(values.to_numpy(object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):      # numbers or dates mixed into text
         return map_unique(values, fold)
-    arr = pc.utf8_normalize(pc.utf8_lower(arr), "NFKD")
-    arr = pc.replace_substring_regex(arr, r"\p{Mn}", "")
-    arr = pc.replace_substring_regex(pc.utf8_trim_whitespace(arr), r"\s+", " ")
-    return pd.Series(pd.array(arr.fill_null(""), dtype="str"), index=values.index)
+    coded = pc.dictionary_encode(arr)          # each distinct value folded once (columns repeat a lot)
+    folded = pc.utf8_normalize(pc.utf8_lower(coded.dictionary), "NFKD")
+    folded = pc.replace_substring_regex(folded, r"\p{Mn}", "")
+    folded = pc.replace_substring_regex(pc.utf8_trim_whitespace(folded), r"\s+", " ")
+    return pd.Series(pd.array(folded.take(coded.indices).fill_null(""), dtype="str"), index=values.index)
 
 
 def text_or_empty(values: pd.Series) -> pd.Series:
