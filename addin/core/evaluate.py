@@ -182,13 +182,16 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
         log.add(p)
     act["status"] = hist.status      # SLA breaches (privacy flags already won: they are never Missing)
     texts = text_step(lead, rules, st, verdict, has_answers, tags, ledger, table)
+    # Text cells both result frames hold, converted once from Python strings to the frames' Arrow text.
+    ids, grade, act["status"] = _shared(lead.ids.to_numpy()), _shared(grade), _shared(act["status"])
+    texts = {k: _shared(v) for k, v in texts.items()}
     out = pd.DataFrame({
-        "Lead ID": lead.ids.to_numpy(), "Fit score": fit, "Engagement score": engagement, "Score": score,
+        "Lead ID": ids, "Fit score": fit, "Engagement score": engagement, "Score": score,
         "Grade": grade, "Stage": texts["stage_label"], "Checklist": texts["checklist"],
         "Interests": texts["interests"], "Next action status": act["status"], "Why": texts["why"],
         "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
     }, index=lead.pos)
-    context = _context(lead, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
+    context = _context(lead, ids, st, texts, verdict, score, fit, engagement, grade, amount, weighted, act, last_day)
     created = (read_dates(lead.frame["Created"], date_order).dates.to_numpy() if "Created" in lead.frame.columns
                else np.full(lead.n, np.datetime64("NaT"), dtype="datetime64[ns]"))
     context = context.assign(**{"Probability": probability, "Manual probability": manual, "Created": created,
@@ -338,7 +341,7 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
         raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
     frame, empty = _empty_as_absent(frame, filled, origin, real, log)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
-    no_id = missing_id & ~blank_row(frame)
+    no_id = missing_id & filled       # the columns dropped are blank on every filled row
     hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
     origin.report(log, MISSING_LEAD_ID, no_id, real[LEAD_ID],
                   lambda p: f"row has no Lead ID; it is skipped — give it a unique id{hint}")
@@ -573,15 +576,14 @@ def text_step(lead: _Leads, rules: Rules, st: _Stages, verdict: pd.DataFrame, ha
     """The text columns: stage label, Checklist, Interests, Why."""
     labels = np.array([rules.stage_label(s) for s in STAGES], dtype=object)
     stage_label = labels[pd.Categorical(st.stage, categories=STAGES).codes]
-    reasons = pd.Series(st.reason, dtype=object).fillna("").astype(str).to_numpy()
-    checklist = np.where(st.disqualified, "Disqualified – " + reasons,
-                         np.where(has_answers | np.isin(st.stage, SHOWS_CHECKLIST),
-                                  verdict["checklist"].to_numpy(object), ""))
+    checklist = np.where(has_answers | np.isin(st.stage, SHOWS_CHECKLIST), verdict["checklist"].to_numpy(object), "")
+    disq = np.flatnonzero(st.disqualified)
+    checklist[disq] = "Disqualified – " + pd.Series(st.reason[disq], dtype=object).fillna("").astype(str).to_numpy()
     return {"stage_label": stage_label, "checklist": checklist, "interests": _interests(tags, table, lead.n),
             "why": _why(ledger, table, lead.n)}
 
 
-def _context(lead: _Leads, st: _Stages, texts: dict, verdict: pd.DataFrame, score, fit, engagement, grade, amount,
+def _context(lead: _Leads, ids, st: _Stages, texts: dict, verdict: pd.DataFrame, score, fit, engagement, grade, amount,
              weighted, act: dict, last_day) -> pd.DataFrame:
     """Everything the Summary (and explain) needs per lead."""
     frame, n = lead.frame, lead.n
@@ -590,7 +592,7 @@ def _context(lead: _Leads, st: _Stages, texts: dict, verdict: pd.DataFrame, scor
     first, last_name = _col(frame, "First name"), _col(frame, "Last name")
     name = (text_or_empty(first).str.strip() + " " + text_or_empty(last_name).str.strip()).str.strip()
     return pd.DataFrame({
-        "Lead ID": lead.ids.to_numpy(), "Name": _cells(name),
+        "Lead ID": ids, "Name": _cells(name),
         "Company": _cells(_col(frame, "Company")), "Owner": _cells(_col(frame, "Owner")),
         "Source": _cells(_col(frame, "Source")), "Email": _cells(st.email),
         "Stage": st.stage, "Stage label": texts["stage_label"], "Score": score, "Fit score": fit,
@@ -614,6 +616,11 @@ def _cells(values: pd.Series):
 
 
 _ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _shared(values):
+    """Cells as a result frame holds them (what it infers from them), for cells two frames share."""
+    return pd.Series(values).array
 
 
 def blank_row(frame: pd.DataFrame) -> np.ndarray:
@@ -877,16 +884,13 @@ def _why(ledger: pd.DataFrame, table: RuleTable, n: int):
     idx = np.arange(len(lead))
     rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
     top = rank < 3
-    short = np.array([str(x).replace("activity:", "", 1) for x in table.names], dtype=object)
-    # Format each distinct (rule, count, points) once: the three as one integer key.
+    # Each distinct rule name, count and points formatted once, joined hit by hit in Arrow.
+    short = pa.array([str(x).replace("activity:", "", 1) for x in table.names], pa.string())
     c_codes, c_uniq = pd.factorize(count[top])
     p_codes, p_uniq = pd.factorize(pts[top])
-    combo = (rule[top].astype(np.int64) * len(c_uniq) + c_codes) * len(p_uniq) + p_codes
-    codes, uniq = pd.factorize(combo)
-    r_of, rest = np.divmod(uniq, len(c_uniq) * len(p_uniq))
-    c_of, p_of = np.divmod(rest, len(p_uniq))
-    texts = pa.array([f"{short[r]}{f' ×{c}' if c > 1 else ''} {'+' if p >= 0 else '−'}{abs(p) / 100:g}"
-                      for r, c, p in zip(r_of, c_uniq[c_of], p_uniq[p_of])], pa.string())
-    joined = _join_ranked(lead[top], texts.take(codes), n, "; ")
+    times = pa.array([f" ×{c}" if c > 1 else "" for c in c_uniq], pa.string())
+    points = pa.array([f" {'+' if p >= 0 else '−'}{abs(p) / 100:g}" for p in p_uniq], pa.string())
+    text = pc.binary_join_element_wise(short.take(rule[top]), times.take(c_codes), points.take(p_codes), "")
+    joined = _join_ranked(lead[top], text, n, "; ")
     more = np.bincount(lead, minlength=n) > 3
     return pd.array(pc.if_else(more, pc.binary_join_element_wise(joined, "…", "; "), joined), dtype="str")
