@@ -119,13 +119,13 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
         for cond in rule["all"]:
             mask &= condition_mask(frame, cond, columns[cond["field"]])
         where = np.flatnonzero(mask)
-        shown = [_shown_values(frame[columns[c["field"]]].to_numpy(object)[where]) for c in rule["all"]]
+        shown = [_shown_values(frame[columns[c["field"]]].iloc[where].to_numpy(object)) for c in rule["all"]]
         matched = np.array([" & ".join(t) for t in zip(*shown)], dtype=object) if len(where) else np.zeros(0, object)
         return _flat(where, cents(rule["points"]).item(), matched)
     col = frame[columns[rule["field"]]]
     if k == "op":
         where = np.flatnonzero(condition_mask(frame, rule, columns[rule["field"]]))
-        return _flat(where, cents(rule["points"]).item(), _shown_values(col.to_numpy(object)[where]))
+        return _flat(where, cents(rule["points"]).item(), _shown_values(col.iloc[where].to_numpy(object)))
     values = FieldValues(col)
     if k == "per":
         units = np.floor(np.clip(values.number.to_numpy(float), 0, None) / float(rule["per"]))
@@ -134,7 +134,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
         raw = units * cents(rule["points"]).item()
         cap = cents(rule["max_points"]).item() if "max_points" in rule else np.iinfo(np.int64).max
         final = np.clip(raw, -cap, cap)
-        return Hits(where, units, raw, final, _shown_values(col.to_numpy(object)[where]), np.full(len(where), -1))
+        return Hits(where, units, raw, final, _shown_values(col.iloc[where].to_numpy(object)), np.full(len(where), -1))
     # bands: the first band that matches wins; `else` scores the other non-blank values
     band = np.full(len(frame), -2, dtype=np.int64)           # -2: no band, -1: else
     for b, spec in enumerate(rule["bands"]):
@@ -154,7 +154,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
     b = band[where]
     pts = cents([spec["points"] for spec in rule["bands"]] + [rule.get("else", 0)])[b]
     labels = np.array([band_label(spec) for spec in rule["bands"]] + ["else"], dtype=object)
-    shown = _shown_values(col.to_numpy(object)[where])
+    shown = _shown_values(col.iloc[where].to_numpy(object))
     matched = np.array([f"{v} ({lab})" for v, lab in zip(shown, labels[b])], dtype=object)
     return Hits(where, np.ones(len(where), dtype=np.int64), pts, pts, matched, b)
 
