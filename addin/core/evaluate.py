@@ -397,14 +397,14 @@ def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules
     Manual overrides' points count in the score (before the clip), in neither fit nor engagement."""
     ledger_base = base_rows(n, table)
     ledger_ov = override_rows(ov, table.override) if ov is not None and ov.count else None
-    parts = [x for x in (ledger_fit, ledger_eng, ledger_base, ledger_ov) if x is not None and len(x)]
-    ledger = pd.concat(parts or [ledger_fit], ignore_index=True)
-    lead_pos = ledger["lead"].to_numpy()
-    rule = ledger["rule"].to_numpy()
+    parts = [x for x in (ledger_fit, ledger_eng, ledger_base, ledger_ov) if x is not None and len(x)] or [ledger_fit]
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([p[name].to_numpy() for p in parts])
+    lead_pos, rule, pts = column("lead"), column("rule"), column("points_c")
     is_fit = rule < table.fit
     is_ov = rule == table.override
     is_eng = ~is_fit & (rule != table.base) & ~is_ov
-    pts = ledger["points_c"].to_numpy()
     fit_c = np.bincount(lead_pos[is_fit], weights=pts[is_fit], minlength=n).round().astype(np.int64)
     eng_c = np.bincount(lead_pos[is_eng], weights=pts[is_eng], minlength=n).round().astype(np.int64)
     ov_c = np.bincount(lead_pos[is_ov], weights=pts[is_ov], minlength=n).round().astype(np.int64)
@@ -415,10 +415,10 @@ def totals_step(ledger_fit: pd.DataFrame, ledger_eng: pd.DataFrame, rules: Rules
     if (clip != 0).any():
         m = np.flatnonzero(clip != 0)
         matched = np.where(clip[m] < 0, f"max {hi:g}" if hi is not None else "", f"min {lo:g}" if lo is not None else "")
-        ledger = pd.concat([ledger, pd.DataFrame({
+        parts.append(pd.DataFrame({
             "lead": m, "rule": table.clip, "count": 1, "raw_c": 0, "cap_c": clip[m], "points_c": clip[m], "factor": 1.0,
-            "matched": pd.Series(matched, dtype=object)})], ignore_index=True)
-    return ledger, fit_c / 100, eng_c / 100, score_c / 100
+            "matched": pd.Series(matched, dtype=object)}))
+    return pd.concat(parts, ignore_index=True), fit_c / 100, eng_c / 100, score_c / 100     # one copy of the rows
 
 
 def grade_step(fit: np.ndarray, rules: Rules) -> np.ndarray:
@@ -878,19 +878,20 @@ def _why(ledger: pd.DataFrame, table: RuleTable, n: int):
     w_codes, w_uniq = pd.factorize(-np.abs(pts))
     w_rank = np.argsort(np.argsort(w_uniq))[w_codes]
     order = np.argsort((lead.astype(np.int64) * len(w_uniq) + w_rank) * len(name_rank) + name_rank[rule], kind="stable")
-    lead, rule, count, pts = lead[order], rule[order], count[order], pts[order]
+    lead = lead[order]
     start = np.ones(len(lead), dtype=bool)
     start[1:] = lead[1:] != lead[:-1]
     idx = np.arange(len(lead))
     rank = idx - np.maximum.accumulate(np.where(start, idx, 0))
     top = rank < 3
+    rule, count, pts = rule[order[top]], count[order[top]], pts[order[top]]    # the three shown hits only
     # Each distinct rule name, count and points formatted once, joined hit by hit in Arrow.
     short = pa.array([str(x).replace("activity:", "", 1) for x in table.names], pa.string())
-    c_codes, c_uniq = pd.factorize(count[top])
-    p_codes, p_uniq = pd.factorize(pts[top])
+    c_codes, c_uniq = pd.factorize(count)
+    p_codes, p_uniq = pd.factorize(pts)
     times = pa.array([f" ×{c}" if c > 1 else "" for c in c_uniq], pa.string())
     points = pa.array([f" {'+' if p >= 0 else '−'}{abs(p) / 100:g}" for p in p_uniq], pa.string())
-    text = pc.binary_join_element_wise(short.take(rule[top]), times.take(c_codes), points.take(p_codes), "")
+    text = pc.binary_join_element_wise(short.take(rule), times.take(c_codes), points.take(p_codes), "")
     joined = _join_ranked(lead[top], text, n, "; ")
     more = np.bincount(lead, minlength=n) > 3
     return pd.array(pc.if_else(more, pc.binary_join_element_wise(joined, "…", "; "), joined), dtype="str")

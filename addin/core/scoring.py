@@ -278,4 +278,4 @@ def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd
         "Decay factor": col("factor"),
         "Cap": col("cap_c") / 100,
         "Points": col("points_c") / 100,
-    })
+    }, copy=False)       # fresh arrays: no copy into one block per dtype
