@@ -21,7 +21,7 @@ import pandas as pd
 
 from .values.headers import ACCOUNT_FIELDS as FIELDS  # what rules may read
 from .values.parse import blank_mask
-from .values.text import fold, fold_series, text_or_empty
+from .values.text import arrow_text, fold, fold_series, text_or_empty
 from .values.vocabulary import CUSTOMER, DISQUALIFIED, LEAD, LOST, MQL, OPEN, OPPORTUNITY, SQL, VISITOR
 
 CONTACTS, COVERAGE = FIELDS
@@ -134,8 +134,9 @@ def _domains(email: pd.Series) -> np.ndarray:
     nearly all distinct), then the few distinct domains are folded."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    arr = arrow_text(email)
     try:
-        arr = pa.array(email.to_numpy(object), type=pa.string(), from_pandas=True)
+        arr = arr if arr is not None else pa.array(email.to_numpy(object), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):          # numbers typed into the Email column
         arr = pa.array(email.astype(str).where(email.notna(), None).to_numpy(object), type=pa.string(), from_pandas=True)
     dom = pc.struct_field(pc.extract_regex(pc.utf8_trim_whitespace(arr), r"@(?P<d>[^@\s>]+\.[^@\s>]+?)[\s>.]*$"), "d")

@@ -345,7 +345,7 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
     origin.report(log, MISSING_LEAD_ID, no_id, real[LEAD_ID],
                   lambda p: f"row has no Lead ID; it is skipped — give it a unique id{hint}")
-    first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1]))
+    first_row = dict(zip(ids[~missing_id][::-1], origin.rows[~missing_id][::-1])) if dup.any() else {}
     origin.report(log, DUPLICATE_LEAD_ID, dup, real[LEAD_ID],
                   lambda p: f'Lead ID "{ids.iat[p]}" already used on row {first_row[ids.iat[p]]}; this row is skipped')
     keep = ~missing_id & ~dup

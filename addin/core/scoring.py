@@ -135,7 +135,8 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
     age = as_of_day - day
     factor = decay_factor(age, rules.decay)
     keep = (age >= 0) & (factor > 0)     # future activities and fully decayed ones count nothing
-    lead, type_code, day, detail_code, factor = lead[keep], type_code[keep], day[keep], detail_code[keep], factor[keep]
+    if not keep.all():
+        lead, type_code, day, detail_code, factor = lead[keep], type_code[keep], day[keep], detail_code[keep], factor[keep]
     if len(lead) == 0:
         return empty_ledger(), empty_tags
     rule = type_code + table.fit
