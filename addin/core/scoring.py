@@ -206,7 +206,7 @@ def group_ledger(lead: np.ndarray, r: np.ndarray, count: np.ndarray, decayed: np
     matched = np.where((table.kinds == "page")[r], newest_text, table.labels[r])
     return pd.DataFrame({"lead": lead, "rule": r, "count": count, "raw_c": raw,
                          "cap_c": final - decayed, "points_c": final, "factor": np.round(shown, 4),
-                         "matched": pd.Series(matched, dtype=object)})
+                         "matched": pd.Series(matched, dtype=object)}, copy=False)    # rows copied once, by totals_step's concat
 
 
 def page_tags(ledger: pd.DataFrame, rules: Rules, table: RuleTable) -> pd.DataFrame:
