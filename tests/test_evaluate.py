@@ -316,3 +316,15 @@ def test_an_activities_or_qualification_column_empty_on_every_row_is_read_as_no_
     def missing(ev):
         return [p.message for p in ev.problems if p.code == "missing-criterion-column" and '"Budget"' in p.message]
     assert missing(a) == [] and len(missing(b)) == 1        # one line for the empty column, as one for the absent one
+
+
+@pytest.mark.parametrize("span", [50, 10_000_000])
+def test_pair_codes_equal_np_unique_on_dense_and_sparse_keys(span):
+    """The (lead, rule) codes of the engagement ledger: the counting pass on dense keys and np.unique
+    on sparse ones (range above 8 keys per hit) give what np.unique gives."""
+    from addin.core.scoring import _pair_codes
+    group = np.random.default_rng(7).integers(0, span, 400)
+    uniq, inverse = _pair_codes(group)
+    want_uniq, want_inverse = np.unique(group, return_inverse=True)
+    assert np.array_equal(uniq, want_uniq) and np.array_equal(inverse, want_inverse)
+    assert np.array_equal(uniq[inverse], group)

@@ -172,12 +172,7 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
 
     n_rules = len(table.names)
     group = lead_c * n_rules + rule_c
-    # Codes of the (lead, rule) pairs in key order: a counting pass over the key's range (leads ×
-    # rules) is a few times faster than hashing a million keys.
-    seen = np.zeros(int(group.max()) + 1, dtype=bool)
-    seen[group] = True
-    uniq = np.flatnonzero(seen)
-    inverse = (np.cumsum(seen) - 1)[group]
+    uniq, inverse = _pair_codes(group)
     count = np.bincount(inverse, minlength=len(uniq))
     decayed = np.bincount(inverse, weights=pts_c, minlength=len(uniq)).round().astype(np.int64)
     kept = np.bincount(inverse, weights=kept_c, minlength=len(uniq)).round().astype(np.int64)
@@ -188,6 +183,19 @@ def engagement_hits(lead: np.ndarray, type_code: np.ndarray, day: np.ndarray, de
     tags = (pd.DataFrame({"lead": np.concatenate(tag_lead), "tag": np.concatenate(tag_code)}) if tag_lead
             else empty_tags)
     return ledger, tags
+
+
+def _pair_codes(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (lead, rule) keys in key order and each hit's position among them, as
+    np.unique(group, return_inverse=True) gives them. A counting pass over the keys' range is a few
+    times faster than sorting or hashing a million keys; it is used while that range (leads × rules)
+    is at most 8 keys per hit, so its memory stays bounded by the hits' own."""
+    span = int(group.max()) + 1
+    if span > 8 * len(group):
+        return np.unique(group, return_inverse=True)
+    seen = np.zeros(span, dtype=bool)
+    seen[group] = True
+    return np.flatnonzero(seen), (np.cumsum(seen) - 1)[group]
 
 
 def group_ledger(lead: np.ndarray, r: np.ndarray, count: np.ndarray, decayed: np.ndarray, kept: np.ndarray,
