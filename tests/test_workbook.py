@@ -202,6 +202,29 @@ def test_refresh_without_the_leads_sheet_read_ahead_writes_the_same(book, tmp_pa
     assert all(a.read(n) == b.read(n) for n in a.namelist())
 
 
+def test_parts_deflated_in_blocks_hold_the_same_bytes(book, tmp_path, monkeypatch):
+    """Big parts are deflated in blocks side by side (io.package.deflate_stream): with blocks of 1 KB, every
+    sheet is many blocks, and each part reads back (zipfile checks its CRC-32) exactly as with one block."""
+    import zlib
+
+    from addin.io import package
+    other = tmp_path / "o" / book.name
+    other.parent.mkdir()
+    shutil.copy(book, other)
+    shutil.copy(tmp_path / "rules.json", other.parent / "rules.json")
+    refresh(book, as_of=AS_OF, now="2026-11-22 09:00")
+    monkeypatch.setattr(package, "BLOCK", 1024)
+    refresh(other, as_of=AS_OF, now="2026-11-22 09:00")
+    a, b = zipfile.ZipFile(book), zipfile.ZipFile(other)
+    assert a.namelist() == b.namelist()
+    assert all(a.read(n) == b.read(n) for n in a.namelist())
+    data = b"".join(a.read(n) for n in a.namelist())
+    for chunks in ([], [b""], [data], [data[:10], memoryview(data)[10:5000], bytearray(data[5000:])]):
+        raw, crc, size = package.deflate_stream(chunks)
+        whole = b"".join(bytes(c) for c in chunks)
+        assert (zlib.decompress(raw, -15), crc, size) == (whole, zlib.crc32(whole), len(whole))
+
+
 def test_untouched_parts_are_copied_byte_for_byte(book):
     before = {i.filename: (i.CRC, i.compress_size) for i in zipfile.ZipFile(book).infolist()}
     wb_before = zipfile.ZipFile(book).read("xl/workbook.xml")
@@ -397,6 +420,20 @@ def test_libreoffice_opens_the_refreshed_workbook_and_shows_stage_colours(tmp_pa
     for stage in ("MQL", "SQL", "Opportunity", "Customer", "Lost"):
         assert count_color(imgs, DEFAULT.stage_color(stage)) > 200, f"{stage} colour not rendered"
     assert count_color(imgs, "#C00000") > 50     # overdue next actions in red
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_reads_parts_deflated_in_many_blocks(tmp_path, monkeypatch):
+    """Big parts are deflated in blocks side by side (io.package.deflate_stream): LibreOffice reads such a
+    stream (blocks of 1 KB here, so every sheet is many) and shows the stage colours as with one block."""
+    from addin.io import package
+    monkeypatch.setattr(package, "BLOCK", 1024)
+    path = tmp_path / "small.xlsm"
+    new_workbook(path, sample=True, as_of=AS_OF)
+    refresh(path, as_of=AS_OF)
+    imgs = pages(convert(path, "pdf", tmp_path / "lo"))
+    for stage in ("MQL", "SQL", "Opportunity", "Customer", "Lost"):
+        assert count_color(imgs, DEFAULT.stage_color(stage)) > 200, f"{stage} colour not rendered"
 
 
 @pytest.mark.libreoffice

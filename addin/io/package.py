@@ -15,6 +15,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -394,6 +395,8 @@ def compress_level(size: int) -> int:
 
 def deflate(data: bytes) -> tuple[bytes, int]:
     """Raw deflate (what a zip entry holds) and the CRC-32 of `data`."""
+    if len(data) > BLOCK:
+        return deflate_stream((data,), compress_level(len(data)))[:2]
     c = zlib.compressobj(compress_level(len(data)), zlib.DEFLATED, -15)
     return c.compress(data) + c.flush(), zlib.crc32(data)
 
@@ -402,22 +405,66 @@ def deflate_later(data: bytes) -> Future:
     return background().submit(deflate, data)
 
 
+BLOCK = 4 << 20           # bytes of a big part one thread deflates at a time (deflate_stream)
+WINDOW = 32 * 1024        # how far back deflate refers: a block is primed with the end of the one before
+AHEAD = 4                 # blocks deflating or waiting at a time: what a big part holds beside its deflated bytes
+
+_DEFLATERS: ThreadPoolExecutor | None = None
+
+
+def deflaters() -> ThreadPoolExecutor:
+    """One thread per core deflating the blocks of big parts side by side (zlib runs outside Python's lock)."""
+    global _DEFLATERS
+    if _DEFLATERS is None:
+        _DEFLATERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="leadq-deflate")
+    return _DEFLATERS
+
+
+def _deflate_block(pieces: list, window: bytes, level: int, last: bool) -> bytes:
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=window) if window else zlib.compressobj(level, zlib.DEFLATED, -15)
+    out = [c.compress(piece) for piece in pieces]
+    out.append(c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+    return b"".join(out)
+
+
+def deflate_stream(chunks, level: int = 1) -> tuple[bytes, int, int]:
+    """Raw deflate of the chunks end to end, their CRC-32 and size, as pigz makes it: blocks of about BLOCK
+    bytes deflated side by side (deflaters()), each ended on a byte boundary (a sync flush) and primed with
+    the last 32 KB before it, so the blocks joined are one deflate stream. Chunks: bytes-like."""
+    pending, out = deque(), []
+    crc = size = 0
+    block, held, window = [], 0, b""
+
+    def send(last: bool) -> None:
+        nonlocal block, held, window
+        pending.append(deflaters().submit(_deflate_block, block, window, level, last))
+        tail = b""
+        for piece in reversed(block):
+            tail = bytes(piece[-(WINDOW - len(tail)):]) + tail
+            if len(tail) >= WINDOW:
+                break
+        window, block, held = (window + tail)[-WINDOW:], [], 0
+        while pending and (last or len(pending) > AHEAD):
+            out.append(pending.popleft().result())
+
+    for chunk in chunks:
+        view = memoryview(chunk).cast("B")
+        crc, size = zlib.crc32(view, crc), size + len(view)
+        for at in range(0, len(view), BLOCK):
+            block.append(view[at:at + BLOCK])
+            held += len(block[-1])
+            if held >= BLOCK:
+                send(False)
+    send(True)
+    return b"".join(out), crc, size
+
+
 class Deflated:
     """A part made and deflated chunk by chunk by a worker thread (never whole in memory, only its
     deflated bytes); the save writes it when its turn in the zip comes."""
 
     def __init__(self, produce):
-        self.future = background().submit(Deflated._run, produce)
-
-    @staticmethod
-    def _run(produce) -> tuple[bytes, int, int]:
-        c = zlib.compressobj(1, zlib.DEFLATED, -15)
-        out, crc, size = [], 0, 0
-        for chunk in produce():
-            crc, size = zlib.crc32(chunk, crc), size + len(chunk)
-            out.append(c.compress(chunk))
-        out.append(c.flush())
-        return b"".join(out), crc, size
+        self.future = background().submit(lambda: deflate_stream(produce()))
 
 
 def _crc_ok(raw: bytes, info: zipfile.ZipInfo) -> bool:

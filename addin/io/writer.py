@@ -338,7 +338,9 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
     `expect` is the source's fingerprint when `data` was read from it: if the file changed since
     (another program saved it), nothing is written, so results never mix two versions; `leads_sheet`: the
     Future of prefetch_leads on `source`, used only with `expect` (the file is then the one read). `before_replace`:
-    called just before the workbook is replaced; if it raises, the workbook is left as it was.
+    called just before the workbook is replaced; if it raises, the workbook is left as it was. `summary`
+    (io.parts.summary.summary_writer): called once Score details and Leads are being made, it returns the
+    writer of the Summary sheet.
     """
     source = Path(source)
     target = Path(target or source)
@@ -364,6 +366,8 @@ def write_results(source: Path, data: WorkbookData, ev: Evaluation, target: Path
         leads_styles(edit, styles, lay, ev)
         n, cut = write_details(edit, styles, ev)
         owned = write_leads(edit, styles, lay, ev, len(data.leads), leads_sheet if expect is not None else None)
+        if summary is not None:
+            summary = summary()        # the Summary's tables, computed while workers make and deflate those sheets
         extend_input_tables(edit, data)
         added = 0
         if ev.history is not None:

@@ -42,28 +42,36 @@ def read_history(reader, pkg: Package) -> tuple[str | None, pd.DataFrame | None]
     return real, frame
 
 
-def _rows(frame: pd.DataFrame, first_row: int, styles: StyleBook) -> bytes:
+def _column_styles(styles: StyleBook) -> list[int]:
+    """Each column's cell format (added to the styles in column order)."""
+    return [styles.xf(num_fmt=FORMATS[c]) if c in ("Refreshed at", "Score") else styles.xf() for c in COLUMNS]
+
+
+def _rows(frame: pd.DataFrame, first_row: int, xfs: list[int]) -> bytes:
     rows = np.arange(len(frame), dtype=np.int64) + first_row
     cells = []
-    for i, c in enumerate(COLUMNS):
+    for i, (c, xf) in enumerate(zip(COLUMNS, xfs)):
         letter = col_letter(i)
         if c == "Refreshed at":
-            cells.append(number_cells(letter, rows, excel_serial(frame[c]).to_numpy(float), styles.xf(num_fmt=FORMATS[c])))
+            cells.append(number_cells(letter, rows, excel_serial(frame[c]).to_numpy(float), xf))
         elif c == "Score":
-            cells.append(number_cells(letter, rows, frame[c].to_numpy(float), styles.xf(num_fmt=FORMATS[c])))
+            cells.append(number_cells(letter, rows, frame[c].to_numpy(float), xf))
         else:
-            cells.append(text_cells(letter, rows, frame[c].astype(object), styles.xf()))
+            cells.append(text_cells(letter, rows, frame[c].astype(object), xf))
     return concat(row_xml(rows, cells)) if len(frame) else b""
 
 
-def _whole_sheet(frame: pd.DataFrame, styles: StyleBook) -> bytes:
+def _whole_sheet(frame: pd.DataFrame, styles: StyleBook) -> Deflated:
+    """The sheet with these rows, made and deflated by a worker (its formats added to the styles now)."""
     head_style = styles.xf(bold=True, color=HEADER_FONT, fill=HEADER_FILL)
+    xfs = _column_styles(styles)
     header = "".join(f'<c r="{col_letter(i)}1" s="{head_style}" t="inlineStr"><is><t>{c}</t></is></c>'
                      for i, c in enumerate(COLUMNS))
     n = len(frame) + 1
     head, _, tail = sheet_xml("\x00", len(COLUMNS) - 1, n, WIDTHS, freeze_row=1, autofilter=f"A1:{LAST}{n}",
                               tab_color="#7F7F7F").partition(b"\x00")
-    return head + f'<row r="1">{header}</row>'.encode() + _rows(frame, 2, styles) + tail
+    head += f'<row r="1">{header}</row>'.encode()
+    return Deflated(lambda: iter((head, _rows(frame, 2, xfs), tail)))
 
 
 _LAST_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
@@ -102,7 +110,7 @@ def write_history(edit: PackageEdit, styles: StyleBook, step, existing: str | No
     elif not len(appended):
         return 0, problems              # nothing changed: the sheet's bytes stay as they are
     else:
-        new = _rows(appended, last_row + 1, styles)
+        new = _rows(appended, last_row + 1, _column_styles(styles))
         last = last_row + len(appended)
         head_end = xml.find(b"<sheetData")
         head = re.sub(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{LAST}{last}"/>'.encode(), xml[:head_end], count=1)

@@ -174,9 +174,12 @@ def _drawing_xml(charts: list[ChartSpec]) -> bytes:
 
 
 def summary_writer(ev: Evaluation, refreshed_at: str):
-    """A callback for write_results that rebuilds the Summary sheet."""
-    s = summarise(ev)
+    """A callback for write_results: called, it computes the Summary's tables (summarise) and returns the
+    function that rebuilds the Summary sheet (write_results calls it once the sheets' workers are started)."""
+    return lambda: _sheet_writer(ev, summarise(ev), refreshed_at)
 
+
+def _sheet_writer(ev: Evaluation, s, refreshed_at: str):
     def write(edit: PackageEdit, styles: StyleBook) -> None:
         from ..ownership import claim_sheet
         page = summary_layout(s, ev.rules, refreshed_at)
