@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import LeadQError, Problem, WorkbookError
 from ..problems import ACTIVITIES_SOURCE
-from .plan import ORDER, q
+from .plan import ORDER, distinct_sql
 from .source import ActivitiesSource
 
 # DuckDB's memory for one scoring; past it, it spills to SPILL (LEADQ_DUCKDB_MEMORY changes it). 1GB keeps a
@@ -133,9 +133,11 @@ class DuckBackend:
     def columns(self) -> list[tuple[str, str]]:
         return [(name, _kind(typ)) for name, typ in self._types.items()]
 
-    def distinct(self, column: str) -> pd.DataFrame:
-        return self.con.execute(f"SELECT {q(column)} AS v, COUNT(*) AS n FROM src WHERE {q(column)} IS NOT NULL "
-                                "GROUP BY 1").df()
+    def distinct(self, column: str, relation: str = "src") -> pd.DataFrame:
+        return self.con.execute(distinct_sql(column, relation)).df()
+
+    def keep(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def register(self, name: str, frame: pd.DataFrame, key_column: str | None = None) -> None:
         self.con.register(f"{name}_in", frame)

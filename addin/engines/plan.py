@@ -7,6 +7,9 @@ and data). The split of the work:
   types, Details, dates written as text) are read once, mapped with the core's functions (the
   same folding of case and accents, the same glob matching, the same lenient dates) and handed
   back to the engine as small dimension tables. The events themselves never leave the engine.
+  One group-by over the rows (`_groups_sql`: raw lead id and e-mail, whether the type is known, blank
+  or unknown, the date's state) is kept in the engine: the lead ids, e-mails and text dates are read
+  from it, and the diagnostics run on it (100M events: about 2 s less than their own passes).
 * The engine joins the events to those tables and does the heavy part in SQL (`_score_sql`), one query:
   - the live hits as narrow integers: g = lead * rules + rule, k = age * 2^40 + row order (newest first,
     ties on a day to the earlier row of the source, as in the sheet), the rule's points (hundredths) and
@@ -61,11 +64,18 @@ from .backend import Backend
 ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), added by the backend: ties on a day keep it
 RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
 LIVE_ROW_BYTES = 32          # a live hit held in memory: g, k (BIGINT), unit, d (INTEGER), cap (BIGINT)
+GROUPS = "log_groups"         # the kept group-by of the log's rows (Plan._groups_sql)
 _EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
 
 
 def q(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
+
+
+def distinct_sql(column: str, relation: str = "src") -> str:
+    """A column's distinct values and their row counts (Backend.distinct), from the source or a kept group-by."""
+    n = "COUNT(*)" if relation == "src" else "CAST(SUM(__n) AS BIGINT)"
+    return f"SELECT {q(column)} AS v, {n} AS n FROM {relation} WHERE {q(column)} IS NOT NULL GROUP BY 1"
 
 
 def num(x: float) -> str:
@@ -130,30 +140,6 @@ class Plan:
     def _dims(self) -> list[str]:
         """Register the dimension tables; return the SQL joins that bring them in."""
         joins = []
-        id_index = pd.Index(self.ids.to_numpy(object))
-        if LEAD_ID in self.col:
-            d = self.b.distinct(self.col[LEAD_ID])
-            keys = lead_keys(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
-            pos = id_index.get_indexer(keys)
-            given = keys != ""
-            self._note(UNKNOWN_LEAD, d, given & (pos < 0))
-            self.b.register("dim_lead", pd.DataFrame({"v": d["v"], "pos": pos.astype(np.int64),
-                                                      "given": given.astype(np.int64)}), self.col[LEAD_ID])
-            joins.append(f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v")
-        if "Email" in self.col:
-            d = self.b.distinct(self.col["Email"])
-            emails = fold_series(self.leads["Email"] if "Email" in self.leads.columns
-                                 else pd.Series([None] * len(self.leads), dtype=object)).to_numpy(object)
-            first = pd.Series(np.arange(len(emails)), index=pd.Index(emails, dtype=object))
-            first = first[~first.index.duplicated()]
-            folded = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
-            pos = first.reindex(folded).fillna(-1).to_numpy(np.int64)
-            pos = np.where(folded != "", pos, -1)
-            self._note(UNKNOWN_LEAD, d, (folded != "") & (pos < 0))
-            self.b.register("dim_email", pd.DataFrame({"v": d["v"], "pos": pos, "given": (folded != "").astype(np.int64)}),
-                            self.col["Email"])
-            joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
-
         lookup = self.rules.activity_names     # key, label and aliases: the pandas engine's own lookup
         d = self.b.distinct(self.col["Activity"])
         resolved = [lookup.get(key(u)) for u in d["v"]]
@@ -165,6 +151,31 @@ class Plan:
                                                  "unit": np.where(rule >= 0, units[rule], 0),
                                                  "cap": np.where(rule >= 0, caps[rule], 0)}), self.col["Activity"])
         joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
+
+        self.b.keep(GROUPS, self._groups_sql())
+        id_index = pd.Index(self.ids.to_numpy(object))
+        if LEAD_ID in self.col:
+            d = self.b.distinct(self.col[LEAD_ID], GROUPS)
+            keys = lead_keys(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            pos = id_index.get_indexer(keys)
+            given = keys != ""
+            self._note(UNKNOWN_LEAD, d, given & (pos < 0))
+            self.b.register("dim_lead", pd.DataFrame({"v": d["v"], "pos": pos.astype(np.int64),
+                                                      "given": given.astype(np.int64)}), self.col[LEAD_ID])
+            joins.append(f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v")
+        if "Email" in self.col:
+            d = self.b.distinct(self.col["Email"], GROUPS)
+            emails = fold_series(self.leads["Email"] if "Email" in self.leads.columns
+                                 else pd.Series([None] * len(self.leads), dtype=object)).to_numpy(object)
+            first = pd.Series(np.arange(len(emails)), index=pd.Index(emails, dtype=object))
+            first = first[~first.index.duplicated()]
+            folded = fold_series(pd.Series(d["v"].to_numpy(object), dtype=object)).to_numpy(object)
+            pos = first.reindex(folded).fillna(-1).to_numpy(np.int64)
+            pos = np.where(folded != "", pos, -1)
+            self._note(UNKNOWN_LEAD, d, (folded != "") & (pos < 0))
+            self.b.register("dim_email", pd.DataFrame({"v": d["v"], "pos": pos, "given": (folded != "").astype(np.int64)}),
+                            self.col["Email"])
+            joins.append(f"LEFT JOIN dim_email m ON s.{q(self.col['Email'])} = m.v")
 
         self.detail_text = np.zeros(0, dtype=object)
         self.detail_join = ""
@@ -186,7 +197,7 @@ class Plan:
             self.detail_join = f"LEFT JOIN dim_det dd ON s.{q(self.col['Detail'])} = dd.v"
 
         if self.kinds[self.col["Date"]] != "date":
-            d = self.b.distinct(self.col["Date"])
+            d = self.b.distinct(self.col["Date"], GROUPS)
             reading = read_dates(pd.Series(d["v"].to_numpy(object), dtype=object), self.date_order, weights=d["n"].to_numpy())
             dates, bad = reading.dates, reading.bad
             self.dates_guessed = reading.guessed        # the pandas engine's date-order-guessed line, on the same rows
@@ -307,27 +318,35 @@ class Plan:
                 f"(SELECT g, d, k, ok, f, {rint('unit * f')} AS pc FROM (SELECT g, unit, d, k, ok, {f} AS f FROM "
                 f"({' UNION ALL '.join(parts)}) h) fx) px GROUP BY g")
 
-    def _diag_sql(self, joins: list[str]) -> str:
-        """Row counts by lead and by what is wrong, and each lead's last activity day.
+    def _groups_sql(self) -> str:
+        """The rows counted by their raw lead id and e-mail, by what their type is to the report (known, blank
+        or unknown: the Activity values of a group are alike for it, one of them is kept), and by their date
+        (when it is text) or by whether it is missing or after the as-of day (MAX: the last one).
 
-        The rows are first counted by their raw lead, e-mail, type (and date when it is text) —
-        a plain group-by over the files — so the joins run on those groups, not on every row.
+        A plain group-by over the files, kept by the backend: the distinct lead ids, e-mails and text dates
+        (with their row counts) are read from it, and the diagnostics' joins run on its groups, not on every row.
         """
-        keys = [q(self.col[c]) for c in (LEAD_ID, "Email", "Activity") if c in self.col]
-        date = q(self.col["Date"])
+        keys = [f"s.{q(self.col[c])}" for c in (LEAD_ID, "Email") if c in self.col]
+        act, date = q(self.col["Activity"]), q(self.col["Date"])
+        by = keys + ["a.rule >= 0", "COALESCE(a.blank, 1)"]
         if self.kinds[self.col["Date"]] == "date":
             # dates after the as-of day are grouped apart: the last activity is the last on or before it
             as_of = pd.Timestamp(self.as_of_day, unit="D").date().isoformat()
-            grouped = (f"SELECT {', '.join(keys)}, MAX({date}) AS {date}, COUNT(*) AS __n FROM src "
-                       f"GROUP BY {', '.join(keys)}, {date} IS NULL, CAST({date} AS DATE) <= DATE '{as_of}'")
+            keys.append(f"MAX(s.{date}) AS {date}")
+            by += [f"s.{date} IS NULL", f"CAST(s.{date} AS DATE) <= DATE '{as_of}'"]
         else:
-            keys.append(date)
-            grouped = f"SELECT {', '.join(keys)}, COUNT(*) AS __n FROM src GROUP BY {', '.join(keys)}"
-        base = self._base(joins, "g", detail=False, tail="s.__n AS n")
+            keys.append(f"s.{date}")
+            by.append(f"s.{date}")
+        return (f"SELECT {', '.join(keys)}, MIN(s.{act}) AS {act}, COUNT(*) AS __n FROM src s "
+                f"LEFT JOIN dim_act a ON s.{act} = a.v GROUP BY {', '.join(by)}")
+
+    def _diag_sql(self, joins: list[str]) -> str:
+        """Row counts by lead and by what is wrong, and each lead's last activity day, from the kept groups."""
+        base = self._base(joins, GROUPS, detail=False, tail="s.__n AS n")
         flags = ["lead", "given", "CASE WHEN rule >= 0 THEN 1 ELSE 0 END", "tblank", "CASE WHEN day IS NULL THEN 0 ELSE 1 END",
                  "dbad"]
         names = ["lead", "given", "tk", "tblank", "dk", "dbad"]
-        return (f"WITH g AS ({grouped}), base AS ({base}) SELECT "
+        return (f"WITH base AS ({base}) SELECT "
                 + ", ".join(f"{f} AS {n}" for f, n in zip(flags, names))
                 + f", SUM(n) AS n, MAX(CASE WHEN day <= {self.as_of_day} THEN day END) AS last FROM base GROUP BY "
                 + ", ".join(flags))

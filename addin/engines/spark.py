@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..errors import Problem, WorkbookError
 from ..problems import ACTIVITIES_SOURCE
-from .plan import ORDER, q
+from .plan import ORDER, distinct_sql
 from .source import ActivitiesSource
 
 LOCKED = {
@@ -148,8 +148,12 @@ class SparkBackend:
     def columns(self) -> list[tuple[str, str]]:
         return [(name, _kind(t)) for name, t in self.fields.items()]
 
-    def distinct(self, column: str) -> pd.DataFrame:
-        return self.fetch(f"SELECT {q(column)} AS v, COUNT(*) AS n FROM src WHERE {q(column)} IS NOT NULL GROUP BY 1")
+    def distinct(self, column: str, relation: str = "src") -> pd.DataFrame:
+        return self.fetch(distinct_sql(column, relation))
+
+    def keep(self, name: str, sql: str) -> None:
+        self.spark.sql(to_spark_sql(sql)).cache().createOrReplaceTempView(name)    # dropping the view uncaches it
+        self.views.append(name)
 
     def register(self, name: str, frame: pd.DataFrame, key_column: str | None = None) -> None:
         from pyspark.sql.types import LongType, StructField, StructType
