@@ -475,3 +475,21 @@ def test_a_user_cell_right_of_leadq_columns_survives_refreshes(tmp_path):
     ws = openpyxl.load_workbook(path)["Leads"]
     assert ws["O2"].value == "note beside LeadQ's columns"
     assert ws["G2"].value == "Lead" and ws["C1"].value == "Fit score"
+
+
+def test_deflaters_is_one_pool_whatever_threads_ask_first(monkeypatch):
+    """deflate_stream's pool is made once even when the two background workers ask for it at once
+    (a slow pool constructor widens the window a check without a lock would leave open)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from addin.io import package
+
+    def slow_pool(**kw):
+        time.sleep(0.05)
+        return ThreadPoolExecutor(**kw)
+    monkeypatch.setattr(package, "_DEFLATERS", None)
+    monkeypatch.setattr(package, "ThreadPoolExecutor", slow_pool)
+    with ThreadPoolExecutor(8) as ask:
+        pools = {id(p) for p in ask.map(lambda _: package.deflaters(), range(16))}
+    assert len(pools) == 1

@@ -13,6 +13,7 @@ import posixpath
 import re
 import struct
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections import deque
@@ -410,13 +411,16 @@ WINDOW = 32 * 1024        # how far back deflate refers: a block is primed with 
 AHEAD = 4                 # blocks deflating or waiting at a time: what a big part holds beside its deflated bytes
 
 _DEFLATERS: ThreadPoolExecutor | None = None
+_DEFLATERS_MADE = threading.Lock()
 
 
 def deflaters() -> ThreadPoolExecutor:
-    """One thread per core deflating the blocks of big parts side by side (zlib runs outside Python's lock)."""
+    """One thread per core deflating the blocks of big parts side by side (zlib runs outside Python's lock).
+    Made once, under a lock: the first callers are the background() workers, two at a time."""
     global _DEFLATERS
-    if _DEFLATERS is None:
-        _DEFLATERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="leadq-deflate")
+    with _DEFLATERS_MADE:
+        if _DEFLATERS is None:
+            _DEFLATERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="leadq-deflate")
     return _DEFLATERS
 
 
