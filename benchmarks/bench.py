@@ -90,10 +90,20 @@ def _key() -> str:
 
 
 def workbook_path(size: str, layout: str) -> Path:
-    """The never-refreshed workbook of that size and layout (built once)."""
+    """The never-refreshed workbook of that size and layout (built once, in a child process: on Linux a
+    child's peak memory (ru_maxrss) counts its parent's at fork, so a benchmark process that had held a
+    100k-lead workbook it built would report inflated peaks for every process it starts afterwards)."""
+    path = DATA / f"bench-{size}-{layout}-{_key()}.xlsm"
+    if not path.exists():
+        subprocess.run([PY, __file__, "--build", size, layout], check=True)
+    return path
+
+
+def build(size: str, layout: str) -> None:
+    """Build the workbook `workbook_path` names (run by `bench.py --build SIZE LAYOUT`)."""
     path = DATA / f"bench-{size}-{layout}-{_key()}.xlsm"
     if path.exists():
-        return path
+        return
     DATA.mkdir(exist_ok=True)
     shutil.copyfile(ROOT / "rules.json", DATA / "rules.json")
     t = time.perf_counter()
@@ -112,7 +122,6 @@ def workbook_path(size: str, layout: str) -> Path:
         add_user_columns(tmp, 30)
     os.replace(tmp, path)
     print(f"built {path.name} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    return path
 
 
 def add_user_columns(path: Path, n: int) -> None:
@@ -313,7 +322,11 @@ def main() -> None:
     p.add_argument("--layouts", default="left,right")
     p.add_argument("--runs", type=int, default=0, help="repetitions (default: 10 for start-up, 5 for S, 3 for L)")
     p.add_argument("--engine-child", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--build", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.build:
+        build(*a.build)
+        return
     if a.engine_child:
         print(json.dumps(engine(a.engine_child[0], int(a.engine_child[1]))))
         return
