@@ -344,7 +344,7 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
     back = moved & ~lost_now & ~on
     rows = []
     removed_prev = step.removed["Stage"].to_numpy(object) if len(step.removed) else np.zeros(0, dtype=object)
-    removed_code = pd.Categorical(removed_prev, categories=STAGES).codes
+    removed_code = pd.Index(STAGES).get_indexer(removed_prev)
 
     def per_stage(codes: np.ndarray, mask=None) -> np.ndarray:
         """How many of the leads (of `mask`) have each stage, by its code (-1: none of STAGES)."""
@@ -412,7 +412,7 @@ def _trend_counts(full: pd.DataFrame) -> pd.DataFrame | None:
         return None
     order = np.lexsort((np.arange(len(full)), t, lead))
     lead, t = lead[order], t[order]
-    stage = pd.Categorical(full["Stage"].to_numpy(object)[order], categories=STAGES).codes.astype(np.int64)
+    stage = pd.Index(STAGES).get_indexer(full["Stage"].to_numpy(object)[order]).astype(np.int64)   # Removed: -1
     first_of_lead = np.r_[True, lead[1:] != lead[:-1]]
     # +1 at each row's stage; -1 at the stage of the lead's row before (a stage outside STAGES: Removed, none)
     before = np.r_[-1, stage[:-1]]

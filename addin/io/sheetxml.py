@@ -172,6 +172,8 @@ def cell_block(rows: np.ndarray, columns: list[tuple[str, bool, object, int]], f
     rs = pc.cast(_row_strings(rows), pa.large_string())
     parts = _merged(_cell_parts(rs, columns))
     block = _join(*parts) if len(rows) else pa.array([], pa.large_string())
+    if isinstance(block, pa.ChunkedArray):         # text held in several Arrow chunks
+        block = block.combine_chunks()
     if first is not None:
         block = pa.concat_arrays([pa.array([first], pa.large_string()), block])
     return block
