@@ -161,3 +161,15 @@ def test_reach_is_looked_up_per_stage():
     odd = pd.Series(["MQL", None, "nope"], dtype=object)
     got = reach_of(odd)
     assert got.dtype == float and got[0] == REACH["MQL"] and np.isnan(got[1:]).all()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_velocity_in_codes_is_the_grouped_one(seed):
+    full = _history(seed, leads=60, refreshes=12)
+    step = H.HistoryStep(*[None] * 4, appended=full, past=H.empty(), previous=None, removed=None,
+                         refreshed_at=None, started=False)
+    got, want = H.velocity(step), H._velocity_grouped(full)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["Leads"].sum() > 0
+    assert H.velocity(H.HistoryStep(*[None] * 4, appended=H.empty(), past=H.empty(), previous=None, removed=None,
+                                    refreshed_at=None, started=True)).equals(H._velocity_grouped(H.empty()))

@@ -451,6 +451,18 @@ def velocity(step: HistoryStep) -> pd.DataFrame:
     """Median days between first entering one stage and first entering the next (Lead → MQL → SQL →
     Customer), over the leads History saw make that move."""
     full = pd.concat([step.past, step.appended], ignore_index=True) if len(step.past) else step.appended
+    days = _first_days(full)
+    if days is None:
+        return _velocity_grouped(full)
+    rows = []
+    for a, b in VELOCITY_STEPS:
+        d = days[b] - days[a]
+        d = d[~np.isnan(d) & (d >= 0)]
+        rows.append({"From": a, "To": b, "Leads": int(len(d)), "Median days": float(np.median(d)) if len(d) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _velocity_grouped(full: pd.DataFrame) -> pd.DataFrame:
     first = (full[full["Stage"].isin([LEAD, MQL, SQL, CUSTOMER])].groupby(["Lead ID", "Stage"])["Refreshed at"].min()
              .unstack()) if len(full) else pd.DataFrame()
     rows = []
@@ -462,6 +474,26 @@ def velocity(step: HistoryStep) -> pd.DataFrame:
             d = pd.Series(dtype=float)
         rows.append({"From": a, "To": b, "Leads": int(len(d)), "Median days": float(d.median()) if len(d) else np.nan})
     return pd.DataFrame(rows)
+
+
+def _first_days(full: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Per velocity stage, the day (in days since the epoch, NaN: never) each lead first had it, by lead
+    number; None where a Lead ID or a time is missing (velocity then groups the frame)."""
+    stages = [LEAD, MQL, SQL, CUSTOMER]
+    lead, ids = pd.factorize(full["Lead ID"], use_na_sentinel=True)
+    t = full["Refreshed at"].to_numpy("datetime64[ns]")
+    if (lead < 0).any() or np.isnat(t).any():
+        return None
+    stage = pd.Index(stages).get_indexer(full["Stage"].to_numpy(object))
+    keep = stage >= 0
+    day = t.astype("datetime64[D]").astype(np.int64)        # the day of the first time is the first day
+    out = {}
+    for i, s in enumerate(stages):
+        first = np.full(len(ids), np.iinfo(np.int64).max, np.int64)
+        mine = keep & (stage == i)
+        np.minimum.at(first, lead[mine], day[mine])
+        out[s] = np.where(first == np.iinfo(np.int64).max, np.nan, first.astype(float))
+    return out
 
 
 def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:
