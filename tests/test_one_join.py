@@ -173,3 +173,18 @@ def test_velocity_in_codes_is_the_grouped_one(seed):
     assert got["Leads"].sum() > 0
     assert H.velocity(H.HistoryStep(*[None] * 4, appended=H.empty(), past=H.empty(), previous=None, removed=None,
                                     refreshed_at=None, started=True)).equals(H._velocity_grouped(H.empty()))
+
+
+def test_changes_are_computed_once_per_step_and_frame():
+    ids = np.array(["A", "B"], dtype=object)
+    step = H.HistoryStep(None, None, None, None, appended=H.empty(), past=H.empty(),
+                         previous=pd.DataFrame({"Stage": [np.nan, "MQL"], "Score": [np.nan, 3.0], "Grade": [None, "B"]}),
+                         removed=H.empty(), refreshed_at=pd.Timestamp("2026-01-02"), started=False)
+    ctx = pd.DataFrame({"Lead ID": ids, "Name": ["a", "b"], "Owner": ["o", "o"], "Stage": ["MQL", "Lead"],
+                        "Score": [5.0, 1.0], "Row": [2, 3]})
+    first = H.changes(step, ctx)
+    assert H.changes(step, ctx) is first
+    other = ctx.assign(Score=[5.0, 9.0])
+    again = H.changes(step, other)
+    assert again is not first and again.risers["Lead ID"].tolist() == ["B"] and first.fallers["Lead ID"].tolist() == ["B"]
+    assert H.changes(step, ctx, movers=1) is not first

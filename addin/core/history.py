@@ -328,8 +328,18 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
     """Stage by stage, what moved since the last refresh; the biggest score risers and fallers.
 
     `context`: the evaluation's per-lead frame (Lead ID, Stage, Score, Name, Owner, Row), aligned
-    with the history step's leads.
+    with the history step's leads. Computed once per step and frame: the Summary and the CLI's
+    message ask for the same changes of one refresh.
     """
+    memo = step.__dict__.get("_changes")
+    if memo is not None and memo[0] is context and memo[1] == movers:
+        return memo[2]
+    out = _changes(step, context, movers)
+    step.__dict__["_changes"] = (context, movers, out)
+    return out
+
+
+def _changes(step: HistoryStep, context: pd.DataFrame, movers: int) -> Changes:
     now = context["Stage"].to_numpy(object)
     prev = step.previous["Stage"].to_numpy(object)
     had = pd.notna(prev)
