@@ -328,8 +328,18 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
     """Stage by stage, what moved since the last refresh; the biggest score risers and fallers.
 
     `context`: the evaluation's per-lead frame (Lead ID, Stage, Score, Name, Owner, Row), aligned
-    with the history step's leads.
+    with the history step's leads. Computed once per step and frame: the Summary and the CLI's
+    message ask for the same changes of one refresh.
     """
+    memo = step.__dict__.get("_changes")
+    if memo is not None and memo[0] is context and memo[1] == movers:
+        return memo[2]
+    out = _changes(step, context, movers)
+    step.__dict__["_changes"] = (context, movers, out)
+    return out
+
+
+def _changes(step: HistoryStep, context: pd.DataFrame, movers: int) -> Changes:
     now = context["Stage"].to_numpy(object)
     prev = step.previous["Stage"].to_numpy(object)
     had = pd.notna(prev)
@@ -344,27 +354,44 @@ def changes(step: HistoryStep, context: pd.DataFrame, movers: int = 5) -> Change
     back = moved & ~lost_now & ~on
     rows = []
     removed_prev = step.removed["Stage"].to_numpy(object) if len(step.removed) else np.zeros(0, dtype=object)
-    for s in STAGES:
-        left = moved & (prev == s)
-        rows.append({"Stage": s, "Before": int((had & (prev == s)).sum() + (removed_prev == s).sum()),
-                     "Now": int((now == s).sum()), "New": int(((~had | moved) & (now == s)).sum()),
-                     "Moved on": int((left & on).sum()), "Moved back": int((left & back).sum()),
-                     "Lost": int((left & lost_now).sum()), "Removed": int((removed_prev == s).sum())})
+    removed_code = pd.Index(STAGES).get_indexer(removed_prev)
+
+    def per_stage(codes: np.ndarray, mask=None) -> np.ndarray:
+        """How many of the leads (of `mask`) have each stage, by its code (-1: none of STAGES)."""
+        codes = codes if mask is None else codes[mask]
+        return np.bincount(codes[codes >= 0], minlength=len(STAGES))
+
+    before, now_n, removed_n = per_stage(prev_code, had), per_stage(now_code), per_stage(removed_code)
+    new_n = per_stage(now_code, ~had | moved)
+    on_n, back_n, lost_n = per_stage(prev_code, moved & on), per_stage(prev_code, moved & back), per_stage(prev_code, moved & lost_now)
+    for i, s in enumerate(STAGES):
+        rows.append({"Stage": s, "Before": int(before[i] + removed_n[i]), "Now": int(now_n[i]), "New": int(new_n[i]),
+                     "Moved on": int(on_n[i]), "Moved back": int(back_n[i]), "Lost": int(lost_n[i]),
+                     "Removed": int(removed_n[i])})
     counts = pd.DataFrame(rows).set_index("Stage")
     if step.started:
         counts[["Before", "New", "Moved on", "Moved back", "Lost", "Removed"]] = 0
     cols = ["Lead ID", "Name", "Owner", "Stage", "Score", "Row"]
-    ctx = context.reset_index(drop=True)
+    ctx = context[cols].reset_index(drop=True)
     before_label = pd.Series(prev, dtype=object)
     moved_back = ctx.loc[back, cols].assign(Before=before_label[back].to_numpy(object)).reset_index(drop=True)
     lost = ctx.loc[moved & lost_now, cols].assign(Before=before_label[moved & lost_now].to_numpy(object)).reset_index(drop=True)
     delta = ctx["Score"].to_numpy(float) - step.previous["Score"].to_numpy(float)
     mv = ctx[cols].assign(Before=step.previous["Score"].to_numpy(float), Change=delta)[had & ~np.isnan(delta)]
-    risers = mv[mv["Change"] > 0].sort_values(["Change", "Lead ID"], ascending=[False, True], kind="stable").head(movers)
-    fallers = mv[mv["Change"] < 0].sort_values(["Change", "Lead ID"], ascending=[True, True], kind="stable").head(movers)
+    risers = _top(mv[mv["Change"] > 0], movers, ascending=False)
+    fallers = _top(mv[mv["Change"] < 0], movers, ascending=True)
     prev_at = step.past["Refreshed at"].max() if len(step.past) else None
     return Changes(step.started, prev_at, counts, moved_back, lost, risers.reset_index(drop=True),
                    fallers.reset_index(drop=True))
+
+
+def _top(frame: pd.DataFrame, n: int, ascending: bool) -> pd.DataFrame:
+    """The first n rows by Change (then Lead ID): only the rows whose change reaches the n-th one's are sorted."""
+    change = frame["Change"].to_numpy(float)
+    if len(change) > n > 0:
+        edge = np.partition(change, n - 1)[n - 1] if ascending else -np.partition(-change, n - 1)[n - 1]
+        frame = frame[change <= edge] if ascending else frame[change >= edge]
+    return frame.sort_values(["Change", "Lead ID"], ascending=[ascending, True], kind="stable").head(n)
 
 
 def trend(step: HistoryStep, refreshes: int = TREND_REFRESHES) -> pd.DataFrame:
@@ -377,6 +404,43 @@ def trend(step: HistoryStep, refreshes: int = TREND_REFRESHES) -> pd.DataFrame:
     full = pd.concat([step.past, step.appended], ignore_index=True) if len(step.past) else step.appended
     if not len(full):
         return pd.DataFrame(columns=FUNNEL + [LOST, DISQUALIFIED])
+    table = _trend_counts(full)
+    if table is None:
+        table = _trend_table(full)
+    # one point per day, its last refresh: two refreshes on one day would draw a vertical line
+    table = table[~table.index.normalize().duplicated(keep="last")]
+    return table.tail(refreshes)
+
+
+def _trend_counts(full: pd.DataFrame) -> pd.DataFrame | None:
+    """_trend_table in integer codes: rows ordered by lead number (not Lead ID text: the order of the
+    leads does not change the counts), then time, then sheet order; the moves counted per refresh time
+    and stage with bincount. None where a Lead ID or time is missing (_trend_table then)."""
+    lead, _ = pd.factorize(full["Lead ID"], use_na_sentinel=True)
+    t = full["Refreshed at"].to_numpy("datetime64[ns]")
+    if (lead < 0).any() or np.isnat(t).any():
+        return None
+    order = np.lexsort((np.arange(len(full)), t, lead))
+    lead, t = lead[order], t[order]
+    stage = pd.Index(STAGES).get_indexer(full["Stage"].to_numpy(object)[order]).astype(np.int64)   # Removed: -1
+    first_of_lead = np.r_[True, lead[1:] != lead[:-1]]
+    # +1 at each row's stage; -1 at the stage of the lead's row before (a stage outside STAGES: Removed, none)
+    before = np.r_[-1, stage[:-1]]
+    before[first_of_lead] = -1
+    plus, minus = stage >= 0, before >= 0
+    times, at = np.unique(np.concatenate([t[plus], t[minus]]), return_inverse=True)
+    if not len(times):
+        return None
+    k = len(STAGES)
+    cell = at * k + np.concatenate([stage[plus], before[minus]])
+    sign = np.concatenate([np.ones(int(plus.sum()), np.int64), -np.ones(int(minus.sum()), np.int64)])
+    counts = np.bincount(cell, weights=sign, minlength=len(times) * k).round().astype(np.int64)
+    table = pd.DataFrame(counts.reshape(len(times), k).cumsum(axis=0), columns=pd.Index(STAGES, name="stage"),
+                         index=pd.DatetimeIndex(times, name="Refreshed at"))
+    return table.astype(int)
+
+
+def _trend_table(full: pd.DataFrame) -> pd.DataFrame:
     h = full.assign(_n=np.arange(len(full))).sort_values(["Lead ID", "Refreshed at", "_n"], kind="stable")
     lead = h["Lead ID"].to_numpy(object)
     stage = h["Stage"].to_numpy(object)
@@ -390,15 +454,25 @@ def trend(step: HistoryStep, refreshes: int = TREND_REFRESHES) -> pd.DataFrame:
     table = moves.pivot_table(index="t", columns="stage", values="n", aggfunc="sum", fill_value=0).sort_index().cumsum()
     table = table.reindex(columns=STAGES, fill_value=0).astype(int)
     table.index.name = "Refreshed at"
-    # one point per day, its last refresh: two refreshes on one day would draw a vertical line
-    table = table[~table.index.normalize().duplicated(keep="last")]
-    return table.tail(refreshes)
+    return table
 
 
 def velocity(step: HistoryStep) -> pd.DataFrame:
     """Median days between first entering one stage and first entering the next (Lead → MQL → SQL →
     Customer), over the leads History saw make that move."""
     full = pd.concat([step.past, step.appended], ignore_index=True) if len(step.past) else step.appended
+    days = _first_days(full)
+    if days is None:
+        return _velocity_grouped(full)
+    rows = []
+    for a, b in VELOCITY_STEPS:
+        d = days[b] - days[a]
+        d = d[~np.isnan(d) & (d >= 0)]
+        rows.append({"From": a, "To": b, "Leads": int(len(d)), "Median days": float(np.median(d)) if len(d) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _velocity_grouped(full: pd.DataFrame) -> pd.DataFrame:
     first = (full[full["Stage"].isin([LEAD, MQL, SQL, CUSTOMER])].groupby(["Lead ID", "Stage"])["Refreshed at"].min()
              .unstack()) if len(full) else pd.DataFrame()
     rows = []
@@ -410,6 +484,26 @@ def velocity(step: HistoryStep) -> pd.DataFrame:
             d = pd.Series(dtype=float)
         rows.append({"From": a, "To": b, "Leads": int(len(d)), "Median days": float(d.median()) if len(d) else np.nan})
     return pd.DataFrame(rows)
+
+
+def _first_days(full: pd.DataFrame) -> dict[str, np.ndarray] | None:
+    """Per velocity stage, the day (in days since the epoch, NaN: never) each lead first had it, by lead
+    number; None where a Lead ID or a time is missing (velocity then groups the frame)."""
+    stages = [LEAD, MQL, SQL, CUSTOMER]
+    lead, ids = pd.factorize(full["Lead ID"], use_na_sentinel=True)
+    t = full["Refreshed at"].to_numpy("datetime64[ns]")
+    if (lead < 0).any() or np.isnat(t).any():
+        return None
+    stage = pd.Index(stages).get_indexer(full["Stage"].to_numpy(object))
+    keep = stage >= 0
+    day = t.astype("datetime64[D]").astype(np.int64)        # the day of the first time is the first day
+    out = {}
+    for i, s in enumerate(stages):
+        first = np.full(len(ids), np.iinfo(np.int64).max, np.int64)
+        mine = keep & (stage == i)
+        np.minimum.at(first, lead[mine], day[mine])
+        out[s] = np.where(first == np.iinfo(np.int64).max, np.nan, first.astype(float))
+    return out
 
 
 def sla_by_owner(context: pd.DataFrame) -> pd.DataFrame:

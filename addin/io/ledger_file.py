@@ -64,7 +64,7 @@ def write_details_file(fd: int, tmp: Path, details: pd.DataFrame) -> Path:
     """The whole ledger written into the temporary `details_temporary` opened; returns it.
     `commit_details_file` moves it into place once the workbook is written, `discard_details_file`
     removes it when the workbook was not."""
-    frame = details[LEDGER_COLUMNS].astype({"Rule": str, "Kind": str})
+    frame = details[LEDGER_COLUMNS].assign(**{c: _as_str(details[c]) for c in ("Rule", "Kind")})
     frame.attrs = {}
     try:
         with os.fdopen(fd, "wb") as f:
@@ -75,6 +75,22 @@ def write_details_file(fd: int, tmp: Path, details: pd.DataFrame) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _as_str(values: pd.Series) -> pd.Series:
+    """values.astype(str); a categorical of text is cast in Arrow (no Python string per row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories.dtype) \
+            and pd.api.types.infer_dtype(values.cat.categories, skipna=False) == "string":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from pandas.core.arrays.string_arrow import ArrowStringArray
+        text = pc.cast(pa.array(values.cat.categories.astype(object), pa.large_string()), pa.large_string())
+        codes = pa.array(values.cat.codes.to_numpy(), mask=values.cat.codes.to_numpy() < 0)
+        dtype = pd.Series([], dtype=str).dtype
+        out = pd.Series(ArrowStringArray(pc.take(text, codes), dtype=dtype), index=values.index, name=values.name)
+        if out.dtype == values.iloc[:0].astype(str).dtype:
+            return out
+    return values.astype(str)
 
 
 def commit_details_file(tmp: Path, path: Path) -> None:
@@ -117,12 +133,13 @@ def kind_totals(details: pd.DataFrame, file_name: str) -> pd.DataFrame:
     raw, cap, points = total("Raw points"), total("Cap"), total("Points")
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(raw != 0, (points - cap) / np.where(raw == 0, 1, raw), 1.0)
-    kind = np.asarray(kind_names, dtype=object)[g % len(kind_names)]
+    # The kinds' texts are categories (written once per kind, not once per row: io.sheetxml.esc).
+    kind = g % len(kind_names)
     return pd.DataFrame({
         "Lead ID": pd.Series(np.asarray(leads, dtype=object)[g // len(kind_names)], dtype=object),
-        "Rule": pd.Series("all " + kind + " rules", dtype=object),
-        "Kind": pd.Series(kind, dtype=object),
-        "Matched": pd.Series(np.full(len(g), f"every rule in {file_name}", dtype=object), dtype=object),
+        "Rule": pd.Categorical.from_codes(kind, [f"all {k} rules" for k in kind_names]),
+        "Kind": pd.Categorical.from_codes(kind, kind_names),
+        "Matched": pd.Categorical.from_codes(np.zeros(len(g), np.int8), [f"every rule in {file_name}"]),
         "Count": np.bincount(g_codes, weights=details["Count"].to_numpy(float), minlength=len(g)).astype(np.int64),
         "Raw points": np.round(raw, 2), "Decay factor": np.round(factor, 4), "Cap": np.round(cap, 2),
         "Points": np.round(points, 2),

@@ -90,8 +90,17 @@ def _cap(arr: pa.Array) -> pa.Array:
 
 
 def esc(values) -> pa.Array:
-    """Text as Arrow strings, XML-escaped, without characters XML cannot hold, cut to a cell's limit; blanks as null."""
-    arr = _cap(_arrow_text(values))
+    """Text as Arrow strings, XML-escaped, without characters XML cannot hold, cut to a cell's limit; blanks as null.
+    A categorical column is escaped once per category, then spread over its rows by their codes."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        coded = pa.array(values)
+        if isinstance(coded, pa.DictionaryArray):
+            return pc.take(_esc_plain(pc.cast(coded.dictionary, pa.string())), coded.indices)
+    return _esc_plain(_arrow_text(values))
+
+
+def _esc_plain(arr: pa.Array) -> pa.Array:
+    arr = _cap(arr)
     if pc.any(pc.match_substring_regex(arr, "[&<>\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]")).as_py():
         arr = pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x{fffe}\\x{ffff}]", "")
         for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
@@ -101,16 +110,73 @@ def esc(values) -> pa.Array:
 
 def number_cells(letter: str, rows: np.ndarray, values, style: int) -> pa.Array:
     """'<c r="T7" s="5"><v>40.5</v></c>' per row; '' where the value is missing or not finite (Excel has no inf)."""
-    nums = np.asarray(values, dtype=float)
-    nums = np.where(np.isfinite(nums), nums, np.nan)
-    vals = pc.cast(pa.array(nums, from_pandas=True), pa.string())
-    return _join('<c r="', letter, _row_strings(rows), f'" s="{style}"><v>', vals, "</v></c>").fill_null("")
+    return _join('<c r="', letter, _row_strings(rows), f'" s="{style}"><v>', _number_text(values), "</v></c>").fill_null("")
 
 
 def text_cells(letter: str, rows: np.ndarray, values, style: int) -> pa.Array:
     """Inline-string cells: text is always stored as text, never as a formula; '' when blank."""
     return _join('<c r="', letter, _row_strings(rows), f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">',
                  esc(values), "</t></is></c>").fill_null("")
+
+
+def _number_text(values) -> pa.Array:
+    nums = np.asarray(values, dtype=float)
+    nums = np.where(np.isfinite(nums), nums, np.nan)
+    return pc.cast(pa.array(nums, from_pandas=True), pa.string())
+
+
+def _cell_parts(rs: pa.Array, columns) -> list:
+    """The cells of each row of `columns` ((letter, numeric, values, style) each), as the parts of one
+    element-wise join: a column without blanks is joined in place (its cells are never made on their own),
+    one with blanks as its cells, '' where blank (a blank leaves out the whole cell). Its arrays are of
+    rs's type."""
+    parts: list = []
+    for letter, numeric, values, style in columns:
+        if numeric:
+            vals, mid, end = _number_text(values), f'" s="{style}"><v>', "</v></c>"
+        else:
+            vals, mid, end = esc(values), f'" s="{style}" t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
+        vals = vals if vals.type == rs.type else pc.cast(vals, rs.type)
+        if vals.null_count:
+            parts.append(_join(f'<c r="{letter}', rs, mid, vals, end).fill_null(""))
+        else:
+            parts += [f'<c r="{letter}', rs, mid, vals, end]
+    return parts
+
+
+def _merged(parts: list) -> list:
+    """Adjacent texts of a join's parts as one."""
+    out: list = []
+    for p in parts:
+        if isinstance(p, str) and out and isinstance(out[-1], str):
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+def sheet_rows(rows: np.ndarray, columns: list[tuple[str, bool, object, int]]) -> bytes:
+    """The rows' XML as one UTF-8 byte string, the same as concat(row_xml(rows, cells)) with each column's
+    cells made by number_cells (numeric) or text_cells: columns are (letter, numeric, values, style).
+    Made by one element-wise join over the whole row, with each row number written once."""
+    if not len(rows):
+        return b""
+    rs = _row_strings(rows)
+    return concat(_join(*_merged(['<row r="', rs, '">', *_cell_parts(rs, columns), "</row>"])))
+
+
+def cell_block(rows: np.ndarray, columns: list[tuple[str, bool, object, int]], first: str | None = None) -> pa.Array:
+    """Per row, the cells of `columns` (adjacent ones: (letter, numeric, values, style) each) end to end,
+    one large_string each, '' where all are blank: what patch_rows joins from number_cells/text_cells
+    columns, made in one join. first: one more string before the rows' (a header row's cells)."""
+    rs = pc.cast(_row_strings(rows), pa.large_string())
+    parts = _merged(_cell_parts(rs, columns))
+    block = _join(*parts) if len(rows) else pa.array([], pa.large_string())
+    if isinstance(block, pa.ChunkedArray):         # text held in several Arrow chunks
+        block = block.combine_chunks()
+    if first is not None:
+        block = pa.concat_arrays([pa.array([first], pa.large_string()), block])
+    return block
 
 
 def row_xml(rows: np.ndarray, cell_columns: list[pa.Array]) -> pa.Array:
@@ -169,7 +235,7 @@ def columns_from(col: int) -> str:
     return "(?:" + "|".join(alts) + ")"
 
 
-def _runs(cols: list[int]) -> list[list[int]]:
+def column_runs(cols: list[int]) -> list[list[int]]:
     """Sorted columns as runs of adjacent ones: [2, 3, 5] -> [[2, 3], [5]]."""
     runs: list[list[int]] = []
     for c in cols:
@@ -240,7 +306,7 @@ class RowScan:
 def scan_rows(rows_xml, owned: list[int]) -> RowScan:
     """The existing rows' structure for patch_rows (RE2 searches in Arrow's kernels, no row in Python)."""
     owned = sorted(set(owned))
-    runs = _runs(owned)
+    runs = column_runs(owned)
     if not isinstance(rows_xml, (bytes, memoryview)):
         rows_xml = bytes(rows_xml)
     if re.search(rb"<row", rows_xml) is None and bytes(rows_xml).strip():
@@ -283,7 +349,7 @@ def scan_rows(rows_xml, owned: list[int]) -> RowScan:
 
 
 def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: list[int],
-               chunked: bool = False, scan: RowScan | None = None) -> tuple[bytes, bool]:
+               chunked: bool = False, scan: RowScan | None = None, blocks: list | None = None) -> tuple[bytes, bool]:
     """Replace the owned columns' cells of the given rows; add rows that do not exist yet.
 
     row_numbers: the rows written, ascending; cells: {column: cell XML per row ('' or null: no cell)},
@@ -292,7 +358,9 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     once more) and whether a formula was removed from an owned cell. chunked: the new rows XML as a
     function yielding it in pieces instead, each made when it is asked for (a deflater's input: the
     patched sheet is never held whole once more beside the old one). scan: scan_rows of these same
-    rows and owned columns, made earlier (else made here).
+    rows and owned columns, made earlier (else made here). blocks: the new cells already joined, one
+    large_string array per run of adjacent owned columns (cell_block), '' for no cells; `cells` then only
+    says which columns are written.
 
     No row is handled in Python: RE2 searches (Arrow's kernels) find in every row where its start tag
     ends and where each block of owned columns starts and ends (cells of a row go left to right); the
@@ -300,7 +368,7 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     """
     row_numbers = np.asarray(row_numbers, dtype=np.int64)
     owned = sorted(set(owned) | set(cells))
-    runs = _runs(owned)
+    runs = column_runs(owned)
     if scan is None or scan.rows_xml is not rows_xml or scan.owned != owned:
         scan = scan_rows(rows_xml, owned)
     rows_xml = scan.rows_xml
@@ -313,8 +381,11 @@ def patch_rows(rows_xml: bytes, row_numbers, cells: dict[int, pa.Array], owned: 
     hit[hit] = row_numbers[at[hit]] == existing[hit]
 
     # New cells, one string per written row and run of owned columns, in one buffer.
-    blocks = [_join(*(_text_array(cells[c]) for c in run if c in cells)) if any(c in cells for c in run)
-              else pa.array([""] * len(row_numbers), pa.large_string()) for run in runs]
+    if blocks is None:
+        blocks = [_join(*(_text_array(cells[c]) for c in run if c in cells)) if any(c in cells for c in run)
+                  else pa.array([""] * len(row_numbers), pa.large_string()) for run in runs]
+    elif len(blocks) != len(runs) or any(len(b) != len(row_numbers) or b.type != pa.large_string() for b in blocks):
+        raise ValueError("patch_rows: one large_string block per run of owned columns, one string per row")
     missing = np.flatnonzero(~np.isin(row_numbers, existing))
     added = pc.take(_join(*blocks), pa.array(missing)) if len(blocks) and len(missing) else pa.array([], pa.large_string())
     added_rows = _join('<row r="', pc.cast(_row_strings(row_numbers[missing]), pa.large_string()), '">', added, "</row>")

@@ -51,6 +51,8 @@ class StyleBook:
             b'<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
             b'<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs></styleSheet>')
         self.changed = False
+        self._known: dict[str, dict[tuple, int]] = {}     # per section: each element's _canon -> its first index
+        self._xfs: dict[tuple, int] = {}                 # xf()'s arguments -> the index it returned
         base = self._section("fonts")[0] if len(self._section("fonts")) else None
         self.font_size = base.find(f"{{{M}}}sz").get("val") if base is not None and base.find(f"{{{M}}}sz") is not None else "11"
         self.font_name = base.find(f"{{{M}}}name").get("val") if base is not None and base.find(f"{{{M}}}name") is not None else "Calibri"
@@ -70,12 +72,17 @@ class StyleBook:
     def _find_or_add(self, section: str, element: etree._Element) -> int:
         sec = self._section(section)
         want = _canon(element)
-        for i, child in enumerate(sec):
-            if _canon(child) == want:
-                return i
+        known = self._known.get(section)
+        if known is None:            # the section as the file has it, compared once (LeadQ only appends to it)
+            known = self._known[section] = {}
+            for i, child in enumerate(sec):
+                known.setdefault(_canon(child), i)
+        if want in known:
+            return known[want]
         sec.append(element)
         sec.set("count", str(len(sec)))
         self.changed = True
+        known[want] = len(sec) - 1
         return len(sec) - 1
 
     def num_fmt(self, code: str | None) -> int:
@@ -129,6 +136,13 @@ class StyleBook:
     def xf(self, num_fmt: str | None = None, bold=False, italic=False, color=None, fill=None, size=None,
            wrap=False, halign=None, valign=None, underline=False, border_bottom=None, indent=0) -> int:
         """Index of a cell format (the `s` attribute of a cell)."""
+        args = (num_fmt, bold, italic, color, fill, size, wrap, halign, valign, underline, border_bottom, indent)
+        if args not in self._xfs:
+            self._xfs[args] = self._xf(*args)
+        return self._xfs[args]
+
+    def _xf(self, num_fmt, bold, italic, color, fill, size, wrap, halign, valign, underline, border_bottom,
+            indent) -> int:
         x = _el("xf", numFmtId=self.num_fmt(num_fmt), fontId=self.font(bold, italic, color, size, underline),
                 fillId=self.fill(fill), borderId=self.border(border_bottom), xfId=0)
         for flag, on in (("applyNumberFormat", num_fmt), ("applyFont", True), ("applyFill", fill),

@@ -44,20 +44,19 @@ from .parts.history import write_history
 from .reader import TableLayout, WorkbookData
 from .sheetxml import (
     cap_text,
+    cell_block,
     cf_equals,
     code_name,
-    concat,
+    column_runs,
     ensure_widths,
     max_cf_priority,
-    number_cells,
     patch_rows,
     replace_owned_cf,
-    row_xml,
     scan_rows,
     set_dimension,
+    sheet_rows,
     sheet_xml,
     split,
-    text_cells,
 )
 from .styles import StyleBook
 
@@ -228,21 +227,22 @@ def write_leads(edit: PackageEdit, styles: StyleBook, lay: TableLayout, ev: Eval
         _check_free(rows_xml, owned)
     names = outputs()
     cols = owned.columns
-    values = owned_values(ev, n_rows)
+    values = owned_values(ev, n_rows, objects=False)      # blank text stays missing: text_cells writes no cell either way
     data_rows = np.arange(n_rows, dtype=np.int64) + lay.first_data_row
     header_style = styles.xf(**LEADS_HEADER_FORMAT)
     order = sorted(zip(cols, names))            # cells of a row go left to right
     row_numbers = np.concatenate([[lay.header_row], data_rows])
-    cells = {}
-    for c, name in order:
-        header = f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
-        if name in NUMERIC_OUTPUTS:
-            column = number_cells(col_letter(c), data_rows, values[name].to_numpy(float), styles.xf(**output_format(name)))
-        else:
-            column = text_cells(col_letter(c), data_rows, values[name], styles.xf(**output_format(name)))
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        cells[c] = pa.chunked_array([pa.array([header]), *chunks], pa.string())
-    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, cells, cols, chunked=True, scan=scan)
+    # Each run of adjacent columns' cells, header first, made in one join (sheetxml.cell_block).
+    blocks = []
+    for run in column_runs(sorted(cols)):
+        named = [(c, dict(order)[c]) for c in run]
+        header = "".join(f'<c r="{col_letter(c)}{lay.header_row}" s="{header_style}" t="inlineStr"><is><t>{_esc(name)}</t></is></c>'
+                         for c, name in named)
+        blocks.append(cell_block(data_rows, [(col_letter(c), name in NUMERIC_OUTPUTS,
+                                              values[name].to_numpy(float) if name in NUMERIC_OUTPUTS else values[name],
+                                              styles.xf(**output_format(name))) for c, name in named], first=header))
+    rows_xml, had_formulas = patch_rows(rows_xml, row_numbers, dict.fromkeys(cols), cols, chunked=True, scan=scan,
+                                        blocks=blocks)
     if had_formulas:
         edit.drop_calc_chain()
     last_row = max(lay.last_row, lay.first_data_row)
@@ -289,14 +289,9 @@ def write_details(edit: PackageEdit, styles: StyleBook, ev: Evaluation) -> tuple
         for start in range(0, n, DETAILS_CHUNK):
             part = details.iloc[start:start + DETAILS_CHUNK]
             rows = np.arange(start, start + len(part), dtype=np.int64) + 2
-            cells = []
-            for i, c in enumerate(cols):
-                values = part[c]
-                if pd.api.types.is_numeric_dtype(values.dtype):
-                    cells.append(number_cells(col_letter(i), rows, values.to_numpy(float), num_styles[c]))
-                else:
-                    cells.append(text_cells(col_letter(i), rows, values, text_style))
-            yield concat(row_xml(rows, cells))
+            yield sheet_rows(rows, [(col_letter(i), True, part[c].to_numpy(float), num_styles[c])
+                                    if pd.api.types.is_numeric_dtype(part[c].dtype) else
+                                    (col_letter(i), False, part[c], text_style) for i, c in enumerate(cols)])
         yield tail
 
     edit.put(part, Deflated(chunks))        # made while LeadQ writes the rest

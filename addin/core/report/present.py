@@ -95,12 +95,16 @@ def excel_text(value):
 _WORDS = {"TRUE", "FALSE", "VRAI", "FAUX", "WAHR", "FALSCH", "VERDADERO", "FALSO"}     # booleans, as locales type them
 
 
-def owned_values(ev: Evaluation, n_rows: int) -> pd.DataFrame:
-    """The output columns for every input row (rows the engine skipped stay blank)."""
+def owned_values(ev: Evaluation, n_rows: int, objects: bool = True) -> pd.DataFrame:
+    """The output columns for every input row (rows the engine skipped stay blank). objects: text columns
+    as Python objects, blanks as ""; else a column of text held in Arrow stays so, blanks missing (a
+    writer that leaves blanks out either way: no round trip through Python objects)."""
     out = ev.leads.reindex(index=range(n_rows), columns=outputs())
     for c in out.columns:
         if c in DATE_OUTPUTS:
             out[c] = excel_serial(out[c])
+        elif not objects and isinstance(out[c].dtype, pd.StringDtype) and out[c].dtype.storage == "pyarrow":
+            continue
         elif out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
             out[c] = out[c].astype(object).where(out[c].notna(), "")
     return out

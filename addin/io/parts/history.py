@@ -22,7 +22,7 @@ from ...problems import HISTORY_FULL
 from ..edit import PackageEdit
 from ..ownership import check_sheet, claim_sheet, quoted
 from ..package import Deflated, Package, col_letter
-from ..sheetxml import concat, number_cells, row_xml, sheet_xml, text_cells
+from ..sheetxml import sheet_rows, sheet_xml
 from ..styles import StyleBook
 
 LAST = col_letter(len(COLUMNS) - 1)
@@ -49,16 +49,19 @@ def _column_styles(styles: StyleBook) -> list[int]:
 
 def _rows(frame: pd.DataFrame, first_row: int, xfs: list[int]) -> bytes:
     rows = np.arange(len(frame), dtype=np.int64) + first_row
-    cells = []
-    for i, (c, xf) in enumerate(zip(COLUMNS, xfs)):
-        letter = col_letter(i)
-        if c == "Refreshed at":
-            cells.append(number_cells(letter, rows, excel_serial(frame[c]).to_numpy(float), xf))
-        elif c == "Score":
-            cells.append(number_cells(letter, rows, frame[c].to_numpy(float), xf))
-        else:
-            cells.append(text_cells(letter, rows, frame[c].astype(object), xf))
-    return concat(row_xml(rows, cells)) if len(frame) else b""
+    if not len(frame):
+        return b""
+    return sheet_rows(rows, [(col_letter(i), True, excel_serial(frame[c]).to_numpy(float), xf) if c == "Refreshed at"
+                             else (col_letter(i), True, frame[c].to_numpy(float), xf) if c == "Score"
+                             else (col_letter(i), False, _text(frame[c]), xf)
+                             for i, (c, xf) in enumerate(zip(COLUMNS, xfs))])
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A text column as text_cells takes it: Arrow text as it is, anything else as Python objects."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values
+    return values.astype(object)
 
 
 def _whole_sheet(frame: pd.DataFrame, styles: StyleBook) -> Deflated:

@@ -19,7 +19,9 @@ NAME = "actions"
 def _table(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:
     status = ctx["Next action status"]
     m = status.isin(ACTION_ALERTS).to_numpy()
-    sub = ctx[m].copy()
+    used = ["Next action status", "Days left", "Score", "Lead ID", "Name", "Owner", "Stage label", "Next action",
+            "Next action date", "Row"]
+    sub = ctx[used][m]            # only the columns shown and sorted on: the rows are taken from these alone
     order = sub["Next action status"].map(ACTION_ORDER)
     sub = sub.assign(_o=order.to_numpy()).sort_values(["_o", "Days left", "Score"], ascending=[True, True, False],
                                                       kind="stable")

@@ -22,7 +22,12 @@ CHARTS = ("Funnel",)          # the charts it draws (ChartSpec.name), in order
 
 
 def reach_of(stages: pd.Series) -> np.ndarray:
-    return stages.map(REACH).to_numpy()
+    """How far along the funnel each lead's stage is (REACH); NaN (a float array) where it is not a stage.
+    Each distinct stage is looked up once."""
+    codes, uniques = pd.factorize(stages, use_na_sentinel=True)
+    table = np.array([REACH.get(u, np.nan) for u in np.asarray(uniques, dtype=object)] + [np.nan], dtype=float)
+    out = table[codes]                 # code -1 (no stage): the NaN at the end
+    return out.astype(np.int64) if not np.isnan(out).any() else out
 
 
 def _table(ctx: pd.DataFrame, ev: Evaluation) -> pd.DataFrame:

@@ -19,7 +19,9 @@ NAME = "queues"
 
 
 def _lead_rows(ctx: pd.DataFrame, ev: Evaluation, mask, order, ascending, limit=None) -> pd.DataFrame:
-    sub = ctx[mask].sort_values(order, ascending=ascending, kind="stable")
+    used = ["Lead ID", "Name", "Company", "Owner", "Stage label", "Score", "Grade", "Gaps", "Last activity", "Row"]
+    used += [c for c in ([order] if isinstance(order, str) else order) if c not in used]
+    sub = ctx[used][mask].sort_values(order, ascending=ascending, kind="stable")      # the shown columns' rows only
     if limit:
         sub = sub.head(limit)
     days = (ev.as_of - pd.to_datetime(sub["Last activity"])).dt.days
