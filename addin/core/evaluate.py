@@ -59,7 +59,7 @@ from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
-from .values.text import did_you_mean, fold_series, key, text_or_empty
+from .values.text import arrow_text, did_you_mean, fold_series, key, text_or_empty
 from .values.vocabulary import (
     CUSTOMER,
     DISQUALIFIED,
@@ -720,7 +720,17 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
 
 def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Position of each activity's lead (-1: none found), by Lead ID, else by Email; and whether one was given."""
-    if LEAD_ID in frame.columns:
+    arrow = arrow_text(frame[LEAD_ID]) if LEAD_ID in frame.columns else None
+    if arrow is not None:
+        # Arrow text (what the file reader gives): each Lead ID trimmed as lead_keys trims it and looked up
+        # in Arrow's C kernels, a million rows without factorising them first.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        keys = pc.utf8_trim_whitespace(arrow)
+        at = pc.index_in(keys, value_set=pa.array(ids.to_numpy(object), pa.string()))
+        lead = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        given = pc.fill_null(pc.not_equal(keys, ""), False).to_numpy(zero_copy_only=False)
+    elif LEAD_ID in frame.columns:
         import pyarrow as pa
         import pyarrow.compute as pc
         codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
@@ -793,7 +803,7 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
         dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
         origin.report(log, DUPLICATE_LEAD_ID, dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
-        unknown = (~qids.isin(set(ids_index)) & (qids != "")).to_numpy()
+        unknown = (~qids.isin(ids_index) & (qids != "")).to_numpy()
         qv = qids.to_numpy(object)
         origin.report(log, UNKNOWN_LEAD, unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'no lead "{qv[p]}" on the Leads sheet; its answers are ignored')

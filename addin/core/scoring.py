@@ -246,6 +246,13 @@ def _within_max_count(lead: np.ndarray, rule: np.ndarray, day: np.ndarray, max_c
     if len(sub) == 0:
         return counted
     group = lead[sub].astype(np.int64) * (int(rule.max()) + 1) + rule[sub]
+    # Hits of a (lead, rule) with no more hits than its limit all count: only the others are sorted
+    # (the same ranks, as a stable sort keeps the order of the hits it leaves out).
+    _, inverse = _pair_codes(group)
+    over = np.bincount(inverse)[inverse] > limit[sub]
+    if not over.any():
+        return counted
+    sub, group = sub[over], group[over]
     composite = (group << 32) | (np.int64(2**31) - day[sub].astype(np.int64))
     order = np.argsort(composite, kind="stable")
     g = group[order]
@@ -259,6 +266,14 @@ def _within_max_count(lead: np.ndarray, rule: np.ndarray, day: np.ndarray, max_c
 
 def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray) -> np.ndarray:
     """value of each group's most recent hit (the first one in input order on a tie)."""
+    n = len(group)
+    span = int(np.abs(day).max(initial=0)) + 1 if n else 1
+    if n and span < (1 << 62) // (2 * n):
+        # One key per hit, largest for the newest day and, on a tie, the earliest hit: one maximum per group.
+        key = day.astype(np.int64) * n + (n - 1 - np.arange(n, dtype=np.int64))
+        best = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(best, group, key)
+        return value[(n - 1) - best % n]
     latest = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(latest, group, day)
     first = np.full(n_groups, len(group), dtype=np.int64)
