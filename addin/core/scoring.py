@@ -248,8 +248,13 @@ def _within_max_count(lead: np.ndarray, rule: np.ndarray, day: np.ndarray, max_c
     group = lead[sub].astype(np.int64) * (int(rule.max()) + 1) + rule[sub]
     # Hits of a (lead, rule) with no more hits than its limit all count: only the others are sorted
     # (the same ranks, as a stable sort keeps the order of the hits it leaves out).
-    _, inverse = _pair_codes(group)
-    over = np.bincount(inverse)[inverse] > limit[sub]
+    span = int(group.max()) + 1
+    if span <= 8 * len(group):        # hits per key counted over the keys' range (bounded as in _pair_codes)
+        per_key = np.bincount(group, minlength=span)[group]
+    else:
+        _, inverse, counts = np.unique(group, return_inverse=True, return_counts=True)
+        per_key = counts[inverse]
+    over = per_key > limit[sub]
     if not over.any():
         return counted
     sub, group = sub[over], group[over]
