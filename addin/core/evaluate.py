@@ -58,7 +58,7 @@ from .rules import fitrules
 from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
-from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
+from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, to_answer, to_number
 from .values.text import arrow_text, did_you_mean, fold_series, key, text_or_empty
 from .values.vocabulary import (
     CUSTOMER,
@@ -115,6 +115,8 @@ class _Leads:
     origin: Origin
     real: dict                   # canonical name -> header the user sees
     empty: list = field(default_factory=list)   # optional columns empty on every row, read as absent
+    views: dict = field(default_factory=dict)   # column -> its FieldValues, shared by the rules that read it
+                                                # (fitrules.field_values; `frame` is not changed after fit_step)
 
     @property
     def n(self) -> int:
@@ -369,11 +371,11 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
             col = fields[rule["id"]][name]
             if pd.api.types.is_numeric_dtype(frame[col].dtype):
                 continue
-            bad = read_numbers(frame[col]).bad.to_numpy()
+            bad = fitrules.field_values(frame, col, lead.views).not_a_number.to_numpy()     # read_numbers, once a column
             vals = frame[col].to_numpy(object)
             lead.report(log, NOT_A_NUMBER, bad, col,
                         lambda k, v=vals, r=rule["id"]: f'"{v[k]}" is not a number; rule "{r}" ignores it')
-    return fields, fit_hits(frame, rules, fields)
+    return fields, fit_hits(frame, rules, fields, lead.views)
 
 
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
@@ -455,7 +457,7 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
     for rule in rules.disqualify:
         cols = fields.get(rule["id"])
         if cols is not None:
-            m = fitrules.condition_mask(frame, rule, cols[rule["field"]])
+            m = fitrules.condition_mask(frame, rule, cols[rule["field"]], lead.views)
             reason = np.where(m & pd.isna(reason), rule["reason"], reason)
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)

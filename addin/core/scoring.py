@@ -94,17 +94,18 @@ def empty_ledger() -> pd.DataFrame:
     return frame
 
 
-def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, dict[str, str]]) -> pd.DataFrame:
+def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, dict[str, str]], views: dict | None = None) -> pd.DataFrame:
     """Ledger rows of the fit rules (each fires at most once per lead); `lead` is the row position.
 
-    `fields` maps each rule id to {field it reads: DataFrame column}; rules without one are skipped.
+    `fields` maps each rule id to {field it reads: DataFrame column}; rules without one are skipped;
+    `views`: each column's values as the rules read them, shared (fitrules.field_values).
     """
     parts = []
     for code, rule in enumerate(rules.fit):
         cols = fields.get(rule["id"])
         if cols is None:
             continue
-        h = fitrules.hits(leads, rule, cols)
+        h = fitrules.hits(leads, rule, cols, views)
         if not len(h.lead):
             continue
         parts.append(pd.DataFrame({"lead": h.lead, "rule": code, "count": h.count, "raw_c": h.raw_c,
