@@ -328,3 +328,56 @@ def test_pair_codes_equal_np_unique_on_dense_and_sparse_keys(span):
     want_uniq, want_inverse = np.unique(group, return_inverse=True)
     assert np.array_equal(uniq, want_uniq) and np.array_equal(inverse, want_inverse)
     assert np.array_equal(uniq[inverse], group)
+
+
+def test_max_count_ranks_equal_a_full_sort():
+    """_within_max_count sorts only the (lead, rule) groups with more hits than their limit: every group's
+    max_count most recent hits (input order on a tie) count, as a stable sort of all the limited hits says."""
+    from addin.core.scoring import NO_LIMIT, _within_max_count
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n = int(rng.integers(1, 1500))
+        lead, rule = rng.integers(0, int(rng.integers(1, 120)), n), rng.integers(0, int(rng.integers(1, 7)), n)
+        day = rng.integers(0, int(rng.integers(1, 40)), n)
+        max_count = np.where(rng.random(int(rule.max()) + 1) < 0.3, NO_LIMIT,
+                             rng.integers(1, 4, int(rule.max()) + 1)).astype(np.int64)
+        want = np.ones(n, dtype=bool)
+        order = np.lexsort((np.arange(n), -day, rule, lead))          # newest first, then input order
+        seen: dict = {}
+        for i in order:
+            k = (lead[i], rule[i])
+            seen[k] = seen.get(k, 0) + 1
+            want[i] = max_count[rule[i]] == NO_LIMIT or seen[k] <= max_count[rule[i]]
+        assert np.array_equal(_within_max_count(lead, rule, day, max_count), want)
+
+
+def test_newest_hit_of_each_group_is_the_latest_day_then_the_first_in_input_order():
+    from addin.core.scoring import _newest
+    rng = np.random.default_rng(6)
+    for k in range(200):
+        n_groups = int(rng.integers(1, 300))
+        group = np.concatenate([np.arange(n_groups), rng.integers(0, n_groups, int(rng.integers(0, 600)))])
+        rng.shuffle(group)
+        day = rng.integers(-40_000, 110_000, len(group)) if k % 2 else rng.integers(0, 4, len(group))
+        value = rng.integers(-1, 30, len(group))
+        want = [value[min(np.flatnonzero((group == g) & (day == day[group == g].max())))] for g in range(n_groups)]
+        assert np.array_equal(_newest(group, n_groups, day, value), want)
+
+
+def test_activity_lead_ids_in_arrow_text_match_as_python_strings_do(base_rules):
+    """The file reader gives Arrow text: its Lead IDs are trimmed and looked up in Arrow, with the same
+    leads, skipped rows and problems as the same IDs held as Python strings."""
+    leads = leads_frame([{"Lead ID": "L1", "Email": "a@x.com"}, {"Lead ID": "L2", "Email": "b@x.com"},
+                         {"Lead ID": "7", "Email": "c@x.com"}])
+    rows = [(" L1 ", "2026-11-01", "webinar", None), ("L2", "2026-11-02", "webinar", None),
+            (None, "2026-11-03", "webinar", None), ("", "2026-11-03", "webinar", None),
+            ("  ", "2026-11-04", "webinar", None), ("L9", "2026-11-05", "webinar", None), ("7", "2026-11-06", "webinar", None),
+            ("l1", "2026-11-07", "webinar", None), ("L2\u00a0", "2026-11-08", "webinar", None)]
+    as_objects = acts_frame(rows).astype({"Lead ID": object})
+    as_arrow = acts_frame(rows).astype({"Lead ID": pd.StringDtype("pyarrow", na_value=np.nan)})
+    a = addin.evaluate(leads, as_objects, base_rules, as_of=AS_OF)
+    b = addin.evaluate(leads, as_arrow, base_rules, as_of=AS_OF)
+    pd.testing.assert_frame_equal(a.leads, b.leads)
+    pd.testing.assert_frame_equal(a.details, b.details)
+    assert [p.as_dict() for p in a.problems] == [p.as_dict() for p in b.problems]
+    assert list(a.leads["Engagement score"]) == [20.0, 40.0, 20.0]

@@ -164,3 +164,23 @@ def test_ledger_sums_exactly_with_every_rule_kind(base_rules, seed):
     scores = ev.leads.set_index("Lead ID")["Score"]
     assert (sums == scores.loc[sums.index]).all()
     assert set(scores.index) - set(sums.index) <= set(scores[scores == 0].index)
+
+
+def test_rules_reading_one_column_share_its_values():
+    """fitrules.field_values: the rules of a refresh that read one column fold and parse it once, with the
+    same hits as each rule reading it alone."""
+    from addin.core.rules import fitrules
+    frame = pd.DataFrame({"Job title": ["CEO", "Student", None, " Directeur "], "Company size": ["51-200", "12", "x", "5000"]})
+    rules = [{"id": "a", "field": "Job title", "op": "contains_any", "value": ["ceo", "directeur"], "points": 5},
+             {"id": "b", "field": "Job title", "op": "contains_any", "value": ["student"], "points": -5},
+             {"id": "c", "field": "Company size", "op": "between", "value": [50, 250], "points": 3},
+             {"id": "d", "field": "Company size", "op": "gt", "value": 1000, "points": 4}]
+    views: dict = {}
+    for rule in rules:
+        cols = {rule["field"]: rule["field"]}
+        alone, shared = fitrules.hits(frame, rule, cols), fitrules.hits(frame, rule, cols, views)
+        assert np.array_equal(alone.lead, shared.lead) and list(alone.matched) == list(shared.matched)
+    assert set(views) == {"Job title", "Company size"}
+    assert fitrules.field_values(frame, "Job title", views) is views["Job title"]
+    mask = fitrules.condition_mask(frame, rules[1], "Job title", views)
+    assert mask.tolist() == [False, True, False, False]

@@ -40,6 +40,17 @@ class WorkbookInput:
         return self.path.name if self.path is not None else "this workbook"
 
 
+def read_ahead(path) -> None:
+    """Begin parsing the workbook's big tables (Activities, Leads) in the background now, before the scoring
+    code is imported; the next from_file of the same, unchanged file uses them (io.reader.read_ahead).
+    Imports neither pandas nor numpy, and never raises."""
+    try:
+        from ..io.reader import read_ahead as begin
+    except Exception:
+        return
+    begin(path)
+
+
 def from_file(path, later: bool = False) -> WorkbookInput:
     """Read a workbook file (io.reader); `later`: Activities may still be loading (a Future)."""
     from ..io.reader import read_workbook

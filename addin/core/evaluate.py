@@ -58,8 +58,8 @@ from .rules import fitrules
 from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
-from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, read_numbers, to_answer, to_number
-from .values.text import did_you_mean, fold_series, key, text_or_empty
+from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, to_answer, to_number
+from .values.text import arrow_text, did_you_mean, fold_series, key, text_or_empty
 from .values.vocabulary import (
     CUSTOMER,
     DISQUALIFIED,
@@ -115,6 +115,8 @@ class _Leads:
     origin: Origin
     real: dict                   # canonical name -> header the user sees
     empty: list = field(default_factory=list)   # optional columns empty on every row, read as absent
+    views: dict = field(default_factory=dict)   # column -> its FieldValues, shared by the rules that read it
+                                                # (fitrules.field_values; `frame` is not changed after fit_step)
 
     @property
     def n(self) -> int:
@@ -369,11 +371,11 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
             col = fields[rule["id"]][name]
             if pd.api.types.is_numeric_dtype(frame[col].dtype):
                 continue
-            bad = read_numbers(frame[col]).bad.to_numpy()
+            bad = fitrules.field_values(frame, col, lead.views).not_a_number.to_numpy()     # read_numbers, once a column
             vals = frame[col].to_numpy(object)
             lead.report(log, NOT_A_NUMBER, bad, col,
                         lambda k, v=vals, r=rule["id"]: f'"{v[k]}" is not a number; rule "{r}" ignores it')
-    return fields, fit_hits(frame, rules, fields)
+    return fields, fit_hits(frame, rules, fields, lead.views)
 
 
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
@@ -455,7 +457,7 @@ def stage_step(lead: _Leads, rules: Rules, fields: dict[str, dict[str, str]], sc
     for rule in rules.disqualify:
         cols = fields.get(rule["id"])
         if cols is not None:
-            m = fitrules.condition_mask(frame, rule, cols[rule["field"]])
+            m = fitrules.condition_mask(frame, rule, cols[rule["field"]], lead.views)
             reason = np.where(m & pd.isna(reason), rule["reason"], reason)
     disq = ~pd.isna(reason)
     outcome, probability, deal_name = _deal_stages(_col(frame, "Deal stage"), rules, lead, log)
@@ -720,7 +722,17 @@ def _activities(activities, leads, ids, rules: Rules, log: ProblemLog, date_orde
 
 def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Position of each activity's lead (-1: none found), by Lead ID, else by Email; and whether one was given."""
-    if LEAD_ID in frame.columns:
+    arrow = arrow_text(frame[LEAD_ID]) if LEAD_ID in frame.columns else None
+    if arrow is not None:
+        # Arrow text (what the file reader gives): each Lead ID trimmed as lead_keys trims it and looked up
+        # in Arrow's C kernels, a million rows without factorising them first.
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        keys = pc.utf8_trim_whitespace(arrow)
+        at = pc.index_in(keys, value_set=pa.array(ids.to_numpy(object), pa.string()))
+        lead = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        given = pc.fill_null(pc.not_equal(keys, ""), False).to_numpy(zero_copy_only=False)
+    elif LEAD_ID in frame.columns:
         import pyarrow as pa
         import pyarrow.compute as pc
         codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
@@ -793,7 +805,7 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
         dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
         origin.report(log, DUPLICATE_LEAD_ID, dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
-        unknown = (~qids.isin(set(ids_index)) & (qids != "")).to_numpy()
+        unknown = (~qids.isin(ids_index) & (qids != "")).to_numpy()
         qv = qids.to_numpy(object)
         origin.report(log, UNKNOWN_LEAD, unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'no lead "{qv[p]}" on the Leads sheet; its answers are ignored')

@@ -94,17 +94,18 @@ def empty_ledger() -> pd.DataFrame:
     return frame
 
 
-def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, dict[str, str]]) -> pd.DataFrame:
+def fit_hits(leads: pd.DataFrame, rules: Rules, fields: dict[str, dict[str, str]], views: dict | None = None) -> pd.DataFrame:
     """Ledger rows of the fit rules (each fires at most once per lead); `lead` is the row position.
 
-    `fields` maps each rule id to {field it reads: DataFrame column}; rules without one are skipped.
+    `fields` maps each rule id to {field it reads: DataFrame column}; rules without one are skipped;
+    `views`: each column's values as the rules read them, shared (fitrules.field_values).
     """
     parts = []
     for code, rule in enumerate(rules.fit):
         cols = fields.get(rule["id"])
         if cols is None:
             continue
-        h = fitrules.hits(leads, rule, cols)
+        h = fitrules.hits(leads, rule, cols, views)
         if not len(h.lead):
             continue
         parts.append(pd.DataFrame({"lead": h.lead, "rule": code, "count": h.count, "raw_c": h.raw_c,
@@ -246,6 +247,18 @@ def _within_max_count(lead: np.ndarray, rule: np.ndarray, day: np.ndarray, max_c
     if len(sub) == 0:
         return counted
     group = lead[sub].astype(np.int64) * (int(rule.max()) + 1) + rule[sub]
+    # Hits of a (lead, rule) with no more hits than its limit all count: only the others are sorted
+    # (the same ranks, as a stable sort keeps the order of the hits it leaves out).
+    span = int(group.max()) + 1
+    if span <= 8 * len(group):        # hits per key counted over the keys' range (bounded as in _pair_codes)
+        per_key = np.bincount(group, minlength=span)[group]
+    else:
+        _, inverse, counts = np.unique(group, return_inverse=True, return_counts=True)
+        per_key = counts[inverse]
+    over = per_key > limit[sub]
+    if not over.any():
+        return counted
+    sub, group = sub[over], group[over]
     composite = (group << 32) | (np.int64(2**31) - day[sub].astype(np.int64))
     order = np.argsort(composite, kind="stable")
     g = group[order]
@@ -259,6 +272,14 @@ def _within_max_count(lead: np.ndarray, rule: np.ndarray, day: np.ndarray, max_c
 
 def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray) -> np.ndarray:
     """value of each group's most recent hit (the first one in input order on a tie)."""
+    n = len(group)
+    span = int(np.abs(day).max(initial=0)) + 1 if n else 1
+    if n and span < (1 << 62) // (2 * n):
+        # One key per hit, largest for the newest day and, on a tie, the earliest hit: one maximum per group.
+        key = day.astype(np.int64) * n + (n - 1 - np.arange(n, dtype=np.int64))
+        best = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(best, group, key)
+        return value[(n - 1) - best % n]
     latest = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(latest, group, day)
     first = np.full(n_groups, len(group), dtype=np.int64)

@@ -3,6 +3,9 @@
 Positions (which Excel row and column each value came from) come from the package's own XML
 (table ranges, first cells); the values come from fastexcel, the fastest reader available.
 Each DataFrame carries `attrs["leadq_origin"]` so the engine's problems name real cells.
+
+This module imports neither pandas nor numpy at its top: `read_ahead` starts parsing a workbook's
+big tables before the scoring code (pandas …) is imported, and must itself start in a few ms.
 """
 
 from __future__ import annotations
@@ -10,21 +13,23 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fastexcel
-import pandas as pd
 
 from ..core.report.outputs import outputs
 from ..core.values.headers import header_row as header_row_index
-from ..core.values.table import below_problem, blank_rows, rows_below, tag_origin
 from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..problems import MISSING_SHEET
-from ..settings import parse_settings
 from .package import Package, col_letter, parse_range, parse_ref
-from .parts.history import read_history
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SHEETS = ("Leads", "Activities", "Qualification", "Overrides")
 # fastexcel logs a warning for every blank column it reads as text; the columns are fine.
@@ -71,9 +76,16 @@ class WorkbookData:
 class _Reader:
     """fastexcel (calamine, in Rust) with its errors, even its panics, turned into sentences naming the sheet."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, lazy: bool = False):
         self.path = path
-        self.inner = self._call("the workbook", fastexcel.read_excel, str(path))
+        self._inner = None if lazy else self._call("the workbook", fastexcel.read_excel, str(path))
+
+    @property
+    def inner(self):
+        """fastexcel's reader; a lazy _Reader opens the file on first use (a table parsed ahead needs none)."""
+        if self._inner is None:
+            self._inner = self._call("the workbook", fastexcel.read_excel, str(self.path))
+        return self._inner
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -165,6 +177,7 @@ def _sheet_bottom(package: Package, part: str) -> int:
 def _below(reader, layout: TableLayout, keep: list[int], problems: list | None) -> pd.DataFrame | None:
     """The rows typed or pasted under the table (core.values.table.rows_below), as a frame of the kept
     columns; the layout's last row moves down over them. None when there are none."""
+    from ..core.values.table import below_problem, blank_rows, rows_below
     letters = ",".join(col_letter(layout.first_col + i) for i in keep)
     try:
         frame = reader.inner.load_sheet(layout.sheet, header_row=None, skip_rows=layout.table_last_row,
@@ -186,16 +199,30 @@ def _below(reader, layout: TableLayout, keep: list[int], problems: list | None) 
     return frame
 
 
-def _load(reader, layout: TableLayout, problems: list | None = None) -> pd.DataFrame:
+def _kept(layout: TableLayout) -> list[int]:
+    """The table's columns read: all but LeadQ's own output columns on Leads (never inputs: skipping them is
+    faster, and no type is guessed on blanks)."""
+    outputs_ = {key(n) for n in outputs()} if layout.sheet.casefold() == "leads" else set()
+    return [i for i, h in enumerate(layout.headers) if key(h) not in outputs_]
+
+
+def _load(reader, layout: TableLayout, problems: list | None = None, ahead: Future | None = None) -> pd.DataFrame:
+    """The sheet's frame; `ahead`: the table's parsing begun by read_ahead (_Ahead.take), used when it succeeded."""
+    from ..core.values.table import tag_origin
     if layout.table_name:
-        # LeadQ's own output columns are never inputs: skip them (faster, and no type guessing on blanks).
-        outputs_ = {key(n) for n in outputs()} if layout.sheet.casefold() == "leads" else set()
-        keep = [i for i, h in enumerate(layout.headers) if key(h) not in outputs_]
-        frame = reader.load_table(layout.table_name, use_columns=keep).to_pandas()
+        keep = _kept(layout)
+        table = _Ahead.result(ahead)
+        if table is not None:
+            table = _Loaded(reader, f'the table "{layout.table_name}"', table)
+        else:
+            table = reader.load_table(layout.table_name, use_columns=keep)
+        frame = table.to_pandas()
+        del table
         frame.columns = [layout.headers[i] for i in keep][: len(frame.columns)]
         frame = frame.iloc[: max(layout.table_last_row - layout.header_row, 0)]
         below = _below(reader, layout, keep, problems) if layout.maybe_below else None
         if below is not None:
+            import pandas as pd
             below.columns = list(frame.columns)
             if len(frame) < layout.table_last_row - layout.header_row:      # the table's own empty last rows
                 frame = frame.reindex(range(layout.table_last_row - layout.header_row))
@@ -208,25 +235,134 @@ def _load(reader, layout: TableLayout, problems: list | None = None) -> pd.DataF
 
 
 def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], later: bool = False,
-              problems: list | None = None) -> dict:
+              problems: list | None = None, ahead: _Ahead | None = None) -> dict:
     """Every sheet's frame. The Activities log (usually the biggest sheet) is read in a second
     thread with its own reader while this one reads the others: fastexcel parses without holding
     Python's lock, so on two cores the reads overlap. later: Activities is left as the Future of
-    its frame (evaluate() waits for it only when it needs it: the leads' own steps go first)."""
+    its frame (evaluate() waits for it only when it needs it: the leads' own steps go first).
+    ahead: the tables read_ahead began parsing (each is used if it is of the same layout)."""
+    def begun(sheet: str, lay: TableLayout) -> Future | None:
+        return ahead.take(sheet, lay) if ahead is not None else None
     big = layouts.get("Activities")
     if big is None or (os.cpu_count() or 1) < 2:
-        return {sheet: _load(reader, lay, problems) for sheet, lay in layouts.items()}
+        return {sheet: _load(reader, lay, problems, begun(sheet, lay)) for sheet, lay in layouts.items()}
     from concurrent.futures import ThreadPoolExecutor
+    big_ahead = begun("Activities", big)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-read")
-    activities = pool.submit(lambda: _load(_Reader(path), big, problems))
+    activities = pool.submit(lambda: _load(_Reader(path, lazy=big_ahead is not None), big, problems, big_ahead))
     pool.shutdown(wait=False)
     try:
-        frames = {sheet: _load(reader, lay, problems) for sheet, lay in layouts.items() if lay is not big}
+        frames = {sheet: _load(reader, lay, problems, begun(sheet, lay)) for sheet, lay in layouts.items() if lay is not big}
     except BaseException:
         activities.cancel()
         raise
     frames["Activities"] = activities if later else activities.result()
     return frames
+
+
+# ---------------------------------------------------------------- reading ahead
+AHEAD = ("Activities", "Leads")     # the tables read_ahead parses, in this order (the log is the longest)
+
+
+def _identity(path) -> tuple:
+    """What tells this version of the file from another: a workbook is replaced by a new file (a new inode)
+    or rewritten in place (a new modification time)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class _Ahead:
+    """The Activities table, then the Leads table, parsed in a thread of their own from before the scoring
+    code is imported (read_ahead). read_workbook takes each when it comes to it (`take`): a table whose
+    parsing has not begun by then is read as usual, and not begun afterwards."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.identity = _identity(path)
+        self.layouts: dict[str, TableLayout] = {}
+        self.tables: dict[str, Future] = {}           # sheet -> Future of fastexcel's table
+        self.taken: set[str] = set()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            package = Package(self.path)
+            try:
+                tables = package.tables()
+                for sheet in AHEAD:
+                    real = package.real_sheet_name(sheet)
+                    if real is not None and _table_for(package, tables, real) is not None:
+                        self.layouts[sheet] = _layout(package, None, tables, sheet)
+            finally:
+                package.close()
+            reader = fastexcel.read_excel(str(self.path))
+        except Exception:
+            return
+        for sheet, lay in list(self.layouts.items()):
+            with self.lock:
+                if sheet in self.taken:
+                    continue
+                future = self.tables[sheet] = Future()
+            try:
+                table = reader.load_table(lay.table_name, use_columns=_kept(lay))
+                if _identity(self.path) != self.identity:
+                    raise OSError("the file changed while it was read")
+                future.set_result([table])      # a box the reading empties: the cells are freed once converted
+            except BaseException as e:      # fastexcel's errors, pyo3's PanicException: read_workbook reads anew
+                future.set_exception(e)
+
+    def take(self, sheet: str, lay: TableLayout) -> Future | None:
+        """The parsing of that sheet's table begun ahead, if it is of this layout; None: read it now."""
+        with self.lock:
+            self.taken.add(sheet)
+            future = self.tables.get(sheet)
+        return future if future is not None and self.layouts.get(sheet) == lay else None
+
+    @staticmethod
+    def result(future: Future | None):
+        """fastexcel's table parsed ahead, or None when it failed or the file has changed since it was first seen."""
+        if future is None:
+            return None
+        try:
+            box = future.result()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            return None
+        return box.pop() if box else None
+
+
+_ahead: _Ahead | None = None
+
+
+def read_ahead(path) -> None:
+    """Begin parsing the workbook's Activities and Leads tables now, in a thread of their own: fastexcel
+    parses without holding Python's lock, so the parsing goes on while the scoring code is imported, on
+    the second core. The next read_workbook of the same file uses them, if the file has not changed since
+    (else it reads it anew, as without this). Never raises: anything that goes wrong here is met again, and
+    reported, when the workbook is read."""
+    global _ahead
+    try:
+        ahead = _Ahead(Path(path))
+    except Exception:
+        return
+    _ahead = ahead
+    threading.Thread(target=ahead.run, name="leadq-ahead", daemon=True).start()
+
+
+def _take_ahead(path: Path) -> _Ahead | None:
+    """The tables read_ahead began for this very file (same path, same version), or None."""
+    global _ahead
+    ahead = _ahead
+    if ahead is None:
+        return None
+    try:
+        if os.path.realpath(ahead.path) != os.path.realpath(path) or _identity(path) != ahead.identity:
+            return None
+    except OSError:
+        return None
+    _ahead = None
+    return ahead
 
 
 def table_layout(package: Package, reader, sheet: str, tables: dict | None = None) -> TableLayout | None:
@@ -251,6 +387,7 @@ def read_settings(reader, package: Package) -> tuple[dict[str, object], dict[str
     if not cells:
         return {}, {}
     top = min(r for r, _ in cells)
+    from ..settings import parse_settings
     frame = reader.load_sheet(real, header_row=None, n_rows=80, use_columns=[0, 1]).to_pandas()
     return parse_settings(frame.astype(object).to_numpy().tolist(), top)
 
@@ -286,10 +423,11 @@ def read_workbook(path: Path, package: Package | None = None, later: bool = Fals
                         "error")
             raise WorkbookError(f"{path.name}: {p.message}", [p])
         problems = []
-        frames = _load_all(path, reader, layouts, later, problems)
+        frames = _load_all(path, reader, layouts, later, problems, _take_ahead(path))
         if "Activities" not in layouts:
             problems.append(Problem(MISSING_SHEET, path.name, 'no "Activities" sheet: engagement scores are 0', "warning"))
         settings, settings_rows = read_settings(reader, package)
+        from .parts.history import read_history
         history_sheet, history = read_history(reader, package)
         return WorkbookData(frames["Leads"], frames.get("Activities"), frames.get("Qualification"),
                             settings, layouts, problems, settings_rows, history, history_sheet,

@@ -106,27 +106,39 @@ def cents(points) -> np.ndarray:
     return np.rint(np.asarray(points, dtype=float) * 100).astype(np.int64)
 
 
-def condition_mask(frame: pd.DataFrame, cond: dict, column: str) -> np.ndarray:
-    return OPERATORS[cond["op"]](FieldValues(frame[column]), cond.get("value")).to_numpy(bool)
+def field_values(frame: pd.DataFrame, column: str, views: dict | None = None) -> FieldValues:
+    """The column's FieldValues; `views` ({column: FieldValues} of this very frame, unchanged since) keeps
+    each column's folded text, numbers and blanks for every rule that reads it."""
+    if views is None:
+        return FieldValues(frame[column])
+    found = views.get(column)
+    if found is None:
+        found = views[column] = FieldValues(frame[column])
+    return found
 
 
-def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str]) -> Hits:
-    """Score one fit rule over every lead; `columns` maps each field it reads to a frame column."""
+def condition_mask(frame: pd.DataFrame, cond: dict, column: str, views: dict | None = None) -> np.ndarray:
+    return OPERATORS[cond["op"]](field_values(frame, column, views), cond.get("value")).to_numpy(bool)
+
+
+def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str], views: dict | None = None) -> Hits:
+    """Score one fit rule over every lead; `columns` maps each field it reads to a frame column;
+    `views`: see field_values."""
     import numpy as np
     k = kind(rule)
     if k == "all":
         mask = np.ones(len(frame), dtype=bool)
         for cond in rule["all"]:
-            mask &= condition_mask(frame, cond, columns[cond["field"]])
+            mask &= condition_mask(frame, cond, columns[cond["field"]], views)
         where = np.flatnonzero(mask)
         shown = [_shown_values(frame[columns[c["field"]]].iloc[where].to_numpy(object)) for c in rule["all"]]
         matched = np.array([" & ".join(t) for t in zip(*shown)], dtype=object) if len(where) else np.zeros(0, object)
         return _flat(where, cents(rule["points"]).item(), matched)
     col = frame[columns[rule["field"]]]
     if k == "op":
-        where = np.flatnonzero(condition_mask(frame, rule, columns[rule["field"]]))
+        where = np.flatnonzero(condition_mask(frame, rule, columns[rule["field"]], views))
         return _flat(where, cents(rule["points"]).item(), _shown_values(col.iloc[where].to_numpy(object)))
-    values = FieldValues(col)
+    values = field_values(frame, columns[rule["field"]], views)
     if k == "per":
         units = np.floor(np.clip(values.number.to_numpy(float), 0, None) / float(rule["per"]))
         where = np.flatnonzero(np.nan_to_num(units) > 0)

@@ -1,0 +1,110 @@
+"""io.reader.read_ahead: the big tables parsed in the background before the scoring code is imported
+give exactly what read_workbook reads itself, and are not used for a file that changed since."""
+
+import io
+import os
+import shutil
+import time
+
+import pandas as pd
+import pytest
+from conftest import AS_OF
+
+from addin.cli import run
+from addin.errors import WorkbookError
+from addin.io import reader
+from addin.io.reader import read_ahead, read_workbook
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ahead")
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["demo", str(d / "demo.xlsm"), "--as-of", AS_OF], out, err) == 0, err.getvalue()
+    return d / "demo.xlsm"
+
+
+def _finished(ahead) -> None:
+    """Wait until the background thread has parsed both tables."""
+    deadline = time.monotonic() + 60
+    while not (len(ahead.tables) == len(reader.AHEAD) and all(f.done() for f in ahead.tables.values())):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def _same(a, b) -> None:
+    for name in ("leads", "activities", "qualification", "overrides"):
+        x, y = getattr(a, name), getattr(b, name)
+        x = x.result() if hasattr(x, "result") else x
+        y = y.result() if hasattr(y, "result") else y
+        if x is None or y is None:
+            assert x is None and y is None, name
+            continue
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
+        assert list(x.dtypes) == list(y.dtypes)
+        ox, oy = x.attrs["leadq_origin"], y.attrs["leadq_origin"]
+        assert list(ox["rows"]) == list(oy["rows"]) and ox["letters"] == oy["letters"] and ox["sheet"] == oy["sheet"]
+    assert a.layouts == b.layouts and a.settings == b.settings and a.problems == b.problems
+
+
+def _no_reading(monkeypatch) -> None:
+    real = reader._Reader.load_table
+
+    def refuse(self, name, **kwargs):
+        assert name not in reader.AHEAD, f"table {name} read again"
+        return real(self, name, **kwargs)
+    monkeypatch.setattr(reader._Reader, "load_table", refuse)
+
+
+def test_tables_parsed_ahead_are_what_read_workbook_reads(demo, monkeypatch):
+    plain = read_workbook(demo)
+    read_ahead(demo)
+    ahead = reader._ahead
+    _finished(ahead)
+    with monkeypatch.context() as m:
+        _no_reading(m)                         # both tables come from the thread, none is read again
+        data = read_workbook(demo, later=True)
+        data.activities = data.activities.result()
+    assert reader._ahead is None and set(reader.AHEAD) <= ahead.taken
+    _same(plain, data)
+
+
+def test_a_table_not_begun_ahead_is_read_as_usual(demo):
+    plain = read_workbook(demo)
+    read_ahead(demo)
+    ahead = reader._ahead
+    with ahead.lock:                           # read_workbook takes both before the thread begins them
+        ahead.taken.update(reader.AHEAD)
+    data = read_workbook(demo, later=True)
+    _same(plain, data)
+
+
+def test_a_file_changed_since_is_read_anew(demo, tmp_path):
+    book = tmp_path / "book.xlsm"
+    shutil.copy(demo, book)
+    read_ahead(book)
+    _finished(reader._ahead)
+    shutil.copy(demo, tmp_path / "other.xlsm")
+    os.replace(tmp_path / "other.xlsm", book)  # what a writer does: a new file in its place
+    calls = []
+    real = reader._Reader.load_table
+
+    def counting(self, name, **kwargs):
+        calls.append(name)
+        return real(self, name, **kwargs)
+    reader._Reader.load_table = counting
+    try:
+        data = read_workbook(book)
+    finally:
+        reader._Reader.load_table = real
+    assert {"Leads", "Activities"} <= set(calls)
+    _same(read_workbook(demo), data)
+
+
+def test_read_ahead_never_raises(tmp_path):
+    read_ahead(tmp_path / "missing.xlsm")
+    (tmp_path / "notes.xlsm").write_text("not a workbook")
+    read_ahead(tmp_path / "notes.xlsm")
+    time.sleep(0.2)
+    with pytest.raises(WorkbookError):
+        read_workbook(tmp_path / "notes.xlsm")
