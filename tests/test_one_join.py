@@ -90,6 +90,9 @@ def test_ledger_text_cast_in_arrow_is_astype_str():
     pd.testing.assert_series_equal(got, want)
     ints = pd.Series(pd.Categorical([1, 2, None]))
     pd.testing.assert_series_equal(ledger_file._as_str(ints), ints.astype(str))
+    full = pd.Series(pd.Categorical(["fit", "page", "fit", "clip"], categories=["fit", "page", "clip", "unused"]),
+                     index=[3, 1, 2, 0], name="Rule")      # no missing value: the Arrow path
+    pd.testing.assert_series_equal(ledger_file._as_str(full), full.astype(str))
 
 
 def test_ledger_file_is_the_pandas_file(tmp_path):

@@ -78,18 +78,23 @@ def write_details_file(fd: int, tmp: Path, details: pd.DataFrame) -> Path:
 
 
 def _as_str(values: pd.Series) -> pd.Series:
-    """values.astype(str); a categorical of text is cast in Arrow (no Python string per row)."""
-    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(values.cat.categories.dtype) \
+    """values.astype(str); a categorical of text with no missing value is cast in Arrow (no Python string per
+    row), where astype(str) gives Arrow-backed text (pandas 3; else, or on any doubt, astype(str) itself)."""
+    want = values.iloc[:0].astype(str).dtype            # what astype(str) gives with this pandas
+    if isinstance(values.dtype, pd.CategoricalDtype) and isinstance(want, pd.StringDtype) and want.storage == "pyarrow" \
             and pd.api.types.infer_dtype(values.cat.categories, skipna=False) == "string":
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        from pandas.core.arrays.string_arrow import ArrowStringArray
-        text = pc.cast(pa.array(values.cat.categories.astype(object), pa.large_string()), pa.large_string())
-        codes = pa.array(values.cat.codes.to_numpy(), mask=values.cat.codes.to_numpy() < 0)
-        dtype = pd.Series([], dtype=str).dtype
-        out = pd.Series(ArrowStringArray(pc.take(text, codes), dtype=dtype), index=values.index, name=values.name)
-        if out.dtype == values.iloc[:0].astype(str).dtype:
-            return out
+        codes = values.cat.codes.to_numpy()
+        if not (codes < 0).any():                        # astype(str) writes a missing value as "nan"
+            import pyarrow as pa
+            import pyarrow.compute as pc
+            text = pa.array(values.cat.categories.astype(object), pa.large_string())
+            try:
+                out = pd.Series(pd.arrays.ArrowStringArray(pc.take(text, pa.array(codes)), dtype=want),
+                                index=values.index, name=values.name)
+            except TypeError:                            # a pandas whose ArrowStringArray takes no dtype
+                return values.astype(str)
+            if out.dtype == want:
+                return out
     return values.astype(str)
 
 
