@@ -281,3 +281,37 @@ def test_duckdb_memory_limit_is_a_checked_setting(exported, tmp_path, monkeypatc
     from addin.engines.duck import locked_connection
     con = locked_connection([])
     assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "61.0 MiB"     # 64 MB as DuckDB shows it
+
+
+def _hashed_path(monkeypatch) -> list[int]:
+    """Record what Plan._hash_bits decides (0: leads joined by their id, else hashed keys)."""
+    from addin.engines.plan import Plan
+    seen, plain = [], Plan._hash_bits
+    monkeypatch.setattr(Plan, "_hash_bits", lambda self, diag: seen.append(plain(self, diag)) or seen[-1])
+    return seen
+
+
+@pytest.mark.parametrize("case", ["one spelling", "two spellings", "many unknown", "colliding hashes"])
+def test_hashed_lead_keys_score_like_the_sheet_or_are_not_taken(tmp_path, sample, monkeypatch, case):
+    """A log with a Lead ID and no Email column is scored on hashed lead keys (no join of every row) only when that is
+    exact: one spelling per lead, distinct hashes, few rows naming no lead; else by the join. Both give the sheet's scores."""
+    from addin.engines.duck import DuckBackend
+    leads, acts, rules = sample
+    acts = acts.drop(columns=["E-mail"])
+    ids = acts["Lead ID"]
+    if case != "many unknown":       # a few rows of no lead (blank, missing, unknown id) stay: under 1/16
+        acts = acts[ids.str.fullmatch(r"L\d{1,2}").fillna(False) | (np.arange(len(acts)) % 40 == 0)]
+    if case == "one spelling":
+        acts = acts[acts["Lead ID"] != " L1 "]
+    else:
+        acts = pd.concat([acts, acts.head(5).assign(**{"Lead ID": " L1 "})], ignore_index=True)
+    if case == "colliding hashes":
+        numbers = DuckBackend.fetch_numbers
+        monkeypatch.setattr(DuckBackend, "fetch_numbers", lambda self, sql: (
+            {**numbers(self, sql), "h": np.zeros(len(numbers(self, sql)["h"]), dtype=np.int64)}
+            if sql.endswith("AS h, pos FROM dim_lead") else numbers(self, sql)))
+        acts = acts[acts["Lead ID"] != " L1 "]
+    seen = _hashed_path(monkeypatch)
+    src = parse_source(str(_write(acts, tmp_path / "e.parquet")))
+    _same(addin.evaluate(leads, acts, rules, as_of=AS_OF), addin.evaluate(leads, activities_for(src), rules, as_of=AS_OF))
+    assert (seen[0] > 0) == (case == "one spelling")

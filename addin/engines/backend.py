@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 
@@ -33,6 +34,9 @@ class Backend(Protocol):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         """Run a query (DuckDB dialect) and return its (small) result."""
+
+    def fetch_numbers(self, sql: str) -> dict[str, np.ndarray]:
+        """Run a query of numeric columns (DuckDB dialect); its (small) result as arrays by column, NULL as NaN."""
 
     def close(self) -> None:
         """Free what the backend holds (connections, temporary views)."""

@@ -91,6 +91,7 @@ class DuckBackend:
     def __init__(self, source: ActivitiesSource, memory_limit: str | None = None, threads: int | None = None):
         import duckdb
         self.label = source.label
+        self.hashes = True         # the plan may key leads by hash() of their raw id (Plan._hash_bits)
         self.con = locked_connection(source.paths, memory_limit, threads, keep_order=source.kind == "csv")
         self._types: dict[str, str] = {}
         # What the plan weighs before holding rows in memory: the source's row count when its metadata tells
@@ -150,6 +151,11 @@ class DuckBackend:
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def fetch_numbers(self, sql: str) -> dict[str, np.ndarray]:
+        # through Arrow: a third of .df()'s time for the 1.6M groups of a 10M-event log
+        table = self.con.sql(sql).to_arrow_table()
+        return {name: column.to_numpy() for name, column in zip(table.column_names, table.columns)}
 
     def close(self) -> None:
         self.con.close()

@@ -18,8 +18,13 @@ and data). The split of the work:
   - only the hits of capped types are ranked (ROW_NUMBER over g by k, the max_count most recent kept);
   - page hits: the counted type hits whose Detail code a page rule matches (its activity filter
     applied), ranked the same way for the capped page rules only;
-  - one GROUP BY g: count, decayed and kept points (a hit's points depend only on its rule and age:
-    rint(points * factor)), the sum of the factors, and the newest hit's Detail code.
+  - a GROUP BY g per part (unranked and ranked types, unranked and ranked pages: no group is in two parts): count,
+    decayed and kept points (a hit's points depend only on its rule and age: rint(points * factor)), the sum of
+    the factors, and (pages only) the newest hit's Detail code;
+  - when the log has a Lead ID and no Email column, the lead in g is, if that is exact, a hash of the raw id
+    (`_hash_bits`) instead of its position joined from dim_lead: no 100,000-id join of every row (10M events: a
+    tenth of the scoring's CPU; at 100M it runs once per read of the log); the groups are mapped to positions
+    after the fetch.
   The live hits are held in memory when twice their narrow copy fits in the backend's memory limit (it
   knows a Parquet log's row count); a larger log is read again for each of their four uses, which costs
   less than spilling them to disk (100M events: 2.5–8.7 GB spilled instead of 12.7 GB).
@@ -150,7 +155,8 @@ class Plan:
         self.b.register("dim_act", pd.DataFrame({"v": d["v"], "rule": rule, "blank": blank.astype(np.int64),
                                                  "unit": np.where(rule >= 0, units[rule], 0),
                                                  "cap": np.where(rule >= 0, caps[rule], 0)}), self.col["Activity"])
-        joins.append(f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v")
+        self.act_join = f"LEFT JOIN dim_act a ON s.{q(self.col['Activity'])} = a.v"
+        joins.append(self.act_join)
 
         self.b.keep(GROUPS, self._groups_sql())
         id_index = pd.Index(self.ids.to_numpy(object))
@@ -162,7 +168,8 @@ class Plan:
             self._note(UNKNOWN_LEAD, d, given & (pos < 0))
             self.b.register("dim_lead", pd.DataFrame({"v": d["v"], "pos": pos.astype(np.int64),
                                                       "given": given.astype(np.int64)}), self.col[LEAD_ID])
-            joins.append(f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v")
+            self.lead_join = f"LEFT JOIN dim_lead l ON s.{q(self.col[LEAD_ID])} = l.v"
+            joins.append(self.lead_join)
         if "Email" in self.col:
             d = self.b.distinct(self.col["Email"], GROUPS)
             emails = fold_series(self.leads["Email"] if "Email" in self.leads.columns
@@ -258,10 +265,15 @@ class Plan:
         return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
 
     # ---- SQL
-    def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o") -> str:
-        """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`."""
+    def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o",
+              types: tuple[str, str] | None = None, lead: str | None = None) -> str:
+        """Every row of `relation` as integer codes: lead position, rule, day, detail code, flags, and `tail`.
+        types: the rule and blank-type expressions when `relation` carries them (the kept groups), instead of dim_act's;
+        lead: the lead key's expression instead of dim_lead's and dim_email's positions (`_hash_bits`)."""
         has_id, has_email = LEAD_ID in self.col, "Email" in self.col
-        if has_id and has_email:
+        if lead:
+            given = "1"
+        elif has_id and has_email:
             lead = "CASE WHEN l.pos >= 0 THEN l.pos WHEN l.given = 1 THEN -1 ELSE COALESCE(m.pos, -1) END"
             given = "CASE WHEN l.given = 1 OR m.given = 1 THEN 1 ELSE 0 END"
         elif has_id:
@@ -278,49 +290,59 @@ class Plan:
         detail = detail and self.has_detail
         det = "dd.d" if detail else "CAST(NULL AS BIGINT)"
         joins = joins + [self.detail_join] if detail else joins
-        return (f"SELECT {lead} AS lead, {given} AS given, COALESCE(a.rule, -1) AS rule, COALESCE(a.blank, 1) AS tblank, "
-                "a.unit AS unit, a.cap AS cap, "
+        rule, blank, unit, cap = (*types, "NULL", "NULL") if types else ("COALESCE(a.rule, -1)", "COALESCE(a.blank, 1)", "a.unit",
+                                                                          "a.cap")
+        return (f"SELECT {lead} AS lead, {given} AS given, {rule} AS rule, {blank} AS tblank, {unit} AS unit, {cap} AS cap, "
                 f"{day} AS day, {bad} AS dbad, {det} AS d, {tail} FROM {relation} s " + " ".join(joins))
 
-    def _score_sql(self, base: str) -> str:
+    def _score_sql(self, base: str, m: int | None = None) -> str:
         """Per (lead, rule) of the activity types and page rules: n (hits), decayed (every hit's points), kept (the
         points of the max_count most recent hits), fsum (sum of the decay factors) and newest (the Detail code of
-        the most recent hit: pages show it)."""
+        the most recent hit: pages show it). g = lead * m + rule (m: the number of rules, or the power of two of
+        hashed lead keys, `_hash_bits`)."""
         t = self.table
-        nr = len(t.names)
+        m = m or len(t.names)
         live = ["lead >= 0", "rule >= 0", "day IS NOT NULL", f"day <= {self.as_of_day}"]
         oldest = self._oldest()
         if oldest is not None:       # future activities and fully decayed ones count nothing, and take no max_count place
             live.append(f"day >= {self.as_of_day - oldest}")
         rank = "ROW_NUMBER() OVER (PARTITION BY g ORDER BY k) <= cap"
-        # ev: the live hits, narrow: g = lead * rules + rule; k = age * 2^40 + row order (the decay factor is
+        # ev: the live hits, narrow: g = lead * m + rule; k = age * 2^40 + row order (the decay factor is
         # computed from it); the rule's points (unit, hundredths) and max_count (cap, 0: none).
         ctes = [f"base AS NOT MATERIALIZED ({base})",
-                f"ev AS {'' if self._hold_live() else 'NOT '}MATERIALIZED (SELECT CAST(lead AS BIGINT) * {nr} + rule AS g, "
+                f"ev AS {'' if self._hold_live() else 'NOT '}MATERIALIZED (SELECT CAST(lead AS BIGINT) * {m} + rule AS g, "
                 f"CAST(unit AS INTEGER) AS unit, cap, CAST(d AS INTEGER) AS d, CAST({self.as_of_day} - day AS BIGINT) * {RECENCY} + o AS k "
                 f"FROM base WHERE {' AND '.join(live)})",
                 # the hits of capped types, ranked: ok for each (lead, type)'s max_count most recent
                 f"tc AS MATERIALIZED (SELECT g, unit, d, k, {rank} AS ok FROM ev WHERE cap > 0)"]
+        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
+
+        def grouped(rows: str, ranked: bool, detail: bool) -> str:
+            # Each part's groups are its own (its rules are no other part's): grouped apart, in smaller hash tables,
+            # the types without the Detail code they never carry, the unranked without a kept sum of their own.
+            kept = "SUM(CASE WHEN ok THEN pc ELSE 0 END)" if ranked else "SUM(pc)"
+            newest = "ARG_MIN(d, k)" if detail else "CAST(NULL AS INTEGER)"
+            cols = ", ".join(["g", "unit", "k"] + (["d"] if detail else []) + (["ok"] if ranked else []))
+            return (f"SELECT g, COUNT(*) AS n, CAST(SUM(pc) AS BIGINT) AS decayed, CAST({kept} AS BIGINT) AS kept, "
+                    f"SUM(f) AS fsum, {newest} AS newest FROM (SELECT *, {rint('unit * f')} AS pc FROM "
+                    f"(SELECT {cols}, {f} AS f FROM ({rows}) h) fx) px GROUP BY g")
         # the types' own rows carry no Detail code: only the pages show their newest hit's Detail
-        parts = ["SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, TRUE AS ok FROM ev WHERE cap = 0",
-                 "SELECT g, unit, CAST(NULL AS INTEGER) AS d, k, ok FROM tc"]
+        parts = [grouped("SELECT g, unit, k FROM ev WHERE cap = 0", False, False),
+                 grouped("SELECT g, unit, k, ok FROM tc", True, False)]
         if self.has_detail:
             # Page hits: the type hits within their type's max_count whose Detail a page rule matches (read once per
             # use: ranked for the capped page rules, as they are for the others).
             counted = "SELECT g, d, k FROM ev WHERE cap = 0 AND d IS NOT NULL UNION ALL SELECT g, d, k FROM tc WHERE ok AND d IS NOT NULL"
-            ctes.append(f"pg AS NOT MATERIALIZED (SELECT h.g // {nr} * {nr} + p.rule AS g, p.unit AS unit, p.cap AS cap, h.d AS d, "
-                        f"h.k AS k FROM ({counted}) h JOIN page_hit p ON h.d = p.d WHERE {self._allowed('p.rule', f'h.g % {nr}')})")
-            parts += ["SELECT g, unit, d, k, TRUE AS ok FROM pg WHERE cap = 0",
-                      f"SELECT g, unit, d, k, {rank} AS ok FROM pg WHERE cap > 0"]
-        f = factor_sql(f"(k // {RECENCY})", self.rules.decay)
-        return ("WITH " + ", ".join(ctes) + f" SELECT g // {nr} AS lead, g % {nr} AS rule, COUNT(*) AS n, SUM(pc) AS decayed, "
-                "SUM(CASE WHEN ok THEN pc ELSE 0 END) AS kept, SUM(f) AS fsum, ARG_MIN(d, k) AS newest FROM "
-                f"(SELECT g, d, k, ok, f, {rint('unit * f')} AS pc FROM (SELECT g, unit, d, k, ok, {f} AS f FROM "
-                f"({' UNION ALL '.join(parts)}) h) fx) px GROUP BY g")
+            ctes.append(f"pg AS NOT MATERIALIZED (SELECT h.g // {m} * {m} + p.rule AS g, p.unit AS unit, p.cap AS cap, h.d AS d, "
+                        f"h.k AS k FROM ({counted}) h JOIN page_hit p ON h.d = p.d WHERE {self._allowed('p.rule', f'h.g % {m}')})")
+            parts += [grouped("SELECT g, unit, d, k FROM pg WHERE cap = 0", False, True),
+                      grouped(f"SELECT g, unit, d, k, {rank} AS ok FROM pg WHERE cap > 0", True, True)]
+        return ("WITH " + ", ".join(ctes) + f" SELECT g // {m} AS lead, g % {m} AS rule, n, decayed, kept, fsum, newest FROM ("
+                + " UNION ALL ".join(parts) + ") a")
 
     def _groups_sql(self) -> str:
         """The rows counted by their raw lead id and e-mail, by what their type is to the report (known, blank
-        or unknown: the Activity values of a group are alike for it, one of them is kept), and by their date
+        or unknown: __known and __blank), and by their date
         (when it is text) or by whether it is missing or after the as-of day (MAX: the last one).
 
         A plain group-by over the files, kept by the backend: the distinct lead ids, e-mails and text dates
@@ -337,12 +359,15 @@ class Plan:
         else:
             keys.append(f"s.{date}")
             by.append(f"s.{date}")
-        return (f"SELECT {', '.join(keys)}, MIN(s.{act}) AS {act}, COUNT(*) AS __n FROM src s "
-                f"LEFT JOIN dim_act a ON s.{act} = a.v GROUP BY {', '.join(by)}")
+        # the type's state is kept as the group's own keys (no text aggregate over the rows: MIN(Activity) cost
+        # about a quarter of this pass)
+        return (f"SELECT {', '.join(keys)}, a.rule >= 0 AS __known, COALESCE(a.blank, 1) AS __blank, COUNT(*) AS __n "
+                f"FROM src s LEFT JOIN dim_act a ON s.{act} = a.v GROUP BY {', '.join(by)}")
 
     def _diag_sql(self, joins: list[str]) -> str:
         """Row counts by lead and by what is wrong, and each lead's last activity day, from the kept groups."""
-        base = self._base(joins, GROUPS, detail=False, tail="s.__n AS n")
+        base = self._base([j for j in joins if j != self.act_join], GROUPS, detail=False, tail="s.__n AS n",
+                          types=("CASE WHEN s.__known THEN 0 ELSE -1 END", "s.__blank"))
         flags = ["lead", "given", "CASE WHEN rule >= 0 THEN 1 ELSE 0 END", "tblank", "CASE WHEN day IS NULL THEN 0 ELSE 1 END",
                  "dbad"]
         names = ["lead", "given", "tk", "tblank", "dk", "dbad"]
@@ -354,22 +379,57 @@ class Plan:
     # ---- run
     def run(self) -> Engagement:
         joins = self._dims()
-        base = self._base(joins)
         diag = self.b.fetch(self._diag_sql(joins))
         last_day = self._report(diag)
-        agg = self.b.fetch(self._score_sql(base))
         n_rules = len(self.table.names)
-        agg = agg.sort_values(["lead", "rule"], kind="stable")   # engines return groups in any order
-        lead = agg["lead"].to_numpy(np.int64)
-        r = agg["rule"].to_numpy(np.int64)
-        count = agg["n"].to_numpy(np.int64)
-        newest = agg["newest"].to_numpy(float)
+        bits = self._hash_bits(diag)
+        if bits:
+            idcol = f"s.{q(self.col[LEAD_ID])}"
+            key = f"CASE WHEN {idcol} IS NOT NULL THEN CAST(hash({idcol}) >> {bits + 1} AS BIGINT) END"
+            agg = self.b.fetch_numbers(self._score_sql(self._base([j for j in joins if j != self.lead_join], lead=key),
+                                                       1 << bits))
+            keys, pos = self.hashed
+            at = pd.Index(keys).get_indexer(agg["lead"])
+            lead = np.where(at >= 0, pos[at], -1)
+            known = lead >= 0             # the groups of lead ids that name no lead are dropped here
+            agg = {c: v[known] for c, v in agg.items()}
+            agg["lead"] = lead[known]
+        else:
+            agg = self.b.fetch_numbers(self._score_sql(self._base(joins)))
+        lead = np.asarray(agg["lead"], dtype=np.int64)
+        r = np.asarray(agg["rule"], dtype=np.int64)
+        order = np.argsort(lead * n_rules + r)    # engines return groups in any order; (lead, rule) is unique
+        lead, r = lead[order], r[order]
+        count = np.asarray(agg["n"], dtype=np.int64)[order]
+        newest = np.asarray(agg["newest"], dtype=float)[order]
         text = np.append(self.detail_text, "").astype(object)
         newest_text = text[np.where(np.isnan(newest), -1, np.nan_to_num(newest, nan=-1)).astype(np.int64)]
-        ledger = group_ledger(lead, r, count, agg["decayed"].to_numpy(np.int64), agg["kept"].to_numpy(np.int64),
-                              agg["fsum"].to_numpy(float) / np.maximum(count, 1), newest_text, self.table)
+        ledger = group_ledger(lead, r, count, np.asarray(agg["decayed"], dtype=np.int64)[order],
+                              np.asarray(agg["kept"], dtype=np.int64)[order],
+                              np.asarray(agg["fsum"], dtype=float)[order] / np.maximum(count, 1), newest_text, self.table)
         assert (r < n_rules).all()
         return Engagement(ledger.reset_index(drop=True), page_tags(ledger, self.rules, self.table), last_day)
+
+    def _hash_bits(self, diag: pd.DataFrame) -> int:
+        """Bits of the rule in g when the score reads lead keys hashed from the raw Lead ID instead of joining every row
+        to dim_lead (that join of 100,000 ids is about a tenth of the scoring's CPU, and at 100M events it runs once per
+        read of the log); 0 to join. Exact, or not taken: the backend hashes (DuckDB), the log has a Lead ID and no
+        Email column, each lead has one spelling in the log (rows of two spellings are ranked together only through
+        the join), and the ids' hashes, cut to the bits left beside the rule, are distinct. Not taken either when more
+        than 1/16 of the rows name no lead: the join drops them before the ranking, the hashed keys only after it."""
+        if not getattr(self.b, "hashes", False) or LEAD_ID not in self.col or "Email" in self.col:
+            return 0
+        rows, known = diag["n"].to_numpy(np.int64), diag["lead"].to_numpy(np.int64) >= 0
+        if rows[~known].sum() * 16 > rows.sum():
+            return 0
+        bits = max(len(self.table.names) - 1, 1).bit_length()
+        ids = self.b.fetch_numbers(f"SELECT CAST(hash(v) >> {bits + 1} AS BIGINT) AS h, pos FROM dim_lead")
+        keys, pos = np.asarray(ids["h"], dtype=np.int64), np.asarray(ids["pos"], dtype=np.int64)
+        named = pos[pos >= 0]
+        if len(np.unique(keys)) < len(keys) or len(np.unique(named)) < len(named):
+            return 0
+        self.hashed = keys, pos
+        return bits
 
     def _report(self, diag: pd.DataFrame) -> np.ndarray:
         """Problems of the log, one per kind with its row count and the most frequent values; last activity day."""

@@ -27,6 +27,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import Problem, WorkbookError
@@ -167,6 +168,11 @@ class SparkBackend:
         if hasattr(result, "toArrow"):
             return result.toArrow().to_pandas()
         return pd.DataFrame([r.asDict() for r in result.collect()], columns=result.columns)
+
+    def fetch_numbers(self, sql: str) -> dict[str, np.ndarray]:
+        frame = self.fetch(sql)
+        return {c: frame[c].to_numpy(dtype=float, na_value=np.nan) if frame[c].isna().any() else frame[c].to_numpy()
+                for c in frame.columns}
 
     def close(self) -> None:
         for view in self.views:
