@@ -164,6 +164,8 @@ def main() -> None:
         which, label = a.one
         print(json.dumps(refresh(label) if which == "refresh" else floor(label) if which == "floor" else score(label, which)))
         return
+    from bench import compile_leadq
+    compile_leadq()              # as an installed LeadQ is (bench.compile_leadq)
     import pandas as pd
     if a.pandas:
         for engine in ("pandas", "duckdb"):
