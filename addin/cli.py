@@ -270,6 +270,8 @@ def _stage_line(ev) -> str:
 
 
 def cmd_refresh(args, out, err) -> int:
+    from .app.inputs import read_ahead
+    read_ahead(args.workbook)          # the big tables are parsed (without Python's lock) while the scoring code is imported
     from .app.refresh import refresh
     from .problems import grouped
     step = _progress(err)

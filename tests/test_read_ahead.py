@@ -108,3 +108,26 @@ def test_read_ahead_never_raises(tmp_path):
     time.sleep(0.2)
     with pytest.raises(WorkbookError):
         read_workbook(tmp_path / "notes.xlsm")
+
+
+def test_a_stop_while_fastexcel_runs_is_a_stop_not_a_damaged_file(tmp_path):
+    """A signal handler's exception (SIGTERM's cli.Terminated) raised while fastexcel parses comes back as a
+    SystemError; the reader re-raises the stop instead of calling the workbook damaged."""
+    from addin.cli import Terminated
+    from addin.errors import WorkbookError
+    from addin.io.reader import _Reader
+
+    def stopped():
+        try:
+            raise Terminated()
+        except Terminated as stop:
+            raise SystemError("<method 'load_table'> returned a result with an exception set") from stop
+
+    def damaged():
+        raise ValueError("bad zip")
+
+    reader = _Reader(tmp_path / "x.xlsm", lazy=True)
+    with pytest.raises(Terminated):
+        reader._call('the table "Leads"', stopped)
+    with pytest.raises(WorkbookError, match="cannot be read"):
+        reader._call('the table "Leads"', damaged)

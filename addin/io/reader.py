@@ -95,6 +95,11 @@ class _Reader:
         except BaseException as e:         # fastexcel's own hierarchy, and pyo3's PanicException (a BaseException)
             if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
                 raise
+            # A signal handler's exception raised while fastexcel ran (SIGTERM: cli.Terminated, Ctrl-C) comes back
+            # wrapped in a SystemError ("returned a result with an exception set"): a stop, not a damaged file.
+            stop = e.__cause__ or e.__context__
+            if isinstance(e, SystemError) and stop is not None and not isinstance(stop, Exception):
+                raise stop from None
             raise WorkbookError(f"{self.path.name}: {what} cannot be read ({type(e).__name__}: {str(e)[:160]}); open the "
                                 "file in Excel, let it repair the workbook and save it") from None
 
