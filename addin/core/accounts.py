@@ -111,12 +111,31 @@ class Accounts:
 
 def _folded_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(codes, folded distinct values): each distinct value is folded once, in Arrow's kernels."""
-    codes, uniques = pd.factorize(values.astype(object).where(~blank_mask(values), None), use_na_sentinel=True)
+    arr = arrow_text(values)
+    if arr is not None:         # Arrow text: blanks nulled and distinct values numbered in Arrow (first seen first)
+        import pyarrow.compute as pc
+        blank = pc.fill_null(pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)), True)
+        enc = pc.if_else(blank, None, arr).dictionary_encode()
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        uniques = enc.dictionary.to_numpy(zero_copy_only=False)
+    elif values.dtype == object and values.isna().all():      # an absent column
+        codes, uniques = np.full(len(values), -1, dtype=np.intp), []
+    else:
+        codes, uniques = pd.factorize(values.astype(object).where(~blank_mask(values), None), use_na_sentinel=True)
     return codes, fold_series(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
 
 
-def _company_keys(company: pd.Series) -> np.ndarray:
-    """Normalised company name of each lead ('' for none), computed on the distinct names in Arrow."""
+def _refactorize(codes: np.ndarray, folded: np.ndarray, keep_empty: bool = False) -> np.ndarray:
+    """Codes of raw distinct values (-1: blank) made codes of their folded texts (-1: blank, or folded
+    to "" unless keep_empty)."""
+    f_codes, f_u = pd.factorize(folded)
+    if not keep_empty and len(f_u):
+        f_codes = np.where(np.asarray(f_u, dtype=object)[f_codes] != "", f_codes, -1)
+    return np.append(f_codes.astype(np.int64), -1)[codes]
+
+
+def _company_codes(company: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, normalised names) of the distinct company names, as _company_keys gives them per lead."""
     import pyarrow as pa
     import pyarrow.compute as pc
     codes, folded = _folded_uniques(company)
@@ -125,8 +144,7 @@ def _company_keys(company: pd.Series) -> np.ndarray:
     arr = pc.replace_substring_regex(arr, r"[^0-9a-z]+", " ")
     arr = pc.replace_substring_regex(arr, _LEGAL.pattern, " ")
     arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
-    table = np.append(arr.to_numpy(zero_copy_only=False).astype(object), "")
-    return table[codes]
+    return codes, arr.to_numpy(zero_copy_only=False).astype(object)
 
 
 def _domains(email: pd.Series) -> np.ndarray:
@@ -153,25 +171,41 @@ def group(frame: pd.DataFrame, rules) -> Accounts:
     company = frame["Company"] if "Company" in frame.columns else empty
     email = frame["Email"] if "Email" in frame.columns else empty
     id_codes, id_folded = _folded_uniques(cid)
-    id_key = np.append(("id:" + id_folded).to_numpy(object), "")[id_codes]
-    name = _company_keys(company)
-    name_key = np.where(name != "", "co:" + name.astype(str), "")
-    free = {fold(d) for d in cfg["free_mail"]}
-    dom = _domains(email)
-    dom_key = np.where((dom != "") & ~pd.Series(dom).isin(free).to_numpy(), "dom:" + dom.astype(str), "")
-    how = np.select([id_key != "", name_key != "", dom_key != ""], [BY_ID, BY_NAME, BY_DOMAIN], default=BY_NONE)
-    keys = np.select([how == BY_ID, how == BY_NAME, how == BY_DOMAIN], [id_key, name_key, dom_key], default="")
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object).where(keys != "", None), use_na_sentinel=True)
+    id_code = _refactorize(id_codes, id_folded.to_numpy(object), keep_empty=True)
+    name_codes, name_u = _company_codes(company)
+    name_code = _refactorize(name_codes, name_u)
+    how = np.where(id_code >= 0, BY_ID, np.where(name_code >= 0, BY_NAME, BY_NONE))
+    # The email domain counts only for the leads with neither a Company ID nor a company name.
+    rest = np.flatnonzero(how == BY_NONE)
+    dom = np.full(n, "", dtype=object)
+    dom_code = np.full(n, -1, dtype=np.int64)
+    if len(rest):
+        dom[rest] = _domains(email.iloc[rest])
+        free = {fold(d) for d in cfg["free_mail"]}
+        d_codes, d_u = pd.factorize(dom[rest])
+        d_ok = np.append((d_u != "") & ~pd.Series(d_u, dtype=object).isin(free).to_numpy(), False)
+        dom_code[rest] = np.where(d_ok[d_codes], d_codes, -1)
+        how[rest[dom_code[rest] >= 0]] = BY_DOMAIN
+    # One account per distinct (way, key), numbered in order of first appearance (as factorising
+    # the "id:…" / "co:…" / "dom:…" texts numbered them).
+    within = np.select([how == BY_ID, how == BY_NAME, how == BY_DOMAIN], [id_code, name_code, dom_code], default=-1)
+    placed = np.flatnonzero(how != BY_NONE)
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[placed], uniques = pd.factorize(within[placed].astype(np.int64) * 4 + how[placed])
     n_acc = len(uniques)
     # The name shown: the most frequent company spelling in the account, else its id or domain.
-    shown = np.where(how == BY_DOMAIN, dom, text_or_empty(company).str.strip().to_numpy(object))
-    shown = np.where((shown == "") & (how == BY_ID), cid.astype(str).to_numpy(object), shown)
     names = np.full(n_acc, "", dtype=object)
     if n_acc:
         has = codes >= 0
-        pairs = pd.DataFrame({"a": codes[has], "s": shown[has]}).value_counts(sort=True).reset_index()
+        shown = np.where(how == BY_DOMAIN, dom, text_or_empty(company).str.strip().to_numpy(object))
+        by_id = (shown == "") & (how == BY_ID)
+        if by_id.any():
+            shown = np.where(by_id, cid.astype(str).to_numpy(object), shown)
+        # Spellings as integers in the texts' sorted order: value_counts ranks (and breaks ties) as on the texts.
+        s_codes, s_u = pd.factorize(shown[has], sort=True)
+        pairs = pd.DataFrame({"a": codes[has], "s": s_codes}).value_counts(sort=True).reset_index()
         first = pairs.drop_duplicates("a")
-        names[first["a"].to_numpy()] = first["s"].to_numpy(object)
+        names[first["a"].to_numpy()] = s_u[first["s"].to_numpy()]
     contacts = np.bincount(codes[codes >= 0], minlength=n_acc)
     roles = cfg["roles"]
     title = frame["Job title"] if "Job title" in frame.columns else empty
