@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...problems import BAND_SHAPE, BAND_UNREACHABLE, FIT_RULE_KEY, FIT_RULE_KIND, OPERATOR_VALUE
-from ..values.text import fold, fold_series, key
+from ..values.text import arrow_text, fold, fold_series, key
 from .operators import NUMERIC_OPERATORS, OPERATORS, FieldValues, value_shape_error
 
 if TYPE_CHECKING:
@@ -131,13 +131,13 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str], views: dict |
         for cond in rule["all"]:
             mask &= condition_mask(frame, cond, columns[cond["field"]], views)
         where = np.flatnonzero(mask)
-        shown = [_shown_values(frame[columns[c["field"]]].iloc[where].to_numpy(object)) for c in rule["all"]]
+        shown = [_shown_values(frame[columns[c["field"]]].iloc[where]) for c in rule["all"]]
         matched = np.array([" & ".join(t) for t in zip(*shown)], dtype=object) if len(where) else np.zeros(0, object)
         return _flat(where, cents(rule["points"]).item(), matched)
     col = frame[columns[rule["field"]]]
     if k == "op":
         where = np.flatnonzero(condition_mask(frame, rule, columns[rule["field"]], views))
-        return _flat(where, cents(rule["points"]).item(), _shown_values(col.iloc[where].to_numpy(object)))
+        return _flat(where, cents(rule["points"]).item(), _shown_values(col.iloc[where]))
     values = field_values(frame, columns[rule["field"]], views)
     if k == "per":
         units = np.floor(np.clip(values.number.to_numpy(float), 0, None) / float(rule["per"]))
@@ -146,7 +146,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str], views: dict |
         raw = units * cents(rule["points"]).item()
         cap = cents(rule["max_points"]).item() if "max_points" in rule else np.iinfo(np.int64).max
         final = np.clip(raw, -cap, cap)
-        return Hits(where, units, raw, final, _shown_values(col.iloc[where].to_numpy(object)), np.full(len(where), -1))
+        return Hits(where, units, raw, final, _shown_values(col.iloc[where]), np.full(len(where), -1))
     # bands: the first band that matches wins; `else` scores the other non-blank values
     band = np.full(len(frame), -2, dtype=np.int64)           # -2: no band, -1: else
     for b, spec in enumerate(rule["bands"]):
@@ -166,7 +166,7 @@ def hits(frame: pd.DataFrame, rule: dict, columns: dict[str, str], views: dict |
     b = band[where]
     pts = cents([spec["points"] for spec in rule["bands"]] + [rule.get("else", 0)])[b]
     labels = np.array([band_label(spec) for spec in rule["bands"]] + ["else"], dtype=object)
-    shown = _shown_values(col.iloc[where].to_numpy(object))
+    shown = _shown_values(col.iloc[where])
     matched = np.array([f"{v} ({lab})" for v, lab in zip(shown, labels[b])], dtype=object)
     return Hits(where, np.ones(len(where), dtype=np.int64), pts, pts, matched, b)
 
@@ -178,10 +178,18 @@ def _flat(where: np.ndarray, points_c: int, matched: np.ndarray) -> Hits:
     return Hits(where, np.ones(n, dtype=np.int64), pts, pts.copy(), matched, np.full(n, -1))
 
 
-def _shown_values(values: np.ndarray) -> np.ndarray:
-    """Matched cell values as text, each distinct value formatted once; 700.0 reads 700."""
+def _shown_values(values) -> np.ndarray:
+    """Matched cell values as text, each distinct value formatted once; 700.0 reads 700. `values`: an
+    object array, or a Series (Arrow text is numbered in Arrow: its values are shown as they are)."""
     import numpy as np
     import pandas as pd
+    arr = arrow_text(values) if isinstance(values, pd.Series) else None
+    if arr is not None:
+        enc = arr.dictionary_encode()
+        codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.append(enc.dictionary.to_numpy(zero_copy_only=False).astype(object), "")[codes]
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(object)
     codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     texts = np.array([shown(v) for v in uniq] + [""], dtype=object)
     return texts[codes]

@@ -57,9 +57,9 @@ _BELOW = re.compile(r"^(?:<|less than|under|moins de)\s*(.+)$", re.IGNORECASE)
 def blank_mask(values: pd.Series) -> pd.Series:
     """True where a cell is empty: None, NaN or only spaces."""
     arr = arrow_text(values)
-    if arr is not None:             # Arrow text: trimmed in Arrow (what .str.strip() does on it), no Python objects
-        import pyarrow.compute as pc
-        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), True)
+    if arr is not None:             # Arrow text: "" or only the spaces .str.strip() trims, in Arrow, no Python objects
+        import pyarrow.compute as pc  # (utf8_is_space: the spaces utf8_trim_whitespace trims, without a trimmed copy)
+        blank = pc.fill_null(pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr)), True)
         return pd.Series(blank.to_numpy(zero_copy_only=False), index=values.index, dtype=bool, name=values.name)
     isna = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
