@@ -59,7 +59,7 @@ from .rules.model import Rules, load_rules
 from .scoring import LEDGER_COLUMNS, RuleTable, base_rows, cents, engagement_hits, finish_ledger, fit_hits
 from .values.headers import LEAD_ID, RANK_WORDS, canonicalize, near_miss, suggest_mappings
 from .values.parse import Dates, _one_date, blank_mask, date_value, read_dates, to_answer, to_number
-from .values.text import arrow_text, did_you_mean, fold_series, key, text_or_empty
+from .values.text import arrow_text, category_codes, did_you_mean, fold_series, is_in, key, text_or_empty
 from .values.vocabulary import (
     CUSTOMER,
     DISQUALIFIED,
@@ -564,7 +564,7 @@ def next_action_step(lead: _Leads, stage: np.ndarray, rules: Rules, as_of: pd.Ti
     action_date = dates.dates
     date_notes(dates, raw, date_order, lambda code, mask, msg: lead.report(log, code, mask, "Next action date", msg),
                f'{lead.origin.sheet} (column "{lead.header("Next action date")}")', log, "")
-    needs_action = np.isin(stage, NEEDS_ACTION)
+    needs_action = is_in(stage, NEEDS_ACTION)
     days_left = ((action_date - as_of).dt.days).to_numpy(dtype=float)
     status = np.select(
         [~needs_action, blank_mask(action).to_numpy(), np.isnan(days_left), days_left < 0,
@@ -577,8 +577,8 @@ def text_step(lead: _Leads, rules: Rules, st: _Stages, verdict: pd.DataFrame, ha
               tags, ledger: pd.DataFrame, table: RuleTable) -> dict[str, np.ndarray]:
     """The text columns: stage label, Checklist, Interests, Why."""
     labels = np.array([rules.stage_label(s) for s in STAGES], dtype=object)
-    stage_label = labels[pd.Categorical(st.stage, categories=STAGES).codes]
-    checklist = np.where(has_answers | np.isin(st.stage, SHOWS_CHECKLIST), verdict["checklist"].to_numpy(object), "")
+    stage_label = labels[category_codes(st.stage, STAGES)]
+    checklist = np.where(has_answers | is_in(st.stage, SHOWS_CHECKLIST), verdict["checklist"].to_numpy(object), "")
     disq = np.flatnonzero(st.disqualified)
     checklist[disq] = "Disqualified – " + pd.Series(st.reason[disq], dtype=object).fillna("").astype(str).to_numpy()
     return {"stage_label": stage_label, "checklist": checklist, "interests": _interests(tags, table, lead.n),

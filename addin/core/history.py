@@ -21,7 +21,7 @@ from ..errors import Problem, ProblemLog
 from ..problems import HISTORY_BACK_DATED, HISTORY_DATE_IMPOSSIBLE, HISTORY_ROW_NOT_UNDERSTOOD
 from .model import lead_keys
 from .values.parse import EXCEL_EPOCH
-from .values.text import text_or_empty
+from .values.text import category_codes, is_in, text_or_empty
 from .values.vocabulary import CUSTOMER, DISQUALIFIED, FUNNEL, LEAD, LOST, MISSING, MQL, OPPORTUNITY, REACH, REMOVED, SLA_BREACHED, SQL, STAGES
 
 # Excel reserves the sheet name "History" (its change-tracking log) and refuses a workbook using it.
@@ -223,13 +223,13 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     since_day = since.astype("datetime64[D]").astype("datetime64[ns]")
     days = ((today.to_datetime64() - since_day) // np.timedelta64(1, "D")).astype(np.int64)
     sla = rules.sla_days
-    deadline = np.array([sla.get(s, np.nan) for s in STAGES])[pd.Categorical(stage, categories=STAGES).codes] \
+    deadline = np.array([sla.get(s, np.nan) for s in STAGES])[category_codes(stage, STAGES)] \
         if n else np.zeros(0)
     last_act = (np.asarray(last_day).astype("datetime64[D]").astype("datetime64[ns]") if last_day is not None
                 else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]"))
     idle = (today.to_datetime64() - np.where(np.isnat(last_act), np.datetime64("1900-01-01"), last_act)) \
         // np.timedelta64(1, "D")           # no activity: waiting since forever
-    no_action = np.isin(status, ["", MISSING])
+    no_action = is_in(status, ["", MISSING])
     breached = no_action & (days > deadline) & (idle > deadline)       # NaN deadline: never
     new_status = np.where(breached, SLA_BREACHED, status).astype(object)
     return HistoryStep(since_day, days, new_status, deadline, appended if write else appended.iloc[:0], past,

@@ -103,3 +103,23 @@ def column_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         s = chr(65 + rem) + s
     return s
+
+
+def category_codes(values, categories):
+    """Each value's position in `categories` (-1: none of them), as pd.Categorical(values, categories).codes
+    gives it, found once per distinct value (stage and status columns hold a handful over many rows)."""
+    import numpy as np
+    import pandas as pd
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    cats = list(categories)
+    table = np.array([cats.index(u) if u in cats else -1 for u in uniques] + [-1], dtype=np.int64)
+    return table[codes]
+
+
+def is_in(values, choices):
+    """np.isin(values, choices) for a column of a few distinct texts, each distinct value compared once."""
+    import numpy as np
+    import pandas as pd
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    choices = list(choices)
+    return np.array([u in choices for u in uniques] + [False], dtype=bool)[codes]
