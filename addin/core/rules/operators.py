@@ -49,6 +49,34 @@ class FieldValues:
         return fold_series(self.raw if isinstance(self.raw.dtype, pd.StringDtype) else self.raw.astype(object))
 
     @cached_property
+    def text_codes(self) -> tuple:
+        """(codes, distinct folded texts as a Series of the text's own dtype): a text test is run once per
+        distinct value (a column holds few) and spread with `per_row`."""
+        import pandas as pd
+        codes, uniques = pd.factorize(self.text, use_na_sentinel=True)
+        return codes, pd.Series(uniques, dtype=self.text.dtype)
+
+    def per_row(self, test) -> pd.Series:
+        """`test` (a function of a Series of texts -> bool Series) run on each distinct folded text once
+        (text_codes) and given to every row; a missing text (none: fold gives "") is False."""
+        import numpy as np
+        import pandas as pd
+        codes, uniques = self.text_codes
+        hit_u = test(uniques).to_numpy(bool)
+        return pd.Series(np.append(hit_u, False)[codes], index=self.raw.index)
+
+    @cached_property
+    def email_domain(self) -> tuple:
+        """(whether a text has an @ with something after it, what follows its last @ trimmed), in Arrow."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        text = arrow_text(self.text)
+        if text is None:
+            text = pa.array(self.text.to_numpy(object), pa.string(), from_pandas=True)
+        found = pc.extract_regex(text, "@(?P<domain>[^@]*)$")          # what follows the last @
+        return pc.is_valid(found), pc.utf8_trim_whitespace(found.field("domain"))
+
+    @cached_property
     def numbers(self) -> Numbers:
         """Numbers and ranges ('51-200' keeps both ends: low 51, high 200)."""
         from ..values.parse import read_numbers
@@ -75,8 +103,8 @@ def _equals_one(f: FieldValues, v) -> pd.Series:
     if _is_number(v):
         return f.number.eq(float(v)).fillna(False)
     if isinstance(v, bool):
-        return f.text.isin(YES_WORDS if v else NO_WORDS)
-    return f.text.eq(fold(v))
+        return f.per_row(lambda t: t.isin(YES_WORDS if v else NO_WORDS))
+    return f.per_row(lambda t: t.eq(fold(v)))
 
 
 def _in(f: FieldValues, values) -> pd.Series:
@@ -85,7 +113,7 @@ def _in(f: FieldValues, values) -> pd.Series:
     texts = [fold(v) for v in _as_list(values) if not _is_number(v)]
     nums = [float(v) for v in _as_list(values) if _is_number(v)]
     if texts:
-        mask |= f.text.isin(texts)
+        mask |= f.per_row(lambda t: t.isin(texts))
     if nums:
         mask |= f.number.isin(nums)
     return mask
@@ -97,7 +125,7 @@ def _contains_any(f: FieldValues, values) -> pd.Series:
     if not needles:
         return pd.Series(False, index=f.raw.index)
     pattern = "|".join(re.escape(n) for n in needles)   # escaped literal text, never a user regex
-    return f.text.str.contains(pattern, regex=True).fillna(False).astype(bool)
+    return f.per_row(lambda t: t.str.contains(pattern, regex=True).fillna(False).astype(bool))
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -150,11 +178,8 @@ def _email_domain_in(f: FieldValues, values) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
     domains = pa.array(sorted({fold(v).lstrip("@") for v in _as_list(values)}), pa.string())
-    text = arrow_text(f.text)
-    if text is None:
-        text = pa.array(f.text.to_numpy(object), pa.string(), from_pandas=True)
-    found = pc.extract_regex(text, "@(?P<domain>[^@]*)$")          # what follows the last @
-    hit = pc.and_(pc.is_valid(found), pc.is_in(pc.utf8_trim_whitespace(found.field("domain")), domains))
+    valid, domain = f.email_domain               # cut once for every rule reading the column
+    hit = pc.and_(valid, pc.is_in(domain, domains))
     return pd.Series(np.asarray(pc.fill_null(hit, False), dtype=bool), index=f.raw.index)
 
 
