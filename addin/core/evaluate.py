@@ -258,14 +258,16 @@ NOT_DROPPED = {LEAD_ID, "Email", "Phone"}
 
 
 def _empty_as_absent(frame: pd.DataFrame, filled: np.ndarray, origin: Origin, real: dict,
-                     log: ProblemLog) -> tuple[pd.DataFrame, list[str]]:
+                     log: ProblemLog, blanks: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Drop LeadQ's optional Leads columns that are empty on every row with data, saying so (one
     line for each ABSENT_WHEN_EMPTY column, one line for the others); the columns dropped."""
     if not filled.any():
         return frame, []
     from .values.headers import LEADS_INPUTS, LEADS_OPTIONAL_INPUTS
     optional = [c for c in [*LEADS_INPUTS, *LEADS_OPTIONAL_INPUTS] if c not in NOT_DROPPED]
-    empty = [c for c in optional if c in frame.columns and blank_mask(frame[c])[filled].all()]
+    blanks = blanks or {}
+    empty = [c for c in optional if c in frame.columns
+             and (blanks[c] if c in blanks else blank_mask(frame[c]).to_numpy())[filled].all()]
     for c in (c for c in empty if c in ABSENT_WHEN_EMPTY):
         log.add(Problem(EMPTY_COLUMN, origin.header_ref,
                         f'column "{real.get(c, c)}" is empty on every row, so it is read as absent: {ABSENT_WHEN_EMPTY[c]} '
@@ -338,10 +340,11 @@ def read_leads(leads: pd.DataFrame, log: ProblemLog, mapping: dict | None = None
     header_notes(origin, hmap, "Leads", log)
     ids = lead_keys(frame[LEAD_ID])
     missing_id = (ids == "").to_numpy()
-    filled = ~blank_row(frame)
+    blanks = {}                       # each column's blank cells, found once for both uses
+    filled = ~blank_row(frame, blanks)
     if filled.any() and missing_id[filled].all():
         raise _no_lead_ids(origin, hmap, real[LEAD_ID], int(filled.sum()))
-    frame, empty = _empty_as_absent(frame, filled, origin, real, log)
+    frame, empty = _empty_as_absent(frame, filled, origin, real, log, blanks)
     dup = ids.duplicated(keep="first").to_numpy() & ~missing_id
     no_id = missing_id & filled       # the columns dropped are blank on every filled row
     hint = _id_hint(frame, hmap, no_id, real[LEAD_ID]) if no_id.any() else ""
@@ -625,11 +628,15 @@ def _shared(values):
     return pd.Series(values).array
 
 
-def blank_row(frame: pd.DataFrame) -> np.ndarray:
-    """True for rows with no value at all (trailing empty table rows are not problems)."""
+def blank_row(frame: pd.DataFrame, blanks: dict | None = None) -> np.ndarray:
+    """True for rows with no value at all (trailing empty table rows are not problems); `blanks`, if
+    given, receives each column's blank mask."""
     if frame.empty:
         return np.zeros(len(frame), dtype=bool)
-    return np.logical_and.reduce([blank_mask(frame[c]).to_numpy() for c in frame.columns])
+    masks = [blank_mask(frame[c]).to_numpy() for c in frame.columns]
+    if blanks is not None and frame.columns.is_unique:
+        blanks.update(zip(frame.columns, masks))
+    return np.logical_and.reduce(masks)
 
 
 def _day(ts) -> int:
@@ -779,11 +786,11 @@ def _first_indexer(index: pd.Index, values) -> np.ndarray:
 
 def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFrame:
     """One column per criterion id: 1 yes, 0 no, NaN unknown, aligned to ids."""
-    ids_index = pd.Index(ids.to_numpy())
+    ids_np = ids.to_numpy()
     out = pd.DataFrame(np.nan, index=range(len(ids)), columns=[c.id for c in checklist.criteria])
     source, sheet = qualification, "Qualification"
     if source is None or len(source) == 0:
-        source, sheet = leads.assign(**{LEAD_ID: ids.to_numpy()}), "Leads"   # criteria typed on Leads
+        source, sheet = leads.assign(**{LEAD_ID: ids_np}), "Leads"   # criteria typed on Leads
     origin = Origin(source, sheet)
     frame, hmap = canonicalize(source.reset_index(drop=True), "Qualification") if sheet == "Qualification" else (source.reset_index(drop=True), None)
     if LEAD_ID not in frame.columns:
@@ -805,12 +812,17 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
         dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
         origin.report(log, DUPLICATE_LEAD_ID, dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
-        unknown = (~qids.isin(ids_index) & (qids != "")).to_numpy()
+        target = pd.Index(ids_np).get_indexer(qids.to_numpy())
+        unknown = (target < 0) & (qids != "").to_numpy()
         qv = qids.to_numpy(object)
         origin.report(log, UNKNOWN_LEAD, unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'no lead "{qv[p]}" on the Leads sheet; its answers are ignored')
-    target = ids_index.get_indexer(qids.to_numpy())
-    last = ~qids.duplicated(keep="last").to_numpy()
+    if sheet == "Leads" and np.array_equal(qids.to_numpy(object), np.asarray(ids_np, dtype=object)):
+        target, last = np.arange(len(ids)), np.ones(len(ids), dtype=bool)    # the leads' own (unique) ids, in order
+    else:
+        if sheet == "Leads":
+            target = pd.Index(ids_np).get_indexer(qids.to_numpy())
+        last = ~qids.duplicated(keep="last").to_numpy()
     take = (target >= 0) & last
     for c in checklist.criteria:
         col = next((by_key[k] for k in c.keys() if k in by_key), None)

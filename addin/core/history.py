@@ -207,7 +207,7 @@ def history_step(ids: np.ndarray, stage: np.ndarray, score: np.ndarray, grade: n
     changed = (~known | (prev["Stage"].to_numpy(object) != stage) | (prev["Grade"].to_numpy(object) != grade)
                | ~(np.abs(score - prev["Score"].to_numpy(float)) < rules.history_min_change))
     # A lead whose last row has no score (it came back after being removed) is recorded again too.
-    gone = present.index.difference(pd.Index(ids))
+    gone = present.index.difference(pd.Index(ids)) if len(present) else present.index   # none before the first
     removed = present.loc[gone].reset_index()
     appended = pd.concat([
         pd.DataFrame({"Refreshed at": when, "Lead ID": ids[changed], "Score": score[changed], "Stage": stage[changed],
