@@ -87,3 +87,59 @@ def test_group_numbers_accounts_as_text_keys(arrow, with_id):
     assert acc.code.tolist() == _reference_group(frame, rules).tolist()
     assert set(np.bincount(acc.how, minlength=4)[[1, 2, 3]]) != {0}
     assert len(acc.names) == acc.code.max() + 1 and (acc.names != "").all()
+
+
+# evaluate's _interests and _why as they were before they were sped up: the reference.
+def _old_interests(tags, table, n):
+    import pyarrow as pa
+
+    from addin.core.evaluate import _join_ranked
+    k = len(table.tags)
+    weights = tags["n"].to_numpy() if "n" in tags.columns else None
+    counts = np.bincount(tags["lead"].to_numpy() * k + tags["tag"].to_numpy(), weights=weights, minlength=n * k).reshape(n, k)
+    lead, tag = np.nonzero(counts)
+    alpha = np.argsort(np.argsort(table.tags))
+    order = np.lexsort((alpha[tag], -counts[lead, tag], lead))
+    return pd.array(_join_ranked(lead[order], pa.array(table.tags, pa.string()).take(tag[order]), n, ", "), dtype="str")
+
+
+def _old_why_texts(ledger, table, n):
+    """Each lead's three heaviest hits, as the plain per-lead loop writes them."""
+    out = []
+    for i in range(n):
+        rows = ledger[(ledger["lead"] == i) & (ledger["points_c"] != 0)]
+        hits = sorted(((-abs(p), str(table.names[r]), r, c, p) for r, c, p in
+                       zip(rows["rule"], rows["count"], rows["points_c"])), key=lambda h: (h[0], h[1]))
+        parts = [str(table.names[r]).replace("activity:", "", 1) + (f" ×{c}" if c > 1 else "")
+                 + f" {'+' if p >= 0 else '−'}{abs(p) / 100:g}" for _, _, r, c, p in hits[:3]]
+        out.append("; ".join(parts) + ("; …" if len(hits) > 3 else ""))
+    return out
+
+
+class _Table:
+    def __init__(self, names, tags=()):
+        self.names = np.array(names, dtype=object)
+        self.tags = list(tags)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_interests_order_as_lexsort(weighted):
+    from addin.core.evaluate import _interests
+    rng = np.random.default_rng(3)
+    table = _Table(["r"], ["pricing", "blog", "Zeta", "alpha", "case", "b"])
+    n = 40
+    tags = pd.DataFrame({"lead": rng.integers(0, n, 600), "tag": rng.integers(0, len(table.tags), 600)})
+    if weighted:
+        tags["n"] = rng.integers(1, 4, len(tags))
+    assert list(_interests(tags, table, n)) == list(_old_interests(tags, table, n))
+
+
+def test_why_texts_with_ties():
+    from addin.core.evaluate import _why
+    rng = np.random.default_rng(5)
+    table = _Table(["fit-b", "fit-a", "activity:webinar", "activity:demo", "page-x", "clip"])
+    n, m = 30, 400
+    ledger = pd.DataFrame({"lead": rng.integers(0, n, m), "rule": rng.integers(0, len(table.names), m),
+                           "count": rng.integers(1, 4, m),
+                           "points_c": rng.choice([0, 500, -500, 1000, 250, 333, -1250], m)})
+    assert list(_why(ledger, table, n)) == _old_why_texts(ledger, table, n)

@@ -883,7 +883,11 @@ def _interests(tags: pd.DataFrame | None, table: RuleTable, n: int):
     counts = np.bincount(tags["lead"].to_numpy() * k + tags["tag"].to_numpy(), weights=weights, minlength=n * k).reshape(n, k)
     lead, tag = np.nonzero(counts)
     alpha = np.argsort(np.argsort(table.tags))
-    order = np.lexsort((alpha[tag], -counts[lead, tag], lead))
+    # By lead, most frequent first, then by tag name: as np.lexsort((alpha[tag], -count, lead)), one
+    # sort of distinct integer keys (a lead holds each tag once; counts are whole numbers).
+    c = counts[lead, tag]
+    c_codes, c_uniq = pd.factorize(-c, sort=True)
+    order = np.argsort((lead.astype(np.int64) * len(c_uniq) + c_codes) * k + alpha[tag])
     return pd.array(_join_ranked(lead[order], pa.array(table.tags, pa.string()).take(tag[order]), n, ", "), dtype="str")
 
 
@@ -915,7 +919,11 @@ def _why(ledger: pd.DataFrame, table: RuleTable, n: int):
     p_codes, p_uniq = pd.factorize(pts)
     times = pa.array([f" ×{c}" if c > 1 else "" for c in c_uniq], pa.string())
     points = pa.array([f" {'+' if p >= 0 else '−'}{abs(p) / 100:g}" for p in p_uniq], pa.string())
-    text = pc.binary_join_element_wise(short.take(rule), times.take(c_codes), points.take(p_codes), "")
+    # Each distinct (rule, count, points) joined once, then taken hit by hit.
+    h_codes, h_uniq = pd.factorize((rule.astype(np.int64) * len(c_uniq) + c_codes) * len(p_uniq) + p_codes)
+    h_rule, h_rest = np.divmod(h_uniq, len(c_uniq) * len(p_uniq))
+    h_c, h_p = np.divmod(h_rest, len(p_uniq))
+    text = pc.binary_join_element_wise(short.take(h_rule), times.take(h_c), points.take(h_p), "").take(h_codes)
     joined = _join_ranked(lead[top], text, n, "; ")
     more = np.bincount(lead, minlength=n) > 3
     return pd.array(pc.if_else(more, pc.binary_join_element_wise(joined, "…", "; "), joined), dtype="str")
