@@ -143,3 +143,25 @@ def test_why_texts_with_ties():
                            "count": rng.integers(1, 4, m),
                            "points_c": rng.choice([0, 500, -500, 1000, 250, 333, -1250], m)})
     assert list(_why(ledger, table, n)) == _old_why_texts(ledger, table, n)
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_has_contact_counts_phone_digits_as_before(arrow):
+    from addin.core.crm import has_contact
+    phones = ["+33 6 12 34 56 78", "12345", None, " ", "tel: 01-23-45-67", "123456", "", "１２３４５６", None]
+    email = pd.Series(["a@b.fr", None, "x", " ", "c@d", None, "", "e@f.fr", "@"], dtype=object)
+    phone = _texts(phones) if arrow else pd.Series(phones, dtype=object)
+    p = phone.astype(object).where(~blank_mask(phone), "").astype(str).str.count(r"\d").to_numpy() >= 6
+    for need in ("email", "phone", "email or phone"):
+        got = has_contact(_texts(email) if arrow else email, phone, need)
+        e = (~blank_mask(email)).to_numpy() & email.astype(str).str.contains("@", regex=False).to_numpy()
+        assert got.tolist() == {"email": e, "phone": p}.get(need, e | p).tolist()
+    assert not has_contact(email, pd.Series([None] * len(email), dtype=object), "phone").any()
+
+
+def test_positions_as_get_indexer():
+    from addin.core.evaluate import _positions
+    ids = np.array(["L1", "L2", "é3", "L10", ""], dtype=object)
+    keys = np.array(["L10", "x", "", "é3", "L1", "l1"], dtype=object)
+    assert _positions(keys, ids).tolist() == pd.Index(ids).get_indexer(keys).tolist()
+    assert _positions(np.zeros(0, dtype=object), ids).tolist() == []

@@ -63,6 +63,11 @@ def apply_crm_status(stage: np.ndarray, reason: np.ndarray, status: pd.Series, c
 def has_contact(email: pd.Series, phone: pd.Series, requires: str) -> np.ndarray:
     """Whether each lead can be reached as the rules require (an email has an @, a phone 6 digits)."""
     has_email = (~blank_mask(email)).to_numpy() & email.astype(str).str.contains("@", regex=False).to_numpy()
-    digits = phone.astype(object).where(~blank_mask(phone), "").astype(str).str.count(r"\d").to_numpy()
+    blank = blank_mask(phone)
+    if blank.all():                 # no phone at all (a column of blanks, or none)
+        digits = np.zeros(len(phone), dtype=np.int64)
+    else:                           # digits counted once per distinct phone
+        codes, uniques = pd.factorize(phone.astype(object).where(~blank, ""))
+        digits = np.append(pd.Series(uniques, dtype=object).astype(str).str.count(r"\d").to_numpy(), 0)[codes]
     has_phone = digits >= 6
     return {"email": has_email, "phone": has_phone}.get(requires, has_email | has_phone)

@@ -581,9 +581,22 @@ def text_step(lead: _Leads, rules: Rules, st: _Stages, verdict: pd.DataFrame, ha
     """The text columns: stage label, Checklist, Interests, Why."""
     labels = np.array([rules.stage_label(s) for s in STAGES], dtype=object)
     stage_label = labels[category_codes(st.stage, STAGES)]
-    checklist = np.where(has_answers | is_in(st.stage, SHOWS_CHECKLIST), verdict["checklist"].to_numpy(object), "")
+    shows = has_answers | is_in(st.stage, SHOWS_CHECKLIST)
     disq = np.flatnonzero(st.disqualified)
-    checklist[disq] = "Disqualified – " + pd.Series(st.reason[disq], dtype=object).fillna("").astype(str).to_numpy()
+    reasons = "Disqualified – " + pd.Series(st.reason[disq], dtype=object).fillna("").astype(str).to_numpy()
+    arrow = arrow_text(verdict["checklist"]) if lead.n else None
+    if arrow is not None:        # the checklist texts stay in Arrow (the result frames hold them so)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        checklist = pc.if_else(shows, arrow, pa.scalar("", arrow.type))
+        if len(disq):
+            mask = np.zeros(lead.n, dtype=bool)
+            mask[disq] = True
+            checklist = pc.replace_with_mask(checklist, mask, pa.array(reasons, arrow.type))
+        checklist = pd.array(checklist, dtype=_ARROW_TEXT)
+    else:
+        checklist = np.where(shows, verdict["checklist"].to_numpy(object), "")
+        checklist[disq] = reasons
     return {"stage_label": stage_label, "checklist": checklist, "interests": _interests(tags, table, lead.n),
             "why": _why(ledger, table, lead.n)}
 
@@ -784,6 +797,15 @@ def _first_indexer(index: pd.Index, values) -> np.ndarray:
     return first.reindex(values).fillna(-1).to_numpy(np.int64)
 
 
+def _positions(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Position of each key among the (unique) Lead IDs, -1 when none, as pd.Index(ids).get_indexer(keys)
+    gives it, looked up in Arrow's hash kernel."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    at = pc.index_in(pa.array(keys, pa.string()), value_set=pa.array(np.asarray(ids, dtype=object), pa.string()))
+    return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+
+
 def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFrame:
     """One column per criterion id: 1 yes, 0 no, NaN unknown, aligned to ids."""
     ids_np = ids.to_numpy()
@@ -812,7 +834,7 @@ def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFr
         dup = (qids.duplicated(keep="last") & (qids != "")).to_numpy()
         origin.report(log, DUPLICATE_LEAD_ID, dup, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
                       lambda p: f'Lead ID "{qids.iat[p]}" has answers on a later row too; the later row is used')
-        target = pd.Index(ids_np).get_indexer(qids.to_numpy())
+        target = _positions(qids.to_numpy(object), ids_np)
         unknown = (target < 0) & (qids != "").to_numpy()
         qv = qids.to_numpy(object)
         origin.report(log, UNKNOWN_LEAD, unknown, hmap.columns.get(LEAD_ID, LEAD_ID) if hmap else LEAD_ID,
@@ -842,13 +864,14 @@ def _deal_stages(values: pd.Series, rules: Rules, lead: _Leads, log: ProblemLog)
     for st in rules.pipeline:
         for name in [st["stage"], *st.get("aliases", [])]:
             lookup[key(name)] = st
-    codes, uniques = pd.factorize(values.astype(object))
+    # Arrow text is numbered as it is (the same values as through Python objects, without them).
+    codes, uniques = pd.factorize(values if isinstance(values.dtype, pd.StringDtype) else values.astype(object))
     found = [lookup.get(key(u)) for u in uniques]
     outcome_u = np.array([f.get("outcome", OPEN) if f else "" for f in found] + [""], dtype=object)
     prob_u = np.array([f.get("probability", default_probability(f.get("outcome"))) if f else 0.0 for f in found] + [0.0])
     name_u = np.array([f["stage"] if f else "" for f in found] + [""], dtype=object)
     bad_u = np.array([f is None and str(u).strip() != "" for f, u in zip(found, uniques)] + [False], dtype=bool)
-    raw = values.to_numpy(object)
+    raw = values.array          # looked up only for the reported rows
     names = [st["stage"] for st in rules.pipeline]
     lead.report(log, UNKNOWN_DEAL_STAGE, bad_u[codes], "Deal stage",
                 lambda k: f'deal stage "{raw[k]}" is not in the pipeline{did_you_mean(str(raw[k]), names)}; it is ignored')
