@@ -165,3 +165,23 @@ def test_positions_as_get_indexer():
     keys = np.array(["L10", "x", "", "é3", "L1", "l1"], dtype=object)
     assert _positions(keys, ids).tolist() == pd.Index(ids).get_indexer(keys).tolist()
     assert _positions(np.zeros(0, dtype=object), ids).tolist() == []
+
+
+def _old_fold_series(values):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    coded = pc.dictionary_encode(pa.array(values, pa.string()))
+    folded = pc.utf8_normalize(pc.utf8_lower(coded.dictionary), "NFKD")
+    folded = pc.replace_substring_regex(folded, r"\p{Mn}", "")
+    folded = pc.replace_substring_regex(pc.utf8_trim_whitespace(folded), r"\s+", " ")
+    return folded.take(coded.indices).fill_null("").to_pylist()
+
+
+@pytest.mark.parametrize("extra", [[], ["two  spaces"], ["tab\there"], ["v\vw"], ["cr\rx", "f\fg"], ["l\nm"],
+                                   ["Étudiant", "a\u00a0b"], ["e\u0301"]])
+def test_fold_series_skips_only_no_op_replacements(extra):
+    from addin.core.values.text import fold_series
+    values = [f"  Lead{i}@Example.FR " for i in range(1200)] + [None, "", " A b "] + extra
+    got = fold_series(pd.Series(values, dtype=object)).tolist()
+    assert got == _old_fold_series(values)
+    assert fold_series(_texts(values)).tolist() == got

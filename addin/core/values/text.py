@@ -55,9 +55,21 @@ def fold_series(values: pd.Series) -> pd.Series:
         return map_unique(values, fold)
     coded = pc.dictionary_encode(arr)          # each distinct value folded once (columns repeat a lot)
     folded = pc.utf8_normalize(pc.utf8_lower(coded.dictionary), "NFKD")
-    folded = pc.replace_substring_regex(folded, r"\p{Mn}", "")
-    folded = pc.replace_substring_regex(pc.utf8_trim_whitespace(folded), r"\s+", " ")
+    if not pc.all(pc.string_is_ascii(folded)).as_py():        # ASCII text has no combining mark to drop
+        folded = pc.replace_substring_regex(folded, r"\p{Mn}", "")
+    folded = pc.utf8_trim_whitespace(folded)
+    if _has_spaces_to_squeeze(folded):
+        folded = pc.replace_substring_regex(folded, r"\s+", " ")
     return pd.Series(pd.array(folded.take(coded.indices).fill_null(""), dtype="str"), index=values.index)
+
+
+def _has_spaces_to_squeeze(texts) -> bool:
+    """Whether replacing each run of spaces (RE2's \\s) by one space changes any of these (trimmed) texts:
+    only two spaces in a row or another space than " " are changed (literal searches, no regex)."""
+    import pyarrow.compute as pc
+    if not pc.all(pc.string_is_ascii(texts)).as_py():
+        return True
+    return any(pc.any(pc.match_substring(texts, s)).as_py() for s in ("  ", "\t", "\n", "\f", "\r", "\v"))
 
 
 def text_or_empty(values: pd.Series) -> pd.Series:
