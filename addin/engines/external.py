@@ -6,6 +6,7 @@ checklists, stages and the Summary stay in the pandas core.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -32,13 +33,42 @@ class ExternalActivities:
         cls = backend_class(self.engine)
         return cls(self.source, master=self.spark_master) if self.spark_master else cls(self.source)
 
-    def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
-                   log: ProblemLog, date_order: str = "auto") -> Engagement:
+    def start(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int, date_order: str = "auto") -> Future:
+        """Begin scoring: the Future of the computed Plan (`Plan.compute`), to hand `engagement`.
+
+        The plan needs only the lead ids and e-mails (copied here: the caller's frame may change meanwhile), so
+        evaluate() starts it once the leads are read. DuckDB runs it in a background thread: the engine releases
+        Python's lock while it executes, so its queries run alongside evaluate()'s activity-independent steps
+        (accounts, overrides, fit rules). Other engines (Spark: its active session is the calling thread's) compute
+        in `engagement`, in the caller's thread.
+        """
+        leads = leads[["Email"]].copy() if "Email" in leads.columns else pd.DataFrame(index=leads.index)
+        args = (leads, ids.copy(), rules, table, as_of_day, date_order)
+        if self.engine != "duckdb":
+            pending: Future = Future()
+            pending.lazy = args            # computed by `engagement`
+            return pending
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-engine")
+        try:
+            return pool.submit(self._compute, *args)
+        finally:
+            pool.shutdown(wait=False)     # the thread ends with its one task
+
+    def _compute(self, leads, ids, rules, table, as_of_day: int, date_order: str) -> Plan:
         backend = self.backend()
         try:
-            return Plan(backend, leads, ids, rules, table, as_of_day, log, date_order).run()
+            return Plan(backend, leads, ids, rules, table, as_of_day, None, date_order).compute()
         finally:
             backend.close()
+
+    def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
+                   log: ProblemLog, date_order: str = "auto", pending: Future | None = None) -> Engagement:
+        """The engagement part of the ledger; `pending`: what `start` returned for the same leads and rules."""
+        if pending is None:
+            pending = self.start(leads, ids, rules, table, as_of_day, date_order)
+        lazy = getattr(pending, "lazy", None)
+        plan = self._compute(*lazy) if lazy is not None else pending.result()
+        return plan.finish(log)
 
 
 def load_frame(source: ActivitiesSource) -> pd.DataFrame:

@@ -124,7 +124,7 @@ class Plan:
     """The engagement computation over one source, for one set of leads and rules."""
 
     def __init__(self, backend: Backend, leads: pd.DataFrame, ids: pd.Series, rules: Rules, table: RuleTable,
-                 as_of_day: int, log: ProblemLog, date_order: str = "auto"):
+                 as_of_day: int, log: ProblemLog | None, date_order: str = "auto"):
         self.b, self.leads, self.ids, self.rules, self.table = backend, leads, ids, rules, table
         self.as_of_day, self.log, self.date_order = int(as_of_day), log, date_order
         cols = backend.columns()
@@ -378,11 +378,16 @@ class Plan:
 
     # ---- run
     def run(self) -> Engagement:
+        return self.compute().finish(self.log)
+
+    def compute(self) -> Plan:
+        """The engine's work, which writes nothing to the problem log: the dimension tables, the diagnostics' and the
+        score's queries, the ledger and tags (external.ExternalActivities runs it in a background thread while the
+        activity-independent steps of evaluate() run); `finish` then reports the log's problems."""
         joins = self._dims()
-        diag = self.b.fetch(self._diag_sql(joins))
-        last_day = self._report(diag)
+        self.diag = self.b.fetch(self._diag_sql(joins))
         n_rules = len(self.table.names)
-        bits = self._hash_bits(diag)
+        bits = self._hash_bits(self.diag)
         if bits:
             idcol = f"s.{q(self.col[LEAD_ID])}"
             key = f"CASE WHEN {idcol} IS NOT NULL THEN CAST(hash({idcol}) >> {bits + 1} AS BIGINT) END"
@@ -408,7 +413,15 @@ class Plan:
                               np.asarray(agg["kept"], dtype=np.int64)[order],
                               np.asarray(agg["fsum"], dtype=float)[order] / np.maximum(count, 1), newest_text, self.table)
         assert (r < n_rules).all()
-        return Engagement(ledger.reset_index(drop=True), page_tags(ledger, self.rules, self.table), last_day)
+        self.ledger = ledger.reset_index(drop=True)
+        self.tags = page_tags(ledger, self.rules, self.table)
+        return self
+
+    def finish(self, log: ProblemLog) -> Engagement:
+        """The log's problems reported to `log` (in the caller's thread, at the engagement step's place among the
+        steps' problems), and what evaluate() receives."""
+        self.log = log
+        return Engagement(self.ledger, self.tags, self._report(self.diag))
 
     def _hash_bits(self, diag: pd.DataFrame) -> int:
         """Bits of the rule in g when the score reads lead keys hashed from the raw Lead ID instead of joining every row
