@@ -70,7 +70,6 @@ ORDER = "__leadq_order"      # the source's row order (0, 1, 2 … < 2^40), adde
 RECENCY = 1 << 40            # k = age in days * 2^40 + row order: one integer orders hits newest first, then as read
 LIVE_ROW_BYTES = 32          # a live hit held in memory: g, k (BIGINT), unit, d (INTEGER), cap (BIGINT)
 GROUPS = "log_groups"         # the kept group-by of the log's rows (Plan._groups_sql)
-HASHED = "lead_hash"          # each lead's hashed key (h) and position (pos), when the score reads hashed keys (_hash_bits)
 _EXCEL_EPOCH_DAY = -25569     # 1899-12-30 in days since 1970-01-01
 
 
@@ -392,30 +391,27 @@ class Plan:
         if bits:
             idcol = f"s.{q(self.col[LEAD_ID])}"
             key = f"CASE WHEN {idcol} IS NOT NULL THEN CAST(hash({idcol}) >> {bits + 1} AS BIGINT) END"
-            score = self._score_sql(self._base([j for j in joins if j != self.lead_join], lead=key), 1 << bits)
-            # The hashed keys mapped back to lead positions, and the groups put in (lead, rule) order, by the engine
-            # (in parallel): the groups of lead ids that name no lead are dropped by the join.
-            agg = self.b.fetch_numbers(f"SELECT h.pos AS lead, a.rule, a.n, a.decayed, a.kept, a.fsum, a.newest FROM ({score}) a "
-                                       f"JOIN {HASHED} h ON a.lead = h.h ORDER BY h.pos, a.rule")
-            lead, r = np.asarray(agg["lead"], dtype=np.int64), np.asarray(agg["rule"], dtype=np.int64)
-
-            def pick(x: np.ndarray) -> np.ndarray:
-                return x
+            agg = self.b.fetch_numbers(self._score_sql(self._base([j for j in joins if j != self.lead_join], lead=key),
+                                                       1 << bits))
+            keys, pos = self.hashed
+            at = pd.Index(keys).get_indexer(agg["lead"])
+            lead = np.where(at >= 0, pos[at], -1)
+            known = lead >= 0             # the groups of lead ids that name no lead are dropped here
+            agg = {c: v[known] for c, v in agg.items()}
+            agg["lead"] = lead[known]
         else:
             agg = self.b.fetch_numbers(self._score_sql(self._base(joins)))
-            lead, r = np.asarray(agg["lead"], dtype=np.int64), np.asarray(agg["rule"], dtype=np.int64)
-            order = np.argsort(lead * n_rules + r)    # engines return groups in any order; (lead, rule) is unique
-
-            def pick(x: np.ndarray) -> np.ndarray:
-                return x[order]
-        lead, r = pick(lead), pick(r)
-        count = pick(np.asarray(agg["n"], dtype=np.int64))
-        newest = pick(np.asarray(agg["newest"], dtype=float))
+        lead = np.asarray(agg["lead"], dtype=np.int64)
+        r = np.asarray(agg["rule"], dtype=np.int64)
+        order = np.argsort(lead * n_rules + r)    # engines return groups in any order; (lead, rule) is unique
+        lead, r = lead[order], r[order]
+        count = np.asarray(agg["n"], dtype=np.int64)[order]
+        newest = np.asarray(agg["newest"], dtype=float)[order]
         text = np.append(self.detail_text, "").astype(object)
         newest_text = text[np.where(np.isnan(newest), -1, np.nan_to_num(newest, nan=-1)).astype(np.int64)]
-        ledger = group_ledger(lead, r, count, pick(np.asarray(agg["decayed"], dtype=np.int64)),
-                              pick(np.asarray(agg["kept"], dtype=np.int64)),
-                              pick(np.asarray(agg["fsum"], dtype=float)) / np.maximum(count, 1), newest_text, self.table)
+        ledger = group_ledger(lead, r, count, np.asarray(agg["decayed"], dtype=np.int64)[order],
+                              np.asarray(agg["kept"], dtype=np.int64)[order],
+                              np.asarray(agg["fsum"], dtype=float)[order] / np.maximum(count, 1), newest_text, self.table)
         assert (r < n_rules).all()
         self.ledger = ledger.reset_index(drop=True)
         self.tags = page_tags(ledger, self.rules, self.table)
@@ -445,7 +441,7 @@ class Plan:
         named = pos[pos >= 0]
         if len(np.unique(keys)) < len(keys) or len(np.unique(named)) < len(named):
             return 0
-        self.b.keep(HASHED, f"SELECT CAST(hash(v) >> {bits + 1} AS BIGINT) AS h, pos FROM dim_lead WHERE pos >= 0")
+        self.hashed = keys, pos
         return bits
 
     def _report(self, diag: pd.DataFrame) -> np.ndarray:
