@@ -79,3 +79,10 @@ def test_an_engine_error_surfaces_at_the_engagement_step(tmp_path, base_rules):
     with pytest.raises(addin.WorkbookError, match='no "Date" column'):      # the synchronous door alike
         r = load_rules(base_rules)
         activities_for(src).engagement(_leads(3), _leads(3)["Lead ID"], r, RuleTable.of(r), 20414, ProblemLog())
+
+
+def test_a_sheet_column_named_start_is_no_engine(base_rules):
+    rng = np.random.default_rng(5)
+    leads, acts = _leads(20), _activities(rng, 500, 20, text_dates=False)
+    plain = addin.evaluate(leads, acts, base_rules, as_of=AS_OF)
+    _same(plain, addin.evaluate(leads, acts.assign(start="x", engagement="y"), base_rules, as_of=AS_OF))

@@ -382,7 +382,7 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
 def engagement_start(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str):
     """Start scoring a log outside the sheet (addin.engines) as soon as the leads are read: its engine needs only
     their ids and e-mails, and DuckDB runs alongside the activity-independent steps. None for a sheet."""
-    if hasattr(activities, "start"):
+    if callable(getattr(type(activities), "start", None)):     # the class's: a sheet's column named "start" is no engine
         return activities.start(lead.frame, lead.ids, rules, table, _day(as_of), date_order)
     return None
 
@@ -394,7 +394,8 @@ def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as
     pending: what engagement_start returned (an engine's scoring under way)."""
     if isinstance(activities, Future):         # a sheet still being read while the steps above ran
         activities = activities.result()
-    if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
+    if callable(getattr(type(activities), "engagement", None)):   # a log outside the sheet, scored where it lies
+                                                                   # (addin.engines; not a sheet's column so named)
         eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order, pending)
         return eng.ledger, eng.tags, eng.last_day
     acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping, _day(as_of))
