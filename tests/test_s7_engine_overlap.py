@@ -86,3 +86,19 @@ def test_a_sheet_column_named_start_is_no_engine(base_rules):
     leads, acts = _leads(20), _activities(rng, 500, 20, text_dates=False)
     plain = addin.evaluate(leads, acts, base_rules, as_of=AS_OF)
     _same(plain, addin.evaluate(leads, acts.assign(start="x", engagement="y"), base_rules, as_of=AS_OF))
+
+
+def test_a_log_too_large_to_hold_is_scored_at_the_engagement_step(log, monkeypatch):
+    leads, src, rules = log
+    threads = []
+    compute = Plan.compute
+
+    def spy(self):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return compute(self)
+    monkeypatch.setattr(Plan, "compute", spy)
+    ahead = addin.evaluate(leads, activities_for(src), rules, as_of=AS_OF)
+    monkeypatch.setattr("addin.engines.external.holds_live", lambda backend: False)
+    at_step = addin.evaluate(leads, activities_for(src), rules, as_of=AS_OF)
+    assert threads == [False, True]
+    _same(ahead, at_step)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..core.values.table import origin_rows
 from ..errors import ProblemLog, WorkbookError
-from .plan import ORDER, Engagement, Plan
+from .plan import ORDER, Engagement, Plan, holds_live
 from .source import ActivitiesSource
 
 
@@ -40,22 +40,30 @@ class ExternalActivities:
         evaluate() starts it once the leads are read. DuckDB runs it in a background thread: the engine releases
         Python's lock while it executes, so its queries run alongside evaluate()'s activity-independent steps
         (accounts, overrides, fit rules). Other engines (Spark: its active session is the calling thread's) compute
-        in `engagement`, in the caller's thread.
+        in `engagement`, in the caller's thread; so does a DuckDB log too large to hold its live hits in memory
+        (`plan.holds_live`: a 100M-event log measured slower started ahead).
         """
         leads = leads[["Email"]].copy() if "Email" in leads.columns else pd.DataFrame(index=leads.index)
         args = (leads, ids.copy(), rules, table, as_of_day, date_order)
-        if self.engine != "duckdb":
+        try:
+            backend = self.backend() if self.engine == "duckdb" else None
+        except WorkbookError:         # said at the engagement step, after the steps before it have said theirs
+            backend = None
+        if backend is None or not holds_live(backend):
+            # Spark, or a log past DuckDB's memory (100M events: ahead of the steps, it measured slower)
+            if backend is not None:
+                backend.close()
             pending: Future = Future()
             pending.lazy = args            # computed by `engagement`
             return pending
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-engine")
         try:
-            return pool.submit(self._compute, *args)
+            return pool.submit(self._compute, *args, backend=backend)
         finally:
             pool.shutdown(wait=False)     # the thread ends with its one task
 
-    def _compute(self, leads, ids, rules, table, as_of_day: int, date_order: str) -> Plan:
-        backend = self.backend()
+    def _compute(self, leads, ids, rules, table, as_of_day: int, date_order: str, backend=None) -> Plan:
+        backend = backend or self.backend()
         try:
             return Plan(backend, leads, ids, rules, table, as_of_day, None, date_order).compute()
         finally:

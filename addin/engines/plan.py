@@ -111,6 +111,12 @@ def factor_sql(age: str, decay: dict | None) -> str:
     return num(1.0)
 
 
+def holds_live(backend) -> bool:
+    """Plan._hold_live: the backend tells the source's rows and twice their narrow copy fits in its memory limit."""
+    rows, memory = getattr(backend, "rows", None), getattr(backend, "memory", None)
+    return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
+
+
 @dataclass
 class Engagement:
     """What an engine hands evaluate(): ledger rows, interest tags and each lead's last activity day."""
@@ -261,8 +267,7 @@ class Plan:
         """Hold the live hits in memory (they are read four times) or read the source again for each use: held
         when the backend tells the source's rows and twice their narrow copy fits in its memory limit (a larger
         log would spill that copy to disk several times over; reading it again costs less). DuckDB only."""
-        rows, memory = getattr(self.b, "rows", None), getattr(self.b, "memory", None)
-        return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
+        return holds_live(self.b)
 
     # ---- SQL
     def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o",
