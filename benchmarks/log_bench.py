@@ -80,23 +80,19 @@ def score(label: str, engine: str) -> dict:
     from addin.engines.source import parse_source
     path = log_path(label)
     leads = _leads()
-    from addin.engines.plan import Plan
-    spent: list[float] = []
+    plain, spent = ExternalActivities.engagement, []
 
-    def timed(plain):         # the engine's own part of evaluate(): the plan's queries and sums (part of it in a
-        def run(*args, **kwargs):            # background thread, alongside the activity-independent steps)
-            t0 = time.perf_counter()
-            try:
-                return plain(*args, **kwargs)
-            finally:
-                spent.append(time.perf_counter() - t0)
-        return run
-    plain = {"compute": ExternalActivities._compute, "finish": Plan.finish}
-    ExternalActivities._compute, Plan.finish = timed(plain["compute"]), timed(plain["finish"])
+    def timed(self, *args, **kwargs):          # the engine's own part of evaluate(): the plan's queries and sums
+        t0 = time.perf_counter()
+        try:
+            return plain(self, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - t0)
+    ExternalActivities.engagement = timed
     t, cpu = time.perf_counter(), _cpu()
     ev = addin.evaluate(leads, activities_for(parse_source(str(path)), engine), None, as_of=AS_OF)
     seconds, cpu = time.perf_counter() - t, _cpu() - cpu
-    ExternalActivities._compute, Plan.finish = plain["compute"], plain["finish"]
+    ExternalActivities.engagement = plain
     n = _count(label)
     ev.leads[["Lead ID", "Engagement score", "Score", "Interests"]].to_parquet(DATA / f"scores-{label}-{engine}.parquet")
     # CPU seconds (all threads) tell the work done when the machine is shared and wall time stretches.

@@ -157,7 +157,6 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
     lead.frame = fitrules.blank(lead.frame, rules.blank_values, lead.real, skip=(LEAD_ID,))
     consent = consent_step(lead, rules, date_order, log)
     table = RuleTable.of(rules)
-    pending = engagement_start(activities, lead, rules, table, as_of, date_order)
     acc = accounts.group(lead.frame, rules)
     for name, values in acc.lead_fields().items():      # rules may read them; a user's own column wins
         if name not in lead.frame.columns:
@@ -166,7 +165,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
                         lead.ids.to_numpy(object), rules, as_of, date_order, log)
     fields, ledger_fit = fit_step(lead, rules, log)
     ledger_eng, tags, last_day = engagement_step(activities, lead, rules, table, as_of, date_order, log,
-                                                     mapping.get("Activities"), pending)
+                                                     mapping.get("Activities"))
     ledger_eng, tags = without_engagement(ledger_eng, tags, consent, rules)
     ledger, fit, engagement, score = totals_step(ledger_fit, ledger_eng, rules, table, lead.n, ov)
     grade = grade_step(fit, rules)
@@ -382,24 +381,13 @@ def fit_step(lead: _Leads, rules: Rules, log: ProblemLog) -> tuple[dict[str, dic
     return fields, fit_hits(frame, rules, fields, lead.views)
 
 
-def engagement_start(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str):
-    """Start scoring a log outside the sheet (addin.engines) as soon as the leads are read: its engine needs only
-    their ids and e-mails, and DuckDB runs alongside the activity-independent steps. None for a sheet."""
-    if callable(getattr(type(activities), "start", None)):     # the class's: a sheet's column named "start" is no engine
-        return activities.start(lead.frame, lead.ids, rules, table, _day(as_of), date_order)
-    return None
-
-
 def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as_of: pd.Timestamp, date_order: str,
-                    log: ProblemLog, mapping: dict | None = None,
-                    pending=None) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
-    """Engagement ledger rows, the interest tags hit, and each lead's last activity day.
-    pending: what engagement_start returned (an engine's scoring under way)."""
+                    log: ProblemLog, mapping: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
+    """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
     if isinstance(activities, Future):         # a sheet still being read while the steps above ran
         activities = activities.result()
-    if callable(getattr(type(activities), "engagement", None)):   # a log outside the sheet, scored where it lies
-                                                                   # (addin.engines; not a sheet's column so named)
-        eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order, pending)
+    if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
+        eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
         return eng.ledger, eng.tags, eng.last_day
     acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping, _day(as_of))
     if acts is None:

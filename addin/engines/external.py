@@ -6,14 +6,13 @@ checklists, stages and the Summary stay in the pandas core.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
 
 from ..core.values.table import origin_rows
 from ..errors import ProblemLog, WorkbookError
-from .plan import ORDER, Engagement, Plan, holds_live
+from .plan import ORDER, Engagement, Plan
 from .source import ActivitiesSource
 
 
@@ -33,50 +32,13 @@ class ExternalActivities:
         cls = backend_class(self.engine)
         return cls(self.source, master=self.spark_master) if self.spark_master else cls(self.source)
 
-    def start(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int, date_order: str = "auto") -> Future:
-        """Begin scoring: the Future of the computed Plan (`Plan.compute`), to hand `engagement`.
-
-        The plan needs only the lead ids and e-mails (copied here: the caller's frame may change meanwhile), so
-        evaluate() starts it once the leads are read. DuckDB runs it in a background thread: the engine releases
-        Python's lock while it executes, so its queries run alongside evaluate()'s activity-independent steps
-        (accounts, overrides, fit rules). Other engines (Spark: its active session is the calling thread's) compute
-        in `engagement`, in the caller's thread; so does a DuckDB log too large to hold its live hits in memory
-        (`plan.holds_live`: a 100M-event log measured slower started ahead).
-        """
-        leads = leads[["Email"]].copy() if "Email" in leads.columns else pd.DataFrame(index=leads.index)
-        args = (leads, ids.copy(), rules, table, as_of_day, date_order)
+    def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
+                   log: ProblemLog, date_order: str = "auto") -> Engagement:
+        backend = self.backend()
         try:
-            backend = self.backend() if self.engine == "duckdb" else None
-        except WorkbookError:         # said at the engagement step, after the steps before it have said theirs
-            backend = None
-        if backend is None or not holds_live(backend):
-            # Spark, or a log past DuckDB's memory (100M events: ahead of the steps, it measured slower)
-            if backend is not None:
-                backend.close()
-            pending: Future = Future()
-            pending.lazy = args            # computed by `engagement`
-            return pending
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-engine")
-        try:
-            return pool.submit(self._compute, *args, backend=backend)
-        finally:
-            pool.shutdown(wait=False)     # the thread ends with its one task
-
-    def _compute(self, leads, ids, rules, table, as_of_day: int, date_order: str, backend=None) -> Plan:
-        backend = backend or self.backend()
-        try:
-            return Plan(backend, leads, ids, rules, table, as_of_day, None, date_order).compute()
+            return Plan(backend, leads, ids, rules, table, as_of_day, log, date_order).run()
         finally:
             backend.close()
-
-    def engagement(self, leads: pd.DataFrame, ids: pd.Series, rules, table, as_of_day: int,
-                   log: ProblemLog, date_order: str = "auto", pending: Future | None = None) -> Engagement:
-        """The engagement part of the ledger; `pending`: what `start` returned for the same leads and rules."""
-        if pending is None:
-            pending = self.start(leads, ids, rules, table, as_of_day, date_order)
-        lazy = getattr(pending, "lazy", None)
-        plan = self._compute(*lazy) if lazy is not None else pending.result()
-        return plan.finish(log)
 
 
 def load_frame(source: ActivitiesSource) -> pd.DataFrame:

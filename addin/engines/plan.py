@@ -111,12 +111,6 @@ def factor_sql(age: str, decay: dict | None) -> str:
     return num(1.0)
 
 
-def holds_live(backend) -> bool:
-    """Plan._hold_live: the backend tells the source's rows and twice their narrow copy fits in its memory limit."""
-    rows, memory = getattr(backend, "rows", None), getattr(backend, "memory", None)
-    return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
-
-
 @dataclass
 class Engagement:
     """What an engine hands evaluate(): ledger rows, interest tags and each lead's last activity day."""
@@ -130,7 +124,7 @@ class Plan:
     """The engagement computation over one source, for one set of leads and rules."""
 
     def __init__(self, backend: Backend, leads: pd.DataFrame, ids: pd.Series, rules: Rules, table: RuleTable,
-                 as_of_day: int, log: ProblemLog | None, date_order: str = "auto"):
+                 as_of_day: int, log: ProblemLog, date_order: str = "auto"):
         self.b, self.leads, self.ids, self.rules, self.table = backend, leads, ids, rules, table
         self.as_of_day, self.log, self.date_order = int(as_of_day), log, date_order
         cols = backend.columns()
@@ -267,7 +261,8 @@ class Plan:
         """Hold the live hits in memory (they are read four times) or read the source again for each use: held
         when the backend tells the source's rows and twice their narrow copy fits in its memory limit (a larger
         log would spill that copy to disk several times over; reading it again costs less). DuckDB only."""
-        return holds_live(self.b)
+        rows, memory = getattr(self.b, "rows", None), getattr(self.b, "memory", None)
+        return rows is not None and memory is not None and 2 * LIVE_ROW_BYTES * rows <= memory
 
     # ---- SQL
     def _base(self, joins: list[str], relation: str = "src", detail: bool = True, tail: str = f"s.{ORDER} AS o",
@@ -383,16 +378,11 @@ class Plan:
 
     # ---- run
     def run(self) -> Engagement:
-        return self.compute().finish(self.log)
-
-    def compute(self) -> Plan:
-        """The engine's work, which writes nothing to the problem log: the dimension tables, the diagnostics' and the
-        score's queries, the ledger and tags (external.ExternalActivities runs it in a background thread while the
-        activity-independent steps of evaluate() run); `finish` then reports the log's problems."""
         joins = self._dims()
-        self.diag = self.b.fetch(self._diag_sql(joins))
+        diag = self.b.fetch(self._diag_sql(joins))
+        last_day = self._report(diag)
         n_rules = len(self.table.names)
-        bits = self._hash_bits(self.diag)
+        bits = self._hash_bits(diag)
         if bits:
             idcol = f"s.{q(self.col[LEAD_ID])}"
             key = f"CASE WHEN {idcol} IS NOT NULL THEN CAST(hash({idcol}) >> {bits + 1} AS BIGINT) END"
@@ -418,15 +408,7 @@ class Plan:
                               np.asarray(agg["kept"], dtype=np.int64)[order],
                               np.asarray(agg["fsum"], dtype=float)[order] / np.maximum(count, 1), newest_text, self.table)
         assert (r < n_rules).all()
-        self.ledger = ledger.reset_index(drop=True)
-        self.tags = page_tags(ledger, self.rules, self.table)
-        return self
-
-    def finish(self, log: ProblemLog) -> Engagement:
-        """The log's problems reported to `log` (in the caller's thread, at the engagement step's place among the
-        steps' problems), and what evaluate() receives."""
-        self.log = log
-        return Engagement(self.ledger, self.tags, self._report(self.diag))
+        return Engagement(ledger.reset_index(drop=True), page_tags(ledger, self.rules, self.table), last_day)
 
     def _hash_bits(self, diag: pd.DataFrame) -> int:
         """Bits of the rule in g when the score reads lead keys hashed from the raw Lead ID instead of joining every row
