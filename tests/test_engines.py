@@ -315,3 +315,12 @@ def test_hashed_lead_keys_score_like_the_sheet_or_are_not_taken(tmp_path, sample
     src = parse_source(str(_write(acts, tmp_path / "e.parquet")))
     _same(addin.evaluate(leads, acts, rules, as_of=AS_OF), addin.evaluate(leads, activities_for(src), rules, as_of=AS_OF))
     assert (seen[0] > 0) == (case == "one spelling")
+
+
+def test_an_activities_column_named_like_an_engine_method_is_still_a_sheet(base_rules):
+    """A sheet column named "engagement" made evaluate take the frame for an engine (a TypeError on the Series):
+    an engine is told by its class."""
+    rng = np.random.default_rng(5)
+    leads, acts = _leads(20), _activities(rng, 500, 20, text_dates=False)
+    plain = addin.evaluate(leads, acts, base_rules, as_of=AS_OF)
+    _same(plain, addin.evaluate(leads, acts.assign(engagement="y", start="x"), base_rules, as_of=AS_OF))

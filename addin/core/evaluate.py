@@ -386,7 +386,8 @@ def engagement_step(activities, lead: _Leads, rules: Rules, table: RuleTable, as
     """Engagement ledger rows, the interest tags hit, and each lead's last activity day."""
     if isinstance(activities, Future):         # a sheet still being read while the steps above ran
         activities = activities.result()
-    if hasattr(activities, "engagement"):      # a log outside the sheet, scored where it lies (addin.engines)
+    if callable(getattr(type(activities), "engagement", None)):   # a log outside the sheet, scored where it lies
+                                                                   # (addin.engines; not a sheet's column so named)
         eng = activities.engagement(lead.frame, lead.ids, rules, table, _day(as_of), log, date_order)
         return eng.ledger, eng.tags, eng.last_day
     acts, last_day = _activities(activities, lead.frame, lead.ids, rules, log, date_order, mapping, _day(as_of))
