@@ -747,19 +747,14 @@ def _activity_leads(frame: pd.DataFrame, leads: pd.DataFrame, ids: pd.Series) ->
     if arrow is not None:
         # Arrow text (what the file reader gives): each Lead ID trimmed as lead_keys trims it and looked up
         # in Arrow's C kernels, a million rows without factorising them first.
-        import pyarrow as pa
         import pyarrow.compute as pc
         keys = pc.utf8_trim_whitespace(arrow)
-        at = pc.index_in(keys, value_set=pa.array(ids.to_numpy(object), pa.string()))
-        lead = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        lead = _positions(keys, ids.to_numpy(object))
         given = pc.fill_null(pc.not_equal(keys, ""), False).to_numpy(zero_copy_only=False)
     elif LEAD_ID in frame.columns:
-        import pyarrow as pa
-        import pyarrow.compute as pc
         codes, uniques = pd.factorize(frame[LEAD_ID], use_na_sentinel=True)
         keys = lead_keys(pd.Series(uniques)).to_numpy(object)
-        at = pc.index_in(pa.array(keys, pa.string()), value_set=pa.array(ids.to_numpy(object), pa.string()))
-        lead = np.append(at.fill_null(-1).to_numpy(), -1)[codes]
+        lead = np.append(_positions(keys, ids.to_numpy(object)), -1)[codes]
         given = np.append(keys != "", False)[codes]
     else:
         lead = np.full(len(frame), -1, dtype=np.int64)
@@ -798,13 +793,15 @@ def _first_indexer(index: pd.Index, values) -> np.ndarray:
     return first.reindex(values).fillna(-1).to_numpy(np.int64)
 
 
-def _positions(keys: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Position of each key among the (unique) Lead IDs, -1 when none, as pd.Index(ids).get_indexer(keys)
-    gives it, looked up in Arrow's hash kernel."""
+def _positions(keys, ids: np.ndarray) -> np.ndarray:
+    """Position of each key (texts, or Arrow text) among the (unique) Lead IDs, -1 when none, as
+    pd.Index(ids).get_indexer(keys) gives it, looked up in Arrow's hash kernel."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    at = pc.index_in(pa.array(keys, pa.string()), value_set=pa.array(np.asarray(ids, dtype=object), pa.string()))
-    return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    if not isinstance(keys, (pa.Array, pa.ChunkedArray)):
+        keys = pa.array(keys, pa.string())
+    at = pc.index_in(keys, value_set=pa.array(np.asarray(ids, dtype=object), pa.string()))
+    return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _answers(qualification, leads, ids, checklist, log: ProblemLog) -> pd.DataFrame:

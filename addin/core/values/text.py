@@ -122,16 +122,15 @@ def category_codes(values, categories):
     gives it, found once per distinct value (stage and status columns hold a handful over many rows)."""
     import numpy as np
     import pandas as pd
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    cats = list(categories)
-    table = np.array([cats.index(u) if u in cats else -1 for u in uniques] + [-1], dtype=np.int64)
-    return table[codes]
+    cats = {c: i for i, c in reversed(list(enumerate(categories)))}      # the first position of each
+    return map_unique(pd.Series(np.asarray(values, dtype=object)), lambda u: cats.get(u, -1), missing=-1,
+                      dtype=np.int64).to_numpy()
 
 
 def is_in(values, choices):
     """np.isin(values, choices) for a column of a few distinct texts, each distinct value compared once."""
     import numpy as np
     import pandas as pd
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    choices = list(choices)
-    return np.array([u in choices for u in uniques] + [False], dtype=bool)[codes]
+    choices = set(choices)
+    return map_unique(pd.Series(np.asarray(values, dtype=object)), lambda u: u in choices, missing=False,
+                      dtype=bool).to_numpy()
