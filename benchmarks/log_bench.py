@@ -162,6 +162,8 @@ def main() -> None:
     a = p.parse_args()
     if a.one:
         which, label = a.one
+        from addin.cli import no_huge_pages
+        no_huge_pages()          # each child, the floor's too, runs as `leadq` runs (addin.cli.no_huge_pages)
         print(json.dumps(refresh(label) if which == "refresh" else floor(label) if which == "floor" else score(label, which)))
         return
     from bench import compile_leadq

@@ -79,3 +79,36 @@ def test_help_version_and_check_rules_start_without_the_heavy_libraries():
 def test_version():
     out = subprocess.run([sys.executable, "-m", "addin", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"leadq {__import__('addin').__version__}"
+
+
+def _thp_state() -> str | None:
+    """This kernel's THP_enabled line of /proc/self/status (Linux 5.0+), None where there is none."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((ln for ln in status.splitlines() if ln.startswith("THP_enabled:")), None)
+    return None if line is None else line.split(":")[1].strip()
+
+
+def test_the_leadq_process_runs_without_transparent_huge_pages_and_a_library_user_keeps_them():
+    # main() turns THP off for its own process before any command runs (addin.cli.no_huge_pages);
+    # observed from inside the command (run replaced), as the kernel reports it.
+    import pytest
+    if _thp_state() is None:
+        pytest.skip("the kernel does not report THP_enabled (not Linux, or Linux before 5.0)")
+    probe = ("import sys, addin.cli as c\n"
+             "def status(argv, *a):\n"
+             "    line = [l for l in open('/proc/self/status') if l.startswith('THP_enabled:')][0]\n"
+             "    print(line.split(':')[1].strip()); return 0\n"
+             "c.run = status\n"
+             "sys.argv = ['leadq', 'refresh', 'x.xlsm']\n"
+             "c.main()\n")
+    leadq = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert leadq.returncode == 0, leadq.stderr
+    assert leadq.stdout.strip() == "0"
+    # importing LeadQ (the API, the add-in) changes nothing in the importer's process
+    library = subprocess.run([sys.executable, "-c", "import addin, addin.cli; print(open('/proc/self/status').read()"
+                              ".split('THP_enabled:')[1].split()[0])"], capture_output=True, text=True, cwd=ROOT)
+    assert library.returncode == 0, library.stderr
+    assert library.stdout.strip() == _thp_state()

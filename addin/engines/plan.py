@@ -298,7 +298,7 @@ class Plan:
     def _score_sql(self, base: str, m: int | None = None) -> str:
         """Per (lead, rule) of the activity types and page rules: n (hits), decayed (every hit's points), kept (the
         points of the max_count most recent hits), fsum (sum of the decay factors) and newest (the Detail code of
-        the most recent hit: pages show it). g = lead * m + rule (m: the number of rules, or the power of two of
+        the most recent hit, -1 for none: pages show it). g = lead * m + rule (m: the number of rules, or the power of two of
         hashed lead keys, `_hash_bits`)."""
         t = self.table
         m = m or len(t.names)
@@ -337,7 +337,8 @@ class Plan:
                         f"h.k AS k FROM ({counted}) h JOIN page_hit p ON h.d = p.d WHERE {self._allowed('p.rule', f'h.g % {m}')})")
             parts += [grouped("SELECT g, unit, d, k FROM pg WHERE cap = 0", False, True),
                       grouped(f"SELECT g, unit, d, k, {rank} AS ok FROM pg WHERE cap > 0", True, True)]
-        return ("WITH " + ", ".join(ctes) + f" SELECT g // {m} AS lead, g % {m} AS rule, n, decayed, kept, fsum, newest FROM ("
+        return ("WITH " + ", ".join(ctes) + f" SELECT g // {m} AS lead, g % {m} AS rule, n, decayed, kept, fsum, "
+                "COALESCE(newest, -1) AS newest FROM ("
                 + " UNION ALL ".join(parts) + ") a")
 
     def _groups_sql(self) -> str:
@@ -391,22 +392,21 @@ class Plan:
             keys, pos = self.hashed
             at = pd.Index(keys).get_indexer(agg["lead"])
             lead = np.where(at >= 0, pos[at], -1)
-            known = lead >= 0             # the groups of lead ids that name no lead are dropped here
-            agg = {c: v[known] for c, v in agg.items()}
-            agg["lead"] = lead[known]
+            known = np.flatnonzero(lead >= 0)     # the groups of lead ids that name no lead are dropped here
         else:
             agg = self.b.fetch_numbers(self._score_sql(self._base(joins)))
-        lead = np.asarray(agg["lead"], dtype=np.int64)
+            lead = np.asarray(agg["lead"], dtype=np.int64)
+            known = None
         r = np.asarray(agg["rule"], dtype=np.int64)
-        order = np.argsort(lead * n_rules + r)    # engines return groups in any order; (lead, rule) is unique
-        lead, r = lead[order], r[order]
-        count = np.asarray(agg["n"], dtype=np.int64)[order]
-        newest = np.asarray(agg["newest"], dtype=float)[order]
-        text = np.append(self.detail_text, "").astype(object)
-        newest_text = text[np.where(np.isnan(newest), -1, np.nan_to_num(newest, nan=-1)).astype(np.int64)]
-        ledger = group_ledger(lead, r, count, np.asarray(agg["decayed"], dtype=np.int64)[order],
-                              np.asarray(agg["kept"], dtype=np.int64)[order],
-                              np.asarray(agg["fsum"], dtype=float)[order] / np.maximum(count, 1), newest_text, self.table)
+        # engines return groups in any order; (lead, rule) is unique. One gather per column: the known, in order.
+        order = np.argsort(lead * n_rules + r) if known is None else known[np.argsort(lead[known] * n_rules + r[known])]
+
+        def col(name: str, dtype) -> np.ndarray:
+            return np.asarray(agg[name], dtype=dtype)[order]
+        lead, r, count = lead[order], r[order], col("n", np.int64)
+        text = np.append(self.detail_text, "").astype(object)      # a group without a Detail (-1): ""
+        ledger = group_ledger(lead, r, count, col("decayed", np.int64), col("kept", np.int64),
+                              col("fsum", float) / np.maximum(count, 1), text[col("newest", np.int64)], self.table)
         assert (r < n_rules).all()
         return Engagement(ledger.reset_index(drop=True), page_tags(ledger, self.rules, self.table), last_day)
 
