@@ -619,9 +619,9 @@ def no_huge_pages() -> bool:
     """Turn transparent huge pages off for this process (prctl PR_SET_THP_DISABLE; threads and children inherit it).
     Arrow's allocator (mimalloc) asks the kernel for 2 MiB pages, and each one a sheet's columns touch is cleared
     whole when first written: on this project's 2-core machine a first refresh of 100,000 leads spent about a CPU-second
-    in the kernel clearing pages, and ran 0.5 s faster without them (10M-event log: 0.5-1.5 s), peak memory no higher;
-    mimalloc's own documentation names THP as a source of fragmentation. Only `leadq`'s own process: a program that
-    imports LeadQ keeps its settings. False where it is not Linux, or the kernel refused."""
+    more in the kernel with them, and took about 0.5 s longer (a 10M-event log too), peak memory no lower (README,
+    Performance, round 7). Only `leadq`'s own process: a program that imports LeadQ keeps its settings. False where
+    it is not Linux, or the kernel refused."""
     if not sys.platform.startswith("linux"):
         return False
     try:
