@@ -225,6 +225,33 @@ def test_parts_deflated_in_blocks_hold_the_same_bytes(book, tmp_path, monkeypatc
         assert (zlib.decompress(raw, -15), crc, size) == (whole, zlib.crc32(whole), len(whole))
 
 
+def test_isal_and_zlib_write_and_check_the_same_parts(book, tmp_path, monkeypatch):
+    """Parts are deflated, inflated and CRC-checked by ISA-L (io.package.zfast) where it is installed, by zlib in
+    xlwings Lite: both refreshes hold the same bytes in every part, and both see a damaged copied part."""
+    import zlib
+
+    from addin.io import package
+    assert package.zfast.__name__ == "isal.isal_zlib"          # installed with LeadQ everywhere but Pyodide
+    other = tmp_path / "o" / book.name
+    other.parent.mkdir()
+    shutil.copy(book, other)
+    shutil.copy(tmp_path / "rules.json", other.parent / "rules.json")
+    refresh(book, as_of=AS_OF, now="2026-11-22 09:00")
+    monkeypatch.setattr(package, "zfast", zlib)
+    refresh(other, as_of=AS_OF, now="2026-11-22 09:00")
+    a, b = zipfile.ZipFile(book), zipfile.ZipFile(other)
+    assert a.namelist() == b.namelist()
+    assert all(a.read(n) == b.read(n) for n in a.namelist())
+    info = a.getinfo("xl/worksheets/sheet2.xml")
+    raw = bytearray(package._raw_entry(a, info))
+    for z in (package.zfast, __import__("isal.isal_zlib").isal_zlib):
+        monkeypatch.setattr(package, "zfast", z)
+        assert package._intact(bytes(raw), info)
+        damaged = raw.copy()
+        damaged[len(damaged) // 2] ^= 0xFF
+        assert not package._intact(bytes(damaged), info)
+
+
 def test_untouched_parts_are_copied_byte_for_byte(book):
     before = {i.filename: (i.CRC, i.compress_size) for i in zipfile.ZipFile(book).infolist()}
     wb_before = zipfile.ZipFile(book).read("xl/workbook.xml")
