@@ -275,15 +275,15 @@ def test_lite_calibrate_then_preview_write_sheets_not_files(tmp_path, lite):
     assert sorted(p.name for p in books.iterdir()) == before and list(work.iterdir()) == []
 
 
-def test_pip_install_on_cpython_keeps_fastexcel_and_duckdb_and_pyodide_leaves_them_out():
+def test_pip_install_on_cpython_keeps_fastexcel_duckdb_and_isal_and_pyodide_leaves_them_out():
     import tomllib
 
     from packaging.requirements import Requirement
     deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
     cpython = {d.name.lower() for d in deps if d.marker is None or d.marker.evaluate()}
     pyodide = {d.name.lower() for d in deps if d.marker is None or d.marker.evaluate({"sys_platform": "emscripten"})}
-    assert {"fastexcel", "duckdb", "pandas", "jsonschema"} <= cpython
-    assert cpython - pyodide == {"fastexcel", "duckdb"}
+    assert {"fastexcel", "duckdb", "isal", "pandas", "jsonschema"} <= cpython
+    assert cpython - pyodide == {"fastexcel", "duckdb", "isal"}      # isal: io.package falls back to zlib
 
 
 def test_lite_calibrate_without_scikit_learn_says_what_to_install(tmp_path, lite, monkeypatch):
