@@ -131,3 +131,99 @@ def test_a_stop_while_fastexcel_runs_is_a_stop_not_a_damaged_file(tmp_path):
         reader._call('the table "Leads"', stopped)
     with pytest.raises(WorkbookError, match="cannot be read"):
         reader._call('the table "Leads"', damaged)
+
+
+def _activities_part(path) -> str:
+    from addin.io.package import Package
+    pkg = Package(path)
+    try:
+        return pkg.sheet_part("Activities")
+    finally:
+        pkg.close()
+
+
+def _raw(path, name) -> bytes:
+    import zipfile
+
+    from addin.io.package import _raw_entry
+    with zipfile.ZipFile(path) as z:
+        return _raw_entry(z, z.getinfo(name))
+
+
+def test_a_refresh_checks_the_log_it_copies_while_its_parse_is_awaited(demo, tmp_path, monkeypatch):
+    """`leadq refresh` checks the Activities part's CRC-32 in a thread of its own (io.package.check_while_reading)
+    while the read waits for the parse begun ahead; the save takes that check instead of checking the part again,
+    and copies exactly the bytes checked."""
+    import threading
+
+    from addin.io import package
+    book = tmp_path / "book.xlsm"
+    shutil.copy(demo, book)
+    shutil.copy(demo.parent / "rules.json", tmp_path / "rules.json")
+    part = _activities_part(book)
+    checks, real_intact, real_begin = [], package._intact, package.check_while_reading
+
+    def intact(raw, info):
+        checks.append((threading.current_thread().name, info.filename))
+        return real_intact(raw, info)
+
+    def begin(path, names):          # the check finished before the save asks for it (a big log's parse is longer)
+        real_begin(path, names)
+        package._CHECKED[os.path.realpath(path)].result(timeout=60)
+    monkeypatch.setattr(package, "_intact", intact)
+    monkeypatch.setattr(package, "check_while_reading", begin)
+    before = _raw(book, part)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["refresh", str(book), "--as-of", AS_OF], out, err) == 0, err.getvalue()
+    assert [t for t, name in checks if name == part] == ["leadq-check"]
+    assert _raw(book, part) == before
+
+
+def test_a_check_not_done_or_of_another_version_is_not_taken(demo, tmp_path, monkeypatch):
+    """The save checks the part itself when the early check has not finished (a busy machine starves its thread)
+    or was made on another version of the file; a damaged part checked early is reported as damaged."""
+    import threading
+
+    from addin.io import package
+    book = tmp_path / "book.xlsm"
+    shutil.copy(demo, book)
+    part = _activities_part(book)
+    release, real_intact = threading.Event(), package._intact
+
+    def slow(raw, info):
+        if threading.current_thread().name == "leadq-check":
+            release.wait(60)
+        return real_intact(raw, info)
+    monkeypatch.setattr(package, "_intact", slow)
+    package.check_while_reading(book, [part])
+    pkg = package.Package(book)
+    pkg.check_early([part])                              # not done: checked as usual, in a worker
+    assert pkg._copies[part][1].result(timeout=60) is True
+    pkg.close()
+    release.set()
+    package._CHECKED[os.path.realpath(book)].result(timeout=60)
+    monkeypatch.setattr(package, "_intact", real_intact)
+
+    package.check_while_reading(book, [part])
+    package._CHECKED[os.path.realpath(book)].result(timeout=60)
+    shutil.copy(demo, tmp_path / "other.xlsm")
+    os.replace(tmp_path / "other.xlsm", book)           # another version (a new inode): the check is not taken
+    pkg = package.Package(book)
+    pkg.check_early([part])
+    assert not pkg._copies[part][1].done() or pkg._copies[part][1].result() is True
+    assert package._CHECKED[os.path.realpath(book)].result()      # still held: nothing took it
+    pkg.close()
+
+    damaged = tmp_path / "damaged.xlsm"                 # the part's stored bytes no longer match its CRC-32
+    raw = _raw(book, part)
+    data = bytearray(book.read_bytes())
+    at = data.find(raw)
+    data[at + len(raw) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    package.check_while_reading(damaged, [part])
+    package._CHECKED[os.path.realpath(damaged)].result(timeout=60)
+    pkg = package.Package(damaged)
+    pkg.check_early([part])
+    assert pkg._copies[part][1].result() is False
+    assert package._CHECKED[os.path.realpath(damaged)].result() == {}      # taken
+    pkg.close()

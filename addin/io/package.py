@@ -12,6 +12,7 @@ import os
 import posixpath
 import re
 import struct
+import sys
 import tempfile
 import threading
 import zipfile
@@ -246,6 +247,12 @@ class Package:
         for name in names:
             if name in self.names and name not in self._copies:
                 info = self.zip.getinfo(name)
+                checked = _take_checked(self.path, info)
+                if checked is not None:         # checked while the file was read (check_while_reading)
+                    done: Future = Future()
+                    done.set_result(checked[1])
+                    self._copies[name] = (checked[0], done)
+                    continue
                 raw = _raw_entry(self.zip, info)
                 self._copies[name] = (raw, background().submit(_intact, raw, info))
 
@@ -369,6 +376,56 @@ def _intact(raw: bytes, info: zipfile.ZipInfo) -> bool:
     if len(raw) != info.compress_size:
         return False
     return _crc_ok(raw, info) if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) else True
+
+
+_CHECKED: dict[str, Future] = {}        # realpath -> Future of {(file version, entry): (its raw entry, intact)}
+_CHECKED_LOCK = threading.Lock()
+
+
+def _checked_key(path: Path, info: zipfile.ZipInfo) -> tuple:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, info.filename, info.header_offset, info.compress_size, info.CRC)
+
+
+def check_while_reading(path: Path, names) -> None:
+    """Begin reading the raw zip entries of input parts a refresh of this file will copy as they are, and checking
+    their CRC-32, in a thread of the lowest priority (Linux): it takes a core only when one is idle, as while the
+    activity log's parse begun ahead is awaited, so the check leaves the busy writing phase. Package.check_early
+    takes each result if the file is the very same version (same inode, size, modification time and entry)."""
+    future: Future = Future()
+    real = os.path.realpath(path)
+    with _CHECKED_LOCK:
+        _CHECKED.clear()                 # only the file being refreshed: no bytes held for an older one
+        _CHECKED[real] = future
+
+    def run() -> None:
+        if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)     # this thread only (Linux)
+            except OSError:
+                pass
+        found = {}
+        try:
+            with zipfile.ZipFile(path) as z:
+                for name in names:
+                    info = z.getinfo(name)
+                    raw = _raw_entry(z, info)
+                    found[_checked_key(path, info)] = (raw, _intact(raw, info))
+        except Exception:
+            pass                           # anything wrong is met again by the save
+        future.set_result(found)
+    threading.Thread(target=run, name="leadq-check", daemon=True).start()
+
+
+def _take_checked(path: Path, info: zipfile.ZipInfo) -> tuple[bytes, bool] | None:
+    with _CHECKED_LOCK:
+        future = _CHECKED.get(os.path.realpath(path))
+    if future is None or not future.done():      # not yet (a busy machine starves that thread): checked as usual
+        return None
+    try:
+        return future.result().pop(_checked_key(path, info), None)
+    except OSError:
+        return None
 
 
 _POOL: ThreadPoolExecutor | None = None

@@ -253,6 +253,11 @@ def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], late
         return {sheet: _load(reader, lay, problems, begun(sheet, lay)) for sheet, lay in layouts.items()}
     from concurrent.futures import ThreadPoolExecutor
     big_ahead = begun("Activities", big)
+    if big_ahead is not None and later:
+        # A refresh (the log parsed ahead): the save copies the log's zip entry as it is; its check runs now,
+        # on a core the reads leave idle while that parse is awaited (package.check_while_reading).
+        from .package import check_while_reading
+        check_while_reading(path, [big.part])
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadq-read")
     activities = pool.submit(lambda: _load(_Reader(path, lazy=big_ahead is not None), big, problems, big_ahead))
     pool.shutdown(wait=False)
