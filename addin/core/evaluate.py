@@ -202,7 +202,7 @@ def evaluate(leads: pd.DataFrame, activities: pd.DataFrame | None, rules, *,
                                 "Overridden": _overridden(lead.n, ov),"Consent": consent, "Retention expired": expired, "Last touch": last_touch,
                                 "Stage since": hist.stage_since, "Days in stage": hist.days_in_stage,
                                 "Total": fit + engagement})      # unclipped: ranks leads sitting at the cap
-    details = finish_ledger(ledger, lead.ids.to_numpy(object), table)[LEDGER_COLUMNS]
+    details = finish_ledger(ledger, ids, table)[LEDGER_COLUMNS]
     # Sheet-level lines (a missing column, grouped counts) come before the cell-by-cell ones.
     problems = sorted(log.finish(), key=lambda p: p.row is not None or not p.where)
     return Evaluation(out, details, problems, context, rules, as_of, headers=lead.real,

@@ -299,7 +299,7 @@ def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd
     kinds = ["fit", "activity", "page", "override", "base", "clip"]
     kind_code = np.array([kinds.index(k) for k in table.kinds], dtype=np.int8)
     return pd.DataFrame({
-        "Lead ID": pd.Series(ids[col("lead")], dtype=object),
+        "Lead ID": pd.Series(ids[col("lead")]),
         "Rule": pd.Categorical.from_codes(r, categories=pd.Index(table.names, dtype=object)),
         "Kind": pd.Categorical.from_codes(kind_code[r], categories=kinds),
         "Matched": pd.Series(ledger["matched"].to_numpy(object)[order], dtype=object),
