@@ -288,8 +288,9 @@ def _newest(group: np.ndarray, n_groups: int, day: np.ndarray, value: np.ndarray
     return value[first]
 
 
-def finish_ledger(ledger: pd.DataFrame, ids: np.ndarray, table: RuleTable) -> pd.DataFrame:
-    """Public ledger, in lead order then fit, activity, page, override, base, clip."""
+def finish_ledger(ledger: pd.DataFrame, ids, table: RuleTable) -> pd.DataFrame:
+    """Public ledger, in lead order then fit, activity, page, override, base, clip. ids: each lead's id (an array;
+    the Lead ID column keeps its type: Arrow text stays Arrow, and Parquet writes it without Python strings)."""
     r = ledger["rule"].to_numpy()
     order = np.argsort(ledger["lead"].to_numpy().astype(np.int64) * len(table.names) + r, kind="stable")   # as np.lexsort((rule, lead))
     r = r[order]
