@@ -29,6 +29,18 @@ def test_fit_rules_fire_once_and_can_subtract(base_rules):
     assert sorted(ev.details["Rule"]) == ["decision-maker", "free-email"]
 
 
+def test_the_ledger_lead_ids_are_the_leads_own_text(base_rules):
+    """ev.details' Lead ID column is the leads' ids taken row by row, of the same type (pandas' Arrow text): the
+    Score details Parquet is written from it without a Python string per row (io.ledger_file)."""
+    leads = leads_frame([{"Lead ID": "A-1", "Email": "a@gmail.com", "Job title": "CEO"},
+                         {"Lead ID": "Émile", "Email": "e@b.fr"}])
+    acts = acts_frame([("Émile", "2026-11-01", "newsletter_signup", ""), ("A-1", "2026-11-02", "webinar", "")])
+    ev = addin.evaluate(leads, acts, base_rules, as_of=AS_OF)
+    assert ev.details["Lead ID"].dtype == ev.leads["Lead ID"].dtype == pd.StringDtype("pyarrow", na_value=np.nan)
+    points = ev.details.groupby("Lead ID", sort=False)["Points"].sum().to_dict()
+    assert points == {"A-1": 15 - 10 + 20, "Émile": 5}       # CEO, free e-mail, webinar; a newsletter signup
+
+
 def test_unsubscribe_subtracts_points_and_score_is_clipped_at_zero(base_rules):
     leads = leads_frame([{"Lead ID": "A", "Email": "a@b.fr"}])
     acts = acts_frame([("A", "2026-11-01", "newsletter_signup", ""), ("A", "2026-11-02", "unsubscribe", "")])
