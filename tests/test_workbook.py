@@ -244,7 +244,8 @@ def test_isal_and_zlib_write_and_check_the_same_parts(book, tmp_path, monkeypatc
     assert all(a.read(n) == b.read(n) for n in a.namelist())
     info = a.getinfo("xl/worksheets/sheet2.xml")
     raw = bytearray(package._raw_entry(a, info))
-    for z in (package.zfast, __import__("isal.isal_zlib").isal_zlib):
+    from isal import isal_zlib
+    for z in (package.zfast, isal_zlib):
         monkeypatch.setattr(package, "zfast", z)
         assert package._intact(bytes(raw), info)
         damaged = raw.copy()

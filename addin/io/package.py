@@ -382,9 +382,15 @@ _CHECKED: dict[str, Future] = {}        # realpath -> Future of {(file version, 
 _CHECKED_LOCK = threading.Lock()
 
 
-def _checked_key(path: Path, info: zipfile.ZipInfo) -> tuple:
+def file_version(path) -> tuple:
+    """What tells this version of the file from another: a workbook is replaced by a new file (a new inode)
+    or rewritten in place (a new modification time)."""
     st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, info.filename, info.header_offset, info.compress_size, info.CRC)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _checked_key(path: Path, info: zipfile.ZipInfo) -> tuple:
+    return (*file_version(path), info.filename, info.header_offset, info.compress_size, info.CRC)
 
 
 def check_while_reading(path: Path, names) -> None:
@@ -399,7 +405,7 @@ def check_while_reading(path: Path, names) -> None:
         _CHECKED[real] = future
 
     def run() -> None:
-        if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        if sys.platform.startswith("linux"):
             try:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)     # this thread only (Linux)
             except OSError:

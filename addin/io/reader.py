@@ -26,7 +26,7 @@ from ..core.values.headers import header_row as header_row_index
 from ..core.values.text import did_you_mean, key
 from ..errors import Problem, WorkbookError
 from ..problems import MISSING_SHEET
-from .package import Package, col_letter, parse_range, parse_ref
+from .package import Package, col_letter, file_version, parse_range, parse_ref
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -274,13 +274,6 @@ def _load_all(path: Path, reader: _Reader, layouts: dict[str, TableLayout], late
 AHEAD = ("Activities", "Leads")     # the tables read_ahead parses, in this order (the log is the longest)
 
 
-def _identity(path) -> tuple:
-    """What tells this version of the file from another: a workbook is replaced by a new file (a new inode)
-    or rewritten in place (a new modification time)."""
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 class _Ahead:
     """The Activities table, then the Leads table, parsed in a thread of their own from before the scoring
     code is imported (read_ahead). read_workbook takes each when it comes to it (`take`): a table whose
@@ -288,7 +281,7 @@ class _Ahead:
 
     def __init__(self, path: Path):
         self.path = path
-        self.identity = _identity(path)
+        self.identity = file_version(path)
         self.layouts: dict[str, TableLayout] = {}
         self.tables: dict[str, Future] = {}           # sheet -> Future of fastexcel's table
         self.taken: set[str] = set()
@@ -315,7 +308,7 @@ class _Ahead:
                 future = self.tables[sheet] = Future()
             try:
                 table = reader.load_table(lay.table_name, use_columns=_kept(lay))
-                if _identity(self.path) != self.identity:
+                if file_version(self.path) != self.identity:
                     raise OSError("the file changed while it was read")
                 future.set_result([table])      # a box the reading empties: the cells are freed once converted
             except BaseException as e:      # fastexcel's errors, pyo3's PanicException: read_workbook reads anew
@@ -367,7 +360,7 @@ def _take_ahead(path: Path) -> _Ahead | None:
     if ahead is None:
         return None
     try:
-        if os.path.realpath(ahead.path) != os.path.realpath(path) or _identity(path) != ahead.identity:
+        if os.path.realpath(ahead.path) != os.path.realpath(path) or file_version(path) != ahead.identity:
             return None
     except OSError:
         return None
